@@ -1,0 +1,31 @@
+"""User-facing errors.
+
+Every error a user can cause (bad file, unknown stay, incompatible checkpoint) is a
+``LemofError`` whose message is one readable line naming the problem. The CLI prints it
+and exits non-zero; the app shows it with ``st.error`` and keeps running.
+"""
+
+from __future__ import annotations
+
+
+class LemofError(Exception):
+    """Base class for errors caused by user input, files or configuration."""
+
+
+class CohortError(LemofError):
+    """A cohort bundle is missing, malformed or inconsistent."""
+
+
+class StayNotFoundError(LemofError, KeyError):
+    """A stay id is not part of the cohort."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else "stay not found"
+
+
+class RunError(LemofError):
+    """A run directory (trained model) is missing, corrupt or incompatible with this code."""
+
+
+class ConfigError(LemofError):
+    """A configuration value is invalid."""
