@@ -1,0 +1,5 @@
+import sys
+
+from lemof.cli import main
+
+sys.exit(main())

@@ -1,0 +1,137 @@
+"""Command line: ``python -m lemof {data,train,evaluate,explain} ...``.
+
+Errors caused by input (a missing file, an unknown stay, an incompatible run) print one
+line, ``error: ...``, on stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from lemof.errors import LemofError
+
+
+def _cmd_data_synthetic(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from lemof.data.synthetic import generate_synthetic
+
+    with tqdm(total=args.n, desc="synthetic cohort", unit="stay", file=sys.stderr, disable=args.quiet) as bar:
+        fingerprint = generate_synthetic(args.out, args.n, args.seed, progress=lambda done, total: bar.update(done - bar.n), overwrite=args.overwrite)
+    print(json.dumps({"out": str(args.out), "n": args.n, "seed": args.seed, "fingerprint": fingerprint}))
+    return 0
+
+
+def _train_config(args: argparse.Namespace):
+    from lemof.errors import ConfigError
+    from lemof.training.config import TrainConfig
+
+    options: dict = {}
+    if args.config:
+        try:
+            options = json.loads(Path(args.config).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"cannot read training config {args.config}: {exc}") from None
+        if not isinstance(options, dict):
+            raise ConfigError(f"training config {args.config} must hold a JSON object")
+    options["encoders"] = args.encoders
+    if args.seed is not None:
+        options["seed"] = args.seed
+    for key in ("epochs_stage1", "epochs_stage3"):
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
+    try:
+        return TrainConfig.from_dict(options)
+    except TypeError as exc:
+        raise ConfigError(f"invalid training config: {exc}") from None
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from lemof.progress import TqdmProgress
+    from lemof.training.pipeline import train
+
+    cfg = _train_config(args)
+    bars = TqdmProgress(disable=args.quiet)
+    try:
+        out = train(args.data, args.out, cfg, device=args.device, progress=bars, overwrite=args.overwrite, log=lambda m: print(m, file=sys.stderr))
+    finally:
+        bars.close()
+    metrics = json.loads((out / "metrics.json").read_text())
+    print(json.dumps({"run": str(out), "test": metrics["test"]["lemof"], "baseline": metrics["test"]["baseline_train_median"]}))
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from lemof.data.bundle import open_bundle
+    from lemof.evaluation import evaluate_run
+    from lemof.runs import load_run
+
+    run = load_run(args.run)
+    report = evaluate_run(run, open_bundle(args.data), args.split)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from lemof.data.bundle import open_bundle
+    from lemof.explain.explanation import explain_stay
+    from lemof.runs import load_run
+
+    run = load_run(args.run)
+    explanation = explain_stay(run, open_bundle(args.data), args.stay, per_head_attention=args.per_head)
+    print(json.dumps(explanation.to_dict(per_head_attention=args.per_head)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m lemof", description="LeMoF: level-guided multimodal fusion for ICU length of stay.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="build a cohort bundle").add_subparsers(dest="source", required=True)
+    syn = data.add_parser("synthetic", help="generate the synthetic ICU cohort")
+    syn.add_argument("--n", type=int, default=4000, help="number of stays (default 4000)")
+    syn.add_argument("--seed", type=int, default=0)
+    syn.add_argument("--out", type=Path, required=True, help="bundle directory to create")
+    syn.add_argument("--overwrite", action="store_true", help="replace an existing bundle (only once the new one is complete)")
+    syn.add_argument("--quiet", action="store_true", help="no progress bar")
+    syn.set_defaults(func=_cmd_data_synthetic)
+
+    tr = sub.add_parser("train", help="train LeMoF (three stages) and write a run directory")
+    tr.add_argument("--data", type=Path, required=True, help="cohort bundle directory")
+    tr.add_argument("--encoders", default="gru+resnet1d", help="EHR+biosignal encoders (default gru+resnet1d)")
+    tr.add_argument("--out", type=Path, required=True, help="run directory to create")
+    tr.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    tr.add_argument("--seed", type=int, default=None)
+    tr.add_argument("--config", help="JSON file of training options (see lemof/training/config.py)")
+    tr.add_argument("--epochs-stage1", dest="epochs_stage1", type=int, default=None)
+    tr.add_argument("--epochs-stage3", dest="epochs_stage3", type=int, default=None)
+    tr.add_argument("--overwrite", action="store_true", help="replace an existing run (only once the new one is complete)")
+    tr.add_argument("--quiet", action="store_true", help="no progress bars")
+    tr.set_defaults(func=_cmd_train)
+
+    ev = sub.add_parser("evaluate", help="print a run's metrics on a cohort split as JSON")
+    ev.add_argument("--run", type=Path, required=True)
+    ev.add_argument("--data", type=Path, required=True)
+    ev.add_argument("--split", default="test", choices=["test", "val", "train", "all"], help="all: external validation on another cohort")
+    ev.set_defaults(func=_cmd_evaluate)
+
+    ex = sub.add_parser("explain", help="print one stay's explanation as JSON")
+    ex.add_argument("--run", type=Path, required=True)
+    ex.add_argument("--data", type=Path, required=True)
+    ex.add_argument("--stay", required=True, help="stay id")
+    ex.add_argument("--per-head", action="store_true", help="include every attention head, not only the average")
+    ex.set_defaults(func=_cmd_explain)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (LemofError, FileExistsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

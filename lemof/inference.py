@@ -1,0 +1,69 @@
+"""Batched inference of an assembled LeMoF model on rows of a cohort bundle."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from lemof.data.bundle import CohortBundle
+from lemof.models.model import LeMoF
+from lemof.preprocess import Preprocessor
+
+
+def interval_days(final_log1p: np.ndarray, halfwidth: np.ndarray) -> np.ndarray:
+    """Conformal interval in days, (n, 2), from the log1p-scale prediction and half-width."""
+    lo = np.expm1(np.asarray(final_log1p) - halfwidth).clip(min=0.0)
+    hi = np.expm1(np.asarray(final_log1p) + halfwidth)
+    return np.stack([lo, hi], axis=1)
+
+
+def forward_arrays(
+    model: LeMoF,
+    ehr_x: np.ndarray,
+    sig_x: np.ndarray,
+    sig_available: np.ndarray,
+    *,
+    device: torch.device | str = "cpu",
+    batch_size: int = 256,
+    keep_attention: bool = False,
+) -> dict[str, np.ndarray]:
+    """Run the model on preprocessed arrays; every output as a numpy array over all rows.
+
+    Attention maps are (n, H, Te, Ts) and (n, H, Ts, Te): kept only when asked for.
+    """
+    model.eval()
+    parts: dict[str, list[np.ndarray]] = {}
+    with torch.no_grad():
+        for start in range(0, len(ehr_x), batch_size):
+            sl = slice(start, start + batch_size)
+            out = model(
+                torch.as_tensor(ehr_x[sl], device=device),
+                torch.as_tensor(sig_x[sl], device=device),
+                torch.as_tensor(sig_available[sl], device=device),
+            )
+            for key, val in out.items():
+                if key.startswith("attn_") and not keep_attention:
+                    continue
+                parts.setdefault(key, []).append(val.detach().cpu().numpy())
+    return {key: np.concatenate(vals) for key, vals in parts.items()}
+
+
+def predict_rows(
+    model: LeMoF,
+    pre: Preprocessor,
+    bundle: CohortBundle,
+    rows: np.ndarray,
+    *,
+    device: torch.device | str = "cpu",
+    keep_attention: bool = False,
+) -> dict[str, np.ndarray]:
+    """Predictions for ``rows`` of ``bundle``: ``los_days``, ``interval_days`` and every model output."""
+    rows = np.asarray(rows)
+    ehr_x = pre.ehr(bundle, rows)
+    sig_x, available = pre.signal(bundle, rows)
+    out = forward_arrays(model, ehr_x, sig_x, available, device=device, keep_attention=keep_attention)
+    out["sig_available"] = available
+    out["los_days"] = np.expm1(out["final"]).clip(min=0.0)
+    out["interval_days"] = interval_days(out["final"], out["halfwidth"])
+    out["stay_id"] = bundle.stays["stay_id"].to_numpy()[rows]
+    return out

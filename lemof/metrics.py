@@ -1,0 +1,50 @@
+"""LOS metrics: MAE and RMSE in days, linear-weighted kappa over 10 buckets, coverage."""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Harutyunyan et al.: <1, 1-2, ..., 7-8, 8-14, >14 days.
+BUCKET_EDGES_DAYS = (1, 2, 3, 4, 5, 6, 7, 8, 14)
+BUCKET_LABELS = ("<1", "1-2", "2-3", "3-4", "4-5", "5-6", "6-7", "7-8", "8-14", ">14")
+
+
+def los_bucket(days: np.ndarray) -> np.ndarray:
+    """Bucket index 0..9 of each LOS in days."""
+    return np.searchsorted(np.asarray(BUCKET_EDGES_DAYS, dtype=float), np.asarray(days, dtype=float), side="right")
+
+
+def linear_weighted_kappa(a: np.ndarray, b: np.ndarray, n_classes: int = len(BUCKET_LABELS)) -> float:
+    """Cohen's kappa with linear weights between two integer ratings in 0..n_classes-1."""
+    a, b = np.asarray(a, dtype=int), np.asarray(b, dtype=int)
+    observed = np.zeros((n_classes, n_classes))
+    np.add.at(observed, (a, b), 1)
+    observed /= observed.sum()
+    expected = np.outer(observed.sum(axis=1), observed.sum(axis=0))
+    i, j = np.indices((n_classes, n_classes))
+    weights = np.abs(i - j) / (n_classes - 1)
+    denom = (weights * expected).sum()
+    return float(1 - (weights * observed).sum() / denom) if denom > 0 else 0.0
+
+
+def los_metrics(
+    observed_days: np.ndarray,
+    predicted_days: np.ndarray,
+    interval_days: np.ndarray | None = None,
+) -> dict[str, float]:
+    """MAE/RMSE in days, MAE of log1p(days), kappa over buckets, and interval coverage/width."""
+    y = np.asarray(observed_days, dtype=float)
+    p = np.asarray(predicted_days, dtype=float)
+    err = p - y
+    out = {
+        "n": int(len(y)),
+        "mae_days": float(np.mean(np.abs(err))),
+        "rmse_days": float(np.sqrt(np.mean(err**2))),
+        "mae_log1p": float(np.mean(np.abs(np.log1p(p) - np.log1p(y)))),
+        "kappa_linear_10bucket": linear_weighted_kappa(los_bucket(y), los_bucket(p)),
+    }
+    if interval_days is not None:
+        lo, hi = np.asarray(interval_days, dtype=float).T
+        out["interval_coverage"] = float(np.mean((y >= lo) & (y <= hi)))
+        out["interval_median_width_days"] = float(np.median(hi - lo))
+    return out

@@ -1,0 +1,85 @@
+"""The meta-learner: a linear stacker with non-negative weights over the prediction heads.
+
+Each head's contribution to a stay's prediction is exactly ``w_i * y_i``; with the bias they
+add up to the prediction. There is one weight vector per availability pattern (``ehr+sig``
+and ``ehr``), so a stay without a biosignal is predicted by weights fitted for that case and
+its biosignal heads are reported as absent, never as zero evidence.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.optimize import nnls
+from torch import nn
+
+PATTERNS = ("ehr+sig", "ehr")
+
+
+def fit_nonnegative(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Least squares y ~ b + x @ w with w >= 0 and a free bias; x (n, H), y (n,)."""
+    x_mean, y_mean = x.mean(axis=0), y.mean()
+    w, _ = nnls(x - x_mean, y - y_mean)
+    return w, float(y_mean - x_mean @ w)
+
+
+def conformal_quantile(abs_residuals: np.ndarray, alpha: float) -> float:
+    """Split-conformal quantile: the ceil((n+1)(1-alpha))-th smallest |residual|."""
+    r = np.sort(np.asarray(abs_residuals, dtype=float))
+    k = int(np.ceil((len(r) + 1) * (1 - alpha)))
+    return float(r[min(k, len(r)) - 1])
+
+
+def cross_fit_residuals(x: np.ndarray, y: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """Out-of-fold |y - prediction| of the non-negative stacker (cross-conformal calibration)."""
+    order = np.random.default_rng(seed).permutation(len(y))
+    fold_of = np.empty(len(y), dtype=int)
+    fold_of[order] = np.arange(len(y)) % folds
+    res = np.empty(len(y))
+    for k in range(folds):
+        held = fold_of == k
+        w, b = fit_nonnegative(x[~held], y[~held])
+        res[held] = np.abs(y[held] - (b + x[held] @ w))
+    return res
+
+
+class MetaLearner(nn.Module):
+    """Non-negative linear stacker per availability pattern, with its conformal half-width."""
+
+    def __init__(self, head_names: list[str], sig_heads: list[str]):
+        super().__init__()
+        self.head_names = list(head_names)
+        self.sig_heads = list(sig_heads)
+        h = len(head_names)
+        self.register_buffer("weight", torch.zeros(len(PATTERNS), h, dtype=torch.float64))
+        self.register_buffer("bias", torch.zeros(len(PATTERNS), dtype=torch.float64))
+        self.register_buffer("interval_halfwidth", torch.zeros(len(PATTERNS), dtype=torch.float64))
+        present = torch.ones(len(PATTERNS), h, dtype=torch.bool)
+        present[PATTERNS.index("ehr"), [self.head_names.index(n) for n in sig_heads]] = False
+        self.register_buffer("present", present, persistent=False)
+
+    def fit(self, pattern: str, head_preds: np.ndarray, target: np.ndarray, *, alpha: float, folds: int, seed: int) -> dict:
+        """Fit one pattern on (n, H) head predictions; absent heads are ignored."""
+        p = PATTERNS.index(pattern)
+        cols = self.present[p].numpy()
+        x = np.asarray(head_preds, dtype=np.float64)[:, cols]
+        y = np.asarray(target, dtype=np.float64)
+        w, b = fit_nonnegative(x, y)
+        q = conformal_quantile(cross_fit_residuals(x, y, folds, seed), alpha)
+        full = np.zeros(len(self.head_names))
+        full[cols] = w
+        with torch.no_grad():
+            self.weight[p] = torch.as_tensor(full)
+            self.bias[p] = b
+            self.interval_halfwidth[p] = q
+        return {"pattern": pattern, "n": int(len(y)), "weights": dict(zip(self.head_names, full.tolist())), "bias": b, "interval_halfwidth": q}
+
+    def forward(self, head_preds: torch.Tensor, sig_available: torch.Tensor) -> dict[str, torch.Tensor]:
+        """head_preds (B, H), sig_available (B,) bool -> final (B,), contributions (B, H) with NaN
+        for absent heads, bias (B,), half-width (B,) of the interval, all float64."""
+        p = torch.where(sig_available, 0, 1)  # index into PATTERNS
+        w, present = self.weight[p], self.present[p]  # (B, H)
+        contrib = torch.where(present, w * head_preds.to(torch.float64), torch.full_like(w, float("nan")))
+        bias = self.bias[p]
+        final = bias + torch.nansum(contrib, dim=1)
+        return {"final": final, "contributions": contrib, "bias": bias, "halfwidth": self.interval_halfwidth[p]}

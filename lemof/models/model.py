@@ -1,0 +1,160 @@
+"""LeMoF assembled: two modality models, the level stacker, cross-modal fusion, meta-learner.
+
+``ModelSpec`` is everything needed to rebuild the network from ``config.json``; the weights
+come from ``model.safetensors``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from lemof.errors import ConfigError
+from lemof.models.fusion import CrossModalFusion, aggregate_levels
+from lemof.models.meta import MetaLearner
+from lemof.models.modality import ModalityModel
+from lemof.models.registry import create_encoder
+from lemof.models.stacker import LevelStacker
+
+
+@dataclass
+class ModelSpec:
+    ehr_encoder: str
+    sig_encoder: str
+    ehr_in_channels: int
+    ehr_seq_len: int
+    sig_in_channels: int
+    sig_seq_len: int
+    ehr_duration_h: float
+    sig_duration_s: float
+    ehr_params: dict[str, Any] = field(default_factory=dict)
+    sig_params: dict[str, Any] = field(default_factory=dict)
+    d_model: int = 32
+    dropout: float = 0.1
+    attention_heads: int = 4
+    stacker_hidden: int = 16
+    # Filled in by stage 2 (0-based level indices and their aggregation weights).
+    selected_levels: dict[str, list[int]] = field(default_factory=lambda: {"ehr": [], "sig": []})
+    level_weights: dict[str, list[float]] = field(default_factory=lambda: {"ehr": [], "sig": []})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelSpec":
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(data) - known)
+        missing = sorted(
+            k
+            for k, f in cls.__dataclass_fields__.items()
+            if k not in data and f.default is MISSING and f.default_factory is MISSING
+        )
+        if unknown:
+            raise ConfigError(f"model spec has unknown field(s) {unknown}")
+        if missing:
+            raise ConfigError(f"model spec lacks field(s) {missing}")
+        return cls(**data)
+
+
+def level_names(modality: str, n_levels: int) -> list[str]:
+    return [f"{modality}.L{i + 1}" for i in range(n_levels)]
+
+
+class LeMoF(nn.Module):
+    """The full model. Heads, in ``head_names`` order: the two global (modality-level) heads,
+    the fused head, then the best-level heads of each modality."""
+
+    def __init__(self, spec: ModelSpec):
+        super().__init__()
+        self.spec = spec
+        ehr_enc = create_encoder("ehr", spec.ehr_encoder, spec.ehr_in_channels, spec.ehr_seq_len, spec.ehr_params)
+        sig_enc = create_encoder("sig", spec.sig_encoder, spec.sig_in_channels, spec.sig_seq_len, spec.sig_params)
+        self.ehr = ModalityModel(ehr_enc, spec.d_model, spec.dropout)
+        self.sig = ModalityModel(sig_enc, spec.d_model, spec.dropout)
+        self.stacker = LevelStacker(self.ehr.n_levels + self.sig.n_levels, spec.stacker_hidden)
+        self.fusion: CrossModalFusion | None = None
+        self.meta: MetaLearner | None = None
+        if spec.selected_levels["ehr"] and spec.selected_levels["sig"]:
+            self._build_stage3()
+
+    # --- structure --------------------------------------------------------------------
+    @property
+    def level_names(self) -> dict[str, list[str]]:
+        return {"ehr": level_names("ehr", self.ehr.n_levels), "sig": level_names("sig", self.sig.n_levels)}
+
+    @property
+    def head_names(self) -> list[str]:
+        names = ["ehr.global", "sig.global", "fusion"]
+        for m in ("ehr", "sig"):
+            names += [f"{m}.L{l + 1}" for l in self.spec.selected_levels[m]]
+        return names
+
+    @property
+    def sig_head_names(self) -> list[str]:
+        return [n for n in self.head_names if n.startswith("sig.")]
+
+    def token_lengths(self) -> dict[str, int]:
+        """Length T* of the aggregated best-level token sequence of each modality."""
+        lengths = {"ehr": self.ehr.encoder.level_lengths, "sig": self.sig.encoder.level_lengths}
+        return {m: min(lengths[m][l] for l in self.spec.selected_levels[m]) for m in ("ehr", "sig")}
+
+    def token_times(self) -> dict[str, list[float]]:
+        """Centre of each aggregated token: EHR in hours, biosignal in seconds."""
+        t = self.token_lengths()
+        return {
+            "ehr": [(i + 0.5) * self.spec.ehr_duration_h / t["ehr"] for i in range(t["ehr"])],
+            "sig": [(i + 0.5) * self.spec.sig_duration_s / t["sig"] for i in range(t["sig"])],
+        }
+
+    def set_selected_levels(self, selected: dict[str, list[int]], weights: dict[str, list[float]]) -> None:
+        """Stage 2's choice; creates the stage-3 modules."""
+        self.spec.selected_levels = {m: [int(l) for l in selected[m]] for m in ("ehr", "sig")}
+        self.spec.level_weights = {m: [float(w) for w in weights[m]] for m in ("ehr", "sig")}
+        self._build_stage3()
+
+    def _build_stage3(self) -> None:
+        t = self.token_lengths()
+        self.fusion = CrossModalFusion(self.spec.d_model, self.spec.attention_heads, t["ehr"], t["sig"], self.spec.dropout)
+        self.meta = MetaLearner(self.head_names, self.sig_head_names)
+
+    # --- forward ------------------------------------------------------------------------
+    def aggregated_tokens(self, ehr_tokens: list[torch.Tensor], sig_tokens: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        sel, w = self.spec.selected_levels, self.spec.level_weights
+        return aggregate_levels(ehr_tokens, sel["ehr"], w["ehr"]), aggregate_levels(sig_tokens, sel["sig"], w["sig"])
+
+    def stacker_inputs(self, ehr_levels: torch.Tensor, sig_levels: torch.Tensor, sig_available: torch.Tensor) -> torch.Tensor:
+        """(B, Le + Ls) level predictions, absent biosignal levels at their background value."""
+        x = torch.cat([ehr_levels, sig_levels], dim=1).to(torch.float64)
+        bg = self.stacker.background.expand_as(x)
+        absent = torch.zeros_like(x, dtype=torch.bool)
+        absent[:, ehr_levels.shape[1] :] = ~sig_available[:, None]
+        return torch.where(absent, bg, x)
+
+    def forward(self, ehr_x: torch.Tensor, sig_x: torch.Tensor, sig_available: torch.Tensor) -> dict[str, torch.Tensor]:
+        """ehr_x (B, T, C_ehr), sig_x (B, C_sig, L), sig_available (B,) bool.
+
+        Returns head predictions (B, H), the meta-learner's final prediction, contributions
+        and bias (log1p-days scale), level predictions, the stacker output and attention."""
+        if self.fusion is None or self.meta is None:
+            raise RuntimeError("stage 3 has not been built: select levels first")
+        e, s = self.ehr(ehr_x), self.sig(sig_x)
+        ehr_tok, sig_tok = self.aggregated_tokens(e.tokens, s.tokens)
+        fused, attn_e2s, attn_s2e = self.fusion(ehr_tok, sig_tok, sig_available)
+        per_level = {"ehr": e.level_preds, "sig": s.level_preds}
+        best = [per_level[m][:, l] for m in ("ehr", "sig") for l in self.spec.selected_levels[m]]
+        heads = torch.stack([e.global_pred, s.global_pred, fused, *best], dim=1)  # (B, H)
+        meta = self.meta(heads, sig_available)
+        stacker_in = self.stacker_inputs(e.level_preds, s.level_preds, sig_available)
+        return {
+            "heads": heads,
+            **meta,
+            "ehr_levels": e.level_preds,
+            "sig_levels": s.level_preds,
+            "stacker_inputs": stacker_in,
+            "stacker_output": self.stacker(stacker_in),
+            "attn_ehr_to_sig": attn_e2s,
+            "attn_sig_to_ehr": attn_s2e,
+        }

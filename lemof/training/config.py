@@ -1,0 +1,64 @@
+"""Training configuration (one JSON-serialisable dataclass, stored in config.json)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from lemof.errors import ConfigError
+from lemof.models.registry import parse_encoder_pair
+
+TASKS = ("regression",)
+
+
+@dataclass
+class TrainConfig:
+    encoders: str = "gru+resnet1d"
+    ehr_params: dict[str, Any] = field(default_factory=dict)
+    sig_params: dict[str, Any] = field(default_factory=dict)
+    task: str = "regression"  # log1p(LOS days) with a Huber loss
+    seed: int = 0
+    d_model: int = 32
+    dropout: float = 0.1
+    attention_heads: int = 4
+    stacker_hidden: int = 16
+    sig_channels: list[str] | None = None  # None: I, II, V2 for an ECG, else all
+    sig_rate_hz: float | None = None  # None: 100 Hz for an ECG, else the stored rate
+    batch_size: int = 64
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    epochs_stage1: int = 20
+    epochs_stage3: int = 20
+    patience: int = 5
+    level_loss_weight: float = 0.3
+    huber_delta: float = 1.0
+    top_k_levels: int = 1
+    signal_dropout: float = 0.15  # stage 3: share of training stays shown without their biosignal
+    interval_alpha: float = 0.1  # 90 % prediction intervals
+    conformal_folds: int = 5
+
+    def __post_init__(self) -> None:
+        parse_encoder_pair(self.encoders)
+        if self.task not in TASKS:
+            raise ConfigError(f"task {self.task!r} is not supported yet; available: {', '.join(TASKS)}")
+        if self.top_k_levels < 1:
+            raise ConfigError(f"top_k_levels must be at least 1, got {self.top_k_levels}")
+        if not 0 < self.interval_alpha < 1:
+            raise ConfigError(f"interval_alpha must be in (0, 1), got {self.interval_alpha}")
+        if self.d_model % self.attention_heads:
+            raise ConfigError(f"d_model ({self.d_model}) must be divisible by attention_heads ({self.attention_heads})")
+
+    @property
+    def encoder_names(self) -> tuple[str, str]:
+        return parse_encoder_pair(self.encoders)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
+        return cls(**data)

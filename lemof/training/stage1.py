@@ -1,0 +1,62 @@
+"""Stage 1: each modality trained on its own, global head plus deep-supervised level heads."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from lemof.models.modality import ModalityModel
+from lemof.progress import ProgressFn
+from lemof.training.config import TrainConfig
+from lemof.training.loop import FitReport, fit
+
+
+def train_modality(
+    model: ModalityModel,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    train_idx: np.ndarray,
+    val_idx: np.ndarray,
+    cfg: TrainConfig,
+    *,
+    stage: str,
+    seed: int,
+    progress: ProgressFn | None = None,
+) -> FitReport:
+    """Loss = Huber(g_m) + lambda * sum_l Huber(h_m^l), on log1p(LOS days)."""
+
+    def batch_loss(idx: torch.Tensor, training: bool) -> torch.Tensor:
+        idx = idx.to(x.device)
+        out = model(x[idx])
+        target = y[idx]
+        loss = nn.functional.huber_loss(out.global_pred, target, delta=cfg.huber_delta)
+        levels = nn.functional.huber_loss(out.level_preds, target[:, None].expand_as(out.level_preds), delta=cfg.huber_delta, reduction="none")
+        return loss + cfg.level_loss_weight * levels.mean(dim=0).sum()
+
+    return fit(
+        model,
+        batch_loss,
+        train_idx,
+        val_idx,
+        epochs=cfg.epochs_stage1,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        patience=cfg.patience,
+        seed=seed,
+        stage=stage,
+        progress=progress,
+    )
+
+
+def modality_outputs(model: ModalityModel, x: torch.Tensor, batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """Level predictions (N, L) and global prediction (N,) of every row, in eval mode."""
+    model.eval()
+    levels, glob = [], []
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            out = model(x[start : start + batch_size])
+            levels.append(out.level_preds.cpu().numpy())
+            glob.append(out.global_pred.cpu().numpy())
+    return np.concatenate(levels), np.concatenate(glob)

@@ -1,0 +1,55 @@
+"""Stage 2: level importance by exact Shapley values over a level stacker, and level choice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lemof.explain.level_shap import global_importance, level_shapley
+from lemof.models.model import LeMoF
+
+
+@dataclass
+class LevelImportance:
+    phi: np.ndarray  # (N, Le + Ls), NaN where the modality is absent
+    base: float
+    stacker_output: np.ndarray  # (N,)
+    importance: dict[str, list[float]]  # mean |phi| over validation stays, per modality
+    selected: dict[str, list[int]]
+    weights: dict[str, list[float]]
+
+
+def run_stage2(
+    model: LeMoF,
+    ehr_levels: np.ndarray,
+    sig_levels: np.ndarray,
+    sig_available: np.ndarray,
+    y: np.ndarray,
+    train_idx: np.ndarray,
+    val_idx: np.ndarray,
+    *,
+    top_k: int,
+    seed: int,
+) -> LevelImportance:
+    """Fit the level stacker on validation stays, explain every stay, pick the top-k levels."""
+    n_ehr = ehr_levels.shape[1]
+    background = np.concatenate(
+        [ehr_levels[train_idx].mean(axis=0), sig_levels[train_idx[sig_available[train_idx]]].mean(axis=0)]
+    )
+    x = np.concatenate([ehr_levels, sig_levels], axis=1).astype(np.float64)
+    present = np.ones_like(x, dtype=bool)
+    present[:, n_ehr:] = sig_available[:, None]
+    x = np.where(present, x, background[None, :])
+    model.stacker.fit(x[val_idx], y[val_idx], background, seed=seed)
+    phi, base = level_shapley(model.stacker, x, present)
+    imp = global_importance(phi[val_idx])
+    importance = {"ehr": imp[:n_ehr].tolist(), "sig": imp[n_ehr:].tolist()}
+    selected, weights = {}, {}
+    for m, vals in importance.items():
+        order = np.argsort(-np.asarray(vals), kind="stable")[: min(top_k, len(vals))]
+        chosen = sorted(int(i) for i in order)
+        total = sum(vals[i] for i in chosen)
+        selected[m] = chosen
+        weights[m] = [vals[i] / total if total > 0 else 1.0 / len(chosen) for i in chosen]
+    return LevelImportance(phi, base, model.stacker.predict_numpy(x), importance, selected, weights)

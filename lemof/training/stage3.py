@@ -1,0 +1,112 @@
+"""Stage 3: cross-modal attention over the best levels' tokens, then the meta-learner.
+
+The stage-1 encoders are frozen, so the aggregated best-level tokens of every stay are
+computed once and the attention module trains on them directly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from lemof.models.model import LeMoF
+from lemof.progress import ProgressFn
+from lemof.training.config import TrainConfig
+from lemof.training.loop import FitReport, fit
+
+
+def best_level_tokens(model: LeMoF, ehr_x: torch.Tensor, sig_x: torch.Tensor, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """Aggregated best-level tokens of every row: (N, Te, d) and (N, Ts, d)."""
+    model.eval()
+    ehr_parts, sig_parts = [], []
+    with torch.no_grad():
+        for start in range(0, len(ehr_x), batch_size):
+            sl = slice(start, start + batch_size)
+            e_tok, s_tok = model.aggregated_tokens(model.ehr(ehr_x[sl]).tokens, model.sig(sig_x[sl]).tokens)
+            ehr_parts.append(e_tok)
+            sig_parts.append(s_tok)
+    return torch.cat(ehr_parts), torch.cat(sig_parts)
+
+
+def train_fusion(
+    model: LeMoF,
+    ehr_tok: torch.Tensor,
+    sig_tok: torch.Tensor,
+    sig_available: torch.Tensor,
+    y: torch.Tensor,
+    train_idx: np.ndarray,
+    val_idx: np.ndarray,
+    cfg: TrainConfig,
+    *,
+    seed: int,
+    progress: ProgressFn | None = None,
+) -> FitReport:
+    """Train the cross-modal attention and fused head; some training stays hide their signal."""
+    fusion = model.fusion
+    assert fusion is not None
+    drop_gen = torch.Generator().manual_seed(seed + 1)
+
+    def batch_loss(idx: torch.Tensor, training: bool) -> torch.Tensor:
+        idx = idx.to(ehr_tok.device)
+        avail = sig_available[idx]
+        if training and cfg.signal_dropout > 0:
+            keep = torch.rand(len(idx), generator=drop_gen) >= cfg.signal_dropout
+            avail = avail & keep.to(avail.device)
+        pred, _, _ = fusion(ehr_tok[idx], sig_tok[idx], avail)
+        return nn.functional.huber_loss(pred, y[idx], delta=cfg.huber_delta)
+
+    return fit(
+        fusion,
+        batch_loss,
+        train_idx,
+        val_idx,
+        epochs=cfg.epochs_stage3,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        patience=cfg.patience,
+        seed=seed,
+        stage="stage 3: cross-modal attention",
+        progress=progress,
+    )
+
+
+def fused_predictions(model: LeMoF, ehr_tok: torch.Tensor, sig_tok: torch.Tensor, sig_available: torch.Tensor, batch_size: int = 512) -> np.ndarray:
+    """Fused head's prediction for every row, (N,)."""
+    assert model.fusion is not None
+    model.fusion.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(ehr_tok), batch_size):
+            sl = slice(start, start + batch_size)
+            out.append(model.fusion(ehr_tok[sl], sig_tok[sl], sig_available[sl])[0].cpu().numpy())
+    return np.concatenate(out)
+
+
+def head_matrix(model: LeMoF, ehr_global: np.ndarray, sig_global: np.ndarray, fused: np.ndarray, ehr_levels: np.ndarray, sig_levels: np.ndarray) -> np.ndarray:
+    """(N, H) head predictions in ``model.head_names`` order."""
+    sel = model.spec.selected_levels
+    cols = [ehr_global, sig_global, fused]
+    cols += [ehr_levels[:, l] for l in sel["ehr"]] + [sig_levels[:, l] for l in sel["sig"]]
+    return np.stack(cols, axis=1)
+
+
+def fit_meta_learner(
+    model: LeMoF,
+    heads_actual: np.ndarray,
+    heads_without_signal: np.ndarray,
+    y: np.ndarray,
+    sig_available: np.ndarray,
+    val_idx: np.ndarray,
+    cfg: TrainConfig,
+) -> list[dict]:
+    """Fit the ``ehr+sig`` pattern on validation stays with a signal, and the ``ehr`` pattern on
+    all validation stays with their signal hidden (so it has enough stays to fit on)."""
+    assert model.meta is not None
+    with_sig = val_idx[sig_available[val_idx]]
+    kw = {"alpha": cfg.interval_alpha, "folds": cfg.conformal_folds, "seed": cfg.seed}
+    return [
+        model.meta.fit("ehr+sig", heads_actual[with_sig], y[with_sig], **kw),
+        model.meta.fit("ehr", heads_without_signal[val_idx], y[val_idx], **kw),
+    ]
