@@ -264,6 +264,7 @@ def _features_meta() -> dict:
         "signal": {
             "kind": "ecg",
             "label": "12-lead ECG",
+            "short_label": "ECG",
             "channels": list(ecg_synth.LEADS),
             "unit": "mV",
             "fs_hz": ecg_synth.FS_HZ,

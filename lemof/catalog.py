@@ -1,0 +1,123 @@
+"""What the app can offer: known cohorts and trained runs, read from their JSON only.
+
+Runs live in ``assets/models/`` (shipped), ``<cache>/runs/`` (trained by the user) and any
+directory listed in ``LEMOF_RUNS``; cohorts are the built-in synthetic one (generated on
+first use), bundles under ``<cache>/cohorts/`` and any listed in ``LEMOF_COHORTS``
+(``os.pathsep``-separated). A model is offered only for the cohort family it was trained on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from lemof.data.synthetic import default_cohort_dir
+from lemof.paths import cache_dir
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_MODELS = REPO_ROOT / "assets" / "models"
+DEFAULT_SYNTHETIC_KEY = "synthetic"
+
+
+@dataclass(frozen=True)
+class RunEntry:
+    run_id: str
+    path: Path
+    source: str
+    cohort_name: str
+    encoders: str
+    shipped: bool
+    test_mae_days: float | None
+    baseline_mae_days: float | None
+
+    @property
+    def label(self) -> str:
+        mae = f", test MAE {self.test_mae_days:.2f} d" if self.test_mae_days is not None else ""
+        return f"{self.run_id} ({self.encoders}{mae}){' · shipped' if self.shipped else ''}"
+
+
+@dataclass(frozen=True)
+class CohortEntry:
+    key: str
+    label: str
+    source: str
+    path: Path
+    generated_on_demand: bool  # the built-in synthetic cohort: generated on first use
+
+    @property
+    def ready(self) -> bool:
+        return (self.path / "provenance.json").exists()
+
+
+def _env_paths(name: str) -> list[Path]:
+    return [Path(p).expanduser() for p in os.environ.get(name, "").split(os.pathsep) if p.strip()]
+
+
+def run_directories() -> list[Path]:
+    return [SHIPPED_MODELS, cache_dir() / "runs", *_env_paths("LEMOF_RUNS")]
+
+
+def list_runs(source: str | None = None) -> tuple[list[RunEntry], list[str]]:
+    """Runs found (optionally only those for cohort family ``source``) and one line per unreadable one."""
+    entries, problems = [], []
+    seen: set[Path] = set()
+    for root in run_directories():
+        if not root.is_dir():
+            continue
+        candidates = [root] if (root / "config.json").exists() else sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        for path in candidates:
+            if path.resolve() in seen:
+                continue
+            seen.add(path.resolve())
+            try:
+                config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+                metrics_path = path / "metrics.json"
+                metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.exists() else {}
+                entry = RunEntry(
+                    run_id=str(config["run_id"]),
+                    path=path,
+                    source=str(config["cohort"]["source"]),
+                    cohort_name=str(config["cohort"]["name"]),
+                    encoders=str(config["train"]["encoders"]),
+                    shipped=root == SHIPPED_MODELS,
+                    test_mae_days=metrics.get("test", {}).get("lemof", {}).get("mae_days"),
+                    baseline_mae_days=metrics.get("test", {}).get("baseline_train_median", {}).get("mae_days"),
+                )
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                problems.append(f"run directory {path} is unreadable ({type(exc).__name__}: {exc})")
+                continue
+            if source is None or entry.source == source:
+                entries.append(entry)
+    return entries, problems
+
+
+def _bundle_entry(path: Path, key: str | None = None) -> CohortEntry | None:
+    try:
+        prov = json.loads((path / "provenance.json").read_text(encoding="utf-8"))
+        source, name = str(prov["source"]), str(prov.get("name", path.name))
+    except (OSError, ValueError, KeyError):
+        return None
+    return CohortEntry(key or f"dir:{path}", f"{name} ({source})", source, path, False)
+
+
+def list_cohorts() -> list[CohortEntry]:
+    """The built-in synthetic cohort first, then bundles found on disk."""
+    default = CohortEntry(
+        DEFAULT_SYNTHETIC_KEY, "Synthetic ICU cohort (4,000 stays, seed 0)", "synthetic", default_cohort_dir(), True
+    )
+    entries = [default]
+    seen = {default.path.resolve()}
+    roots = [cache_dir() / "cohorts"]
+    for root in roots:
+        if root.is_dir():
+            for path in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+                if path.resolve() not in seen and (entry := _bundle_entry(path)) is not None:
+                    seen.add(path.resolve())
+                    entries.append(entry)
+    for path in _env_paths("LEMOF_COHORTS"):
+        if path.resolve() not in seen and (entry := _bundle_entry(path)) is not None:
+            seen.add(path.resolve())
+            entries.append(entry)
+    return entries

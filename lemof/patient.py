@@ -1,0 +1,66 @@
+"""Patient context of one stay, for display next to its explanation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lemof.data.bundle import REQUIRED_COLUMNS, CohortBundle
+
+
+@dataclass
+class StayContext:
+    stay_id: int
+    split: str
+    observed_los_days: float
+    static: dict[str, Any]
+    timeline: pd.DataFrame  # long format: hour, feature, label, unit, group, value (observed values only)
+    signal: np.ndarray | None  # (C, L) in physical units; None when the stay has no biosignal
+    signal_channels: list[str]
+    signal_fs_hz: float
+    signal_unit: str
+    signal_label: str
+    signal_time_h: float | None  # when the biosignal was recorded, hours since admission
+
+
+def stay_context(bundle: CohortBundle, stay_id: int | str) -> StayContext:
+    """Static facts, observed EHR values and the biosignal of ``stay_id``."""
+    row = bundle.row_of(stay_id)
+    rec = bundle.stays.iloc[row]
+    hidden = set(REQUIRED_COLUMNS) | {bundle.features["signal"].get("time_column", "")}
+    static = {k: (v.item() if hasattr(v, "item") else v) for k, v in rec.items() if k not in hidden}
+    values = np.asarray(bundle.ehr_values[row])
+    mask = np.asarray(bundle.ehr_mask[row]).astype(bool)
+    steps, feats = np.nonzero(mask)
+    meta = bundle.features["ehr"]["features"]
+    step_h = bundle.ehr_step_hours
+    timeline = pd.DataFrame(
+        {
+            "hour": steps * step_h,
+            "feature": [meta[j]["name"] for j in feats],
+            "label": [meta[j].get("label", meta[j]["name"]) for j in feats],
+            "unit": [meta[j].get("unit", "") for j in feats],
+            "group": [meta[j].get("group", "") for j in feats],
+            "value": values[steps, feats].astype(float),
+        }
+    )
+    has_signal = bool(rec["has_signal"])
+    sig_meta = bundle.features["signal"]
+    time_col = sig_meta.get("time_column")
+    t_sig = rec.get(time_col) if time_col else None
+    return StayContext(
+        stay_id=int(rec["stay_id"]),
+        split=str(rec["split"]),
+        observed_los_days=float(rec["los_days"]),
+        static=static,
+        timeline=timeline,
+        signal=bundle.signal_physical(row) if has_signal else None,
+        signal_channels=bundle.signal_channels,
+        signal_fs_hz=bundle.signal_fs,
+        signal_unit=str(sig_meta.get("unit", "")),
+        signal_label=str(sig_meta.get("label", "biosignal")),
+        signal_time_h=float(t_sig) if has_signal and t_sig is not None and np.isfinite(t_sig) else None,
+    )

@@ -1,0 +1,16 @@
+"""Pure Plotly figures: data in, ``go.Figure`` out. No Streamlit here."""
+
+from lemof.plots.cohort import global_importance_figure, metrics_figure
+from lemof.plots.context import signal_figure, timeline_figure
+from lemof.plots.explanation import attention_figure, contributions_figure, interval_text, level_shap_figure
+
+__all__ = [
+    "attention_figure",
+    "contributions_figure",
+    "global_importance_figure",
+    "interval_text",
+    "level_shap_figure",
+    "metrics_figure",
+    "signal_figure",
+    "timeline_figure",
+]
