@@ -76,7 +76,7 @@ def list_runs(source: str | None = None) -> tuple[list[RunEntry], list[str]]:
                 metrics_path = path / "metrics.json"
                 metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.exists() else {}
                 entry = RunEntry(
-                    run_id=str(config["run_id"]),
+                    run_id=path.name,
                     path=path,
                     source=str(config["cohort"]["source"]),
                     cohort_name=str(config["cohort"]["name"]),

@@ -21,11 +21,12 @@ _SAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 def safe_name(name: str, *, max_len: int = 80) -> str:
     """Turn a user-supplied name into one safe path component.
 
-    Keeps letters, digits, ``. _ + -``; everything else becomes ``-``. Leading dots are
-    stripped so the result is never hidden, ``.`` or ``..``.
+    Keeps letters, digits, ``. _ + -``; everything else, and any run of dots, becomes ``-``;
+    leading and trailing dots and dashes are stripped, so the result is never hidden, ``.`` or ``..``.
     """
-    cleaned = _SAFE.sub("-", str(name)).strip("-").lstrip(".")
-    cleaned = cleaned[:max_len]
+    cleaned = _SAFE.sub("-", str(name))
+    cleaned = re.sub(r"\.{2,}", "-", cleaned)
+    cleaned = re.sub(r"-{2,}", "-", cleaned).strip("-.")[:max_len]
     if not cleaned:
         raise ValueError(f"name {name!r} has no usable characters for a file name")
     return cleaned

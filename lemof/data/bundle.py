@@ -78,6 +78,13 @@ def _file_sha256(path: Path) -> str:
     return sha.hexdigest()
 
 
+def table_sha256(table: pd.DataFrame) -> str:
+    """Content hash of a table (names, dtypes, values): independent of the Parquet writer."""
+    sha = hashlib.sha256(json.dumps([[str(c), str(t)] for c, t in table.dtypes.items()]).encode())
+    sha.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
+    return sha.hexdigest()
+
+
 def finalize_bundle(
     out_dir: Path,
     stays: pd.DataFrame,
@@ -98,7 +105,7 @@ def finalize_bundle(
     if latent_causes is not None:
         latent_causes.reset_index(drop=True).to_parquet(out_dir / "latent_causes.parquet", index=False)
     parts = {name: array_hashes[name] for name in ARRAY_FILES}
-    parts["stays.parquet"] = _file_sha256(out_dir / "stays.parquet")
+    parts["stays.parquet"] = table_sha256(stays)
     parts["features.json"] = _file_sha256(out_dir / "features.json")
     fingerprint = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
     provenance = {"format_version": FORMAT_VERSION, **provenance, "fingerprint": fingerprint, "file_sha256": parts}

@@ -17,7 +17,9 @@ from lemof.explain.level_shap import level_shapley
 from lemof.inference import predict_rows
 from lemof.runs import Run
 
-_STORED_TOLERANCE = 1e-6
+# Stored values are used when the live stacker output agrees to this (float32 batch effects
+# are about 1e-6); the stored output is then reported, so the values add up exactly.
+_STORED_TOLERANCE = 1e-4
 
 
 @dataclass
@@ -68,18 +70,21 @@ def check_run_fits_cohort(run: Run, bundle: CohortBundle) -> None:
     run.preprocessor.check_compatible(bundle)
 
 
-def _level_shap_for(run: Run, bundle: CohortBundle, stay_id: int, stacker_inputs: np.ndarray, stacker_output: float, present: np.ndarray) -> tuple[np.ndarray, float, str]:
-    """Stored values when this run was trained on this very cohort, else computed now."""
+def _level_shap_for(
+    run: Run, bundle: CohortBundle, stay_id: int, stacker_inputs: np.ndarray, stacker_output: float, present: np.ndarray
+) -> tuple[np.ndarray, float, float, str]:
+    """(phi, base, stacker output, source): stored when this run was trained on this very cohort, else computed now."""
     table = run.level_shap
     cols = run.model.level_names["ehr"] + run.model.level_names["sig"]
     if table is not None and run.cohort.get("fingerprint") == bundle.fingerprint:
         hit = table.index[table["stay_id"].to_numpy() == stay_id]
         if len(hit):
             row = table.loc[hit[0]]
-            if abs(float(row["stacker_output"]) - stacker_output) < _STORED_TOLERANCE:
-                return row[cols].to_numpy(dtype=float), float(run.level_importance["base_value"]), "stored"
+            stored_output = float(row["stacker_output"])
+            if abs(stored_output - stacker_output) < _STORED_TOLERANCE:
+                return row[cols].to_numpy(dtype=float), float(run.level_importance["base_value"]), stored_output, "stored"
     phi, base = level_shapley(run.model.stacker, stacker_inputs[None, :], present[None, :])
-    return phi[0], base, "computed"
+    return phi[0], base, stacker_output, "computed"
 
 
 def explain_stay(run: Run, bundle: CohortBundle, stay_id: int | str, *, per_head_attention: bool = True) -> StayExplanation:
@@ -96,7 +101,7 @@ def explain_stay(run: Run, bundle: CohortBundle, stay_id: int | str, *, per_head
     present[n_ehr:] = has_signal
     stacker_in = pred["stacker_inputs"][0]
     stacker_out = float(pred["stacker_output"][0])
-    phi, base, source = _level_shap_for(run, bundle, sid, stacker_in, stacker_out, present)
+    phi, base, stacker_out, source = _level_shap_for(run, bundle, sid, stacker_in, stacker_out, present)
     phi = np.where(present, phi, np.nan)
     heads = model.head_names
     contrib = pred["contributions"][0]

@@ -1,0 +1,89 @@
+"""Shared fixtures: a tiny cohort and model (fast), and the default cohort the app uses.
+
+The whole suite uses a private cache directory (``LEMOF_CACHE_DIR``) so it never touches a
+user's cache; set ``LEMOF_TEST_CACHE`` to a directory to reuse it between runs.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+_CACHE = os.environ.get("LEMOF_TEST_CACHE") or tempfile.mkdtemp(prefix="lemof-test-cache-")
+os.environ["LEMOF_CACHE_DIR"] = _CACHE  # before anything from lemof reads it
+
+REPO = Path(__file__).resolve().parent.parent
+SHIPPED_RUN = REPO / "assets" / "models" / "synthetic-gru+resnet1d"
+
+
+def tiny_config(**overrides):
+    from lemof.training.config import TrainConfig
+
+    options = dict(
+        ehr_params={"hidden": 16, "layers": 2},
+        sig_params={"channels": [8, 8, 16]},
+        d_model=16,
+        attention_heads=2,
+        stacker_hidden=8,
+        epochs_stage1=2,
+        epochs_stage3=2,
+        batch_size=64,
+        seed=0,
+    )
+    options.update(overrides)
+    return TrainConfig(**options)
+
+
+@pytest.fixture(scope="session")
+def tiny_cohort(tmp_path_factory) -> Path:
+    from lemof.data.synthetic import generate_synthetic
+
+    path = tmp_path_factory.mktemp("cohorts") / "tiny"
+    generate_synthetic(path, n=300, seed=1)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_cohort, tmp_path_factory) -> Path:
+    from lemof.training.pipeline import train
+
+    out = tmp_path_factory.mktemp("runs") / "tiny-run"
+    train(tiny_cohort, out, tiny_config(), device="cpu")
+    return out
+
+
+@pytest.fixture(scope="session")
+def default_cohort() -> Path:
+    """The app's default synthetic cohort (4,000 stays, seed 0), generated once per session."""
+    from lemof.data.synthetic import ensure_synthetic
+
+    return ensure_synthetic()
+
+
+@pytest.fixture(scope="session")
+def stay_ids(tiny_cohort) -> dict[str, int]:
+    """A few stay ids of the tiny cohort: with and without a biosignal."""
+    from lemof.data.bundle import open_bundle
+
+    stays = open_bundle(tiny_cohort).stays
+    with_sig = stays.loc[stays["has_signal"], "stay_id"].to_numpy()
+    without = stays.loc[~stays["has_signal"], "stay_id"].to_numpy()
+    return {"with_signal": int(with_sig[0]), "without_signal": int(without[0]), "another": int(with_sig[1])}
+
+
+def copy_bundle(src: Path, dst: Path) -> Path:
+    """A writable copy of a bundle (files copied, not linked)."""
+    import shutil
+
+    shutil.copytree(src, dst)
+    for f in dst.iterdir():
+        f.chmod(0o644)
+    return dst
+
+
+def random_bytes(n: int, seed: int = 0) -> bytes:
+    return np.random.default_rng(seed).integers(0, 256, n, dtype=np.uint8).tobytes()

@@ -1,0 +1,75 @@
+"""Real browser: `streamlit run app.py` in Debian's Chromium through Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from browser import CHROMIUM, CHROMIUM_ARGS, REPO, streamlit_server, wait_until_idle
+from lemof import open_bundle
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = REPO / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
+        if os.environ.get("LEMOF_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"Chromium not found at {CHROMIUM} (install Debian's chromium)")
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def server(default_cohort):
+    with streamlit_server(env={"LEMOF_CACHE_DIR": os.environ["LEMOF_CACHE_DIR"]}) as url:
+        yield url
+
+
+def _open(browser, url: str, name: str, min_charts: int):
+    page = browser.new_page(viewport={"width": 1600, "height": 2400})
+    page.goto(url)
+    wait_until_idle(page)
+    page.wait_for_function(
+        f"() => document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .main-svg').length >= {min_charts}", timeout=60_000
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+    return page
+
+
+def test_case_review_renders_charts_without_exceptions(browser, server, default_cohort):
+    stays = open_bundle(default_cohort).stays
+    with_ecg = int(stays.loc[(stays["split"] == "test") & stays["has_signal"], "stay_id"].iloc[0])
+    page = _open(browser, f"{server}/?stay={with_ecg}", "case-review-with-ecg", min_charts=5)
+    charts = page.locator('[data-testid="stPlotlyChart"]')
+    assert charts.count() >= 5  # timeline, ECG, level SHAP, contributions, attention
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+    text = page.inner_text('[data-testid="stMain"]')
+    assert "Predicted LOS" in text and "Cross-modal attention" in text
+    assert "synthetic-gru+resnet1d" in page.inner_text('[data-testid="stSidebar"]')
+    page.close()
+
+
+def test_stay_without_ecg_and_bad_link(browser, server, default_cohort):
+    stays = open_bundle(default_cohort).stays
+    no_ecg = int(stays.loc[(stays["split"] == "test") & ~stays["has_signal"], "stay_id"].iloc[0])
+    page = _open(browser, f"{server}/?stay={no_ecg}", "case-review-without-ecg", min_charts=3)
+    text = page.inner_text('[data-testid="stMain"]')
+    assert "No ECG was recorded" in text and "absent" in text
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.close()
+    page = _open(browser, f"{server}/?stay=not-a-stay", "case-review-bad-link", min_charts=3)
+    assert "not-a-stay" in page.inner_text('[data-testid="stMain"]')
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.close()

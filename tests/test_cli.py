@@ -1,0 +1,73 @@
+"""The command line: JSON on success, one readable line and a non-zero exit on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from conftest import REPO, copy_bundle
+
+
+def lemof(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lemof", *args], cwd=REPO, capture_output=True, text=True, timeout=300)
+
+
+def _one_error_line(proc: subprocess.CompletedProcess, *needles: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = [l for l in proc.stderr.strip().splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_explain_prints_one_json_object(tiny_run, tiny_cohort, stay_ids):
+    proc = lemof("explain", "--run", str(tiny_run), "--data", str(tiny_cohort), "--stay", str(stay_ids["with_signal"]))
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    for key in ("stay_id", "los_days", "interval_days", "level_shap", "shap_base", "contributions", "meta_bias", "attention"):
+        assert key in out
+    assert abs(out["meta_bias"] + sum(v for v in out["contributions"].values() if v is not None) - out["meta_output"]) < 1e-5
+    assert len(out["attention"]["ehr_to_sig"]["shape"]) == 3 and "per_head" not in out["attention"]["ehr_to_sig"]
+
+
+def test_unknown_stay(tiny_run, tiny_cohort):
+    _one_error_line(lemof("explain", "--run", str(tiny_run), "--data", str(tiny_cohort), "--stay", "999"), "stay 999 is not in cohort")
+
+
+def test_evaluate_prints_metrics(tiny_run, tiny_cohort):
+    proc = lemof("evaluate", "--run", str(tiny_run), "--data", str(tiny_cohort), "--split", "all")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["split"] == "all" and out["lemof"]["n"] == 300
+    assert out["baseline_train_median"]["mae_days"] > 0
+
+
+def test_corrupt_run_and_bad_cohort(tiny_run, tiny_cohort, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    (run / "model.safetensors").write_bytes(b"\x00" * 100)
+    _one_error_line(lemof("evaluate", "--run", str(run), "--data", str(tiny_cohort)), "model.safetensors", "corrupt")
+    bad = copy_bundle(tiny_cohort, tmp_path / "nan")
+    values = np.load(bad / "ehr_values.npy")
+    mask = np.load(bad / "ehr_mask.npy")
+    i, t, j = np.argwhere(mask == 1)[0]
+    values[i, t, j] = np.nan
+    np.save(bad / "ehr_values.npy", values)
+    _one_error_line(lemof("evaluate", "--run", str(tiny_run), "--data", str(bad)), "NaN")
+
+
+def test_train_rejects_unknown_encoder_and_existing_output(tiny_cohort, tiny_run):
+    _one_error_line(lemof("train", "--data", str(tiny_cohort), "--encoders", "gru+wavenet", "--out", "/tmp/never"), "unknown sig encoder 'wavenet'")
+    _one_error_line(lemof("train", "--data", str(tiny_cohort), "--out", str(tiny_run)), "already exists")
+
+
+def test_data_synthetic_writes_a_bundle(tmp_path):
+    proc = lemof("data", "synthetic", "--n", "40", "--seed", "3", "--out", str(tmp_path / "c"), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["n"] == 40
+    _one_error_line(lemof("data", "synthetic", "--n", "40", "--out", str(tmp_path / "c"), "--quiet"), "already exists")
