@@ -18,6 +18,7 @@ class StayContext:
     observed_los_days: float
     static: dict[str, Any]
     timeline: pd.DataFrame  # long format: hour, feature, label, unit, group, value (observed values only)
+    ehr_features: list[dict[str, Any]]  # every EHR feature's metadata, in bundle order
     signal: np.ndarray | None  # (C, L) in physical units; None when the stay has no biosignal
     signal_channels: list[str]
     signal_fs_hz: float
@@ -57,6 +58,7 @@ def stay_context(bundle: CohortBundle, stay_id: int | str) -> StayContext:
         observed_los_days=float(rec["los_days"]),
         static=static,
         timeline=timeline,
+        ehr_features=list(meta),
         signal=bundle.signal_physical(row) if has_signal else None,
         signal_channels=bundle.signal_channels,
         signal_fs_hz=bundle.signal_fs,

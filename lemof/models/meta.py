@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.optimize import nnls
 from torch import nn
 
 PATTERNS = ("ehr+sig", "ehr")
@@ -18,6 +17,8 @@ PATTERNS = ("ehr+sig", "ehr")
 
 def fit_nonnegative(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     """Least squares y ~ b + x @ w with w >= 0 and a free bias; x (n, H), y (n,)."""
+    from scipy.optimize import nnls  # imported here: scipy.optimize costs ~1 s, only fitting needs it
+
     x_mean, y_mean = x.mean(axis=0), y.mean()
     w, _ = nnls(x - x_mean, y - y_mean)
     return w, float(y_mean - x_mean @ w)

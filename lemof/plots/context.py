@@ -14,38 +14,65 @@ from lemof.plots.style import MODALITY_COLOURS, OKABE_ITO, base_layout
 _GROUP_COLOURS = {"vital": OKABE_ITO["blue"], "lab": OKABE_ITO["green"]}
 
 
+def _grid_axes(n: int, columns: int, titles: list[str], h_gap: float = 0.05, v_gap: float = 0.09) -> dict:
+    """Layout of ``n`` small panels in a grid, built directly (make_subplots takes ~1 s for 20)."""
+    rows = max(1, math.ceil(n / columns))
+    width = (1 - h_gap * (columns - 1)) / columns
+    height = (1 - v_gap * (rows - 1)) / rows
+    layout: dict = {"annotations": []}
+    for i in range(n):
+        r, c = divmod(i, columns)
+        k = "" if i == 0 else str(i + 1)
+        x0, y1 = c * (width + h_gap), 1 - r * (height + v_gap)
+        layout[f"xaxis{k}"] = {"domain": [x0, x0 + width], "anchor": f"y{k}", "showticklabels": r == rows - 1 or i + columns >= n}
+        layout[f"yaxis{k}"] = {"domain": [y1 - height, y1], "anchor": f"x{k}"}
+        layout["annotations"].append(
+            {"text": titles[i], "x": x0 + width / 2, "y": y1, "xref": "paper", "yref": "paper", "showarrow": False, "yanchor": "bottom", "font": {"size": 11}}
+        )
+    return layout
+
+
 def timeline_figure(ctx: StayContext, n_steps_hours: float, columns: int = 4) -> go.Figure:
     """One small panel per EHR feature with its observed values over the window.
 
-    Only observed values are drawn (markers joined by lines); a feature never observed shows
-    an empty panel saying so. The biosignal's recording time is a dashed line.
+    Only observed values are drawn (markers joined by lines); a feature never observed keeps
+    an empty panel marked "not measured". The biosignal's recording time is a dashed line.
     """
-    features = list(dict.fromkeys(ctx.timeline["feature"]))
-    meta = ctx.timeline.drop_duplicates("feature").set_index("feature")
-    rows = math.ceil(len(features) / columns) if features else 1
-    titles = [f"{meta.loc[f, 'label']} ({meta.loc[f, 'unit']})" for f in features]
-    fig = make_subplots(rows=rows, cols=columns, subplot_titles=titles, shared_xaxes=True, vertical_spacing=0.08, horizontal_spacing=0.05)
-    for i, feat in enumerate(features):
-        part = ctx.timeline[ctx.timeline["feature"] == feat]
-        colour = _GROUP_COLOURS.get(str(meta.loc[feat, "group"]), OKABE_ITO["black"])
-        fig.add_scatter(
-            x=part["hour"],
-            y=part["value"],
-            mode="lines+markers",
-            marker=dict(size=5, color=colour),
-            line=dict(width=1, color=colour),
-            name=str(meta.loc[feat, "label"]),
-            showlegend=False,
-            hovertemplate=f"{meta.loc[feat, 'label']}: %{{y}} {meta.loc[feat, 'unit']}<br>hour %{{x}}<extra></extra>",
-            row=i // columns + 1,
-            col=i % columns + 1,
+    features = ctx.ehr_features
+    titles = [f"{f.get('label', f['name'])} ({f.get('unit', '')})" for f in features]
+    layout = _grid_axes(len(features), columns, titles)
+    by_feature = {name: part for name, part in ctx.timeline.groupby("feature", sort=False)}
+    data = []
+    for i, f in enumerate(features):
+        k = "" if i == 0 else str(i + 1)
+        colour = _GROUP_COLOURS.get(str(f.get("group", "")), OKABE_ITO["black"])
+        part = by_feature.get(f["name"])
+        layout[f"xaxis{k}"].update(range=[-0.5, n_steps_hours], dtick=6)
+        if part is None:
+            layout["annotations"].append({"text": "not measured", "x": n_steps_hours / 2, "y": 0.5, "xref": f"x{k}", "yref": f"y{k} domain", "showarrow": False, "font": {"color": OKABE_ITO["grey"]}})
+            continue
+        data.append(
+            {
+                "type": "scatter",
+                "x": part["hour"].tolist(),
+                "y": part["value"].tolist(),
+                "xaxis": f"x{k}",
+                "yaxis": f"y{k}",
+                "mode": "lines+markers",
+                "marker": {"size": 5, "color": colour},
+                "line": {"width": 1, "color": colour},
+                "showlegend": False,
+                "hovertemplate": f"{f.get('label', f['name'])}: %{{y}} {f.get('unit', '')}<br>hour %{{x}}<extra></extra>",
+            }
         )
     if ctx.signal_time_h is not None:
-        fig.add_vline(x=ctx.signal_time_h, line_dash="dash", line_color=MODALITY_COLOURS["sig"])
-    fig.update_xaxes(range=[-0.5, n_steps_hours], dtick=6)
-    fig.update_annotations(font_size=11)
-    base_layout(fig, height=max(260, 150 * rows))
-    fig.update_layout(margin=dict(t=40))
+        layout["shapes"] = [
+            {"type": "line", "x0": ctx.signal_time_h, "x1": ctx.signal_time_h, "y0": 0, "y1": 1, "xref": f"x{'' if i == 0 else i + 1}", "yref": f"y{'' if i == 0 else i + 1} domain", "line": {"dash": "dash", "color": MODALITY_COLOURS["sig"], "width": 1}}
+            for i in range(len(features))
+        ]
+    fig = go.Figure(data=data, layout=layout)
+    base_layout(fig, height=max(260, 140 * math.ceil(len(features) / columns)))
+    fig.update_layout(margin=dict(t=30))
     return fig
 
 
