@@ -20,24 +20,23 @@ from browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server, wait_until_idle  
 from lemof.data.synthetic import ensure_synthetic  # noqa: E402
 
 
+def visit(browser, url: str) -> float:
+    """Seconds from opening ``url`` in a fresh browser context until every chart is drawn."""
+    t = time.perf_counter()
+    page = browser.new_page(viewport={"width": 1600, "height": 2400})
+    page.goto(url)
+    wait_until_idle(page)
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .main-svg').length >= 5", timeout=60_000)
+    page.close()
+    return time.perf_counter() - t
+
+
 def once(browser) -> dict:
     t0 = time.perf_counter()
     with streamlit_server() as url:
         healthy = time.perf_counter() - t0
-        page = browser.new_page(viewport={"width": 1600, "height": 2400})
-        page.goto(url)
-        wait_until_idle(page)
-        page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .main-svg').length >= 5", timeout=60_000)
-        interactive = time.perf_counter() - t0
-        page.close()
-        # a second visitor: the server and its caches are warm
-        t1 = time.perf_counter()
-        page = browser.new_page(viewport={"width": 1600, "height": 2400})
-        page.goto(url)
-        wait_until_idle(page)
-        page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .main-svg').length >= 5", timeout=60_000)
-        warm_visit = time.perf_counter() - t1
-        page.close()
+        interactive = healthy + visit(browser, url)
+        warm_visit = visit(browser, url)  # a second visitor: server and caches are warm
     return {"server_healthy_s": round(healthy, 2), "cold_start_to_interactive_s": round(interactive, 2), "warm_visit_s": round(warm_visit, 2)}
 
 

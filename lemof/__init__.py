@@ -4,35 +4,54 @@ The public API the app and scripts use::
 
     from lemof import open_bundle, load_run, explain_stay, evaluate_run
     from lemof import ensure_synthetic, generate_synthetic, train, TrainConfig
+
+Names are imported on first use, so ``python -m lemof data ...`` does not pay for torch.
 """
 
-from lemof.data.bundle import CohortBundle, open_bundle
-from lemof.data.synthetic import ensure_synthetic, generate_synthetic
-from lemof.errors import CohortError, ConfigError, LemofError, RunError, StayNotFoundError
-from lemof.evaluation import evaluate_run
-from lemof.explain.explanation import StayExplanation, check_run_fits_cohort, explain_stay
-from lemof.runs import LEMOF_VERSION as __version__
-from lemof.runs import Run, load_run
-from lemof.training.config import TrainConfig
-from lemof.training.pipeline import train
+from __future__ import annotations
 
-__all__ = [
-    "CohortBundle",
-    "CohortError",
-    "ConfigError",
-    "LemofError",
-    "Run",
-    "RunError",
-    "StayExplanation",
-    "StayNotFoundError",
-    "TrainConfig",
-    "__version__",
-    "check_run_fits_cohort",
-    "ensure_synthetic",
-    "evaluate_run",
-    "explain_stay",
-    "generate_synthetic",
-    "load_run",
-    "open_bundle",
-    "train",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "CohortBundle": "lemof.data.bundle",
+    "open_bundle": "lemof.data.bundle",
+    "ensure_synthetic": "lemof.data.synthetic",
+    "generate_synthetic": "lemof.data.synthetic",
+    "CohortError": "lemof.errors",
+    "ConfigError": "lemof.errors",
+    "LemofError": "lemof.errors",
+    "RunError": "lemof.errors",
+    "StayNotFoundError": "lemof.errors",
+    "evaluate_run": "lemof.evaluation",
+    "StayExplanation": "lemof.explain.explanation",
+    "check_run_fits_cohort": "lemof.explain.explanation",
+    "explain_stay": "lemof.explain.explanation",
+    "Run": "lemof.runs",
+    "load_run": "lemof.runs",
+    "TrainConfig": "lemof.training.config",
+    "train": "lemof.training.pipeline",
+}
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lemof' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs
+    from lemof.data.bundle import CohortBundle, open_bundle
+    from lemof.data.synthetic import ensure_synthetic, generate_synthetic
+    from lemof.errors import CohortError, ConfigError, LemofError, RunError, StayNotFoundError
+    from lemof.evaluation import evaluate_run
+    from lemof.explain.explanation import StayExplanation, check_run_fits_cohort, explain_stay
+    from lemof.runs import Run, load_run
+    from lemof.training.config import TrainConfig
+    from lemof.training.pipeline import train

@@ -13,10 +13,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -26,7 +27,7 @@ from lemof.paths import write_bytes_atomic, write_json_atomic
 from lemof.preprocess import Preprocessor
 
 RUN_FORMAT_VERSION = 1
-LEMOF_VERSION = "0.1.0"
+from lemof import __version__ as LEMOF_VERSION
 
 
 @dataclass
@@ -38,6 +39,20 @@ class Run:
     metrics: dict[str, Any]
     level_importance: dict[str, Any]
     level_shap: pd.DataFrame | None
+    _shap_index: tuple[int, dict[int, int], np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+
+    def stored_level_shap(self, stay_id: int) -> tuple[np.ndarray, float] | None:
+        """(phi per level, stacker output) stored at training for ``stay_id``, or None."""
+        table = self.level_shap
+        if table is None:
+            return None
+        if self._shap_index is None or self._shap_index[0] != id(table):
+            cols = self.model.level_names["ehr"] + self.model.level_names["sig"]
+            rows = {int(s): i for i, s in enumerate(table["stay_id"].to_numpy())}
+            self._shap_index = (id(table), rows, table[cols].to_numpy(dtype=float), table["stacker_output"].to_numpy(dtype=float))
+        _, rows, phi, output = self._shap_index
+        i = rows.get(int(stay_id))
+        return None if i is None else (phi[i], float(output[i]))
 
     @property
     def run_id(self) -> str:

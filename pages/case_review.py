@@ -15,7 +15,7 @@ if stay_id is None:
     st.stop()
 
 expl = None
-with case.guarded(f"Explanation of stay {stay_id}"):
+with case.guarded(f"Explanation of stay {stay_id}"), st.spinner(case.explaining_message(ctx)):
     expl = explanation(ctx, stay_id)
 if expl is None:
     st.stop()

@@ -85,5 +85,15 @@ def copy_bundle(src: Path, dst: Path) -> Path:
     return dst
 
 
+def inject_nan(bundle_dir: Path, which: int = 0) -> tuple[int, int, int]:
+    """Put a NaN into the ``which``-th observed EHR value of a bundle copy; return (row, step, feature)."""
+    values = np.load(bundle_dir / "ehr_values.npy")
+    mask = np.load(bundle_dir / "ehr_mask.npy")
+    i, t, j = (int(v) for v in np.argwhere(mask == 1)[which])
+    values[i, t, j] = np.nan
+    np.save(bundle_dir / "ehr_values.npy", values)
+    return i, t, j
+
+
 def random_bytes(n: int, seed: int = 0) -> bytes:
     return np.random.default_rng(seed).integers(0, 256, n, dtype=np.uint8).tobytes()

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import copy_bundle
+from conftest import copy_bundle, inject_nan
 from lemof.data.bundle import open_bundle
 from lemof.data.splits import assign_splits
 from lemof.errors import CohortError, StayNotFoundError
@@ -59,11 +59,7 @@ def test_missing_bundle_and_missing_file(tiny_cohort, tmp_path):
 
 def test_nan_in_an_observed_value_names_stay_and_feature(tiny_cohort, tmp_path):
     bad = copy_bundle(tiny_cohort, tmp_path / "nan")
-    values = np.load(bad / "ehr_values.npy")
-    mask = np.load(bad / "ehr_mask.npy")
-    i, t, j = np.argwhere(mask == 1)[10]
-    values[i, t, j] = np.nan
-    np.save(bad / "ehr_values.npy", values)
+    i, t, _ = inject_nan(bad, which=10)
     stay = int(open_bundle(tiny_cohort).stays["stay_id"].iloc[i])
     with pytest.raises(CohortError, match=rf"NaN/inf for stay {stay}, feature '\w+', step {t}"):
         open_bundle(bad)

@@ -6,9 +6,7 @@ import json
 import subprocess
 import sys
 
-import numpy as np
-
-from conftest import REPO, copy_bundle
+from conftest import REPO, copy_bundle, inject_nan
 
 
 def lemof(*args: str) -> subprocess.CompletedProcess:
@@ -53,11 +51,7 @@ def test_corrupt_run_and_bad_cohort(tiny_run, tiny_cohort, tmp_path):
     (run / "model.safetensors").write_bytes(b"\x00" * 100)
     _one_error_line(lemof("evaluate", "--run", str(run), "--data", str(tiny_cohort)), "model.safetensors", "corrupt")
     bad = copy_bundle(tiny_cohort, tmp_path / "nan")
-    values = np.load(bad / "ehr_values.npy")
-    mask = np.load(bad / "ehr_mask.npy")
-    i, t, j = np.argwhere(mask == 1)[0]
-    values[i, t, j] = np.nan
-    np.save(bad / "ehr_values.npy", values)
+    inject_nan(bad)
     _one_error_line(lemof("evaluate", "--run", str(tiny_run), "--data", str(bad)), "NaN")
 
 

@@ -37,6 +37,8 @@ _PAD_BEFORE_S = 0.8  # beats up to this long before the record still show their 
 _KERNEL_T0_S = -0.35  # kernel time of sample 0, relative to the R peak
 _KERNEL_LEN = int(0.9 * FS_HZ)  # -0.35 s .. +0.55 s
 _MAX_BEATS = 48
+_NFFT = 6400  # >= padded record + kernel - 1
+_FFT_BATCH = 32
 
 
 def _gauss(t: np.ndarray, centre: np.ndarray, width: np.ndarray) -> np.ndarray:
@@ -136,11 +138,12 @@ def synthesize_ecg(
     keep = (pos >= 0) & (pos < padded_len)
     impulses[rows[keep], pos[keep]] = 1.0
     kernels = _lead_kernels(rng, rr0, af, territory, st_mv, wide_qrs)  # (n, 12, K)
-    nfft = 6400
-    spec = np.fft.rfft(impulses, nfft)[:, None, :] * np.fft.rfft(kernels, nfft)
-    full = np.fft.irfft(spec, nfft)  # (n, 12, nfft)
     first = int(round((_PAD_BEFORE_S - _KERNEL_T0_S) * FS_HZ))
-    ecg = full[:, :, first : first + N_SAMPLES]
+    ecg = np.empty((n, len(LEADS), N_SAMPLES))
+    for start in range(0, n, _FFT_BATCH):  # batches keep the complex spectra small
+        sl = slice(start, start + _FFT_BATCH)
+        spec = np.fft.rfft(impulses[sl], _NFFT)[:, None, :] * np.fft.rfft(kernels[sl], _NFFT)
+        ecg[sl] = np.fft.irfft(spec, _NFFT)[:, :, first : first + N_SAMPLES]  # (b, 12, 5000)
     t = np.arange(N_SAMPLES) / FS_HZ
     # Atrial fibrillatory waves, 4-8 Hz.
     f_freq = rng.uniform(4.0, 8.0, size=(n, 1))

@@ -74,15 +74,9 @@ def _level_shap_for(
     run: Run, bundle: CohortBundle, stay_id: int, stacker_inputs: np.ndarray, stacker_output: float, present: np.ndarray
 ) -> tuple[np.ndarray, float, float, str]:
     """(phi, base, stacker output, source): stored when this run was trained on this very cohort, else computed now."""
-    table = run.level_shap
-    cols = run.model.level_names["ehr"] + run.model.level_names["sig"]
-    if table is not None and run.cohort.get("fingerprint") == bundle.fingerprint:
-        hit = table.index[table["stay_id"].to_numpy() == stay_id]
-        if len(hit):
-            row = table.loc[hit[0]]
-            stored_output = float(row["stacker_output"])
-            if abs(stored_output - stacker_output) < _STORED_TOLERANCE:
-                return row[cols].to_numpy(dtype=float), float(run.level_importance["base_value"]), stored_output, "stored"
+    stored = run.stored_level_shap(stay_id) if run.cohort.get("fingerprint") == bundle.fingerprint else None
+    if stored is not None and abs(stored[1] - stacker_output) < _STORED_TOLERANCE:
+        return stored[0], float(run.level_importance["base_value"]), stored[1], "stored"
     phi, base = level_shapley(run.model.stacker, stacker_inputs[None, :], present[None, :])
     return phi[0], base, stacker_output, "computed"
 

@@ -104,6 +104,17 @@ def fit(
     return FitReport(best_epoch + 1, best_loss, len(history), history)
 
 
+def optimiser_options(cfg, epochs: int) -> dict:
+    """The ``fit`` keyword arguments a ``TrainConfig`` sets, for a stage of ``epochs``."""
+    return {
+        "epochs": epochs,
+        "batch_size": cfg.batch_size,
+        "lr": cfg.lr,
+        "weight_decay": cfg.weight_decay,
+        "patience": cfg.patience,
+    }
+
+
 def evaluate_loss(
     module: nn.Module, batch_loss: Callable[[torch.Tensor, bool], torch.Tensor], idx: torch.Tensor, batch_size: int
 ) -> float:

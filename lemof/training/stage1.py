@@ -9,7 +9,7 @@ from torch import nn
 from lemof.models.modality import ModalityModel
 from lemof.progress import ProgressFn
 from lemof.training.config import TrainConfig
-from lemof.training.loop import FitReport, fit
+from lemof.training.loop import FitReport, fit, optimiser_options
 
 
 def train_modality(
@@ -39,11 +39,7 @@ def train_modality(
         batch_loss,
         train_idx,
         val_idx,
-        epochs=cfg.epochs_stage1,
-        batch_size=cfg.batch_size,
-        lr=cfg.lr,
-        weight_decay=cfg.weight_decay,
-        patience=cfg.patience,
+        **optimiser_options(cfg, cfg.epochs_stage1),
         seed=seed,
         stage=stage,
         progress=progress,

@@ -13,7 +13,7 @@ from torch import nn
 from lemof.models.model import LeMoF
 from lemof.progress import ProgressFn
 from lemof.training.config import TrainConfig
-from lemof.training.loop import FitReport, fit
+from lemof.training.loop import FitReport, fit, optimiser_options
 
 
 def best_level_tokens(model: LeMoF, ehr_x: torch.Tensor, sig_x: torch.Tensor, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,11 +61,7 @@ def train_fusion(
         batch_loss,
         train_idx,
         val_idx,
-        epochs=cfg.epochs_stage3,
-        batch_size=cfg.batch_size,
-        lr=cfg.lr,
-        weight_decay=cfg.weight_decay,
-        patience=cfg.patience,
+        **optimiser_options(cfg, cfg.epochs_stage3),
         seed=seed,
         stage="stage 3: cross-modal attention",
         progress=progress,

@@ -88,6 +88,15 @@ def stay_picker(ctx: ActiveContext) -> int | None:
     return int(stay_id)
 
 
+def explaining_message(ctx: ActiveContext) -> str:
+    if ctx.run.cohort.get("fingerprint") == ctx.bundle.fingerprint:
+        return "Explaining this stay…"
+    return (
+        "Computing exact level SHAP values: this model was not trained on this cohort, so they are not stored "
+        "(the first stay after start-up takes about 15 s while shap compiles)…"
+    )
+
+
 def headline(expl: StayExplanation, sig_label: str) -> None:
     lo, hi = expl.interval_days
     level = int(round(100 * expl.interval_level))
