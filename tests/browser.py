@@ -34,15 +34,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(env: dict[str, str] | None = None, timeout_s: float = 120) -> Iterator[str]:
-    """Yield the base URL of a running `streamlit run app.py`; stop it afterwards."""
+def streamlit_server(env: dict[str, str] | None = None, timeout_s: float = 120, script: Path | None = None) -> Iterator[str]:
+    """Yield the base URL of a running `streamlit run app.py` (or ``script``); stop it afterwards."""
     port = free_port()
     log_path = REPO / "test-artifacts" / f"streamlit-{port}.log"
     log_path.parent.mkdir(exist_ok=True)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true"],
-            cwd=REPO,
+            [sys.executable, "-m", "streamlit", "run", str(script or "app.py"), "--server.port", str(port), "--server.headless", "true"],
+            cwd=script.parent if script else REPO,
             env={**os.environ, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
