@@ -19,6 +19,8 @@ from lemof.paths import cache_dir
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_MODELS = REPO_ROOT / "assets" / "models"
 DEFAULT_SYNTHETIC_KEY = "synthetic"
+DEFAULT_SYNTHETIC_N = 4000
+DEFAULT_SYNTHETIC_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class CohortEntry:
     label: str
     source: str
     path: Path
-    generated_on_demand: bool  # the built-in synthetic cohort: generated on first use
+    synthetic: tuple[int, int] | None = None  # (n, seed) of a built-in cohort generated on first use
 
     @property
     def ready(self) -> bool:
@@ -99,13 +101,14 @@ def _bundle_entry(path: Path, key: str | None = None) -> CohortEntry | None:
         source, name = str(prov["source"]), str(prov.get("name", path.name))
     except (OSError, ValueError, KeyError):
         return None
-    return CohortEntry(key or f"dir:{path}", f"{name} ({source})", source, path, False)
+    return CohortEntry(key or f"dir:{path}", f"{name} ({source})", source, path)
 
 
 def list_cohorts() -> list[CohortEntry]:
     """The built-in synthetic cohort first, then bundles found on disk."""
+    n, seed = DEFAULT_SYNTHETIC_N, DEFAULT_SYNTHETIC_SEED
     default = CohortEntry(
-        DEFAULT_SYNTHETIC_KEY, "Synthetic ICU cohort (4,000 stays, seed 0)", "synthetic", default_cohort_dir(), True
+        DEFAULT_SYNTHETIC_KEY, f"Synthetic ICU cohort ({n:,} stays, seed {seed})", "synthetic", default_cohort_dir(n, seed), (n, seed)
     )
     entries = [default]
     seen = {default.path.resolve()}

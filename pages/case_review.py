@@ -3,9 +3,9 @@
 import streamlit as st
 
 from pages.ui import case
-from pages.ui.state import explanation
+from pages.ui.state import explanation, page_context
 
-ctx = st.session_state.get("active_context")
+ctx = page_context()
 st.title("Case review")
 if ctx is None:
     st.stop()

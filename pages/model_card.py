@@ -6,8 +6,9 @@ import streamlit as st
 from lemof.plots import global_importance_figure, metrics_figure
 from lemof.plots.style import head_label
 from pages.ui.case import guarded
+from pages.ui.state import page_context
 
-ctx = st.session_state.get("active_context")
+ctx = page_context()
 st.title("Model and cohort")
 if ctx is None:
     st.stop()

@@ -75,13 +75,17 @@ def stay_ids(tiny_cohort) -> dict[str, int]:
     return {"with_signal": int(with_sig[0]), "without_signal": int(without[0]), "another": int(with_sig[1])}
 
 
-def copy_bundle(src: Path, dst: Path) -> Path:
-    """A writable copy of a bundle (files copied, not linked)."""
+def copy_bundle(src: Path, dst: Path, link: tuple[str, ...] = ()) -> Path:
+    """A writable copy of a bundle; files named in ``link`` are symlinked instead (large, unchanged)."""
     import shutil
 
-    shutil.copytree(src, dst)
-    for f in dst.iterdir():
-        f.chmod(0o644)
+    dst.mkdir(parents=True)
+    for f in src.iterdir():
+        if f.name in link:
+            (dst / f.name).symlink_to(f.resolve())
+        else:
+            shutil.copy2(f, dst / f.name)
+            (dst / f.name).chmod(0o644)
     return dst
 
 

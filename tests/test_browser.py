@@ -57,7 +57,8 @@ def test_case_review_renders_charts_without_exceptions(browser, server, default_
     assert page.locator('[data-testid="stAlertContentError"]').count() == 0
     text = page.inner_text('[data-testid="stMain"]')
     assert "Predicted LOS" in text and "Cross-modal attention" in text
-    assert "synthetic-gru+resnet1d" in page.inner_text('[data-testid="stSidebar"]')
+    sidebar = page.inner_text('[data-testid="stSidebar"]')
+    assert "synthetic-gru+resnet1d" in sidebar and "Model and cohort" in sidebar
     page.close()
 
 
@@ -73,3 +74,18 @@ def test_stay_without_ecg_and_bad_link(browser, server, default_cohort):
     assert "not-a-stay" in page.inner_text('[data-testid="stMain"]')
     assert page.locator('[data-testid="stException"]').count() == 0
     page.close()
+
+
+def test_a_fresh_server_opened_directly_on_a_page(browser, default_cohort):
+    """A fresh server whose first request names a page (not /): the sidebar is still drawn."""
+    with streamlit_server(env={"LEMOF_CACHE_DIR": os.environ["LEMOF_CACHE_DIR"]}) as url:
+        page = _open(browser, f"{url}/model_card", "model-card-direct", min_charts=2)
+        sidebar = page.inner_text('[data-testid="stSidebar"]')
+        assert "Active model" in sidebar and "synthetic-gru+resnet1d" in sidebar
+        assert "Test MAE" in page.inner_text('[data-testid="stMain"]')
+        assert page.locator('[data-testid="stException"]').count() == 0
+        page.locator('[data-testid="stSidebar"] a', has_text="Case review").click()
+        page.wait_for_selector("h1:has-text('Case review')", timeout=60_000)
+        wait_until_idle(page)
+        assert page.locator('[data-testid="stSidebar"] a', has_text="Model and cohort").count() == 1
+        page.close()

@@ -15,6 +15,12 @@ from lemof.data.synthetic import ensure_synthetic
 
 log = logging.getLogger("lemof.app")
 _generate_lock = threading.Lock()
+_PUBLISHED = "_lemof_context_this_run"
+# (file, title, icon) of every page; app.py registers them, the sidebar links to them.
+PAGES = (
+    ("pages/case_review.py", "Case review", ":material/person_search:"),
+    ("pages/model_card.py", "Model and cohort", ":material/insights:"),
+)
 
 
 @dataclass
@@ -73,13 +79,14 @@ def _ensure_generated(entry: CohortEntry) -> bool:
     """Generate the built-in synthetic cohort on first use, with a progress bar."""
     if entry.ready:
         return True
-    if not entry.generated_on_demand:
+    if entry.synthetic is None:
         st.error(f"Cohort {entry.label} is missing at {entry.path}.")
         return False
+    n, seed = entry.synthetic
     bar = st.progress(0.0, text="Generating the synthetic ICU cohort (first use only, about half a minute)…")
     with _generate_lock:  # one generation per server process; others wait, then find it ready
         if not entry.ready:
-            ensure_synthetic(progress=lambda done, total: bar.progress(done / total, text=f"Generating the synthetic ICU cohort: {done:,} / {total:,} stays"))
+            ensure_synthetic(n, seed, progress=lambda done, total: bar.progress(done / total, text=f"Generating the synthetic ICU cohort: {done:,} / {total:,} stays"))
     bar.empty()
     return True
 
@@ -97,8 +104,16 @@ def _pick(label: str, options: list, key: str, param: str, format_func) -> objec
     return choice
 
 
+def _disclaimer() -> None:
+    st.sidebar.caption(
+        "LeMoF Explorer · research software, not a medical device. Synthetic data is generated; "
+        "PhysioNet/MIMIC data keep their own licences."
+    )
+
+
 def sidebar_context() -> ActiveContext | None:
     """Render the cohort and model selectors; return the active context or None (with a message)."""
+    _disclaimer()
     st.sidebar.header("Data and model")
     cohorts = list_cohorts()
     cohort = _pick("Cohort", cohorts, "cohort_select", "cohort", lambda c, short: c.key if short else c.label)
@@ -128,3 +143,28 @@ def sidebar_context() -> ActiveContext | None:
         f"**Active cohort:** {bundle.name} ({len(bundle):,} stays, {bundle.source})"
     )
     return ctx
+
+
+def publish_context(ctx: ActiveContext | None) -> None:
+    """Called by app.py after drawing the sidebar: hands the context to the page of this run."""
+    st.session_state[_PUBLISHED] = ctx
+
+
+def page_context() -> ActiveContext | None:
+    """The active context for a page script.
+
+    Normally app.py drew the sidebar in this same run and published the context. Streamlit
+    runs a page file without app.py when the first request of a fresh server names the page
+    directly (a ``pages/`` directory switches on its legacy multipage mode until
+    ``st.navigation`` has been called once); the page then draws the sidebar itself.
+    """
+    if _PUBLISHED in st.session_state:
+        return st.session_state.pop(_PUBLISHED)
+    page_links()
+    return sidebar_context()
+
+
+def page_links() -> None:
+    """The page menu, drawn as links so it works in both of Streamlit's multipage modes."""
+    for path, title, icon in PAGES:
+        st.sidebar.page_link(path, label=title, icon=icon)
