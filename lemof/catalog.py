@@ -1,9 +1,10 @@
 """What the app can offer: known cohorts and trained runs, read from their JSON only.
 
 Runs live in ``assets/models/`` (shipped), ``<cache>/runs/`` (trained by the user) and any
-directory listed in ``LEMOF_RUNS``; cohorts are the built-in synthetic one (generated on
-first use), bundles under ``<cache>/cohorts/`` and any listed in ``LEMOF_COHORTS``
-(``os.pathsep``-separated). A model is offered only for the cohort family it was trained on.
+directory listed in ``LEMOF_RUNS``; cohorts are the built-in ones (the synthetic cohort and
+PhysioNet 2012 from the vendored conversion, both built into the cache on first use), bundles
+under ``<cache>/cohorts/`` and any listed in ``LEMOF_COHORTS`` (``os.pathsep``-separated).
+A model is offered only for the cohort family it was trained on.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import Any, Callable
+
 from lemof.data.synthetic import default_cohort_dir
 from lemof.paths import cache_dir
 
@@ -21,6 +24,7 @@ SHIPPED_MODELS = REPO_ROOT / "assets" / "models"
 DEFAULT_SYNTHETIC_KEY = "synthetic"
 DEFAULT_SYNTHETIC_N = 4000
 DEFAULT_SYNTHETIC_SEED = 0
+PHYSIONET_KEY = "physionet2012"
 
 
 @dataclass(frozen=True)
@@ -46,11 +50,30 @@ class CohortEntry:
     label: str
     source: str
     path: Path
-    synthetic: tuple[int, int] | None = None  # (n, seed) of a built-in cohort generated on first use
+    builtin: tuple[tuple[str, Any], ...] | None = None  # how a built-in cohort is built on first use
 
     @property
     def ready(self) -> bool:
         return (self.path / "provenance.json").exists()
+
+
+def build_cohort(entry: CohortEntry, progress: Callable[[int, int], None] | None = None) -> None:
+    """Build a built-in cohort into ``entry.path`` (no-op if another process finished first)."""
+    from lemof.data.physionet2012 import build_physionet2012
+    from lemof.data.synthetic import generate_synthetic
+    from lemof.errors import CohortError
+
+    spec = dict(entry.builtin or ())
+    kind = spec.pop("kind", None)
+    try:
+        if kind == "synthetic":
+            generate_synthetic(entry.path, spec["n"], spec["seed"], progress=progress)
+        elif kind == "physionet2012":
+            build_physionet2012(None, entry.path, progress=progress)
+        else:
+            raise CohortError(f"cohort {entry.label} is missing at {entry.path} and cannot be built here")
+    except FileExistsError:
+        pass
 
 
 def _env_paths(name: str) -> list[Path]:
@@ -104,14 +127,31 @@ def _bundle_entry(path: Path, key: str | None = None) -> CohortEntry | None:
     return CohortEntry(key or f"dir:{path}", f"{name} ({source})", source, path)
 
 
+def physionet_cohort_dir() -> Path:
+    from lemof.data.physionet2012 import BUILDER_VERSION
+
+    return cache_dir() / "cohorts" / f"physionet2012-vendored-v{BUILDER_VERSION}"
+
+
 def list_cohorts() -> list[CohortEntry]:
     """The built-in synthetic cohort first, then bundles found on disk."""
     n, seed = DEFAULT_SYNTHETIC_N, DEFAULT_SYNTHETIC_SEED
     default = CohortEntry(
-        DEFAULT_SYNTHETIC_KEY, f"Synthetic ICU cohort ({n:,} stays, seed {seed})", "synthetic", default_cohort_dir(n, seed), (n, seed)
+        DEFAULT_SYNTHETIC_KEY,
+        f"Synthetic ICU cohort ({n:,} stays, seed {seed})",
+        "synthetic",
+        default_cohort_dir(n, seed),
+        (("kind", "synthetic"), ("n", n), ("seed", seed)),
     )
-    entries = [default]
-    seen = {default.path.resolve()}
+    physionet = CohortEntry(
+        PHYSIONET_KEY,
+        "PhysioNet/CinC Challenge 2012 (real ICU data, sets a+b)",
+        "physionet2012",
+        physionet_cohort_dir(),
+        (("kind", "physionet2012"),),
+    )
+    entries = [default, physionet]
+    seen = {e.path.resolve() for e in entries}
     roots = [cache_dir() / "cohorts"]
     for root in roots:
         if root.is_dir():

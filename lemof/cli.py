@@ -26,6 +26,35 @@ def _cmd_data_synthetic(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data_physionet2012(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from lemof.data.physionet2012 import build_physionet2012
+
+    steps = ["reading records", "cleaning", "gridding", "writing"]
+    with tqdm(total=4, desc="PhysioNet 2012", file=sys.stderr, disable=args.quiet) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.update(done - bar.n)
+            bar.set_postfix_str(steps[min(done, 3)] if done < 4 else "done")
+
+        fingerprint = build_physionet2012(args.source, args.out, progress=progress, overwrite=args.overwrite, seed=args.seed)
+    from lemof.data.bundle import open_bundle
+
+    bundle = open_bundle(args.out)
+    print(json.dumps({"out": str(args.out), "n": len(bundle), "fingerprint": fingerprint, "dropped": bundle.provenance["dropped"]}))
+    return 0
+
+
+def _cmd_data_vendor_physionet2012(args: argparse.Namespace) -> int:
+    from lemof.data.physionet2012_source import read_raw, write_vendored
+
+    records = read_raw(args.source)
+    write_vendored(records, args.out)
+    print(json.dumps({"out": str(args.out), "rows": int(len(records.rows)), "record_files": len(records.record_sets), "sets": records.sets}))
+    return 0
+
+
 def _train_config(args: argparse.Namespace):
     from lemof.errors import ConfigError
     from lemof.training.config import TrainConfig
@@ -99,6 +128,19 @@ def build_parser() -> argparse.ArgumentParser:
     syn.add_argument("--overwrite", action="store_true", help="replace an existing bundle (only once the new one is complete)")
     syn.add_argument("--quiet", action="store_true", help="no progress bar")
     syn.set_defaults(func=_cmd_data_synthetic)
+
+    pn = data.add_parser("physionet2012", help="build the PhysioNet/CinC Challenge 2012 cohort")
+    pn.add_argument("--source", default="vendored", help="a directory with set-a/ ... and Outcomes-a.txt ..., a .tar.gz of it, or 'vendored' (the copy in assets/data)")
+    pn.add_argument("--out", type=Path, required=True, help="bundle directory to create")
+    pn.add_argument("--seed", type=int, default=0, help="seed of the patient split")
+    pn.add_argument("--overwrite", action="store_true", help="replace an existing bundle (only once the new one is complete)")
+    pn.add_argument("--quiet", action="store_true", help="no progress bar")
+    pn.set_defaults(func=_cmd_data_physionet2012)
+
+    vend = data.add_parser("vendor-physionet2012", help="(maintainers) rewrite the compact Parquet copy in assets/data/physionet2012")
+    vend.add_argument("--source", type=Path, required=True, help="the PhysioNet 2012 directory or .tar.gz")
+    vend.add_argument("--out", type=Path, required=True)
+    vend.set_defaults(func=_cmd_data_vendor_physionet2012)
 
     tr = sub.add_parser("train", help="train LeMoF (three stages) and write a run directory")
     tr.add_argument("--data", type=Path, required=True, help="cohort bundle directory")

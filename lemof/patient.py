@@ -22,7 +22,8 @@ class StayContext:
     signal: np.ndarray | None  # (C, L) in physical units; None when the stay has no biosignal
     signal_channels: list[str]
     signal_fs_hz: float
-    signal_unit: str
+    signal_units: list[str]  # per channel
+    signal_channel_labels: list[str]  # per channel, for display
     signal_label: str
     signal_time_h: float | None  # when the biosignal was recorded, hours since admission
 
@@ -62,7 +63,8 @@ def stay_context(bundle: CohortBundle, stay_id: int | str) -> StayContext:
         signal=bundle.signal_physical(row) if has_signal else None,
         signal_channels=bundle.signal_channels,
         signal_fs_hz=bundle.signal_fs,
-        signal_unit=str(sig_meta.get("unit", "")),
+        signal_units=list(sig_meta.get("units") or [str(sig_meta.get("unit", ""))] * len(bundle.signal_channels)),
+        signal_channel_labels=list(sig_meta.get("channel_labels") or bundle.signal_channels),
         signal_label=str(sig_meta.get("label", "biosignal")),
         signal_time_h=float(t_sig) if has_signal and t_sig is not None and np.isfinite(t_sig) else None,
     )

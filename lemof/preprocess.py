@@ -5,9 +5,11 @@ forward from its last observation (the mean before the first one), and paired wi
 observation mask; static features are standardised or one-hot encoded and repeated at every
 step. Input (N, T, 2F + S).
 
-Biosignal: a subset of channels, average-pooled to a lower rate, per-record centred for an
-ECG (baseline), divided by the training standard deviation. Input (N, C, L'); a stay with
-no biosignal gets zeros and ``available = False``.
+Biosignal, dense (an ECG): a subset of channels, average-pooled to a lower rate, per-record
+centred (baseline), divided by the training standard deviation: input (N, C, L').
+Biosignal, sparse (bedside series with ``signal_mask.npy``): standardised with training
+statistics, carried forward like the EHR, paired with its mask: input (N, 2C, L).
+A stay with no biosignal gets zeros and ``available = False``.
 
 All fitted numbers are plain JSON, stored in the run's ``config.json``.
 """
@@ -42,12 +44,18 @@ class Preprocessor:
     sig_std: list[float]
     sig_source_len: int
     sig_fs_hz: float
+    sig_mean: list[float] | None = None  # sparse series only
+    sig_masked: bool = False  # sparse series: values carried forward + mask channels
 
     # --- shapes ---------------------------------------------------------------------
     @property
     def ehr_channels(self) -> int:
         n_static = sum(1 if s["kind"] == "numeric" else len(s["categories"]) for s in self.static)
         return 2 * len(self.ehr_features) + n_static
+
+    @property
+    def sig_in_channels(self) -> int:
+        return len(self.sig_channels) * (2 if self.sig_masked else 1)
 
     @property
     def sig_len(self) -> int:
@@ -137,7 +145,17 @@ class Preprocessor:
             sig_fs_hz=fs,
         )
         with_sig = rows[bundle.stays["has_signal"].to_numpy()[rows]]
-        if len(with_sig):
+        if bundle.signal_mask is not None:
+            pre.sig_masked = True
+            idx = np.array(pre.sig_channel_index)
+            vals = np.asarray(bundle.signal[np.sort(with_sig)][:, idx], dtype=np.float64) * bundle.signal_scale
+            mask = np.asarray(bundle.signal_mask[np.sort(with_sig)][:, idx]).astype(bool)
+            n_obs = np.maximum(mask.sum(axis=(0, 2)), 1)
+            mean = np.where(mask, vals, 0.0).sum(axis=(0, 2)) / n_obs
+            sd = np.sqrt(np.where(mask, (vals - mean[None, :, None]) ** 2, 0.0).sum(axis=(0, 2)) / n_obs)
+            pre.sig_mean = mean.tolist()
+            pre.sig_std = np.where(sd > 1e-6, sd, 1.0).tolist()
+        elif len(with_sig):
             x, _ = pre.signal(bundle, with_sig[:2000])
             sd = x.std(axis=(0, 2))
             pre.sig_std = np.where(sd > 1e-6, sd, 1.0).tolist()
@@ -153,7 +171,7 @@ class Preprocessor:
         if int(bundle.features["ehr"]["n_steps"]) != self.n_steps:
             raise CohortError(f"cohort {bundle.name!r} has {bundle.features['ehr']['n_steps']} EHR steps, the model expects {self.n_steps}")
         missing = [c for c in self.sig_channels if c not in bundle.signal_channels]
-        if missing or int(bundle.signal.shape[2]) != self.sig_source_len:
+        if missing or int(bundle.signal.shape[2]) != self.sig_source_len or (bundle.signal_mask is not None) != self.sig_masked:
             raise CohortError(
                 f"cohort {bundle.name!r} biosignal (channels {bundle.signal_channels}, length {bundle.signal.shape[2]}) "
                 f"does not fit the model (channels {self.sig_channels}, length {self.sig_source_len})"
@@ -197,6 +215,8 @@ class Preprocessor:
     def signal(self, bundle: CohortBundle, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Biosignal model input of ``rows`` (n, C, L') float32, and availability (n,) bool."""
         available = bundle.stays["has_signal"].to_numpy(dtype=bool)[rows]
+        if self.sig_masked:
+            return self._sparse_signal(bundle, rows), available
         out = np.zeros((len(rows), len(self.sig_channels), self.sig_len), dtype=np.float32)
         idx = np.array(self.sig_channel_index)
         std = np.array(self.sig_std, dtype=np.float32)[None, :, None]
@@ -211,6 +231,25 @@ class Preprocessor:
             out[start : start + len(r)] = x / std
         out[~available] = 0.0
         return out, available
+
+    def _sparse_signal(self, bundle: CohortBundle, rows: np.ndarray) -> np.ndarray:
+        """(n, 2C, L): standardised values carried forward (0 before the first), then the mask."""
+        idx = np.array(self.sig_channel_index)
+        c = len(idx)
+        mean = np.array(self.sig_mean)[None, :, None]
+        std = np.array(self.sig_std)[None, :, None]
+        out = np.zeros((len(rows), 2 * c, self.sig_len), dtype=np.float32)
+        t_idx = np.arange(self.sig_len)[None, None, :]
+        for start in range(0, len(rows), _CHUNK):
+            r = rows[start : start + _CHUNK]
+            vals = np.asarray(bundle.signal[r][:, idx], dtype=np.float64) * bundle.signal_scale
+            mask = np.asarray(bundle.signal_mask[r][:, idx]).astype(bool)
+            z = np.where(mask, (vals - mean) / std, 0.0)
+            last = np.maximum.accumulate(np.where(mask, t_idx, -1), axis=2)
+            filled = np.where(last >= 0, np.take_along_axis(z, np.maximum(last, 0), axis=2), 0.0)
+            out[start : start + len(r), :c] = filled
+            out[start : start + len(r), c:] = mask
+        return out
 
     # --- serialisation ------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

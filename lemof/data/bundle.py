@@ -7,6 +7,7 @@ A bundle is a directory (see ``docs/COHORT_BUNDLE.md``)::
     ehr_values.npy       (N, T, F) float32, NaN where not observed
     ehr_mask.npy         (N, T, F) uint8, 1 where observed
     signal.npy           (N, C, L) int16 or float32; physical value = stored * scale
+    signal_mask.npy      optional (N, C, L) uint8, 1 where observed (sparse series, NaN elsewhere)
     features.json        names, units and groups of every feature and channel
     provenance.json      source, version, seed, counts of what was dropped and why, fingerprint
     latent_causes.parquet   (synthetic cohorts only) ground truth, never read by the model
@@ -32,6 +33,7 @@ from lemof.paths import write_json_atomic
 FORMAT_VERSION = 1
 REQUIRED_COLUMNS = ("stay_id", "subject_id", "los_days", "split", "has_signal")
 ARRAY_FILES = ("ehr_values.npy", "ehr_mask.npy", "signal.npy")
+OPTIONAL_ARRAY_FILES = ("signal_mask.npy",)
 REQUIRED_FILES = ("stays.parquet", "features.json", "provenance.json", *ARRAY_FILES)
 _CHECK_CHUNK = 4096
 
@@ -104,7 +106,7 @@ def finalize_bundle(
     write_json_atomic(out_dir / "features.json", features)
     if latent_causes is not None:
         latent_causes.reset_index(drop=True).to_parquet(out_dir / "latent_causes.parquet", index=False)
-    parts = {name: array_hashes[name] for name in ARRAY_FILES}
+    parts = {name: array_hashes[name] for name in ARRAY_FILES + OPTIONAL_ARRAY_FILES if name in array_hashes}
     parts["stays.parquet"] = table_sha256(stays)
     parts["features.json"] = _file_sha256(out_dir / "features.json")
     fingerprint = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
@@ -124,6 +126,7 @@ class CohortBundle:
     ehr_values: np.ndarray  # (N, T, F) float32, NaN where not observed
     ehr_mask: np.ndarray  # (N, T, F) uint8
     signal: np.ndarray  # (N, C, L) stored dtype; physical = stored * signal_scale
+    signal_mask: np.ndarray | None = None  # (N, C, L) uint8 for sparse series; None: all observed
     _row_of: dict[int, int] = field(repr=False, default_factory=dict)
 
     # --- identity -------------------------------------------------------------------
@@ -188,8 +191,11 @@ class CohortBundle:
         return np.flatnonzero(self.stays["split"].to_numpy() == split)
 
     def signal_physical(self, row: int) -> np.ndarray:
-        """The stored biosignal of one stay in physical units, (C, L) float32."""
-        return np.asarray(self.signal[row], dtype=np.float32) * self.signal_scale
+        """The stored biosignal of one stay in physical units, (C, L) float32 (NaN where unobserved)."""
+        values = np.asarray(self.signal[row], dtype=np.float32) * self.signal_scale
+        if self.signal_mask is not None:
+            values = np.where(np.asarray(self.signal_mask[row]).astype(bool), values, np.nan)
+        return values
 
     def latent_causes(self) -> pd.DataFrame | None:
         """Ground-truth causes of a synthetic cohort (never fed to a model), else None."""
@@ -244,7 +250,8 @@ def open_bundle(path: str | Path, *, check_values: bool = True) -> CohortBundle:
     ehr_values = _load_array(path / "ehr_values.npy")
     ehr_mask = _load_array(path / "ehr_mask.npy")
     signal = _load_array(path / "signal.npy")
-    bundle = CohortBundle(path, stays, features, provenance, ehr_values, ehr_mask, signal)
+    signal_mask = _load_array(path / "signal_mask.npy") if (path / "signal_mask.npy").exists() else None
+    bundle = CohortBundle(path, stays, features, provenance, ehr_values, ehr_mask, signal, signal_mask)
     _validate(bundle, check_values=check_values)
     bundle._row_of = {int(s): i for i, s in enumerate(stays["stay_id"].to_numpy())}
     return bundle
@@ -277,6 +284,8 @@ def _validate(b: CohortBundle, *, check_values: bool) -> None:
             raise CohortError(f"{where}: {name} has shape {arr.shape}, expected {shape} from stays and features")
     if b.signal.ndim != 3 or b.signal.shape[:2] != (n, c):
         raise CohortError(f"{where}: signal.npy has shape {b.signal.shape}, expected ({n}, {c}, L)")
+    if b.signal_mask is not None and b.signal_mask.shape != b.signal.shape:
+        raise CohortError(f"{where}: signal_mask.npy has shape {b.signal_mask.shape}, expected {b.signal.shape}")
     if not check_values:
         return
     for start in range(0, n, _CHECK_CHUNK):
@@ -289,3 +298,13 @@ def _validate(b: CohortBundle, *, check_values: bool) -> None:
                 f"{where}: observed EHR value is NaN/inf for stay {int(ids.iloc[start + i])}, "
                 f"feature {b.ehr_feature_names[j]!r}, step {int(step)}"
             )
+        if b.signal.dtype.kind == "f":
+            sig = np.asarray(b.signal[start : start + _CHECK_CHUNK])
+            observed = np.ones(sig.shape, dtype=bool) if b.signal_mask is None else np.asarray(b.signal_mask[start : start + _CHECK_CHUNK]).astype(bool)
+            bad = observed & ~np.isfinite(sig)
+            if bad.any():
+                i, ch, t = np.argwhere(bad)[0]
+                raise CohortError(
+                    f"{where}: observed biosignal value is NaN/inf for stay {int(ids.iloc[start + i])}, "
+                    f"channel {b.signal_channels[ch]!r}, sample {int(t)}"
+                )

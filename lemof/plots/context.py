@@ -79,8 +79,9 @@ def timeline_figure(ctx: StayContext, n_steps_hours: float, columns: int = 4) ->
 def signal_figure(ctx: StayContext, channels: list[str] | None = None, attention: tuple[list[float], list[float]] | None = None) -> go.Figure | None:
     """The biosignal strip, one row per channel; None when the stay has no biosignal.
 
-    ``attention`` = (seconds, weight): attention the biosignal tokens receive from the EHR,
-    shaded under the strip to show which part of the recording the model looked at.
+    A recording longer than an hour (bedside series) is drawn against hours with its observed
+    points marked; an ECG against seconds. ``attention`` = (seconds, weight): attention the
+    biosignal tokens receive from the EHR, shaded under the strip.
     """
     if ctx.signal is None:
         return None
@@ -88,35 +89,42 @@ def signal_figure(ctx: StayContext, channels: list[str] | None = None, attention
     extra = 1 if attention is not None else 0
     heights = [1.0] * len(channels) + ([0.5] if extra else [])
     fig = make_subplots(rows=len(channels) + extra, cols=1, shared_xaxes=True, vertical_spacing=0.02, row_heights=heights)
-    t = np.arange(ctx.signal.shape[1]) / ctx.signal_fs_hz
+    duration_s = ctx.signal.shape[1] / ctx.signal_fs_hz
+    in_hours = duration_s > 3600
+    scale, unit = (1 / 3600, "h") if in_hours else (1.0, "s")
+    t = (np.arange(ctx.signal.shape[1]) + (0.5 if in_hours else 0.0)) / ctx.signal_fs_hz * scale
     for i, ch in enumerate(channels):
+        k = ctx.signal_channels.index(ch)
+        y = ctx.signal[k]
         fig.add_scatter(
             x=t,
-            y=ctx.signal[ctx.signal_channels.index(ch)],
-            mode="lines",
+            y=y,
+            mode="lines+markers" if in_hours else "lines",
+            connectgaps=True,
+            marker=dict(size=4),
             line=dict(width=1, color=OKABE_ITO["black"]),
             name=ch,
             showlegend=False,
-            hovertemplate=f"{ch}: %{{y:.2f}} {ctx.signal_unit}<br>%{{x:.3f}} s<extra></extra>",
+            hovertemplate=f"{ctx.signal_channel_labels[k]}: %{{y:.2f}} {ctx.signal_units[k]}<br>%{{x:.2f}} {unit}<extra></extra>",
             row=i + 1,
             col=1,
         )
-        fig.update_yaxes(title_text=f"{ch} ({ctx.signal_unit})", row=i + 1, col=1, title_font_size=11)
+        fig.update_yaxes(title_text=f"{ch} ({ctx.signal_units[k]})", row=i + 1, col=1, title_font_size=11)
     if attention is not None:
         seconds, weight = attention
         fig.add_scatter(
-            x=seconds,
+            x=[s * scale for s in seconds],
             y=weight,
             mode="lines",
             fill="tozeroy",
             line=dict(color=MODALITY_COLOURS["sig"]),
             name="attention from EHR",
             showlegend=False,
-            hovertemplate="%{x:.2f} s: attention %{y:.4f}<extra></extra>",
+            hovertemplate=f"%{{x:.2f}} {unit}: attention %{{y:.4f}}<extra></extra>",
             row=len(channels) + 1,
             col=1,
         )
         fig.update_yaxes(title_text="attention", row=len(channels) + 1, col=1, title_font_size=11)
-    fig.update_xaxes(title_text="time (s)", row=len(channels) + extra, col=1)
+    fig.update_xaxes(title_text=f"time ({unit}{' since admission' if in_hours else ''})", row=len(channels) + extra, col=1)
     when = f" recorded at hour {ctx.signal_time_h:.1f}" if ctx.signal_time_h is not None else ""
     return base_layout(fig, title=f"{ctx.signal_label}{when}", height=110 * len(channels) + 80 * extra + 80)

@@ -139,6 +139,9 @@ def attention_figure(expl: StayExplanation, direction: str = "ehr_to_sig", head:
         which = f"head {head + 1} of {block['shape'][0]}"
     hours, seconds = att["ehr_hours"], att["sig_seconds"]
     ehr_axis, sig_axis = "EHR time (hours since admission)", f"{sig_label} time (s)"
+    if seconds and max(seconds) > 3600:  # bedside series over hours
+        seconds = [s / 3600 for s in seconds]
+        sig_axis = f"{sig_label} time (hours since admission)"
     if direction == "ehr_to_sig":
         x, y, x_title, y_title = seconds, hours, sig_axis, ehr_axis
         title = f"EHR → {sig_label}: each EHR hour attends to {sig_label} time ({which})"

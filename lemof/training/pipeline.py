@@ -84,7 +84,7 @@ def train(
         sig_encoder=sig_name,
         ehr_in_channels=pre.ehr_channels,
         ehr_seq_len=pre.n_steps,
-        sig_in_channels=len(pre.sig_channels),
+        sig_in_channels=pre.sig_in_channels,
         sig_seq_len=pre.sig_len,
         ehr_duration_h=pre.n_steps * bundle.ehr_step_hours,
         sig_duration_s=pre.sig_duration_s,

@@ -10,8 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from lemof import CohortBundle, LemofError, Run, StayExplanation, explain_stay, load_run, open_bundle
-from lemof.catalog import CohortEntry, RunEntry, list_cohorts, list_runs
-from lemof.data.synthetic import ensure_synthetic
+from lemof.catalog import CohortEntry, RunEntry, build_cohort, list_cohorts, list_runs
 
 log = logging.getLogger("lemof.app")
 _generate_lock = threading.Lock()
@@ -75,18 +74,18 @@ def explanation(ctx: ActiveContext, stay_id: int) -> StayExplanation:
     return _explain(str(run_path), stamp, str(ctx.cohort.path), _mtime(ctx.cohort.path / "provenance.json"), int(stay_id))
 
 
-def _ensure_generated(entry: CohortEntry) -> bool:
-    """Generate the built-in synthetic cohort on first use, with a progress bar."""
+def _ensure_built(entry: CohortEntry) -> bool:
+    """Build a built-in cohort on first use, with a progress bar."""
     if entry.ready:
         return True
-    if entry.synthetic is None:
+    if entry.builtin is None:
         st.error(f"Cohort {entry.label} is missing at {entry.path}.")
         return False
-    n, seed = entry.synthetic
-    bar = st.progress(0.0, text="Generating the synthetic ICU cohort (first use only, about half a minute)…")
-    with _generate_lock:  # one generation per server process; others wait, then find it ready
+    text = f"Building {entry.label} (first use only, up to half a minute)…"
+    bar = st.progress(0.0, text=text)
+    with _generate_lock:  # one build per server process; others wait, then find it ready
         if not entry.ready:
-            ensure_synthetic(n, seed, progress=lambda done, total: bar.progress(done / total, text=f"Generating the synthetic ICU cohort: {done:,} / {total:,} stays"))
+            build_cohort(entry, progress=lambda done, total: bar.progress(min(done / total, 1.0) if total else 0.0, text=f"{text} {done:,} / {total:,}"))
     bar.empty()
     return True
 
@@ -118,7 +117,7 @@ def sidebar_context() -> ActiveContext | None:
     cohorts = list_cohorts()
     cohort = _pick("Cohort", cohorts, "cohort_select", "cohort", lambda c, short: c.key if short else c.label)
     try:
-        if not _ensure_generated(cohort):
+        if not _ensure_built(cohort):
             return None
         bundle = open_bundle_cached(cohort.path)
     except LemofError as exc:
