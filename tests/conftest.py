@@ -18,6 +18,7 @@ os.environ["LEMOF_CACHE_DIR"] = _CACHE  # before anything from lemof reads it
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED_RUN = REPO / "assets" / "models" / "synthetic-gru+resnet1d"
+SHIPPED_PHYSIONET_RUN = REPO / "assets" / "models" / "physionet2012-gru+resnet1d"
 
 
 def tiny_config(**overrides):
@@ -62,6 +63,17 @@ def default_cohort() -> Path:
     from lemof.data.synthetic import ensure_synthetic
 
     return ensure_synthetic()
+
+
+@pytest.fixture(scope="session")
+def physionet_cohort() -> Path:
+    """The app's built-in PhysioNet 2012 cohort, built once per session from the vendored copy."""
+    from lemof.catalog import PHYSIONET_KEY, build_cohort, list_cohorts
+
+    entry = [c for c in list_cohorts() if c.key == PHYSIONET_KEY][0]
+    if not entry.ready:
+        build_cohort(entry)
+    return entry.path
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import REPO, SHIPPED_RUN
+from conftest import REPO, SHIPPED_PHYSIONET_RUN, SHIPPED_RUN
 from lemof import open_bundle
 
 TIMEOUT = 120
@@ -55,7 +55,7 @@ def test_case_review_for_several_stays(default_cohort, picks, which):
     assert "level-stacker output" in captions and "prediction" in captions
     if which == "no_ecg":
         infos = " ".join(i.value for i in at.info)
-        assert "No ECG was recorded" in infos and "absent" in infos
+        assert "has no ECG data" in infos and "absent" in infos
     assert at.query_params["stay"] == [str(picks[which])] or at.query_params["stay"] == str(picks[which])
 
 
@@ -159,3 +159,19 @@ def test_broken_cohort_and_incompatible_run_are_reported(default_cohort, tmp_pat
     at = _app(default_cohort, run="future-run")
     assert not at.exception
     assert "unknown sig encoder 'wavenet9'" in " ".join(e.value for e in at.error)
+
+
+def test_physionet_cohort_with_its_own_model(default_cohort, physionet_cohort):
+    stays = open_bundle(physionet_cohort).stays
+    test = stays[stays["split"] == "test"]
+    for sid in (int(test["stay_id"].iloc[0]), int(test["stay_id"].iloc[-1])):
+        at = _app(default_cohort, cohort="physionet2012", stay=str(sid))
+        _no_failures(at)
+        status = at.sidebar.success[0].value
+        assert SHIPPED_PHYSIONET_RUN.name in status and "physionet2012-setab" in status
+        assert "Silva I" in " ".join(c.value for c in at.sidebar.caption), "the data citation is shown"
+        assert [s for s in at.selectbox if s.label.startswith("ICU stay")][0].value == sid
+        assert [m for m in at.metric if m.label == "Bedside"][0].value in ("recorded", "absent")
+    # only models of the cohort's own family are offered
+    options = [s for s in at.sidebar.selectbox if s.label.startswith("Model")][0].options
+    assert options and all("physionet2012" in o for o in options)

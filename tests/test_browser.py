@@ -67,7 +67,7 @@ def test_stay_without_ecg_and_bad_link(browser, server, default_cohort):
     no_ecg = int(stays.loc[(stays["split"] == "test") & ~stays["has_signal"], "stay_id"].iloc[0])
     page = _open(browser, f"{server}/?stay={no_ecg}", "case-review-without-ecg", min_charts=3)
     text = page.inner_text('[data-testid="stMain"]')
-    assert "No ECG was recorded" in text and "absent" in text
+    assert "has no ECG data" in text and "absent" in text
     assert page.locator('[data-testid="stException"]').count() == 0
     page.close()
     page = _open(browser, f"{server}/?stay=not-a-stay", "case-review-bad-link", min_charts=3)
@@ -89,3 +89,14 @@ def test_a_fresh_server_opened_directly_on_a_page(browser, default_cohort):
         wait_until_idle(page)
         assert page.locator('[data-testid="stSidebar"] a', has_text="Model and cohort").count() == 1
         page.close()
+
+
+def test_physionet_cohort_in_the_browser(browser, server, physionet_cohort):
+    stays = open_bundle(physionet_cohort).stays
+    sid = int(stays.loc[(stays["split"] == "test") & stays["has_signal"], "stay_id"].iloc[0])
+    page = _open(browser, f"{server}/?cohort=physionet2012&stay={sid}", "case-review-physionet2012", min_charts=5)
+    sidebar = page.inner_text('[data-testid="stSidebar"]')
+    assert "physionet2012-gru+resnet1d" in sidebar and "physionet2012-setab" in sidebar
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
+    page.close()

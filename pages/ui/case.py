@@ -111,7 +111,11 @@ def headline(expl: StayExplanation, sig_label: str) -> None:
 
 def patient_context(ctx: ActiveContext, stay_id: int, expl: StayExplanation) -> None:
     pc = stay_context(ctx.bundle, stay_id)
-    facts = "  ·  ".join(f"**{k.replace('_', ' ')}**: {v}" for k, v in pc.static.items() if not (isinstance(v, float) and math.isnan(v)))
+    facts = "  ·  ".join(
+        f"**{k.replace('_', ' ')}**: {round(v, 1) if isinstance(v, float) else v}"
+        for k, v in pc.static.items()
+        if not (isinstance(v, float) and math.isnan(v))
+    )
     st.markdown(facts)
     left, right = st.columns([1.35, 1])
     with left:
@@ -121,10 +125,18 @@ def patient_context(ctx: ActiveContext, stay_id: int, expl: StayExplanation) -> 
     with right:
         with guarded(ctx.sig_label):
             if pc.signal is None:
-                st.info(f"No {ctx.sig_label} was recorded for this stay. Its heads are **absent** from the prediction below, not counted as a normal {ctx.sig_label}.")
+                st.info(f"This stay has no {ctx.sig_label} data. Its heads are **absent** from the prediction below, not counted as normal values.")
                 return
             model_channels = ctx.run.preprocessor.sig_channels
-            shown = st.multiselect("Leads / channels", pc.signal_channels, default=model_channels, key="signal_channels", help="The model reads: " + ", ".join(model_channels))
+            observed = [c for c, row in zip(pc.signal_channels, pc.signal) if np.isfinite(row).any()]
+            default = [c for c in model_channels if c in observed][:6] or model_channels[:3]
+            shown = st.multiselect(
+                "Channels",
+                pc.signal_channels,
+                default=default,
+                key=f"signal_channels:{ctx.cohort.key}",
+                help="The model reads: " + ", ".join(model_channels),
+            )
             attention = None
             if expl.attention is not None:
                 received = np.asarray(expl.attention["ehr_to_sig"]["mean"]).mean(axis=0)  # attention each sig token receives
@@ -153,7 +165,7 @@ def contribution_section(expl: StayExplanation, sig_label: str) -> None:
 
 def attention_section(expl: StayExplanation, sig_label: str) -> None:
     if expl.attention is None:
-        st.info(f"No cross-modal attention for this stay: its {sig_label} is absent, so the fused head used the EHR alone.")
+        st.info(f"No cross-modal attention for this stay: its {sig_label} data are absent, so the fused head used the EHR alone.")
         return
     n_heads = expl.attention["ehr_to_sig"]["shape"][0]
     c1, c2 = st.columns(2)

@@ -138,9 +138,11 @@ def sidebar_context() -> ActiveContext | None:
     ctx = ActiveContext(cohort, bundle, entry, run)
     fp_note = "" if run.cohort.get("fingerprint") == bundle.fingerprint else " · trained on another draw of this cohort family"
     st.sidebar.success(
-        f"**Active model:** {run.run_id}  \n{run.encoders} · trained on {run.cohort.get('name')}{fp_note}  \n"
+        f"**Active model:** {entry.run_id}  \n{run.encoders} · trained on {run.cohort.get('name')}{fp_note}  \n"
         f"**Active cohort:** {bundle.name} ({len(bundle):,} stays, {bundle.source})"
     )
+    if bundle.provenance.get("citation"):
+        st.sidebar.caption(f"Data: {bundle.provenance['citation']}")
     return ctx
 
 
