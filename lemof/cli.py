@@ -55,6 +55,45 @@ def _cmd_data_vendor_physionet2012(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_data_mimic(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from lemof.data.bundle import open_bundle
+    from lemof.data.mimic import MimicOptions, build_mimic
+
+    options = MimicOptions(
+        window_hours=args.window_hours,
+        min_los_hours=args.min_los_hours,
+        min_age=args.min_age,
+        first_stay_only=not args.all_stays,
+        ecg_before_hours=args.ecg_before_hours,
+        memory_limit=args.memory_limit,
+        threads=args.threads,
+    )
+    steps = ["cohort", "chartevents", "labevents", "ECG", "writing"]
+    with tqdm(total=5, desc="MIMIC-IV", file=sys.stderr, disable=args.quiet) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.update(done - bar.n)
+            bar.set_postfix_str(steps[done] if done < 5 else "done")
+
+        fingerprint = build_mimic(args.mimic_dir, args.out, ecg_dir=args.ecg_dir, options=options, overwrite=args.overwrite, progress=progress)
+    prov = open_bundle(args.out, check_values=False).provenance
+    print(json.dumps({"out": str(args.out), "n": prov["n_stays"], "fingerprint": fingerprint, "warnings": prov["warnings"], "dropped": prov["dropped"]}))
+    return 0
+
+
+def _cmd_data_mimic_fixture(args: argparse.Namespace) -> int:
+    from lemof.data.mimic_fixture import write_mimic_fixture
+
+    truth = write_mimic_fixture(
+        args.out, args.patients, args.seed, extra_chartevents=args.extra_chartevents, record_list_rows=args.record_list_rows,
+        progress=None if args.quiet else (lambda m: print(m, file=sys.stderr)),
+    )
+    print(json.dumps({"mimic_dir": str(args.out / "mimic"), "ecg_dir": str(args.out / "ecg"), "stays": len(truth.stays), "chartevents_rows": truth.chartevents_rows}))
+    return 0
+
+
 def _train_config(args: argparse.Namespace):
     from lemof.errors import ConfigError
     from lemof.training.config import TrainConfig
@@ -141,6 +180,30 @@ def build_parser() -> argparse.ArgumentParser:
     vend.add_argument("--source", type=Path, required=True, help="the PhysioNet 2012 directory or .tar.gz")
     vend.add_argument("--out", type=Path, required=True)
     vend.set_defaults(func=_cmd_data_vendor_physionet2012)
+
+    mm = data.add_parser("mimic", help="build a cohort from your MIMIC-IV (+ MIMIC-IV-ECG) copy, out of core")
+    mm.add_argument("--mimic-dir", type=Path, required=True, help="folder with hosp/ and icu/ (.csv.gz, .csv or .parquet)")
+    mm.add_argument("--ecg-dir", type=Path, default=None, help="MIMIC-IV-ECG folder with record_list.csv and files/")
+    mm.add_argument("--out", type=Path, required=True)
+    mm.add_argument("--window-hours", type=int, default=24, help="observation window from ICU admission (default 24)")
+    mm.add_argument("--min-los-hours", type=float, default=None, help="minimum stay length (default: the window)")
+    mm.add_argument("--min-age", type=int, default=18)
+    mm.add_argument("--all-stays", action="store_true", help="keep every eligible stay, not only each patient's first")
+    mm.add_argument("--ecg-before-hours", type=float, default=12.0, help="accept ECGs from this long before ICU admission; they always end at the window's end")
+    mm.add_argument("--memory-limit", default="1GB", help="DuckDB memory limit (it spills to disk beyond)")
+    mm.add_argument("--threads", type=int, default=2)
+    mm.add_argument("--overwrite", action="store_true")
+    mm.add_argument("--quiet", action="store_true")
+    mm.set_defaults(func=_cmd_data_mimic)
+
+    mf = data.add_parser("mimic-fixture", help="write a MIMIC-IV look-alike in MIMIC's exact formats (tests, benchmarks)")
+    mf.add_argument("--out", type=Path, required=True)
+    mf.add_argument("--patients", type=int, default=100)
+    mf.add_argument("--seed", type=int, default=0)
+    mf.add_argument("--extra-chartevents", type=int, default=0, help="add this many rows of other itemids (MIMIC-scale)")
+    mf.add_argument("--record-list-rows", type=int, default=0, help="pad record_list.csv with this many ECGs of other patients")
+    mf.add_argument("--quiet", action="store_true")
+    mf.set_defaults(func=_cmd_data_mimic_fixture)
 
     tr = sub.add_parser("train", help="train LeMoF (three stages) and write a run directory")
     tr.add_argument("--data", type=Path, required=True, help="cohort bundle directory")
