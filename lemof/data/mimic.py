@@ -77,8 +77,9 @@ def _table(root: Path, name: str) -> str:
         path = root / f"{name}{suffix}"
         if path.exists():
             quoted = str(path).replace("'", "''")
-            if reader == "parquet":
-                return f"read_parquet('{quoted}')"
+            if reader == "parquet":  # cast, since conversions differ in the types they keep
+                casts = ", ".join(f"CAST({k} AS {v}) AS {k}" for k, v in _TYPES.items() if k in COLUMNS[name])
+                return f"(SELECT * REPLACE ({casts}) FROM read_parquet('{quoted}'))"
             types = ", ".join(f"'{k}': '{v}'" for k, v in _TYPES.items() if k in COLUMNS[name])
             return f"read_csv('{quoted}', header=true, types={{{types}}}, timestampformat='%Y-%m-%d %H:%M:%S', nullstr='', auto_detect=true, sample_size=20000)"
     raise CohortError(f"MIMIC-IV table {name} not found: expected {root / name}.csv.gz (or .csv / .parquet)")
