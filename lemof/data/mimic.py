@@ -33,6 +33,7 @@ import pandas as pd
 from lemof.data.bundle import NpyStreamWriter, finalize_bundle
 from lemof.data.ecg_synth import LEADS
 from lemof.data.mimic_schema import ADMISSION_TYPES, CARE_UNITS, CHART_ITEMS, COLUMNS, FEATURES, GCS_COMPONENTS, LAB_ITEMS, VITAL_GROUP
+from lemof.data.schema import ecg_signal, icu_static_features
 from lemof.data.splits import assign_splits
 from lemof.errors import CohortError
 from lemof.paths import atomic_directory
@@ -384,23 +385,8 @@ def build_mimic(
                     for f, (lab, u, lo, hi) in FEATURES.items()
                 ],
             },
-            "static": [
-                {"name": "age", "kind": "numeric", "unit": "years"},
-                {"name": "sex", "kind": "categorical", "categories": ["F", "M"]},
-                {"name": "admission_type", "kind": "categorical", "categories": list(ADMISSION_TYPES)},
-                {"name": "first_careunit", "kind": "categorical", "categories": list(CARE_UNITS)},
-            ],
-            "signal": {
-                "kind": "ecg",
-                "label": "12-lead ECG (MIMIC-IV-ECG)",
-                "short_label": "ECG",
-                "channels": list(LEADS),
-                "unit": "mV",
-                "fs_hz": ECG_FS,
-                "duration_s": ECG_SAMPLES / ECG_FS,
-                "scale": 1.0 / ECG_GAIN_PER_MV,
-                "time_column": "signal_time_h",
-            },
+            "static": icu_static_features(ADMISSION_TYPES, CARE_UNITS),
+            "signal": ecg_signal("12-lead ECG (MIMIC-IV-ECG)", ECG_GAIN_PER_MV),
         }
         is_drop = ("excluded", "dropped", "unreadable")
         dropped = [

@@ -15,6 +15,7 @@ window (must not be used), and one WFDB record whose header and data disagree.
 
 from __future__ import annotations
 
+import gzip
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -80,7 +81,8 @@ class _StreamedCsv:
     def __init__(self, path: Path, columns: list[str]):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.columns = columns
-        self.sink = pa.CompressedOutputStream(str(path), "gzip") if path.suffix == ".gz" else pa.OSFile(str(path), "wb")
+        # gzip level 1: the same format MIMIC ships, written fast enough for 50 M rows
+        self.sink = gzip.open(path, "wb", compresslevel=1) if path.suffix == ".gz" else open(path, "wb")
         self.sink.write((",".join(columns) + "\n").encode())
         self.rows = 0
 
@@ -100,11 +102,8 @@ def _gcs_components(total: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
 
 
 def _fmt(values: np.ndarray, decimals: int) -> pa.Array:
-    """Numbers as MIMIC writes them in ``value`` (no trailing .0 for whole numbers)."""
-    rounded = np.round(values, decimals)
-    whole = np.isclose(rounded, np.round(rounded))
-    text = np.where(whole, np.round(rounded).astype(np.int64).astype(str), np.char.mod(f"%.{decimals}f", rounded))
-    return pa.array(text)
+    """Numbers as MIMIC writes them in ``value``: shortest form, no trailing ``.0`` (80, 37.2)."""
+    return pc.cast(pa.array(np.round(np.asarray(values, dtype=np.float64), decimals)), pa.string())
 
 
 def write_mimic_fixture(

@@ -29,6 +29,7 @@ import pandas as pd
 
 from lemof.data import ecg_synth
 from lemof.data.bundle import NpyStreamWriter, finalize_bundle
+from lemof.data.schema import ecg_signal, icu_static_features
 from lemof.data.splits import assign_splits
 from lemof.paths import atomic_directory, cache_dir
 
@@ -255,23 +256,8 @@ def _features_meta() -> dict:
                 for n, lab, u, g, lo, hi in EHR_FEATURES
             ],
         },
-        "static": [
-            {"name": "age", "kind": "numeric", "unit": "years"},
-            {"name": "sex", "kind": "categorical", "categories": ["F", "M"]},
-            {"name": "admission_type", "kind": "categorical", "categories": list(ADMISSION_TYPES)},
-            {"name": "first_careunit", "kind": "categorical", "categories": list(CARE_UNITS)},
-        ],
-        "signal": {
-            "kind": "ecg",
-            "label": "12-lead ECG",
-            "short_label": "ECG",
-            "channels": list(ecg_synth.LEADS),
-            "unit": "mV",
-            "fs_hz": ecg_synth.FS_HZ,
-            "duration_s": ecg_synth.DURATION_S,
-            "scale": 1.0 / ECG_GAIN_PER_MV,
-            "time_column": "signal_time_h",
-        },
+        "static": icu_static_features(ADMISSION_TYPES, CARE_UNITS),
+        "signal": ecg_signal("12-lead ECG", ECG_GAIN_PER_MV),
     }
 
 
