@@ -44,7 +44,7 @@ def etl_at(rows: int, tmp: Path) -> dict:
     gz_bytes = (fixture / "mimic" / "icu" / "chartevents.csv.gz").stat().st_size
     code = CHILD.format(repo=str(REPO), bench=str(Path(__file__).parent), mimic=str(fixture / "mimic"), out=str(tmp / f"bundle-{rows}"))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = json.loads([line for line in proc.stdout.splitlines() if line.startswith("{")][-1])
     result.update(
         {
             "chartevents_rows": truth.chartevents_rows,

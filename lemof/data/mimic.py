@@ -94,6 +94,7 @@ def _connect(options: MimicOptions, tmp: Path):
     con.execute(f"SET threads={int(options.threads)}")
     con.execute(f"SET temp_directory='{str(tmp).replace(chr(39), '')}'")
     con.execute("SET preserve_insertion_order=false")
+    con.execute("SET enable_progress_bar=false")  # a library must not draw on stdout
     return con
 
 
