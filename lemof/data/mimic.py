@@ -159,8 +159,8 @@ def _cohort(con, root: Path, options: MimicOptions, tally: Counter) -> pd.DataFr
 
 def _accumulate(batches, n: int, hours: int, columns: list[str], counts: Counter) -> tuple[np.ndarray, np.ndarray, set[int]]:
     """Sum and count per (row, hour, column) from streamed batches; returns the items seen."""
-    sums = np.zeros((n, hours, len(columns)))
-    cnts = np.zeros((n, hours, len(columns)))
+    sums = np.zeros((n, hours, len(columns)), dtype=np.float32)  # 73k stays x 24 h x 18 items: 126 MB
+    cnts = np.zeros((n, hours, len(columns)), dtype=np.float32)
     col_of = {c: j for j, c in enumerate(columns)}
     seen: set[int] = set()
     for df in batches:
