@@ -53,6 +53,13 @@ class Preprocessor:
         n_static = sum(1 if s["kind"] == "numeric" else len(s["categories"]) for s in self.static)
         return 2 * len(self.ehr_features) + n_static
 
+    def static_channel_names(self) -> list[str]:
+        """The static feature behind each static input channel (one per category if categorical)."""
+        names: list[str] = []
+        for s in self.static:
+            names += [s["name"]] * (1 if s["kind"] == "numeric" else len(s["categories"]))
+        return names
+
     @property
     def sig_in_channels(self) -> int:
         return len(self.sig_channels) * (2 if self.sig_masked else 1)

@@ -36,3 +36,7 @@ with st.expander("Heads in detail"):
 st.subheader("Cross-modal attention")
 with case.guarded("Cross-modal attention"):
     case.attention_section(expl, ctx.sig_label)
+
+st.subheader("Input attribution")
+with case.guarded("Input attribution"):
+    case.attribution_section(ctx, stay_id)

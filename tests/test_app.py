@@ -95,6 +95,18 @@ def test_attention_head_and_direction_controls(default_cohort, picks):
     assert at.button_group[0].value == "sig_to_ehr"
 
 
+@pytest.mark.parametrize("which", ["a", "no_ecg"])
+def test_input_attribution_on_request(default_cohort, picks, which):
+    at = _app(default_cohort, stay=str(picks[which]))
+    assert not any("Integrated Gradients (captum)" in c.value for c in at.caption), "not computed until asked"
+    at.toggle(key="show_attribution").set_value(True).run()
+    _no_failures(at)
+    caption = " ".join(c.value for c in at.caption)
+    assert "Integrated Gradients (captum)" in caption and "add up to prediction" in caption
+    if which == "no_ecg":
+        assert any("none to attribute" in i.value for i in at.info)
+
+
 def test_model_card_page(default_cohort):
     at = _app(default_cohort)
     at.switch_page("pages/model_card.py").run()

@@ -12,9 +12,18 @@ import streamlit as st
 
 from lemof import LemofError, StayExplanation, StayNotFoundError
 from lemof.patient import stay_context
-from lemof.plots import attention_figure, contributions_figure, level_shap_figure, signal_figure, timeline_figure
+from lemof.plots import (
+    attention_figure,
+    contributions_figure,
+    ehr_attribution_figure,
+    level_shap_figure,
+    signal_attribution_figure,
+    signal_figure,
+    static_attribution_figure,
+    timeline_figure,
+)
 from lemof.plots.style import head_label
-from pages.ui.state import ActiveContext
+from pages.ui.state import ActiveContext, attribution
 
 log = logging.getLogger("lemof.app")
 SCOPES = ("Held-out test stays", "All stays")
@@ -192,3 +201,26 @@ def contributions_table(expl: StayExplanation, sig_label: str) -> list[dict]:
             }
         )
     return rows
+
+
+def attribution_section(ctx: ActiveContext, stay_id: int) -> None:
+    """Integrated Gradients over the inputs, computed on request (about half a second)."""
+    if not st.toggle("Show which hours, features and signal segments drove the prediction (Integrated Gradients)", key="show_attribution"):
+        return
+    with st.spinner("Integrating gradients over 128 steps…"):
+        attr = attribution(ctx, stay_id)
+    labels = {f["name"]: f.get("label", f["name"]) for f in ctx.bundle.features["ehr"]["features"]}
+    left, right = st.columns([1.4, 1])
+    with left:
+        st.plotly_chart(ehr_attribution_figure(attr, labels), key="attr_ehr", config={"displaylogo": False})
+    with right:
+        st.plotly_chart(static_attribution_figure(attr), key="attr_static", config={"displaylogo": False})
+        fig = signal_attribution_figure(attr, ctx.sig_label)
+        if fig is None:
+            st.info(f"No {ctx.sig_label} data for this stay, so none to attribute.")
+        else:
+            st.plotly_chart(fig, key="attr_signal", config={"displaylogo": False})
+    st.caption(
+        f"{attr.method}. Attributions add up to prediction − baseline prediction: {attr.total:+.3f} vs "
+        f"{attr.output - attr.baseline_output:+.3f} log1p-days (integration error {attr.delta:+.4f})."
+    )

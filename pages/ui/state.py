@@ -10,6 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from lemof import CohortBundle, LemofError, Run, StayExplanation, explain_stay, load_run, open_bundle
+from lemof.explain.input_attribution import InputAttribution, input_attributions
 from lemof.catalog import CohortEntry, RunEntry, build_cohort, list_cohorts, list_runs
 
 log = logging.getLogger("lemof.app")
@@ -72,6 +73,18 @@ def explanation(ctx: ActiveContext, stay_id: int) -> StayExplanation:
     run_path = ctx.run_entry.path
     stamp = (_mtime(run_path / "config.json"), _mtime(run_path / "model.safetensors"))
     return _explain(str(run_path), stamp, str(ctx.cohort.path), _mtime(ctx.cohort.path / "provenance.json"), int(stay_id))
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _attribute(run_path: str, run_stamp: tuple[float, float], cohort_path: str, cohort_stamp: float, stay_id: int) -> InputAttribution:
+    return input_attributions(_load_run(run_path, run_stamp), _open_bundle(cohort_path, cohort_stamp), stay_id)
+
+
+def attribution(ctx: ActiveContext, stay_id: int) -> InputAttribution:
+    """The (cached) Integrated Gradients attribution of one stay's inputs."""
+    run_path = ctx.run_entry.path
+    stamp = (_mtime(run_path / "config.json"), _mtime(run_path / "model.safetensors"))
+    return _attribute(str(run_path), stamp, str(ctx.cohort.path), _mtime(ctx.cohort.path / "provenance.json"), int(stay_id))
 
 
 def _ensure_built(entry: CohortEntry) -> bool:
