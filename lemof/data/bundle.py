@@ -288,23 +288,23 @@ def _validate(b: CohortBundle, *, check_values: bool) -> None:
         raise CohortError(f"{where}: signal_mask.npy has shape {b.signal_mask.shape}, expected {b.signal.shape}")
     if not check_values:
         return
+    def first_bad(values: np.ndarray, observed: np.ndarray | None) -> tuple[int, int, int] | None:
+        bad = ~np.isfinite(values) if observed is None else observed.astype(bool) & ~np.isfinite(values)
+        return tuple(int(v) for v in np.argwhere(bad)[0]) if bad.any() else None
+
     for start in range(0, n, _CHECK_CHUNK):
-        vals = np.asarray(b.ehr_values[start : start + _CHECK_CHUNK])
-        mask = np.asarray(b.ehr_mask[start : start + _CHECK_CHUNK]).astype(bool)
-        bad = mask & ~np.isfinite(vals)
-        if bad.any():
-            i, step, j = np.argwhere(bad)[0]
+        sl = slice(start, start + _CHECK_CHUNK)
+        if (hit := first_bad(np.asarray(b.ehr_values[sl]), np.asarray(b.ehr_mask[sl]))) is not None:
+            i, step, j = hit
             raise CohortError(
                 f"{where}: observed EHR value is NaN/inf for stay {int(ids.iloc[start + i])}, "
-                f"feature {b.ehr_feature_names[j]!r}, step {int(step)}"
+                f"feature {b.ehr_feature_names[j]!r}, step {step}"
             )
         if b.signal.dtype.kind == "f":
-            sig = np.asarray(b.signal[start : start + _CHECK_CHUNK])
-            observed = np.ones(sig.shape, dtype=bool) if b.signal_mask is None else np.asarray(b.signal_mask[start : start + _CHECK_CHUNK]).astype(bool)
-            bad = observed & ~np.isfinite(sig)
-            if bad.any():
-                i, ch, t = np.argwhere(bad)[0]
+            observed = None if b.signal_mask is None else np.asarray(b.signal_mask[sl])
+            if (hit := first_bad(np.asarray(b.signal[sl]), observed)) is not None:
+                i, ch, t = hit
                 raise CohortError(
                     f"{where}: observed biosignal value is NaN/inf for stay {int(ids.iloc[start + i])}, "
-                    f"channel {b.signal_channels[ch]!r}, sample {int(t)}"
+                    f"channel {b.signal_channels[ch]!r}, sample {t}"
                 )

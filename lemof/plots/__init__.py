@@ -3,7 +3,7 @@
 from lemof.plots.attribution import ehr_attribution_figure, signal_attribution_figure, static_attribution_figure
 from lemof.plots.cohort import global_importance_figure, metrics_figure
 from lemof.plots.context import signal_figure, timeline_figure
-from lemof.plots.explanation import attention_figure, contributions_figure, interval_text, level_shap_figure
+from lemof.plots.explanation import attention_figure, contributions_figure, level_shap_figure
 
 __all__ = [
     "attention_figure",
@@ -12,7 +12,6 @@ __all__ = [
     "static_attribution_figure",
     "contributions_figure",
     "global_importance_figure",
-    "interval_text",
     "level_shap_figure",
     "metrics_figure",
     "signal_figure",

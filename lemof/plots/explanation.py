@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import plotly.graph_objects as go
 
@@ -17,7 +15,6 @@ from lemof.plots.style import (
     head_group,
     head_label,
     level_label,
-    modality_label,
 )
 
 
@@ -154,8 +151,3 @@ def attention_figure(expl: StayExplanation, direction: str = "ehr_to_sig", head:
     fig.update_xaxes(title=x_title)
     fig.update_yaxes(title=y_title, autorange="reversed")
     return base_layout(fig, title=title, height=380)
-
-
-def interval_text(expl: StayExplanation) -> str:
-    lo, hi = expl.interval_days
-    return f"{expl.los_days:.1f} d ({int(round(100 * expl.interval_level))} % interval {lo:.1f}–{hi:.1f} d)" if math.isfinite(hi) else f"{expl.los_days:.1f} d"
