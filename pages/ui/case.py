@@ -83,15 +83,13 @@ def stay_picker(ctx: ActiveContext) -> int | None:
     options = shown["stay_id"].astype(int).tolist()
     if st.session_state.get(keys["stay"]) not in options:
         st.session_state.pop(keys["stay"], None)
-    info = shown.set_index("stay_id")
     sig = ctx.sig_label
+    unit = (" · " + shown["first_careunit"].astype(str)) if "first_careunit" in shown else ""
+    text = shown["stay_id"].astype(str) + unit + " · " + shown["los_days"].map("{:.1f}".format) + " d observed · "
+    text += np.where(shown["has_signal"], f"with {sig}", f"no {sig}")
+    labels = dict(zip(options, text))  # built once per run: thousands of options stay fast
 
-    def label(sid: int) -> str:
-        r = info.loc[sid]
-        unit = f" · {r['first_careunit']}" if "first_careunit" in r else ""
-        return f"{sid}{unit} · {r['los_days']:.1f} d observed · {'with ' + sig if r['has_signal'] else 'no ' + sig}"
-
-    stay_id = st.selectbox(f"ICU stay ({len(options):,} match; type to search by id)", options, key=keys["stay"], format_func=label)
+    stay_id = st.selectbox(f"ICU stay ({len(options):,} match; type to search by id)", options, key=keys["stay"], format_func=labels.__getitem__)
     st.query_params["stay"] = str(stay_id)
     st.session_state["_stay_link_applied"] = str(stay_id)
     return int(stay_id)
