@@ -17,7 +17,7 @@ from pathlib import Path
 from _common import REPO, save
 
 sys.path.insert(0, str(REPO / "tests"))
-from browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server, wait_until_idle  # noqa: E402
+from browser import CHROMIUM, CHROMIUM_ARGS, streamlit_server, wait_for_charts, wait_until_idle  # noqa: E402
 
 from lemof.data.synthetic import ensure_synthetic  # noqa: E402
 
@@ -31,7 +31,7 @@ def visit(browser, url: str, context=None) -> float:
     page = context.new_page() if context is not None else browser.new_page(viewport=VIEWPORT)
     page.goto(url)
     wait_until_idle(page)
-    page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .main-svg').length >= 5", timeout=60_000)
+    wait_for_charts(page, 5)
     page.close()
     return time.perf_counter() - t
 

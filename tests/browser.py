@@ -82,3 +82,21 @@ def wait_until_idle(page, timeout_ms: int = 90_000) -> None:
         }""",
         timeout=timeout_ms,
     )
+
+
+def charts_drawn(page) -> int:
+    """Number of Plotly charts that have actually drawn (an SVG inside), not just their frames."""
+    return page.evaluate(
+        """() => Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'))
+                      .filter(c => c.querySelector('.main-svg')).length"""
+    )
+
+
+def wait_for_charts(page, n: int, timeout_ms: int = 90_000) -> None:
+    """Wait until at least ``n`` Plotly charts have drawn and no loading skeleton is left."""
+    page.wait_for_function(
+        f"""() => Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'))
+                      .filter(c => c.querySelector('.main-svg')).length >= {n}
+                  && !document.querySelector('[data-testid="stSkeleton"]')""",
+        timeout=timeout_ms,
+    )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import CHROMIUM, CHROMIUM_ARGS, REPO, streamlit_server, wait_until_idle
+from browser import CHROMIUM, CHROMIUM_ARGS, REPO, charts_drawn, streamlit_server, wait_for_charts, wait_until_idle
 from lemof import open_bundle
 
 pytestmark = pytest.mark.browser
@@ -39,9 +39,7 @@ def _open(browser, url: str, name: str, min_charts: int):
     page = browser.new_page(viewport={"width": 1600, "height": 2400})
     page.goto(url)
     wait_until_idle(page)
-    page.wait_for_function(
-        f"() => document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .main-svg').length >= {min_charts}", timeout=60_000
-    )
+    wait_for_charts(page, min_charts)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     return page
@@ -51,8 +49,7 @@ def test_case_review_renders_charts_without_exceptions(browser, server, default_
     stays = open_bundle(default_cohort).stays
     with_ecg = int(stays.loc[(stays["split"] == "test") & stays["has_signal"], "stay_id"].iloc[0])
     page = _open(browser, f"{server}/?stay={with_ecg}", "case-review-with-ecg", min_charts=5)
-    charts = page.locator('[data-testid="stPlotlyChart"]')
-    assert charts.count() >= 5  # timeline, ECG, level SHAP, contributions, attention
+    assert charts_drawn(page) >= 5  # timeline, ECG, level SHAP, contributions, attention
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator('[data-testid="stAlertContentError"]').count() == 0
     text = page.inner_text('[data-testid="stMain"]')
