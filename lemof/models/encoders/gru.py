@@ -30,10 +30,9 @@ class GRUEncoder(LevelEncoder):
         self.level_dims = [cfg.hidden] * cfg.layers
         self.level_lengths = [seq_len] * cfg.layers
 
-    def forward_levels(self, x: torch.Tensor) -> list[torch.Tensor]:
-        h = self.input_norm(x)  # (B, T, C)
-        levels = []
-        for i, gru in enumerate(self.layers):
-            h, _ = gru(h if i == 0 else self.dropout(h))  # (B, T, hidden)
-            levels.append(h)
-        return levels
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.input_norm(x)  # (B, T, C)
+
+    def block(self, level: int, h: torch.Tensor) -> torch.Tensor:
+        out, _ = self.layers[level](h if level == 0 else self.dropout(h))  # (B, T, hidden)
+        return out

@@ -69,10 +69,9 @@ class ResNet1dEncoder(LevelEncoder):
         self.level_dims = chans
         self.level_lengths = lengths
 
-    def forward_levels(self, x: torch.Tensor) -> list[torch.Tensor]:
-        h = self.stem(x)  # (B, C0, L/2)
-        levels = []
-        for stage in self.stages:
-            h = stage(h)  # (B, C_l, T_l), T_l halves each stage
-            levels.append(h.transpose(1, 2))  # (B, T_l, C_l)
-        return levels
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stem(x).transpose(1, 2)  # (B, L/2, C0)
+
+    def block(self, level: int, h: torch.Tensor) -> torch.Tensor:
+        out = self.stages[level](h.transpose(1, 2))  # (B, C_l, T_l), T_l halves each stage
+        return out.transpose(1, 2)  # (B, T_l, C_l)
