@@ -10,7 +10,14 @@ from lemof.errors import ConfigError
 from lemof.models.meta import MetaLearner, conformal_quantile, fit_nonnegative
 from lemof.models.registry import create_encoder, list_encoders, parse_encoder_pair
 
-TINY = {"gru": {"hidden": 8, "layers": 2}, "resnet1d": {"channels": [4, 8, 8]}}
+TINY = {  # keyed by (modality, name): both modalities have a "transformer" and a "tcn"
+    ("ehr", "gru"): {"hidden": 8, "layers": 2},
+    ("ehr", "transformer"): {"d": 8, "layers": 2, "heads": 2},
+    ("ehr", "tcn"): {"channels": 8, "blocks": 2},
+    ("sig", "resnet1d"): {"channels": [4, 8, 8]},
+    ("sig", "transformer"): {"d": 8, "layers": 2, "heads": 2},
+    ("sig", "tcn"): {"channels": [4, 8, 8]},
+}
 INPUT = {"ehr": lambda b: torch.randn(b, 24, 10), "sig": lambda b: torch.randn(b, 3, 1000)}
 
 
@@ -18,7 +25,7 @@ INPUT = {"ehr": lambda b: torch.randn(b, 24, 10), "sig": lambda b: torch.randn(b
 def test_every_encoder_exposes_its_levels(modality, name):
     x = INPUT[modality](3)
     channels, length = (x.shape[2], x.shape[1]) if modality == "ehr" else (x.shape[1], x.shape[2])
-    enc = create_encoder(modality, name, channels, length, TINY.get(name, {}))
+    enc = create_encoder(modality, name, channels, length, TINY.get((modality, name), {}))
     levels = enc.forward_levels(x)
     assert len(levels) == enc.n_levels >= 2
     for h, d, t in zip(levels, enc.level_dims, enc.level_lengths):
