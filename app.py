@@ -1,15 +1,19 @@
-"""LeMoF Explorer: `streamlit run app.py`. Router, sidebar and page registry only."""
+"""LeMoF Explorer: `streamlit run app.py`. Page registry, sidebar, router."""
 
 import logging
+from pathlib import Path
 
 import streamlit as st
 
-from pages.ui.state import PAGES, page_links, publish_context, sidebar_context
+from ui import context, sidebar
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-st.set_page_config(page_title="LeMoF Explorer", page_icon=":material/monitor_heart:", layout="wide")
+st.set_page_config(page_title="LeMoF Explorer", page_icon=str(Path(__file__).parent / "assets" / "logo.png"), layout="wide")
 
-nav = st.navigation([st.Page(path, title=title, icon=icon, default=i == 0) for i, (path, title, icon) in enumerate(PAGES)], position="hidden")
-page_links()
-publish_context(sidebar_context())
-nav.run()
+PAGES = [
+    st.Page("pages/case_review.py", title="Case review", icon=":material/person_search:", default=True),
+    st.Page("pages/model_card.py", title="Model and cohort", icon=":material/insights:"),
+]
+page = st.navigation(PAGES)
+context.publish(sidebar.render())
+page.run()

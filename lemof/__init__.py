@@ -29,6 +29,20 @@ _EXPORTS = {
     "StayExplanation": "lemof.explain.explanation",
     "check_run_fits_cohort": "lemof.explain.explanation",
     "explain_stay": "lemof.explain.explanation",
+    "stay_attention": "lemof.explain.explanation",
+    "InputAttribution": "lemof.explain.input_attribution",
+    "input_attributions": "lemof.explain.input_attribution",
+    "stay_context": "lemof.patient",
+    "StayContext": "lemof.patient",
+    "Head": "lemof.models.spec",
+    "HEAD_KINDS": "lemof.models.spec",
+    "RunMetrics": "lemof.metrics",
+    "LosMetrics": "lemof.metrics",
+    "CohortEntry": "lemof.catalog",
+    "RunEntry": "lemof.catalog",
+    "build_cohort": "lemof.catalog",
+    "list_cohorts": "lemof.catalog",
+    "list_runs": "lemof.catalog",
     "Run": "lemof.runs",
     "load_run": "lemof.runs",
     "TrainConfig": "lemof.training.config",
@@ -51,7 +65,12 @@ if TYPE_CHECKING:  # for type checkers and IDEs
     from lemof.data.synthetic import ensure_synthetic, generate_synthetic
     from lemof.errors import CohortError, ConfigError, LemofError, RunError, StayNotFoundError
     from lemof.evaluation import evaluate_run
-    from lemof.explain.explanation import StayExplanation, check_run_fits_cohort, explain_stay
+    from lemof.catalog import CohortEntry, RunEntry, build_cohort, list_cohorts, list_runs
+    from lemof.explain.explanation import StayExplanation, check_run_fits_cohort, explain_stay, stay_attention
+    from lemof.explain.input_attribution import InputAttribution, input_attributions
+    from lemof.metrics import LosMetrics, RunMetrics
+    from lemof.models.spec import HEAD_KINDS, Head
+    from lemof.patient import StayContext, stay_context
     from lemof.runs import Run, load_run
     from lemof.training.config import TrainConfig
     from lemof.training.pipeline import train

@@ -14,10 +14,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from typing import Any, Callable
+from typing import Any
 
 from lemof.data.synthetic import default_cohort_dir
 from lemof.paths import cache_dir
+from lemof.progress import Progress
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_MODELS = REPO_ROOT / "assets" / "models"
@@ -57,7 +58,7 @@ class CohortEntry:
         return (self.path / "provenance.json").exists()
 
 
-def build_cohort(entry: CohortEntry, progress: Callable[[int, int], None] | None = None) -> None:
+def build_cohort(entry: CohortEntry, progress: Progress | None = None) -> None:
     """Build a built-in cohort into ``entry.path`` (no-op if another process finished first)."""
     from lemof.data.physionet2012 import build_physionet2012
     from lemof.data.synthetic import generate_synthetic

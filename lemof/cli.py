@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -15,34 +16,46 @@ from typing import Sequence
 from lemof.errors import LemofError
 
 
+def _finite(obj):
+    """NaN and infinities become null, so what is printed is strict JSON."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _print_json(obj, indent: int | None = None) -> None:
+    print(json.dumps(_finite(obj), indent=indent, allow_nan=False))
+
+
 def _cmd_data_synthetic(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from lemof.data.synthetic import generate_synthetic
+    from lemof.progress import TqdmProgress
 
-    with tqdm(total=args.n, desc="synthetic cohort", unit="stay", file=sys.stderr, disable=args.quiet) as bar:
-        fingerprint = generate_synthetic(args.out, args.n, args.seed, progress=lambda done, total: bar.update(done - bar.n), overwrite=args.overwrite)
-    print(json.dumps({"out": str(args.out), "n": args.n, "seed": args.seed, "fingerprint": fingerprint}))
+    bars = TqdmProgress(disable=args.quiet, unit="stay")
+    try:
+        fingerprint = generate_synthetic(args.out, args.n, args.seed, progress=bars, overwrite=args.overwrite)
+    finally:
+        bars.close()
+    _print_json({"out": str(args.out), "n": args.n, "seed": args.seed, "fingerprint": fingerprint})
     return 0
 
 
 def _cmd_data_physionet2012(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from lemof.data.physionet2012 import build_physionet2012
-
-    steps = ["reading records", "cleaning", "gridding", "writing"]
-    with tqdm(total=4, desc="PhysioNet 2012", file=sys.stderr, disable=args.quiet) as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.update(done - bar.n)
-            bar.set_postfix_str(steps[min(done, 3)] if done < 4 else "done")
-
-        fingerprint = build_physionet2012(args.source, args.out, progress=progress, overwrite=args.overwrite, seed=args.seed)
     from lemof.data.bundle import open_bundle
+    from lemof.data.physionet2012 import build_physionet2012
+    from lemof.progress import TqdmProgress
 
+    bars = TqdmProgress(disable=args.quiet, unit="step")
+    try:
+        fingerprint = build_physionet2012(args.source, args.out, progress=bars, overwrite=args.overwrite, seed=args.seed)
+    finally:
+        bars.close()
     bundle = open_bundle(args.out)
-    print(json.dumps({"out": str(args.out), "n": len(bundle), "fingerprint": fingerprint, "dropped": bundle.provenance["dropped"]}))
+    _print_json({"out": str(args.out), "n": len(bundle), "fingerprint": fingerprint, "dropped": bundle.provenance["dropped"]})
     return 0
 
 
@@ -51,12 +64,12 @@ def _cmd_data_vendor_physionet2012(args: argparse.Namespace) -> int:
 
     records = read_raw(args.source)
     write_vendored(records, args.out)
-    print(json.dumps({"out": str(args.out), "rows": int(len(records.rows)), "record_files": len(records.record_sets), "sets": records.sets}))
+    _print_json({"out": str(args.out), "rows": int(len(records.rows)), "record_files": len(records.record_sets), "sets": records.sets})
     return 0
 
 
 def _cmd_data_mimic(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from lemof.progress import TqdmProgress
 
     from lemof.data.bundle import open_bundle
     from lemof.data.mimic import MimicOptions, build_mimic
@@ -70,16 +83,13 @@ def _cmd_data_mimic(args: argparse.Namespace) -> int:
         memory_limit=args.memory_limit,
         threads=args.threads,
     )
-    steps = ["cohort", "chartevents", "labevents", "ECG", "writing"]
-    with tqdm(total=5, desc="MIMIC-IV", file=sys.stderr, disable=args.quiet) as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.update(done - bar.n)
-            bar.set_postfix_str(steps[done] if done < 5 else "done")
-
-        fingerprint = build_mimic(args.mimic_dir, args.out, ecg_dir=args.ecg_dir, options=options, overwrite=args.overwrite, progress=progress)
+    bars = TqdmProgress(disable=args.quiet, unit="step")
+    try:
+        fingerprint = build_mimic(args.mimic_dir, args.out, ecg_dir=args.ecg_dir, options=options, overwrite=args.overwrite, progress=bars)
+    finally:
+        bars.close()
     prov = open_bundle(args.out, check_values=False).provenance
-    print(json.dumps({"out": str(args.out), "n": prov["n_stays"], "fingerprint": fingerprint, "warnings": prov["warnings"], "dropped": prov["dropped"]}))
+    _print_json({"out": str(args.out), "n": prov["n_stays"], "fingerprint": fingerprint, "warnings": prov["warnings"], "dropped": prov["dropped"]})
     return 0
 
 
@@ -88,9 +98,9 @@ def _cmd_data_mimic_fixture(args: argparse.Namespace) -> int:
 
     truth = write_mimic_fixture(
         args.out, args.patients, args.seed, extra_chartevents=args.extra_chartevents, record_list_rows=args.record_list_rows,
-        progress=None if args.quiet else (lambda m: print(m, file=sys.stderr)),
+        log=None if args.quiet else (lambda m: print(m, file=sys.stderr)),
     )
-    print(json.dumps({"mimic_dir": str(args.out / "mimic"), "ecg_dir": str(args.out / "ecg"), "stays": len(truth.stays), "chartevents_rows": truth.chartevents_rows}))
+    _print_json({"mimic_dir": str(args.out / "mimic"), "ecg_dir": str(args.out / "ecg"), "stays": len(truth.stays), "chartevents_rows": truth.chartevents_rows})
     return 0
 
 
@@ -120,6 +130,7 @@ def _train_config(args: argparse.Namespace):
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from lemof.progress import TqdmProgress
+    from lemof.runs import load_run
     from lemof.training.pipeline import train
 
     cfg = _train_config(args)
@@ -128,8 +139,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         out = train(args.data, args.out, cfg, device=args.device, progress=bars, overwrite=args.overwrite, log=lambda m: print(m, file=sys.stderr))
     finally:
         bars.close()
-    metrics = json.loads((out / "metrics.json").read_text())
-    print(json.dumps({"run": str(out), "test": metrics["test"]["lemof"], "baseline": metrics["test"]["baseline_train_median"]}))
+    test = load_run(out).metrics.test
+    _print_json({"run": str(out), "test": test.model.to_dict(), "baseline": test.baseline_train_median.to_dict()})
     return 0
 
 
@@ -140,7 +151,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
     run = load_run(args.run)
     report = evaluate_run(run, open_bundle(args.data), args.split)
-    print(json.dumps(report, indent=2))
+    _print_json(report, indent=2)
     return 0
 
 
@@ -151,7 +162,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
     run = load_run(args.run)
     explanation = explain_stay(run, open_bundle(args.data), args.stay, per_head_attention=args.per_head)
-    print(json.dumps(explanation.to_dict(per_head_attention=args.per_head)))
+    _print_json(explanation.to_dict(per_head_attention=args.per_head))
     return 0
 
 

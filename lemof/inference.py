@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import torch
 
 from lemof.data.bundle import CohortBundle
@@ -67,3 +68,28 @@ def predict_rows(
     out["interval_days"] = interval_days(out["final"], out["halfwidth"])
     out["stay_id"] = bundle.stays["stay_id"].to_numpy()[rows]
     return out
+
+
+def prediction_table(pred: dict[str, np.ndarray], head_names: list[str], split: np.ndarray) -> pd.DataFrame:
+    """One row per stay of ``predict_rows`` output, as stored in a run's ``predictions.parquet``.
+
+    Columns: stay_id, split, sig_available, los_days, interval_low_days, interval_high_days,
+    final (log1p-days), halfwidth, bias, then ``head:<name>`` (each head's prediction, log1p-days)
+    and ``contribution:<name>`` (w_i * y_i; NaN where the head is absent).
+    """
+    table = {
+        "stay_id": pred["stay_id"].astype(np.int64),
+        "split": np.asarray(split).astype(str),
+        "sig_available": pred["sig_available"].astype(bool),
+        "los_days": pred["los_days"],
+        "interval_low_days": pred["interval_days"][:, 0],
+        "interval_high_days": pred["interval_days"][:, 1],
+        "final": pred["final"],
+        "halfwidth": pred["halfwidth"],
+        "bias": pred["bias"],
+        "stacker_output": pred["stacker_output"],
+    }
+    for j, name in enumerate(head_names):
+        table[f"head:{name}"] = pred["heads"][:, j].astype(np.float64)
+        table[f"contribution:{name}"] = pred["contributions"][:, j]
+    return pd.DataFrame(table)

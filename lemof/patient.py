@@ -24,8 +24,15 @@ class StayContext:
     signal_fs_hz: float
     signal_units: list[str]  # per channel
     signal_channel_labels: list[str]  # per channel, for display
-    signal_label: str
+    signal_label: str  # e.g. "12-lead ECG"
+    signal_short_label: str  # e.g. "ECG", "Bedside"
     signal_time_h: float | None  # when the biosignal was recorded, hours since admission
+
+    @property
+    def unmeasured(self) -> list[str]:
+        """Display names of the EHR features never observed in this stay's window."""
+        seen = set(self.timeline["feature"])
+        return [f.get("label", f["name"]) for f in self.ehr_features if f["name"] not in seen]
 
 
 def stay_context(bundle: CohortBundle, stay_id: int | str) -> StayContext:
@@ -66,5 +73,6 @@ def stay_context(bundle: CohortBundle, stay_id: int | str) -> StayContext:
         signal_units=list(sig_meta.get("units") or [str(sig_meta.get("unit", ""))] * len(bundle.signal_channels)),
         signal_channel_labels=list(sig_meta.get("channel_labels") or bundle.signal_channels),
         signal_label=str(sig_meta.get("label", "biosignal")),
+        signal_short_label=str(sig_meta.get("short_label", "Signal")),
         signal_time_h=float(t_sig) if has_signal and t_sig is not None and np.isfinite(t_sig) else None,
     )

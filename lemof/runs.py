@@ -1,107 +1,215 @@
-"""The run directory: a trained model, its configuration, metrics and level importance.
+"""The run directory: a trained model, its configuration, metrics, level importance and the
+predictions and explanations of every stay of the cohort it was trained on.
 
 ::
 
-    config.json            everything needed to rebuild the model (JSON, no pickle)
+    config.json            everything needed to rebuild the model (JSON, no pickle), with the
+                           SHA-256 of model.safetensors and of its own model/preprocessing part
     model.safetensors      all weights and fitted buffers
-    metrics.json           test metrics next to the training-median baseline
+    metrics.json           validation and test metrics next to the training-median baseline
     level_importance.json  global level importance (stage 2) and the selected levels
     level_shap.parquet     per-stay level Shapley values for the cohort it was trained on
+    predictions.parquet    per-stay prediction, interval, head predictions and contributions
     train.log              what training printed
+
+``load_run`` reads and checks everything but does not import torch: the network is built from
+its weights the first time ``Run.model`` is used, so a page that shows stored predictions and
+explanations paints without it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
+from lemof import __version__ as LEMOF_VERSION
 from lemof.errors import ConfigError, RunError
-from lemof.models.model import LeMoF, ModelSpec
+from lemof.metrics import RunMetrics
+from lemof.models.spec import Head, ModelSpec
 from lemof.paths import write_bytes_atomic, write_json_atomic
 from lemof.preprocess import Preprocessor
+from lemof.training.config import TrainConfig
 
-RUN_FORMAT_VERSION = 1
-from lemof import __version__ as LEMOF_VERSION
+RUN_FORMAT_VERSION = 2
+WEIGHTS_FILE = "model.safetensors"
+
+
+def spec_sha256(config: dict[str, Any]) -> str:
+    """Hash of what defines the network and its inputs (``model`` and ``preprocessing`` of config.json)."""
+    text = json.dumps({"model": config["model"], "preprocessing": config["preprocessing"]}, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+@dataclass(frozen=True)
+class CohortRef:
+    """The cohort a run was trained on."""
+
+    source: str  # cohort family, e.g. "synthetic"
+    name: str
+    fingerprint: str
+    n_stays: int | None = None
+    version: Any = None
+
+
+@dataclass(frozen=True)
+class LevelImportance:
+    """Stage 2's result: global importance of every level and the levels selected for stage 3."""
+
+    levels: dict[str, list[str]]  # {"ehr": ["ehr.L1", ...], "sig": [...]}
+    importance: dict[str, list[float]]  # mean |phi| over validation stays, per level
+    selected: dict[str, list[str]]
+    weights: dict[str, list[float]]  # aggregation weight of each selected level
+    base_value: float  # stacker output with every level at its background
+    method: str = ""
+
+    @property
+    def all_levels(self) -> list[str]:
+        return self.levels["ehr"] + self.levels["sig"]
+
+
+@dataclass(frozen=True)
+class MetaWeights:
+    """The meta-learner fitted for one availability pattern (``ehr+sig`` or ``ehr``)."""
+
+    pattern: str
+    n: int
+    weights: dict[str, float]
+    bias: float
+    interval_halfwidth: float  # log1p-days
 
 
 @dataclass
 class Run:
     path: Path
-    config: dict[str, Any]
-    model: LeMoF
+    run_id: str
+    fusion: str
+    train_config: TrainConfig
+    cohort: CohortRef
+    spec: ModelSpec
     preprocessor: Preprocessor
-    metrics: dict[str, Any]
-    level_importance: dict[str, Any]
+    metrics: RunMetrics
+    level_importance: LevelImportance
+    meta_weights: list[MetaWeights]
+    training_seconds: float | None
+    device: str | None
+    stage_reports: dict[str, Any]  # per stage: best epoch, epochs run, loss history
     level_shap: pd.DataFrame | None
-    _shap_index: tuple[int, dict[int, int], np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    predictions: pd.DataFrame | None
+    warnings: list[str] = field(default_factory=list)
+    _model: Any = field(default=None, repr=False)
+    _model_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _shap_index: tuple[dict[int, int], np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    _pred_index: dict[int, int] | None = field(default=None, repr=False)
 
+    # --- what it is ---------------------------------------------------------------------
+    @property
+    def encoders(self) -> str:
+        return self.train_config.encoders
+
+    @property
+    def heads(self) -> list[Head]:
+        return self.spec.heads
+
+    @property
+    def head_kinds(self) -> dict[str, str]:
+        return {h.name: h.kind for h in self.heads}
+
+    @property
+    def interval_level(self) -> float:
+        return 1 - self.train_config.interval_alpha
+
+    @property
+    def model(self):
+        """The trained network (``LeMoF``), built from the weights on first use (imports torch)."""
+        if self._model is None:
+            with self._model_lock:
+                if self._model is None:
+                    self._model = _build_model(self.path, self.spec)
+        return self._model
+
+    # --- stored per-stay results --------------------------------------------------------
     def stored_level_shap(self, stay_id: int) -> tuple[np.ndarray, float] | None:
         """(phi per level, stacker output) stored at training for ``stay_id``, or None."""
-        table = self.level_shap
-        if table is None:
+        if self.level_shap is None:
             return None
-        if self._shap_index is None or self._shap_index[0] != id(table):
-            cols = self.model.level_names["ehr"] + self.model.level_names["sig"]
+        if self._shap_index is None:
+            table = self.level_shap
             rows = {int(s): i for i, s in enumerate(table["stay_id"].to_numpy())}
-            self._shap_index = (id(table), rows, table[cols].to_numpy(dtype=float), table["stacker_output"].to_numpy(dtype=float))
-        _, rows, phi, output = self._shap_index
+            cols = self.level_importance.all_levels
+            self._shap_index = (rows, table[cols].to_numpy(dtype=float), table["stacker_output"].to_numpy(dtype=float))
+        rows, phi, output = self._shap_index
         i = rows.get(int(stay_id))
         return None if i is None else (phi[i], float(output[i]))
 
-    @property
-    def run_id(self) -> str:
-        return str(self.config["run_id"])
-
-    @property
-    def cohort(self) -> dict[str, Any]:
-        return dict(self.config["cohort"])
-
-    @property
-    def encoders(self) -> str:
-        return str(self.config["train"]["encoders"])
+    def stored_prediction(self, stay_id: int) -> pd.Series | None:
+        """The row of ``predictions.parquet`` for ``stay_id``, or None."""
+        if self.predictions is None:
+            return None
+        if self._pred_index is None:
+            self._pred_index = {int(s): i for i, s in enumerate(self.predictions["stay_id"].to_numpy())}
+        i = self._pred_index.get(int(stay_id))
+        return None if i is None else self.predictions.iloc[i]
 
 
 def save_run(
     directory: Path,
     *,
     run_id: str,
-    model: LeMoF,
+    model,
     preprocessor: Preprocessor,
     train_config: dict[str, Any],
     cohort: dict[str, Any],
-    metrics: dict[str, Any],
+    metrics: RunMetrics,
     level_importance: dict[str, Any],
     level_shap: pd.DataFrame,
+    predictions: pd.DataFrame,
     extra: dict[str, Any],
     log_text: str,
 ) -> None:
-    """Write every file of a run into ``directory`` (which the caller makes atomic)."""
+    """Write every file of a run into ``directory`` (which the caller makes atomic).
+
+    The weights are written first and their SHA-256 goes into ``config.json``, so a later edit
+    of the weights is detected when the run is loaded.
+    """
     from safetensors.torch import save_file
 
     directory = Path(directory)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(directory / WEIGHTS_FILE), metadata={"run_id": run_id, "format": f"lemof-run-v{RUN_FORMAT_VERSION}"})
     config = {
         "format_version": RUN_FORMAT_VERSION,
         "lemof_version": LEMOF_VERSION,
         "run_id": run_id,
+        "fusion": "lemof",
         "task": "regression on log1p(LOS days)",
         "model": model.spec.to_dict(),
         "preprocessing": preprocessor.to_dict(),
         "train": train_config,
         "cohort": cohort,
+        "weights_sha256": file_sha256(directory / WEIGHTS_FILE),
         **extra,
     }
+    config["spec_sha256"] = spec_sha256(config)
     write_json_atomic(directory / "config.json", config)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(directory / "model.safetensors"), metadata={"run_id": run_id, "format": "lemof-run-v1"})
-    write_json_atomic(directory / "metrics.json", metrics)
+    write_json_atomic(directory / "metrics.json", metrics.to_dict())
     write_json_atomic(directory / "level_importance.json", level_importance)
     level_shap.to_parquet(directory / "level_shap.parquet", index=False)
+    predictions.to_parquet(directory / "predictions.parquet", index=False)
     write_bytes_atomic(directory / "train.log", log_text.encode("utf-8"))
 
 
@@ -117,35 +225,63 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
     return obj
 
 
-def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
-    """Load and check a run directory; every problem is a one-line ``RunError``."""
+def _read_parquet(path: Path) -> pd.DataFrame | None:
+    if not path.exists():
+        return None
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        raise RunError(f"{path} is not a readable Parquet table ({exc})") from None
+
+
+def check_weights(path: Path, recorded_sha256: str | None) -> list[str]:
+    """Refuse weights that were changed after training or hold NaN/inf; return warnings.
+
+    Reads the tensors with ``safetensors.numpy`` (no torch).
+    """
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    run = path.parent.name
+    if not path.exists():
+        raise RunError(f"run {run} has no {WEIGHTS_FILE} (the trained weights)")
+    warnings = []
+    if recorded_sha256 is None:
+        warnings.append(f"run {run} records no hash of its weights (written by an older version): they cannot be verified")
+    elif file_sha256(path) != recorded_sha256:
+        raise RunError(
+            f"{WEIGHTS_FILE} of run {run} does not match the SHA-256 recorded when the run was written "
+            "(the weights were changed or damaged after training); retrain or restore the file"
+        )
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise RunError(f"{WEIGHTS_FILE} of run {run} is corrupt or not a safetensors file ({exc})") from None
+    for name, values in tensors.items():
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            bad = int((~np.isfinite(values)).sum())
+            raise RunError(f"{WEIGHTS_FILE} of run {run} has {bad} non-finite value(s) (NaN/inf) in tensor {name}")
+    return warnings
+
+
+def _build_model(path: Path, spec: ModelSpec):
+    """The network of a run directory, weights loaded and checked against the spec (imports torch)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    path = Path(path)
-    if not path.is_dir():
-        raise RunError(f"run directory {path} does not exist")
-    config = _read_json(path / "config.json", "the model configuration")
-    version = config.get("format_version")
-    if version != RUN_FORMAT_VERSION:
-        raise RunError(f"run {path.name} has format version {version!r}; this code reads version {RUN_FORMAT_VERSION}")
+    from lemof.models.model import LeMoF
+
+    run = path.name
     try:
-        spec = ModelSpec.from_dict(dict(config["model"]))
-        preprocessor = Preprocessor.from_dict(dict(config["preprocessing"]))
         model = LeMoF(spec)
     except ConfigError as exc:
-        raise RunError(f"run {path.name} does not match this code: {exc}") from None
-    except (KeyError, TypeError) as exc:
-        raise RunError(f"run {path.name} has an incomplete config.json ({exc})") from None
+        raise RunError(f"run {run} does not match this code: {exc}") from None
     if model.fusion is None:
-        raise RunError(f"run {path.name} was not trained to the end (no selected levels in config.json)")
-    weights_path = path / "model.safetensors"
-    if not weights_path.exists():
-        raise RunError(f"run {path.name} has no model.safetensors (the trained weights)")
+        raise RunError(f"run {run} was not trained to the end (no selected levels in config.json)")
     try:
-        state = load_file(str(weights_path))
+        state = load_file(str(path / WEIGHTS_FILE))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise RunError(f"model.safetensors of run {path.name} is corrupt or not a safetensors file ({exc})") from None
+        raise RunError(f"{WEIGHTS_FILE} of run {run} is corrupt or not a safetensors file ({exc})") from None
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -158,11 +294,61 @@ def load_run(path: str | Path, device: str | torch.device = "cpu") -> Run:
             parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
         if wrong:
             parts.append(f"{len(wrong)} with another shape (e.g. {wrong[0]})")
-        raise RunError(f"model.safetensors of run {path.name} does not match its config.json: tensors {'; '.join(parts)}")
+        raise RunError(f"{WEIGHTS_FILE} of run {run} does not match its config.json: tensors {'; '.join(parts)}")
     model.load_state_dict(state, strict=True)
-    model.to(device).eval()
-    metrics = _read_json(path / "metrics.json", "the recorded metrics") if (path / "metrics.json").exists() else {}
-    importance = _read_json(path / "level_importance.json", "stage 2's level importance")
-    shap_path = path / "level_shap.parquet"
-    level_shap = pd.read_parquet(shap_path) if shap_path.exists() else None
-    return Run(path, config, model, preprocessor, metrics, importance, level_shap)
+    return model.eval()
+
+
+def load_run(path: str | Path) -> Run:
+    """Load and check a run directory; every problem is a one-line ``RunError``. No torch import."""
+    from lemof.models.registry import check_encoder_name
+
+    path = Path(path)
+    if not path.is_dir():
+        raise RunError(f"run directory {path} does not exist")
+    config = _read_json(path / "config.json", "the model configuration")
+    version = config.get("format_version")
+    if version != RUN_FORMAT_VERSION:
+        raise RunError(f"run {path.name} has format version {version!r}; this code reads version {RUN_FORMAT_VERSION} (retrain it)")
+    try:
+        spec = ModelSpec.from_dict(dict(config["model"]))
+        check_encoder_name("ehr", spec.ehr_encoder)
+        check_encoder_name("sig", spec.sig_encoder)
+        preprocessor = Preprocessor.from_dict(dict(config["preprocessing"]))
+        train_config = TrainConfig.from_dict(dict(config["train"]))
+        cohort = CohortRef(**{k: v for k, v in config["cohort"].items() if k in CohortRef.__dataclass_fields__})
+        imp = _read_json(path / "level_importance.json", "stage 2's level importance")
+        importance = LevelImportance(**{k: imp[k] for k in LevelImportance.__dataclass_fields__ if k in imp})
+        metrics_raw = _read_json(path / "metrics.json", "the recorded metrics")
+        metrics = RunMetrics.from_dict(metrics_raw)
+        meta = [MetaWeights(**r) for r in config.get("stage_reports", {}).get("meta_learner", [])]
+    except ConfigError as exc:
+        raise RunError(f"run {path.name} does not match this code: {exc}") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RunError(f"run {path.name} has an incomplete or malformed configuration ({type(exc).__name__}: {exc})") from None
+    if config.get("spec_sha256") not in (None, spec_sha256(config)):
+        raise RunError(
+            f"config.json of run {path.name} describes another network than its weights were trained as "
+            "(its model or preprocessing section was changed after training)"
+        )
+    if not spec.selected_levels["ehr"] or not spec.selected_levels["sig"]:
+        raise RunError(f"run {path.name} was not trained to the end (no selected levels in config.json)")
+    warnings = check_weights(path / WEIGHTS_FILE, config.get("weights_sha256"))
+    return Run(
+        path=path,
+        run_id=str(config.get("run_id", path.name)),
+        fusion=str(config.get("fusion", "lemof")),
+        train_config=train_config,
+        cohort=cohort,
+        spec=spec,
+        preprocessor=preprocessor,
+        metrics=metrics,
+        level_importance=importance,
+        meta_weights=meta,
+        training_seconds=config.get("training_seconds"),
+        device=config.get("device"),
+        stage_reports={k: v for k, v in config.get("stage_reports", {}).items() if k != "meta_learner"},
+        level_shap=_read_parquet(path / "level_shap.parquet"),
+        predictions=_read_parquet(path / "predictions.parquet"),
+        warnings=warnings,
+    )

@@ -1,20 +1,29 @@
 """Shared fixtures: a tiny cohort and model (fast), and the default cohort the app uses.
 
 The whole suite uses a private cache directory (``LEMOF_CACHE_DIR``) so it never touches a
-user's cache; set ``LEMOF_TEST_CACHE`` to a directory to reuse it between runs.
+user's cache. It is removed when the session ends (about 0.5 GB: the default cohorts); set
+``LEMOF_TEST_CACHE`` to a directory to keep and reuse it between runs instead.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+_KEEP_CACHE = bool(os.environ.get("LEMOF_TEST_CACHE"))
 _CACHE = os.environ.get("LEMOF_TEST_CACHE") or tempfile.mkdtemp(prefix="lemof-test-cache-")
 os.environ["LEMOF_CACHE_DIR"] = _CACHE  # before anything from lemof reads it
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove the private cache (unless ``LEMOF_TEST_CACHE`` asked to keep it)."""
+    if not _KEEP_CACHE:
+        shutil.rmtree(_CACHE, ignore_errors=True)
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED_RUN = REPO / "assets" / "models" / "synthetic-gru+resnet1d"

@@ -1,6 +1,9 @@
-"""AppTest: the app and its pages run for several stays, a stay without ECG and bad links."""
+"""AppTest: the pages run for several stays, a stay without ECG, bad links and bad files, and
+show what the user should see (values, warnings, the right model after a cohort switch)."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
@@ -24,6 +27,35 @@ def _no_failures(at: AppTest) -> None:
     assert not at.error, [e.value for e in at.error]
 
 
+def _charts(at: AppTest) -> dict[str, dict]:
+    """Every Plotly chart on the page: its figure (as JSON) by title, and its alt text."""
+    out = {}
+    for element in at.get("plotly_chart"):
+        spec = json.loads(element.proto.spec)
+        title = ((spec["layout"].get("title") or {}).get("text") or "").split("<br>")[0]
+        out[title or f"untitled-{len(out)}"] = {"figure": spec, "alt": element.proto.alt}
+    return out
+
+
+def _array(value) -> np.ndarray:
+    """A data array of a Plotly figure's JSON: a list, or Plotly's typed array {dtype, bdata, shape}."""
+    if isinstance(value, dict) and "bdata" in value:
+        import base64
+
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        return flat.reshape([int(v) for v in str(shape).split(",")]) if shape else flat
+    return np.asarray(value, dtype=float)
+
+
+def _sidebar_box(at: AppTest, label: str):
+    return [s for s in at.sidebar.selectbox if s.label.startswith(label)][0]
+
+
+def _metric(at: AppTest, label: str) -> str:
+    return [m for m in at.metric if m.label == label][0].value
+
+
 @pytest.fixture(scope="module")
 def picks(default_cohort) -> dict[str, int]:
     stays = open_bundle(default_cohort).stays
@@ -40,6 +72,8 @@ def test_app_opens_on_case_review_with_the_shipped_model(default_cohort):
     assert SHIPPED_RUN.name in status and "synthetic-n4000-seed0" in status
     labels = [m.label for m in at.metric]
     assert labels[:3] == ["Predicted LOS", "90 % prediction interval", "Observed LOS"]
+    charts = _charts(at)
+    assert len(charts) >= 5 and all(c["alt"] for c in charts.values()), "every chart carries a text alternative"
 
 
 @pytest.mark.parametrize("which", ["a", "b", "no_ecg"])
@@ -49,14 +83,36 @@ def test_case_review_for_several_stays(default_cohort, picks, which):
     assert not at.warning
     chosen = [s for s in at.selectbox if s.label.startswith("ICU stay")][0]
     assert chosen.value == picks[which]
-    ecg = [m for m in at.metric if m.label == "ECG"][0]
-    assert ecg.value == ("absent" if which == "no_ecg" else "recorded")
+    assert _metric(at, "ECG") == ("absent" if which == "no_ecg" else "recorded")
     captions = " ".join(c.value for c in at.caption)
     assert "level-stacker output" in captions and "prediction" in captions
+    charts = _charts(at)
+    waterfall = charts["Head contributions: bias + Σ wᵢ·yᵢ = prediction"]["figure"]
+    legend = [t.get("name", "") for t in waterfall["data"] if t.get("name")]
+    assert any(n.startswith("modality-level heads") for n in legend) and any(n.startswith("cross-modal heads") for n in legend)
+    bar_labels = waterfall["data"][0]["y"]
+    assert "Cross-modal fusion head" in bar_labels
     if which == "no_ecg":
         infos = " ".join(i.value for i in at.info)
         assert "has no ECG data" in infos and "absent" in infos
+        assert "absent (ECG not recorded)" in json.dumps(waterfall["layout"]["title"]), "absent heads are named, not drawn as zero"
+        assert not any(l.startswith("ECG") for l in bar_labels)
+        assert "Cross-modal attention" not in " ".join(_charts(at))
+    else:
+        assert any(t.startswith("EHR → ECG") for t in charts), "the attention map is drawn"
     assert at.query_params["stay"] == [str(picks[which])] or at.query_params["stay"] == str(picks[which])
+
+
+def test_waterfall_caption_names_three_head_kinds_that_add_up(default_cohort, picks):
+    at = _app(default_cohort, stay=str(picks["a"]))
+    caption = [c.value for c in at.caption if c.value.startswith("Bias ")][0]
+    import re
+
+    numbers = {k: float(v) for k, v in re.findall(r"(modality-level|cross-modal|level-specific) heads ([+-][0-9.]+)", caption)}
+    assert set(numbers) == {"modality-level", "cross-modal", "level-specific"}
+    bias = float(re.search(r"Bias ([+-][0-9.]+)", caption).group(1))
+    prediction = float(re.search(r"prediction ([0-9.]+) log1p-days", caption).group(1))
+    assert bias + sum(numbers.values()) == pytest.approx(prediction, abs=2e-3)
 
 
 @pytest.mark.parametrize("bad", ["abc", "123", "-1"])
@@ -68,12 +124,38 @@ def test_bad_stay_link_warns_and_the_app_keeps_working(default_cohort, bad):
     assert any(m.label == "Predicted LOS" for m in at.metric)
 
 
+def test_unknown_cohort_and_model_in_a_link_are_reported(default_cohort):
+    at = _app(default_cohort, cohort="nonsense", run="nonsense")
+    assert not at.exception
+    warnings = " ".join(w.value for w in at.warning)
+    assert "'nonsense'" in warnings and "cohort" in warnings and "model" in warnings
+    assert "Showing **Synthetic ICU cohort" in warnings and f"Showing **{SHIPPED_RUN.name}**" in warnings
+    assert SHIPPED_RUN.name in at.sidebar.success[0].value
+    assert at.query_params["cohort"] in ("synthetic", ["synthetic"]), "the URL names what is shown"
+
+
+def test_sidebar_shows_the_active_model_after_a_cohort_switch(default_cohort, physionet_cohort):
+    at = _app(default_cohort)
+    assert _sidebar_box(at, "Model").value == SHIPPED_RUN.name
+    _sidebar_box(at, "Cohort").set_value("physionet2012").run()
+    _no_failures(at)
+    assert _sidebar_box(at, "Model").value == SHIPPED_PHYSIONET_RUN.name
+    assert SHIPPED_PHYSIONET_RUN.name in at.sidebar.success[0].value
+    assert at.query_params["run"] in (SHIPPED_PHYSIONET_RUN.name, [SHIPPED_PHYSIONET_RUN.name])
+    at.switch_page("pages/model_card.py").run()
+    _no_failures(at)
+    assert _sidebar_box(at, "Model").value == SHIPPED_PHYSIONET_RUN.name, "the model card page too"
+    assert SHIPPED_PHYSIONET_RUN.name in " ".join(m.value for m in at.markdown)
+    _sidebar_box(at, "Cohort").set_value("synthetic").run()
+    assert _sidebar_box(at, "Model").value == SHIPPED_RUN.name and SHIPPED_RUN.name in at.sidebar.success[0].value
+
+
 def test_picking_stays_with_the_widgets(default_cohort, picks):
     at = _app(default_cohort)
     stay_box = [s for s in at.selectbox if s.label.startswith("ICU stay")][0]
     stay_box.set_value(picks["no_ecg"]).run()
     _no_failures(at)
-    assert [m for m in at.metric if m.label == "ECG"][0].value == "absent"
+    assert _metric(at, "ECG") == "absent"
     stays = open_bundle(default_cohort).stays.set_index("stay_id")
     unit = stays.loc[picks["a"], "first_careunit"]
     at.multiselect[0].set_value([unit]).run()
@@ -84,15 +166,41 @@ def test_picking_stays_with_the_widgets(default_cohort, picks):
     assert stays.loc[stay_box.value, "first_careunit"] == unit
 
 
-def test_attention_head_and_direction_controls(default_cohort, picks):
+def test_ecg_filter_lists_only_stays_with_or_without_an_ecg(default_cohort):
+    at = _app(default_cohort)
+    stays = open_bundle(default_cohort).stays
+    test = stays[stays["split"] == "test"]
+    radio = [r for r in at.radio if r.label == "ECG"][0]
+    for choice, has in (("absent", False), ("recorded", True)):
+        radio.set_value(choice).run()
+        _no_failures(at)
+        box = [s for s in at.selectbox if s.label.startswith("ICU stay")][0]
+        assert box.label.startswith(f"ICU stay ({int((test['has_signal'] == has).sum()):,} match")
+        assert bool(stays.set_index("stay_id").loc[box.value, "has_signal"]) is has
+        assert _metric(at, "ECG") == choice
+        radio = [r for r in at.radio if r.label == "ECG"][0]
+
+
+def test_attention_controls_change_the_heatmap(default_cohort, picks):
     at = _app(default_cohort, stay=str(picks["a"]))
-    head = [s for s in at.selectbox if s.label == "Head"][0]
-    head.set_value(1).run()
+
+    def heatmap():
+        return [c["figure"] for t, c in _charts(at).items() if "→" in t and ("EHR →" in t or "→ EHR" in t)][0]
+
+    mean = heatmap()
+    assert "mean of 4 heads" in mean["layout"]["title"]["text"]
+    [s for s in at.selectbox if s.label == "Head"][0].set_value(1).run()
     _no_failures(at)
-    direction = at.button_group[0]
-    direction.set_value("sig_to_ehr").run()
+    head2 = heatmap()
+    assert "head 2 of 4" in head2["layout"]["title"]["text"]
+    z_mean, z_head2 = _array(mean["data"][0]["z"]), _array(head2["data"][0]["z"])
+    assert z_mean.shape == z_head2.shape and not np.allclose(z_mean, z_head2), "another head shows other weights"
+    assert np.allclose(z_mean.sum(axis=1), 1.0, atol=1e-4), "each EHR hour's attention is a distribution"
+    at.button_group[0].set_value("sig_to_ehr").run()
     _no_failures(at)
-    assert at.button_group[0].value == "sig_to_ehr"
+    reverse = heatmap()
+    assert reverse["layout"]["title"]["text"].startswith("ECG → EHR")
+    assert _array(reverse["data"][0]["z"]).shape == z_head2.shape[::-1], "rows are now the ECG tokens"
 
 
 @pytest.mark.parametrize("which", ["a", "no_ecg"])
@@ -112,13 +220,17 @@ def test_model_card_page(default_cohort):
     at.switch_page("pages/model_card.py").run()
     _no_failures(at)
     assert at.title[0].value == "Model and cohort"
-    assert {m.label for m in at.metric} >= {"Test MAE", "Interval coverage"}
+    assert {m.label for m in at.metric} >= {"Test MAE", "Interval coverage", "AUROC, LOS > 7 days"}
+    split_table = [d.value for d in at.dataframe if "Split" in d.value.columns][0]
+    assert list(split_table["Split"]) == ["Training", "Validation", "Test (held out)"]
+    assert all(v.endswith(" %") for v in split_table["With ECG"]), "shares in percent, in words"
+    weights = [d.value for d in at.dataframe if "with ECG" in d.value.columns][0]
+    assert "Cross-modal fusion head (cross-modal)" in weights.index and "without ECG" in weights.columns
+    assert SHIPPED_RUN.name in at.sidebar.success[0].value, "the sidebar is drawn on every page"
 
 
 def test_a_broken_run_is_reported_not_fatal(default_cohort, tmp_path, monkeypatch):
     import shutil
-
-    from lemof.catalog import list_runs
 
     broken = tmp_path / "runs" / "zz-broken"
     shutil.copytree(SHIPPED_RUN, broken)
@@ -127,10 +239,9 @@ def test_a_broken_run_is_reported_not_fatal(default_cohort, tmp_path, monkeypatc
     at = _app(default_cohort, run="zz-broken")
     assert not at.exception
     errors = " ".join(e.value for e in at.error)
-    assert "zz-broken" in errors and "corrupt" in errors
+    assert "zz-broken" in errors and "changed or damaged after training" in errors
     # The good run stays on offer; switching to it in the sidebar brings the page back.
-    shipped = [r for r in list_runs("synthetic")[0] if r.path == SHIPPED_RUN][0]
-    [s for s in at.sidebar.selectbox if s.label.startswith("Model")][0].set_value(shipped).run()
+    _sidebar_box(at, "Model").set_value(SHIPPED_RUN.name).run()
     _no_failures(at)
     assert any(m.label == "Predicted LOS" for m in at.metric)
     assert SHIPPED_RUN.name in at.sidebar.success[0].value
@@ -150,7 +261,6 @@ def test_first_use_generates_the_cohort_with_a_progress_bar(tmp_path, monkeypatc
 
 
 def test_broken_cohort_and_incompatible_run_are_reported(default_cohort, tmp_path, monkeypatch):
-    import json
     import shutil
 
     from conftest import copy_bundle, inject_nan
@@ -176,14 +286,18 @@ def test_broken_cohort_and_incompatible_run_are_reported(default_cohort, tmp_pat
 def test_physionet_cohort_with_its_own_model(default_cohort, physionet_cohort):
     stays = open_bundle(physionet_cohort).stays
     test = stays[stays["split"] == "test"]
-    for sid in (int(test["stay_id"].iloc[0]), int(test["stay_id"].iloc[-1])):
+    for has_signal in (True, False):
+        pick = test[test["has_signal"] == has_signal]
+        if pick.empty:
+            continue
+        sid = int(pick["stay_id"].iloc[0])
         at = _app(default_cohort, cohort="physionet2012", stay=str(sid))
         _no_failures(at)
         status = at.sidebar.success[0].value
         assert SHIPPED_PHYSIONET_RUN.name in status and "physionet2012-setab" in status
         assert "Silva I" in " ".join(c.value for c in at.sidebar.caption), "the data citation is shown"
         assert [s for s in at.selectbox if s.label.startswith("ICU stay")][0].value == sid
-        assert [m for m in at.metric if m.label == "Bedside"][0].value in ("recorded", "absent")
+        assert _metric(at, "Bedside") == ("recorded" if has_signal else "absent")
     # only models of the cohort's own family are offered
-    options = [s for s in at.sidebar.selectbox if s.label.startswith("Model")][0].options
+    options = _sidebar_box(at, "Model").options
     assert options and all("physionet2012" in o for o in options)

@@ -1,10 +1,16 @@
-"""Real browser: `streamlit run app.py` in Debian's Chromium through Playwright."""
+"""Real browser: `streamlit run app.py` in Debian's Chromium through Playwright.
+
+Every page is opened, its charts must draw, no exception or error box may show, no request may
+leave the server (hospital networks are often offline), and a full-page screenshot of each view
+lands in ``test-artifacts/`` to be looked at.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -30,70 +36,112 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def server(default_cohort):
+def server(default_cohort, physionet_cohort):
     with streamlit_server(env={"LEMOF_CACHE_DIR": os.environ["LEMOF_CACHE_DIR"]}) as url:
         yield url
 
 
-def _open(browser, url: str, name: str, min_charts: int):
-    page = browser.new_page(viewport={"width": 1600, "height": 2400})
-    page.goto(url)
-    wait_until_idle(page)
-    wait_for_charts(page, min_charts)
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    return page
+class Page:
+    """A browser page that records every request it makes."""
+
+    def __init__(self, browser, url: str):
+        self.page = browser.new_page(viewport={"width": 1600, "height": 1200})
+        self.requests: list[str] = []
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.goto(url)
+        wait_until_idle(self.page)
+
+    def outside(self, server: str) -> list[str]:
+        """Requests that went anywhere but the app's own server."""
+        host = urlparse(server).netloc
+        return [u for u in self.requests if not u.startswith(("data:", "blob:")) and urlparse(u).netloc != host]
+
+    def check(self, server: str, name: str, min_charts: int) -> str:
+        wait_for_charts(self.page, min_charts)
+        wait_until_idle(self.page)
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        assert self.page.locator('[data-testid="stException"]').count() == 0
+        assert self.page.locator('[data-testid="stAlertContentError"]').count() == 0
+        assert charts_drawn(self.page) >= min_charts
+        assert self.outside(server) == [], "the app must not call anything outside its own server"
+        return self.page.inner_text('[data-testid="stMain"]')
+
+    def sidebar(self) -> str:
+        return self.page.inner_text('[data-testid="stSidebar"]')
 
 
-def test_case_review_renders_charts_without_exceptions(browser, server, default_cohort):
-    stays = open_bundle(default_cohort).stays
-    with_ecg = int(stays.loc[(stays["split"] == "test") & stays["has_signal"], "stay_id"].iloc[0])
-    page = _open(browser, f"{server}/?stay={with_ecg}", "case-review-with-ecg", min_charts=5)
-    assert charts_drawn(page) >= 5  # timeline, ECG, level SHAP, contributions, attention
-    assert page.locator('[data-testid="stException"]').count() == 0
-    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
-    text = page.inner_text('[data-testid="stMain"]')
-    assert "Predicted LOS" in text and "Cross-modal attention" in text
-    sidebar = page.inner_text('[data-testid="stSidebar"]')
-    assert "synthetic-gru+resnet1d" in sidebar and "Model and cohort" in sidebar
-    page.close()
+def _stay(cohort, with_signal: bool) -> int | None:
+    stays = open_bundle(cohort).stays
+    pick = stays.loc[(stays["split"] == "test") & (stays["has_signal"] == with_signal), "stay_id"]
+    return int(pick.iloc[0]) if len(pick) else None
+
+
+def test_case_review_with_an_ecg(browser, server, default_cohort):
+    p = Page(browser, f"{server}/?stay={_stay(default_cohort, True)}")
+    text = p.check(server, "case-review-with-ecg", min_charts=5)  # timeline, ECG, level SHAP, waterfall, attention
+    assert "Predicted LOS" in text and "Cross-modal attention" in text and "recorded" in text
+    assert "synthetic-gru+resnet1d" in p.sidebar() and "Model and cohort" in p.sidebar()
+    p.page.get_by_text("Show which hours, features and signal segments").click()
+    p.page.wait_for_selector("text=Integrated Gradients (captum)", timeout=90_000)
+    p.check(server, "case-review-with-ecg-attribution", min_charts=8)
+    p.page.close()
 
 
 def test_stay_without_ecg_and_bad_link(browser, server, default_cohort):
-    stays = open_bundle(default_cohort).stays
-    no_ecg = int(stays.loc[(stays["split"] == "test") & ~stays["has_signal"], "stay_id"].iloc[0])
-    page = _open(browser, f"{server}/?stay={no_ecg}", "case-review-without-ecg", min_charts=3)
-    text = page.inner_text('[data-testid="stMain"]')
+    p = Page(browser, f"{server}/?stay={_stay(default_cohort, False)}")
+    text = p.check(server, "case-review-without-ecg", min_charts=3)
     assert "has no ECG data" in text and "absent" in text
-    assert page.locator('[data-testid="stException"]').count() == 0
-    page.close()
-    page = _open(browser, f"{server}/?stay=not-a-stay", "case-review-bad-link", min_charts=3)
-    assert "not-a-stay" in page.inner_text('[data-testid="stMain"]')
-    assert page.locator('[data-testid="stException"]').count() == 0
-    page.close()
+    p.page.close()
+    p = Page(browser, f"{server}/?stay=not-a-stay&cohort=nonsense")
+    text = p.check(server, "case-review-bad-link", min_charts=3)
+    assert "not-a-stay" in text and "'nonsense'" in text
+    p.page.close()
+
+
+def test_model_card_pages(browser, server, default_cohort, physionet_cohort):
+    for cohort, name in (("synthetic", "model-card-synthetic"), ("physionet2012", "model-card-physionet2012")):
+        p = Page(browser, f"{server}/model_card?cohort={cohort}")
+        text = p.check(server, name, min_charts=3)
+        assert "Test MAE" in text and "Meta-learner weights" in text
+        p.page.close()
+
+
+def test_physionet_cohort_in_the_browser(browser, server, physionet_cohort):
+    for with_signal in (True, False):
+        sid = _stay(physionet_cohort, with_signal)
+        if sid is None:
+            continue
+        p = Page(browser, f"{server}/?cohort=physionet2012&stay={sid}")
+        p.check(server, f"case-review-physionet2012{'' if with_signal else '-without-bedside'}", min_charts=5 if with_signal else 3)
+        sidebar = p.sidebar()
+        assert "physionet2012-gru+resnet1d" in sidebar and "physionet2012-setab" in sidebar
+        p.page.close()
+
+
+def test_switching_cohort_in_the_sidebar_shows_the_active_model(browser, server, physionet_cohort):
+    p = Page(browser, server)
+    p.check(server, "before-cohort-switch", min_charts=5)
+    p.page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+    p.page.get_by_role("option", name="PhysioNet/CinC Challenge 2012", exact=False).click()
+    p.page.wait_for_function("() => document.querySelector('[data-testid=\"stSidebar\"]').innerText.includes('Active model: physionet2012')", timeout=90_000)
+    wait_until_idle(p.page)
+    boxes = p.page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]')
+    shown = boxes.nth(1).evaluate("e => Array.from(e.querySelectorAll('input, [data-baseweb=select] div')).map(n => n.value || n.textContent).join(' ')")
+    assert "physionet2012-gru+resnet1d" in shown, "the model selector shows the active run"
+    p.check(server, "after-cohort-switch", min_charts=3)
+    p.page.close()
 
 
 def test_a_fresh_server_opened_directly_on_a_page(browser, default_cohort):
     """A fresh server whose first request names a page (not /): the sidebar is still drawn."""
     with streamlit_server(env={"LEMOF_CACHE_DIR": os.environ["LEMOF_CACHE_DIR"]}) as url:
-        page = _open(browser, f"{url}/model_card", "model-card-direct", min_charts=2)
-        sidebar = page.inner_text('[data-testid="stSidebar"]')
-        assert "Active model" in sidebar and "synthetic-gru+resnet1d" in sidebar
-        assert "Test MAE" in page.inner_text('[data-testid="stMain"]')
-        assert page.locator('[data-testid="stException"]').count() == 0
-        page.locator('[data-testid="stSidebar"] a', has_text="Case review").click()
-        page.wait_for_selector("h1:has-text('Case review')", timeout=60_000)
-        wait_until_idle(page)
-        assert page.locator('[data-testid="stSidebar"] a', has_text="Model and cohort").count() == 1
-        page.close()
-
-
-def test_physionet_cohort_in_the_browser(browser, server, physionet_cohort):
-    stays = open_bundle(physionet_cohort).stays
-    sid = int(stays.loc[(stays["split"] == "test") & stays["has_signal"], "stay_id"].iloc[0])
-    page = _open(browser, f"{server}/?cohort=physionet2012&stay={sid}", "case-review-physionet2012", min_charts=5)
-    sidebar = page.inner_text('[data-testid="stSidebar"]')
-    assert "physionet2012-gru+resnet1d" in sidebar and "physionet2012-setab" in sidebar
-    assert page.locator('[data-testid="stException"]').count() == 0
-    assert page.locator('[data-testid="stAlertContentError"]').count() == 0
-    page.close()
+        p = Page(browser, f"{url}/model_card")
+        text = p.check(url, "model-card-direct", min_charts=2)
+        assert "Active model" in p.sidebar() and "synthetic-gru+resnet1d" in p.sidebar()
+        assert "Test MAE" in text
+        p.page.locator('[data-testid="stSidebarNav"] a', has_text="Case review").click()
+        p.page.wait_for_selector("h1:has-text('Case review')", timeout=60_000)
+        wait_until_idle(p.page)
+        assert p.page.locator('[data-testid="stSidebarNav"] a', has_text="Model and cohort").count() == 1
+        p.page.close()

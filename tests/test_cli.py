@@ -25,7 +25,7 @@ def test_explain_prints_one_json_object(tiny_run, tiny_cohort, stay_ids):
     proc = lemof("explain", "--run", str(tiny_run), "--data", str(tiny_cohort), "--stay", str(stay_ids["with_signal"]))
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    for key in ("stay_id", "los_days", "interval_days", "level_shap", "shap_base", "contributions", "meta_bias", "attention"):
+    for key in ("stay_id", "los_days", "interval_days", "level_shap", "shap_base", "contributions", "head_kinds", "meta_bias", "attention"):
         assert key in out
     assert abs(out["meta_bias"] + sum(v for v in out["contributions"].values() if v is not None) - out["meta_output"]) < 1e-5
     assert len(out["attention"]["ehr_to_sig"]["shape"]) == 3 and "per_head" not in out["attention"]["ehr_to_sig"]
@@ -39,7 +39,7 @@ def test_evaluate_prints_metrics(tiny_run, tiny_cohort):
     proc = lemof("evaluate", "--run", str(tiny_run), "--data", str(tiny_cohort), "--split", "all")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert out["split"] == "all" and out["lemof"]["n"] == 300
+    assert out["split"] == "all" and out["model"]["n"] == 300
     assert out["baseline_train_median"]["mae_days"] > 0
 
 
@@ -49,7 +49,7 @@ def test_corrupt_run_and_bad_cohort(tiny_run, tiny_cohort, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)
     (run / "model.safetensors").write_bytes(b"\x00" * 100)
-    _one_error_line(lemof("evaluate", "--run", str(run), "--data", str(tiny_cohort)), "model.safetensors", "corrupt")
+    _one_error_line(lemof("evaluate", "--run", str(run), "--data", str(tiny_cohort)), "model.safetensors", "changed or damaged")
     bad = copy_bundle(tiny_cohort, tmp_path / "nan")
     inject_nan(bad)
     _one_error_line(lemof("evaluate", "--run", str(tiny_run), "--data", str(bad)), "NaN")
@@ -65,3 +65,23 @@ def test_data_synthetic_writes_a_bundle(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["n"] == 40
     _one_error_line(lemof("data", "synthetic", "--n", "40", "--out", str(tmp_path / "c"), "--quiet"), "already exists")
+
+
+def test_nan_weights_exit_2_and_every_json_is_strict(tiny_run, tiny_cohort, stay_ids, tmp_path):
+    import shutil
+
+    from test_training import _edit_weights, _nan64, _rehash
+
+    run = tmp_path / "nan-run"
+    shutil.copytree(tiny_run, run)
+    _edit_weights(run, _nan64)
+    _rehash(run)
+    for cmd in ("explain", "evaluate"):
+        extra = ["--stay", str(stay_ids["without_signal"])] if cmd == "explain" else []
+        _one_error_line(lemof(cmd, "--run", str(run), "--data", str(tiny_cohort), *extra), "non-finite", "NaN/inf")
+    # a stay without a biosignal has absent heads: they print as null, never as a bare NaN
+    proc = lemof("explain", "--run", str(tiny_run), "--data", str(tiny_cohort), "--stay", str(stay_ids["without_signal"]))
+    assert proc.returncode == 0, proc.stderr
+    assert "NaN" not in proc.stdout and "Infinity" not in proc.stdout
+    out = json.loads(proc.stdout, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
+    assert out["contributions"]["sig.global"] is None and out["attention"] is None

@@ -28,6 +28,33 @@ def _brute_force_shapley(f, x, background):
     return phi
 
 
+def test_enumeration_equals_shaps_exact_explainer():
+    import shap
+
+    from lemof.explain.level_shap import exact_shapley
+
+    rng = np.random.default_rng(3)
+    weights = rng.normal(size=(7, 5))
+
+    def f(z):  # non-additive: interactions make the coalition order matter
+        return np.tanh(z @ weights).sum(axis=1) + z[:, 0] * z[:, 3]
+
+    x, background = rng.normal(size=(40, 7)), rng.normal(size=7)
+    phi, base = exact_shapley(f, x, background)
+    reference = shap.explainers.Exact(f, shap.maskers.Independent(background[None, :], max_samples=1))(x, silent=True)
+    assert np.allclose(phi, reference.values, atol=1e-12)
+    assert base == pytest.approx(float(np.asarray(reference.base_values).reshape(-1)[0]), abs=1e-12)
+    assert np.allclose(phi.sum(axis=1) + base, f(x), atol=1e-12), "efficiency: they add up to f(x)"
+
+
+def test_too_many_levels_for_exact_values_is_a_clear_error():
+    from lemof.errors import ConfigError
+    from lemof.explain.level_shap import exact_shapley
+
+    with pytest.raises(ConfigError, match="only computed up to 12 levels"):
+        exact_shapley(lambda z: z.sum(axis=1), np.zeros((1, 13)), np.zeros(13))
+
+
 def test_shap_matches_brute_force_enumeration(tiny_run):
     run = load_run(tiny_run)
     stacker = run.model.stacker
@@ -63,9 +90,9 @@ def test_stay_shap_sums_to_stacker_output_and_contributions_to_prediction(tiny_r
 def test_stored_and_recomputed_shap_agree(tiny_run, tiny_cohort, stay_ids):
     run, bundle = load_run(tiny_run), open_bundle(tiny_cohort)
     stored = explain_stay(run, bundle, stay_ids["with_signal"])
-    assert stored.shap_source == "stored"
+    assert stored.source == "stored"
     run.level_shap = None  # as for a cohort the run was not trained on
     computed = explain_stay(run, bundle, stay_ids["with_signal"])
-    assert computed.shap_source == "computed"
+    assert computed.source == "computed"
     # Training explained all stays in batches; float32 batch effects move inputs by ~1e-6.
     assert np.allclose(stored.level_shap["ehr"] + stored.level_shap["sig"], computed.level_shap["ehr"] + computed.level_shap["sig"], atol=1e-5)

@@ -19,14 +19,14 @@ def test_shipped_runs_are_small_and_safe(run):
 
 def test_regenerated_cohort_is_the_one_the_run_was_trained_on(default_cohort):
     run = load_run(SHIPPED_RUN)
-    assert open_bundle(default_cohort).fingerprint == run.cohort["fingerprint"]
+    assert open_bundle(default_cohort).fingerprint == run.cohort.fingerprint
 
 
 def test_shipped_run_reproduces_its_test_metrics(default_cohort):
     run = load_run(SHIPPED_RUN)
     recorded = json.loads((SHIPPED_RUN / "metrics.json").read_text())["test"]
     now = evaluate_run(run, open_bundle(default_cohort), "test")
-    for block in ("lemof", "baseline_train_median"):
+    for block in ("model", "baseline_train_median"):
         for key, value in recorded[block].items():
             assert now[block][key] == pytest.approx(value, abs=1e-6), f"{block}.{key}"
     assert now["mae_reduction_vs_baseline"] >= 0.15, "the shipped model must beat the training median clearly"
@@ -36,7 +36,7 @@ def test_shipped_explanations_use_the_stored_level_shap(default_cohort):
     run, bundle = load_run(SHIPPED_RUN), open_bundle(default_cohort)
     sid = int(bundle.stays["stay_id"].iloc[0])
     e = explain_stay(run, bundle, sid)
-    assert e.shap_source == "stored"
+    assert e.source == "stored"
     phis = [v for m in ("ehr", "sig") for v in e.level_shap[m] if v is not None]
     assert sum(phis) == pytest.approx(e.stacker_output - e.shap_base, abs=1e-5)
 
@@ -44,13 +44,13 @@ def test_shipped_explanations_use_the_stored_level_shap(default_cohort):
 def test_shipped_physionet_run_reproduces_its_test_metrics(physionet_cohort):
     run = load_run(SHIPPED_PHYSIONET_RUN)
     bundle = open_bundle(physionet_cohort)
-    assert bundle.fingerprint == run.cohort["fingerprint"], "the vendored data rebuild the cohort the run was trained on"
+    assert bundle.fingerprint == run.cohort.fingerprint, "the vendored data rebuild the cohort the run was trained on"
     recorded = json.loads((SHIPPED_PHYSIONET_RUN / "metrics.json").read_text())["test"]
     now = evaluate_run(run, bundle, "test")
-    for block in ("lemof", "baseline_train_median"):
+    for block in ("model", "baseline_train_median"):
         for key, value in recorded[block].items():
             assert now[block][key] == pytest.approx(value, abs=1e-6), f"{block}.{key}"
-    assert now["lemof"]["mae_days"] < now["baseline_train_median"]["mae_days"], "it must beat the training median"
+    assert now["model"]["mae_days"] < now["baseline_train_median"]["mae_days"], "it must beat the training median"
 
 
 def test_a_model_is_only_used_on_its_own_cohort_family(default_cohort, physionet_cohort):

@@ -14,7 +14,7 @@ from lemof.errors import ConfigError
 from lemof.inference import predict_rows
 from lemof.training.pipeline import train
 
-RUN_FILES = {"config.json", "model.safetensors", "metrics.json", "level_importance.json", "level_shap.parquet", "train.log"}
+RUN_FILES = {"config.json", "model.safetensors", "metrics.json", "level_importance.json", "level_shap.parquet", "predictions.parquet", "train.log"}
 
 
 def _predict_all(run_dir, cohort):
@@ -37,7 +37,7 @@ def test_run_directory_is_complete_and_pickle_free(tiny_run):
         assert not f.read_bytes()[:2] == b"\x80\x04", f"{f.name} looks like a pickle"
     metrics = json.loads((tiny_run / "metrics.json").read_text())
     for key in ("mae_days", "rmse_days", "kappa_linear_10bucket", "interval_coverage"):
-        assert np.isfinite(metrics["test"]["lemof"][key])
+        assert np.isfinite(metrics["test"]["model"][key])
     imp = json.loads((tiny_run / "level_importance.json").read_text())
     assert len(imp["selected"]["ehr"]) == 1 and len(imp["selected"]["sig"]) == 1
 
@@ -54,8 +54,8 @@ def test_contributions_add_up_for_every_stay(tiny_run, tiny_cohort):
 def test_loaded_run_reproduces_recorded_metrics(tiny_run, tiny_cohort):
     from lemof import evaluate_run
 
-    recorded = json.loads((tiny_run / "metrics.json").read_text())["test"]["lemof"]
-    again = evaluate_run(load_run(tiny_run), open_bundle(tiny_cohort), "test")["lemof"]
+    recorded = json.loads((tiny_run / "metrics.json").read_text())["test"]["model"]
+    again = evaluate_run(load_run(tiny_run), open_bundle(tiny_cohort), "test")["model"]
     for key, value in recorded.items():
         assert again[key] == pytest.approx(value, abs=1e-6)
 
@@ -73,13 +73,59 @@ def test_missing_or_corrupt_weights(tiny_run, tmp_path):
         load_run(missing)
     corrupt = _broken_copy(tiny_run, tmp_path, "corrupt")
     (corrupt / "model.safetensors").write_bytes(random_bytes(5000))
+    with pytest.raises(RunError, match="does not match the SHA-256 recorded"):
+        load_run(corrupt)
+    _rehash(corrupt)  # even with a matching hash, garbage is not read as weights
     with pytest.raises(RunError, match="corrupt or not a safetensors file"):
         load_run(corrupt)
     truncated = _broken_copy(tiny_run, tmp_path, "truncated")
     data = (truncated / "model.safetensors").read_bytes()
     (truncated / "model.safetensors").write_bytes(data[: len(data) // 2])
+    _rehash(truncated)
     with pytest.raises(RunError, match="corrupt or not a safetensors file"):
         load_run(truncated)
+
+
+def _edit_weights(run_dir, edit) -> str:
+    """Apply ``edit(name, array) -> array`` to the first EHR encoder tensor; return its name."""
+    from safetensors.numpy import load_file, save_file
+
+    tensors = load_file(str(run_dir / "model.safetensors"))
+    name = sorted(k for k in tensors if k.startswith("ehr.encoder.") and tensors[k].size >= 64)[0]
+    tensors[name] = edit(tensors[name].copy())
+    save_file(tensors, str(run_dir / "model.safetensors"))
+    return name
+
+
+def _rehash(run_dir) -> None:
+    """Record the current weights' hash, as if the run had been written with them."""
+    from lemof.runs import file_sha256
+
+    cfg = json.loads((run_dir / "config.json").read_text())
+    cfg["weights_sha256"] = file_sha256(run_dir / "model.safetensors")
+    (run_dir / "config.json").write_text(json.dumps(cfg))
+
+
+def _nan64(a):
+    a.reshape(-1)[:64] = np.nan
+    return a
+
+
+def test_edited_weights_are_refused(tiny_run, tmp_path):
+    nan = _broken_copy(tiny_run, tmp_path, "nan")
+    _edit_weights(nan, _nan64)
+    with pytest.raises(RunError, match="changed or damaged after training"):
+        load_run(nan)
+    _rehash(nan)  # NaN weights are refused even when the hash says they were written so
+    name = _edit_weights(nan, lambda a: a)
+    _rehash(nan)
+    with pytest.raises(RunError, match=f"has 64 non-finite value\\(s\\) \\(NaN/inf\\) in tensor {name}"):
+        load_run(nan)
+    finite = _broken_copy(tiny_run, tmp_path, "finite")
+    _edit_weights(finite, lambda a: a * 1.01)
+    with pytest.raises(RunError, match="does not match the SHA-256 recorded"):
+        load_run(finite)
+    assert load_run(tiny_run).warnings == [], "an intact run loads without warnings"
 
 
 def test_config_that_does_not_match_the_code(tiny_run, tmp_path):
@@ -93,8 +139,12 @@ def test_config_that_does_not_match_the_code(tiny_run, tmp_path):
     cfg = json.loads((resized / "config.json").read_text())
     cfg["model"]["d_model"] = 24
     (resized / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(RunError, match="does not match its config.json"):
+    with pytest.raises(RunError, match="describes another network than its weights were trained as"):
         load_run(resized)
+    cfg.pop("spec_sha256")  # without the spec hash, building the network finds the mismatch
+    (resized / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(RunError, match="does not match its config.json"):
+        load_run(resized).model
     broken_json = _broken_copy(tiny_run, tmp_path, "json")
     (broken_json / "config.json").write_text("{not json")
     with pytest.raises(RunError, match="not valid JSON"):

@@ -25,7 +25,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -35,6 +34,7 @@ from lemof.data.ecg_synth import LEADS
 from lemof.data.mimic_schema import ADMISSION_TYPES, CARE_UNITS, CHART_ITEMS, COLUMNS, FEATURES, GCS_COMPONENTS, LAB_ITEMS, VITAL_GROUP
 from lemof.data.schema import ecg_signal, icu_static_features
 from lemof.data.splits import assign_splits
+from lemof.progress import Progress
 from lemof.errors import CohortError
 from lemof.paths import atomic_directory
 
@@ -48,7 +48,6 @@ _TYPES = {
     "gender": "VARCHAR", "first_careunit": "VARCHAR", "admission_type": "VARCHAR", "storetime": "VARCHAR",
     "anchor_year_group": "VARCHAR", "dod": "VARCHAR", "caregiver_id": "VARCHAR", "valueuom": "VARCHAR",
 }
-Progress = Callable[[int, int], None]
 
 
 @dataclass
@@ -279,6 +278,9 @@ def _read_ecg(root: Path, rel: str) -> np.ndarray:
     return np.clip(np.round(np.nan_to_num(sig) * ECG_GAIN_PER_MV), -32767, 32767).astype(np.int16)
 
 
+_STEPS = ("cohort", "chartevents", "labevents", "ECG", "writing")
+
+
 def build_mimic(
     mimic_dir: str | Path,
     out: str | Path,
@@ -303,7 +305,7 @@ def build_mimic(
 
     def step(k: int) -> None:
         if progress is not None:
-            progress(k, 5)
+            progress("building MIMIC-IV", k, 5, _STEPS[k] if k < 5 else "done")
 
     tally: Counter = Counter()
     with atomic_directory(Path(out), overwrite=overwrite) as tmp:

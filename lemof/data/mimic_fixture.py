@@ -114,7 +114,7 @@ def write_mimic_fixture(
     extra_chartevents: int = 0,
     record_list_rows: int = 0,
     ecg: bool = True,
-    progress: Callable[[str], None] | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> FixtureTruth:
     """Write a MIMIC-IV (+ ECG) fixture under ``out`` (``mimic/`` and ``ecg/``) and return the truth.
 
@@ -123,7 +123,7 @@ def write_mimic_fixture(
     """
     out = Path(out)
     rng = np.random.default_rng([seed, 4242])
-    say = progress or (lambda _m: None)
+    say = log or (lambda _m: None)
 
     # --- patients and stays -------------------------------------------------------------
     second = rng.uniform(size=n_patients) < 0.25

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -24,6 +23,7 @@ import pandas as pd
 from lemof.data.bundle import NpyStreamWriter, finalize_bundle
 from lemof.data.physionet2012_source import VENDORED_DIR, LongRecords, read_raw, read_vendored
 from lemof.data.splits import assign_splits
+from lemof.progress import Progress
 from lemof.errors import CohortError
 from lemof.paths import atomic_directory
 
@@ -81,7 +81,6 @@ EHR_VARIABLES = {
 _SUMMED = {"Urine"}  # per bin: total volume, not mean
 _MAXED = {"MechVent"}
 
-Progress = Callable[[int, int], None]
 
 
 class _Tally:
@@ -201,17 +200,20 @@ def _features_meta() -> dict:
     }
 
 
+_STEPS = ("reading records", "cleaning", "gridding", "writing")
+
+
 def build_physionet2012(source: str | Path | None, out: str | Path, *, progress: Progress | None = None, overwrite: bool = False, seed: int = 0) -> str:
     """Build the PhysioNet 2012 bundle from ``source`` (directory, ``.tar.gz``, or None/"vendored"
     for the copy shipped in the repository); returns the bundle fingerprint.
 
-    ``progress(done, total)`` is called after each of the four steps (read, clean, grid, write).
+    ``progress`` is told after each of the four steps (read, clean, grid, write).
     """
     vendored = source is None or str(source) == "vendored"
 
     def step(k: int) -> None:
         if progress is not None:
-            progress(k, 4)
+            progress("building PhysioNet 2012", k, 4, _STEPS[min(k, 3)] if k < 4 else "done")
 
     records: LongRecords = read_vendored() if vendored else read_raw(Path(source))
     step(1)

@@ -22,7 +22,6 @@ stays bounded by one chunk whatever the cohort size.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -86,7 +85,6 @@ _LOS = {
 _SOFT_CAP = np.log(8.0)  # above ~9 days log-LOS is compressed ...
 _SOFT_SLOPE = 0.40  # ... to this slope, so the maximum lands near 20-30 days
 
-Progress = Callable[[int, int], None]
 
 
 def _latents(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
@@ -337,7 +335,7 @@ def generate_synthetic(
                 )
             )
             if progress is not None:
-                progress(int(rows[-1]) + 1, n)
+                progress("generating stays", int(rows[-1]) + 1, n)
         hashes = {"ehr_values.npy": w_vals.close(), "ehr_mask.npy": w_mask.close(), "signal.npy": w_sig.close()}
         stays = pd.concat(tables, ignore_index=True)
         stays.insert(3, "split", assign_splits(stays["subject_id"].to_numpy(), seed))

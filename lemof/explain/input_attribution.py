@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from lemof.data.bundle import CohortBundle
 from lemof.explain.explanation import check_run_fits_cohort
@@ -48,6 +47,7 @@ class InputAttribution:
 
 def input_attributions(run: Run, bundle: CohortBundle, stay_id: int | str, *, steps: int = DEFAULT_STEPS) -> InputAttribution:
     """Integrated Gradients of one stay's prediction over its EHR and biosignal inputs."""
+    import torch
     from captum.attr import IntegratedGradients
 
     check_run_fits_cohort(run, bundle)
@@ -59,7 +59,7 @@ def input_attributions(run: Run, bundle: CohortBundle, stay_id: int | str, *, st
     sig = torch.as_tensor(sig_np)  # (1, C', L')
     has_signal = bool(available[0])
 
-    def predict(ehr_x: torch.Tensor, sig_x: torch.Tensor) -> torch.Tensor:
+    def predict(ehr_x, sig_x):  # (n, T, C), (n, C', L') -> (n,) log1p-days
         avail = torch.full((ehr_x.shape[0],), has_signal, dtype=torch.bool)
         return model(ehr_x, sig_x, avail)["final"]
 

@@ -1,66 +1,20 @@
 """LeMoF assembled: two modality models, the level stacker, cross-modal fusion, meta-learner.
 
-``ModelSpec`` is everything needed to rebuild the network from ``config.json``; the weights
-come from ``model.safetensors``.
+The network is rebuilt from a ``ModelSpec`` (``lemof/models/spec.py``, stored in ``config.json``);
+the weights come from ``model.safetensors``.
 """
 
 from __future__ import annotations
 
-from dataclasses import MISSING, asdict, dataclass, field
-from typing import Any
-
 import torch
 from torch import nn
 
-from lemof.errors import ConfigError
 from lemof.models.fusion import CrossModalFusion, aggregate_levels
 from lemof.models.meta import MetaLearner
 from lemof.models.modality import ModalityModel
 from lemof.models.registry import create_encoder
+from lemof.models.spec import Head, ModelSpec, level_names
 from lemof.models.stacker import LevelStacker
-
-
-@dataclass
-class ModelSpec:
-    ehr_encoder: str
-    sig_encoder: str
-    ehr_in_channels: int
-    ehr_seq_len: int
-    sig_in_channels: int
-    sig_seq_len: int
-    ehr_duration_h: float
-    sig_duration_s: float
-    ehr_params: dict[str, Any] = field(default_factory=dict)
-    sig_params: dict[str, Any] = field(default_factory=dict)
-    d_model: int = 32
-    dropout: float = 0.1
-    attention_heads: int = 4
-    stacker_hidden: int = 16
-    # Filled in by stage 2 (0-based level indices and their aggregation weights).
-    selected_levels: dict[str, list[int]] = field(default_factory=lambda: {"ehr": [], "sig": []})
-    level_weights: dict[str, list[float]] = field(default_factory=lambda: {"ehr": [], "sig": []})
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelSpec":
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
-        missing = sorted(
-            k
-            for k, f in cls.__dataclass_fields__.items()
-            if k not in data and f.default is MISSING and f.default_factory is MISSING
-        )
-        if unknown:
-            raise ConfigError(f"model spec has unknown field(s) {unknown}")
-        if missing:
-            raise ConfigError(f"model spec lacks field(s) {missing}")
-        return cls(**data)
-
-
-def level_names(modality: str, n_levels: int) -> list[str]:
-    return [f"{modality}.L{i + 1}" for i in range(n_levels)]
 
 
 class LeMoF(nn.Module):
@@ -86,15 +40,16 @@ class LeMoF(nn.Module):
         return {"ehr": level_names("ehr", self.ehr.n_levels), "sig": level_names("sig", self.sig.n_levels)}
 
     @property
+    def heads(self) -> list[Head]:
+        return self.spec.heads
+
+    @property
     def head_names(self) -> list[str]:
-        names = ["ehr.global", "sig.global", "fusion"]
-        for m in ("ehr", "sig"):
-            names += [f"{m}.L{l + 1}" for l in self.spec.selected_levels[m]]
-        return names
+        return [h.name for h in self.heads]
 
     @property
     def sig_head_names(self) -> list[str]:
-        return [n for n in self.head_names if n.startswith("sig.")]
+        return [h.name for h in self.heads if h.needs_signal]
 
     def token_lengths(self) -> dict[str, int]:
         """Length T* of the aggregated best-level token sequence of each modality."""
@@ -125,13 +80,15 @@ class LeMoF(nn.Module):
         sel, w = self.spec.selected_levels, self.spec.level_weights
         return aggregate_levels(ehr_tokens, sel["ehr"], w["ehr"]), aggregate_levels(sig_tokens, sel["sig"], w["sig"])
 
+    def level_present(self, sig_available: torch.Tensor) -> torch.Tensor:
+        """(B, Le + Ls) bool: which levels a stay has (all EHR levels; biosignal levels if recorded)."""
+        n_ehr, n_sig = self.ehr.n_levels, self.sig.n_levels
+        ehr = torch.ones(len(sig_available), n_ehr, dtype=torch.bool, device=sig_available.device)
+        return torch.cat([ehr, sig_available[:, None].expand(-1, n_sig)], dim=1)
+
     def stacker_inputs(self, ehr_levels: torch.Tensor, sig_levels: torch.Tensor, sig_available: torch.Tensor) -> torch.Tensor:
         """(B, Le + Ls) level predictions, absent biosignal levels at their background value."""
-        x = torch.cat([ehr_levels, sig_levels], dim=1).to(torch.float64)
-        bg = self.stacker.background.expand_as(x)
-        absent = torch.zeros_like(x, dtype=torch.bool)
-        absent[:, ehr_levels.shape[1] :] = ~sig_available[:, None]
-        return torch.where(absent, bg, x)
+        return self.stacker.fill_absent(torch.cat([ehr_levels, sig_levels], dim=1), self.level_present(sig_available))
 
     def forward(self, ehr_x: torch.Tensor, sig_x: torch.Tensor, sig_available: torch.Tensor) -> dict[str, torch.Tensor]:
         """ehr_x (B, T, C_ehr), sig_x (B, C_sig, L), sig_available (B,) bool.

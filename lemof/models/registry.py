@@ -1,7 +1,9 @@
 """Registry of encoders by modality and name (``create_encoder("ehr", "gru", ...)``).
 
 An encoder configuration such as ``gru+resnet1d`` names one EHR and one biosignal encoder.
-Unknown names fail loudly, listing what is available.
+Unknown names fail loudly, listing what is available. The built-in encoders are listed by
+module here, so that names can be checked (a run's config, a form in the app) without
+importing torch; a module is imported, and its encoders registered, when one is built.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ from typing import Any, Callable
 from lemof.errors import ConfigError
 
 MODALITIES = ("ehr", "sig")
+_BUILTIN: dict[str, dict[str, str]] = {
+    "ehr": {"gru": "gru", "transformer": "transformer", "tcn": "tcn"},
+    "sig": {"resnet1d": "resnet1d", "transformer": "transformer", "tcn": "tcn"},
+}
 _ENCODERS: dict[str, dict[str, type]] = {m: {} for m in MODALITIES}
 
 
@@ -32,20 +38,24 @@ def register_encoder(modality: str, name: str) -> Callable[[type], type]:
 
 
 def list_encoders(modality: str) -> list[str]:
-    _ensure_loaded()
-    return sorted(_ENCODERS[modality])
+    return sorted(set(_BUILTIN.get(modality, {})) | set(_ENCODERS.get(modality, {})))
+
+
+def check_encoder_name(modality: str, name: str) -> None:
+    """``ConfigError`` naming the available encoders if ``name`` is unknown (no torch import)."""
+    if modality not in MODALITIES:
+        raise ConfigError(f"unknown modality {modality!r}; available: {', '.join(MODALITIES)}")
+    if name not in list_encoders(modality):
+        raise ConfigError(f"unknown {modality} encoder {name!r}; available: {', '.join(list_encoders(modality))}")
 
 
 def encoder_class(modality: str, name: str) -> type:
-    _ensure_loaded()
-    if modality not in MODALITIES:
-        raise ConfigError(f"unknown modality {modality!r}; available: {', '.join(MODALITIES)}")
-    try:
-        return _ENCODERS[modality][name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown {modality} encoder {name!r}; available: {', '.join(sorted(_ENCODERS[modality]))}"
-        ) from None
+    check_encoder_name(modality, name)
+    if name not in _ENCODERS[modality]:
+        import importlib
+
+        importlib.import_module(f"lemof.models.encoders.{_BUILTIN[modality][name]}")
+    return _ENCODERS[modality][name]
 
 
 def create_encoder(modality: str, name: str, in_channels: int, seq_len: int, params: dict[str, Any] | None = None):
@@ -64,11 +74,6 @@ def parse_encoder_pair(spec: str) -> tuple[str, str]:
     parts = spec.split("+")
     if len(parts) != 2 or not all(parts):
         raise ConfigError(f"encoder configuration must look like EHR+SIG (e.g. gru+resnet1d), got {spec!r}")
-    encoder_class("ehr", parts[0])
-    encoder_class("sig", parts[1])
+    check_encoder_name("ehr", parts[0])
+    check_encoder_name("sig", parts[1])
     return parts[0], parts[1]
-
-
-def _ensure_loaded() -> None:
-    # Importing the package registers every built-in encoder.
-    import lemof.models.encoders  # noqa: F401

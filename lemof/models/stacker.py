@@ -36,11 +36,21 @@ class LevelStacker(nn.Module):
         with torch.no_grad():
             return self(torch.as_tensor(np.asarray(level_preds, dtype=np.float64))).numpy()
 
-    def fit(self, level_preds: np.ndarray, target: np.ndarray, background: np.ndarray, *, seed: int, steps: int = 500) -> None:
-        """Fit on (n, n_levels) level predictions; ``background`` is the absent-level value."""
-        gen = torch.Generator().manual_seed(seed)
+    def set_background(self, background: np.ndarray) -> None:
+        """The value an absent level takes, (n_levels,): the mean level prediction over training stays."""
         with torch.no_grad():
             self.background.copy_(torch.as_tensor(background, dtype=torch.float64))
+
+    def fill_absent(self, level_preds: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+        """(B, n_levels) level predictions with the levels not ``present`` (B, n_levels) bool at
+        their background value, float64. The one place absent levels are replaced."""
+        x = level_preds.to(torch.float64)
+        return torch.where(present, x, self.background.expand_as(x))
+
+    def fit(self, level_preds: np.ndarray, target: np.ndarray, *, seed: int, steps: int = 500) -> None:
+        """Fit on (n, n_levels) level predictions (absent levels already at the background)."""
+        gen = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
             sd = np.std(level_preds, axis=0)
             self.scale.copy_(torch.as_tensor(np.where(sd > 1e-6, sd, 1.0), dtype=torch.float64))
             for p in self.net.parameters():  # re-initialise reproducibly

@@ -1,9 +1,9 @@
 """Pure Plotly figures: data in, ``go.Figure`` out. No Streamlit here."""
 
 from lemof.plots.attribution import ehr_attribution_figure, signal_attribution_figure, static_attribution_figure
-from lemof.plots.cohort import global_importance_figure, metrics_figure
+from lemof.plots.cohort import global_importance_figure, metrics_figure, training_curves_figure
 from lemof.plots.context import signal_figure, timeline_figure
-from lemof.plots.explanation import attention_figure, contributions_figure, level_shap_figure
+from lemof.plots.explanation import attention_figure, contributions_figure, head_table_rows, level_shap_figure
 
 __all__ = [
     "attention_figure",
@@ -12,8 +12,10 @@ __all__ = [
     "static_attribution_figure",
     "contributions_figure",
     "global_importance_figure",
+    "head_table_rows",
     "level_shap_figure",
     "metrics_figure",
     "signal_figure",
     "timeline_figure",
+    "training_curves_figure",
 ]

@@ -1,4 +1,4 @@
-"""Figures of input attributions (Integrated Gradients): EHR features x hours, biosignal over time."""
+"""Figures of input attributions (Integrated Gradients): EHR features x hours, static facts, the biosignal."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from lemof.explain.input_attribution import InputAttribution
-from lemof.plots.style import NEGATIVE, OKABE_ITO, POSITIVE, base_layout
-
-_DIVERGING = [[0.0, NEGATIVE], [0.5, "#FFFFFF"], [1.0, POSITIVE]]  # blue shortens, vermillion lengthens
+from lemof.plots.style import DIVERGING, LOG1P_DAYS, MODALITY_COLOURS, base_layout, with_alt
 
 
 def ehr_attribution_figure(attr: InputAttribution, labels: dict[str, str] | None = None) -> go.Figure:
@@ -24,14 +22,16 @@ def ehr_attribution_figure(attr: InputAttribution, labels: dict[str, str] | None
             y=names,
             zmin=-span,
             zmax=span,
-            colorscale=_DIVERGING,
-            colorbar=dict(title="log1p-days"),
-            hovertemplate="%{y} at hour %{x:.1f}<br>attribution %{z:+.4f}<extra></extra>",
+            colorscale=DIVERGING,
+            colorbar=dict(title=f"attribution<br>({LOG1P_DAYS})", tickvals=[-span, 0, span], ticktext=[f"{-span:.3f}<br>shortens", "0", f"{span:+.3f}<br>lengthens"]),
+            hovertemplate="%{y} at hour %{x:.1f}<br>attribution %{z:+.4f} " + LOG1P_DAYS + "<extra></extra>",
         )
     )
-    fig.update_xaxes(title="hours since admission")
-    fig.update_yaxes(autorange="reversed")
-    return base_layout(fig, title="EHR: which feature at which hour moved the prediction (red lengthens)", height=max(320, 22 * len(names) + 120))
+    fig.update_xaxes(title="hours since ICU admission")
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    base_layout(fig, title="EHR: which feature at which hour moved the prediction (red lengthens, blue shortens)", height=max(320, 22 * len(names) + 130))
+    f, t = np.unravel_index(int(np.argmax(np.abs(z))), z.shape)
+    return with_alt(fig, f"Integrated Gradients over EHR features and hours; the largest is {names[f]} at hour {attr.ehr_hours[t]:.1f} ({z[f, t]:+.3f} log1p-days).")
 
 
 def signal_attribution_figure(attr: InputAttribution, sig_label: str = "ECG") -> go.Figure | None:
@@ -43,17 +43,28 @@ def signal_attribution_figure(attr: InputAttribution, sig_label: str = "ECG") ->
     in_hours = seconds.max() > 3600
     x = seconds / 3600 if in_hours else seconds
     fig = make_subplots(rows=len(attr.sig_channels), cols=1, shared_xaxes=True, vertical_spacing=0.03)
+    span = float(np.abs(values).max()) or 1e-9
     for i, (name, row) in enumerate(zip(attr.sig_channels, values)):
-        fig.add_bar(x=x, y=row, marker_color=np.where(row > 0, POSITIVE, NEGATIVE), name=name, showlegend=False, row=i + 1, col=1)
-        fig.update_yaxes(title_text=name, row=i + 1, col=1, title_font_size=11)
-    fig.update_xaxes(title_text=f"time ({'h since admission' if in_hours else 's'})", row=len(attr.sig_channels), col=1)
+        fig.add_bar(x=x, y=row, marker_color=MODALITY_COLOURS["sig"], name=name, showlegend=False, row=i + 1, col=1,
+                    hovertemplate=f"{name} at %{{x:.2f}} {'h' if in_hours else 's'}<br>%{{y:+.4f}} {LOG1P_DAYS}<extra></extra>")
+        fig.update_yaxes(title_text=name, row=i + 1, col=1, title_font_size=11, range=[-1.1 * span, 1.1 * span], zeroline=True, zerolinecolor="#444")
+    fig.update_xaxes(title_text="hours since ICU admission" if in_hours else f"{sig_label} time (s)", row=len(attr.sig_channels), col=1)
     fig.update_layout(bargap=0)
-    return base_layout(fig, title=f"{sig_label}: which part of the recording moved the prediction", height=90 * len(attr.sig_channels) + 110)
+    fig.add_annotation(text=f"bars: attribution per channel ({LOG1P_DAYS}); up lengthens, down shortens", xref="paper", yref="paper", x=0, y=1.0, yanchor="bottom", showarrow=False, font=dict(size=11))
+    base_layout(fig, title=f"{sig_label}: which part of the recording moved the prediction", height=90 * len(attr.sig_channels) + 140)
+    fig.update_layout(margin=dict(t=75))
+    c, t = np.unravel_index(int(np.argmax(np.abs(values))), values.shape)
+    return with_alt(fig, f"Integrated Gradients over the {sig_label}; the largest is channel {attr.sig_channels[c]} at {x[t]:.2f} {'h' if in_hours else 's'} ({values[c, t]:+.4f} log1p-days).")
 
 
 def static_attribution_figure(attr: InputAttribution) -> go.Figure:
     names = list(attr.static)
     vals = [attr.static[n] for n in names]
-    fig = go.Figure(go.Bar(x=vals, y=[n.replace("_", " ") for n in names], orientation="h", marker_color=[POSITIVE if v > 0 else NEGATIVE for v in vals]))
-    fig.update_xaxes(title="attribution (log1p-days)", zeroline=True, zerolinecolor=OKABE_ITO["black"])
-    return base_layout(fig, title="Static facts", height=220)
+    span = max([abs(v) for v in vals] + [1e-9])
+    fig = go.Figure(go.Bar(x=vals, y=[n.replace("_", " ") for n in names], orientation="h", marker_color=MODALITY_COLOURS["ehr"],
+                           hovertemplate="%{y}: %{x:+.4f} " + LOG1P_DAYS + "<extra></extra>"))
+    fig.update_xaxes(title=f"attribution ({LOG1P_DAYS}): ← shortens · lengthens →", zeroline=True, zerolinecolor="#444", range=[-1.15 * span, 1.15 * span])
+    fig.update_yaxes(automargin=True)
+    base_layout(fig, title="Static facts", height=60 + 28 * max(len(names), 3) + 80)
+    text = ", ".join(f"{n.replace('_', ' ')} {v:+.3f}" for n, v in sorted(zip(names, vals), key=lambda p: -abs(p[1])))
+    return with_alt(fig, f"Attribution of the static facts (log1p-days): {text}.")

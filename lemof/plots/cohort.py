@@ -1,34 +1,69 @@
-"""Cohort-level figures: global level importance and model performance."""
+"""Model-level figures: global level importance and test performance."""
 
 from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from lemof.plots.style import MODALITY_COLOURS, OKABE_ITO, base_layout, head_label, level_label
+from lemof.metrics import RunMetrics
+from lemof.plots.style import HEAD_KIND_COLOURS, LOG1P_DAYS, MODALITY_COLOURS, REFERENCE, TOTAL_COLOUR, base_layout, head_label, level_label, modality_label, with_alt
 
 
-def global_importance_figure(level_importance: dict, sig_label: str = "ECG") -> go.Figure:
-    """Mean |phi| of every level over validation stays; selected levels starred."""
+def global_importance_figure(level_importance, sig_label: str = "ECG") -> go.Figure:
+    """Mean |phi| of every level over validation stays, per modality; selected levels starred."""
     fig = go.Figure()
-    selected = set(level_importance["selected"]["ehr"]) | set(level_importance["selected"]["sig"])
+    selected = set(level_importance.selected["ehr"]) | set(level_importance.selected["sig"])
     for m in ("ehr", "sig"):
-        keys = level_importance["levels"][m]
+        keys = level_importance.levels[m]
         fig.add_bar(
             x=[("★ " if k in selected else "") + level_label(k, sig_label) for k in keys],
-            y=level_importance["importance"][m],
+            y=level_importance.importance[m],
             marker_color=MODALITY_COLOURS[m],
-            name="EHR" if m == "ehr" else sig_label,
+            name=modality_label(m, sig_label),
+            hovertemplate="%{x}<br>mean |φ| %{y:.3f} " + LOG1P_DAYS + "<extra></extra>",
         )
-    fig.update_yaxes(title="mean |φ| (log1p-days)")
-    return base_layout(fig, title="Global level importance (validation stays)", height=340)
+    fig.update_yaxes(title=f"mean |φ| ({LOG1P_DAYS})")
+    fig.update_xaxes(title="encoder level (shallow → deep, per modality)", tickangle=0)
+    base_layout(fig, title="Global level importance over validation stays (★ = selected for stage 3)", height=360)
+    ranked = sorted(((v, level_label(k, sig_label)) for m in ("ehr", "sig") for k, v in zip(level_importance.levels[m], level_importance.importance[m])), reverse=True)
+    return with_alt(fig, "Global level importance (mean |φ|, log1p-days), largest first: " + ", ".join(f"{n} {v:.3f}" for v, n in ranked) + ".")
 
 
-def metrics_figure(metrics: dict, sig_label: str = "ECG") -> go.Figure:
-    """Test MAE (days) of LeMoF, each head alone, and the training-median baseline."""
-    test = metrics["test"]
-    names = ["LeMoF"] + [head_label(k, sig_label) for k in test["heads_alone"]] + ["training median"]
-    mae = [test["lemof"]["mae_days"]] + [v["mae_days"] for v in test["heads_alone"].values()] + [test["baseline_train_median"]["mae_days"]]
-    colours = [OKABE_ITO["vermillion"]] + [OKABE_ITO["sky"]] * len(test["heads_alone"]) + [OKABE_ITO["grey"]]
-    fig = go.Figure(go.Bar(x=names, y=mae, marker_color=colours, text=[f"{v:.2f}" for v in mae], textposition="outside"))
-    fig.update_yaxes(title="test MAE (days)", range=[0, max(mae) * 1.2])
-    return base_layout(fig, title="Test MAE: LeMoF vs its heads alone vs the training median", height=360)
+def metrics_figure(metrics: RunMetrics, head_kinds: dict[str, str], sig_label: str = "ECG") -> go.Figure:
+    """Test MAE (days) of the model, each head alone, and the training-median baseline."""
+    test = metrics.test
+    names = ["LeMoF (meta-learner)"] + [head_label(k, sig_label) + " alone" for k in test.heads_alone] + ["training median"]
+    mae = [test.model.mae_days] + [v.mae_days for v in test.heads_alone.values()] + [test.baseline_train_median.mae_days]
+    colours = [TOTAL_COLOUR] + [HEAD_KIND_COLOURS[head_kinds[k]] for k in test.heads_alone] + [REFERENCE]
+    fig = go.Figure(go.Bar(y=names, x=mae, orientation="h", marker_color=colours, text=[f"{v:.2f} d" for v in mae], textposition="outside", cliponaxis=False,
+                           hovertemplate="%{y}: MAE %{x:.3f} days<extra></extra>", showlegend=False))
+    for kind, colour in HEAD_KIND_COLOURS.items():
+        if kind in head_kinds.values():
+            fig.add_bar(x=[None], y=[None], marker_color=colour, name=f"{kind} head alone")
+    fig.update_xaxes(title="test MAE (days; lower is better)", range=[0, max(mae) * 1.2])
+    fig.update_yaxes(categoryorder="array", categoryarray=names[::-1], automargin=True)
+    base_layout(fig, title="Test MAE: the model, each head alone, the training median", height=60 + 34 * len(names) + 120)
+    return with_alt(fig, f"Test MAE in days: LeMoF {test.model.mae_days:.2f}, training median {test.baseline_train_median.mae_days:.2f}; "
+                    + ", ".join(f"{head_label(k, sig_label)} alone {v.mae_days:.2f}" for k, v in test.heads_alone.items()) + ".")
+
+
+def training_curves_figure(stage_reports: dict) -> go.Figure:
+    """Training and validation loss per epoch of each trained stage (Huber loss on log1p-days)."""
+    names = {"stage1_ehr": "stage 1: EHR encoder", "stage1_sig": "stage 1: biosignal encoder", "stage3_fusion": "stage 3: cross-modal attention"}
+    colours = {"stage1_ehr": MODALITY_COLOURS["ehr"], "stage1_sig": MODALITY_COLOURS["sig"], "stage3_fusion": HEAD_KIND_COLOURS["cross-modal"]}
+    fig = go.Figure()
+    best = []
+    for key, report in stage_reports.items():
+        history = report.get("history") or []
+        if not history:
+            continue
+        epochs = [h["epoch"] for h in history]
+        label = names.get(key, key)
+        colour = colours.get(key, TOTAL_COLOUR)
+        fig.add_scatter(x=epochs, y=[h["train_loss"] for h in history], mode="lines", line=dict(color=colour, dash="dot"), name=f"{label}, training")
+        fig.add_scatter(x=epochs, y=[h["val_loss"] for h in history], mode="lines+markers", line=dict(color=colour), name=f"{label}, validation")
+        best.append(f"{label} best at epoch {report.get('best_epoch')} of {report.get('epochs_run')}")
+    fig.update_xaxes(title="epoch", dtick=1 if max((len(r.get("history") or []) for r in stage_reports.values()), default=0) <= 12 else None)
+    fig.update_yaxes(title="Huber loss (log1p-days)")
+    base_layout(fig, title="Training curves (early stopping keeps the best validation epoch)", height=380)
+    fig.update_layout(legend=dict(y=-0.25))
+    return with_alt(fig, "Loss per epoch; " + "; ".join(best) + ".")

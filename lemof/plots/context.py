@@ -9,48 +9,51 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from lemof.patient import StayContext
-from lemof.plots.style import MODALITY_COLOURS, OKABE_ITO, base_layout
+from lemof.plots.style import MODALITY_COLOURS, OKABE_ITO, base_layout, with_alt
 
-_GROUP_COLOURS = {"vital": OKABE_ITO["blue"], "lab": OKABE_ITO["green"]}
-
-
-def _grid_axes(n: int, columns: int, titles: list[str], h_gap: float = 0.05, v_gap: float = 0.09) -> dict:
-    """Layout of ``n`` small panels in a grid, built directly (make_subplots takes ~1 s for 20)."""
-    rows = max(1, math.ceil(n / columns))
-    width = (1 - h_gap * (columns - 1)) / columns
-    height = (1 - v_gap * (rows - 1)) / rows
-    layout: dict = {"annotations": []}
-    for i in range(n):
-        r, c = divmod(i, columns)
-        k = "" if i == 0 else str(i + 1)
-        x0, y1 = c * (width + h_gap), 1 - r * (height + v_gap)
-        layout[f"xaxis{k}"] = {"domain": [x0, x0 + width], "anchor": f"y{k}", "showticklabels": r == rows - 1 or i + columns >= n}
-        layout[f"yaxis{k}"] = {"domain": [y1 - height, y1], "anchor": f"x{k}"}
-        layout["annotations"].append(
-            {"text": titles[i], "x": x0 + width / 2, "y": y1, "xref": "paper", "yref": "paper", "showarrow": False, "yanchor": "bottom", "font": {"size": 11}}
-        )
-    return layout
+_PANEL_PX, _GAP_PX, _TOP_PX, _BOTTOM_PX = 92, 58, 60, 50
 
 
-def timeline_figure(ctx: StayContext, n_steps_hours: float, columns: int = 4) -> go.Figure:
-    """One small panel per EHR feature with its observed values over the window.
+def feature_title(meta: dict) -> str:
+    """``Heart rate (bpm)``; no empty brackets when a feature has no unit."""
+    label, unit = meta.get("label", meta["name"]), str(meta.get("unit", "") or "").strip()
+    return f"{label} ({unit})" if unit else label
 
-    Only observed values are drawn (markers joined by lines); a feature never observed keeps
-    an empty panel marked "not measured". The biosignal's recording time is a dashed line.
+
+def timeline_figure(ctx: StayContext, n_steps_hours: float, columns: int = 3) -> go.Figure:
+    """One small panel per EHR feature *measured* in this stay's window, vitals first, then labs.
+
+    Only observed values are drawn (markers joined by lines); features never measured are left
+    out here (``StayContext.unmeasured`` lists them). The biosignal's recording time is a dashed
+    orange line. Panels are laid out in pixels, so titles never run into each other.
     """
-    features = ctx.ehr_features
-    titles = [f"{f.get('label', f['name'])} ({f.get('unit', '')})" for f in features]
-    layout = _grid_axes(len(features), columns, titles)
     by_feature = {name: part for name, part in ctx.timeline.groupby("feature", sort=False)}
+    order = {"vital": 0, "lab": 1}
+    features = sorted((f for f in ctx.ehr_features if f["name"] in by_feature), key=lambda f: order.get(str(f.get("group", "")), 2))
+    n = max(len(features), 1)
+    rows = math.ceil(n / columns)
+    height = _TOP_PX + rows * _PANEL_PX + (rows - 1) * _GAP_PX + _BOTTOM_PX + 30
+    plot_h = height - _TOP_PX - _BOTTOM_PX
+    h_gap = 0.07
+    width = (1 - h_gap * (columns - 1)) / columns
+    tick = 6 if n_steps_hours <= 24 else 12
+    layout: dict = {"annotations": [], "shapes": []}
     data = []
     for i, f in enumerate(features):
+        r, c = divmod(i, columns)
         k = "" if i == 0 else str(i + 1)
-        colour = _GROUP_COLOURS.get(str(f.get("group", "")), OKABE_ITO["black"])
-        part = by_feature.get(f["name"])
-        layout[f"xaxis{k}"].update(range=[-0.5, n_steps_hours], dtick=6)
-        if part is None:
-            layout["annotations"].append({"text": "not measured", "x": n_steps_hours / 2, "y": 0.5, "xref": f"x{k}", "yref": f"y{k} domain", "showarrow": False, "font": {"color": OKABE_ITO["grey"]}})
-            continue
+        x0 = c * (width + h_gap)
+        top_px = r * (_PANEL_PX + _GAP_PX)
+        y1 = 1 - top_px / plot_h
+        y0 = 1 - (top_px + _PANEL_PX) / plot_h
+        layout[f"xaxis{k}"] = {"domain": [x0, x0 + width], "anchor": f"y{k}", "range": [-0.5, n_steps_hours + 0.5], "dtick": tick, "tickangle": 0, "tickfont": {"size": 10}}
+        layout[f"yaxis{k}"] = {"domain": [y0, y1], "anchor": f"x{k}", "tickfont": {"size": 10}, "nticks": 4}
+        title = feature_title(f)
+        layout["annotations"].append(
+            {"text": title if len(title) <= 38 else title[:37] + "…", "x": x0, "y": y1, "xref": "paper", "yref": "paper", "showarrow": False,
+             "xanchor": "left", "yanchor": "bottom", "font": {"size": 12}}
+        )
+        part = by_feature[f["name"]]
         data.append(
             {
                 "type": "scatter",
@@ -59,21 +62,30 @@ def timeline_figure(ctx: StayContext, n_steps_hours: float, columns: int = 4) ->
                 "xaxis": f"x{k}",
                 "yaxis": f"y{k}",
                 "mode": "lines+markers",
-                "marker": {"size": 5, "color": colour},
-                "line": {"width": 1, "color": colour},
+                "marker": {"size": 5, "color": MODALITY_COLOURS["ehr"]},
+                "line": {"width": 1, "color": MODALITY_COLOURS["ehr"]},
                 "showlegend": False,
-                "hovertemplate": f"{f.get('label', f['name'])}: %{{y}} {f.get('unit', '')}<br>hour %{{x}}<extra></extra>",
+                "hovertemplate": f"{feature_title(f)}: %{{y}}<br>hour %{{x}}<extra></extra>",
             }
         )
+        if ctx.signal_time_h is not None:
+            layout["shapes"].append(
+                {"type": "line", "x0": ctx.signal_time_h, "x1": ctx.signal_time_h, "y0": 0, "y1": 1, "xref": f"x{k}", "yref": f"y{k} domain",
+                 "line": {"dash": "dash", "color": MODALITY_COLOURS["sig"], "width": 1.5}}
+            )
+    layout["annotations"].append(
+        {"text": "hours since ICU admission", "x": 0.5, "y": 0, "xref": "paper", "yref": "paper", "yshift": -38, "showarrow": False, "yanchor": "top", "font": {"size": 12}}
+    )
+    data.append({"type": "scatter", "x": [None], "y": [None], "mode": "lines+markers", "marker": {"color": MODALITY_COLOURS["ehr"], "size": 5},
+                 "line": {"color": MODALITY_COLOURS["ehr"]}, "name": "observed value (EHR)"})
     if ctx.signal_time_h is not None:
-        layout["shapes"] = [
-            {"type": "line", "x0": ctx.signal_time_h, "x1": ctx.signal_time_h, "y0": 0, "y1": 1, "xref": f"x{'' if i == 0 else i + 1}", "yref": f"y{'' if i == 0 else i + 1} domain", "line": {"dash": "dash", "color": MODALITY_COLOURS["sig"], "width": 1}}
-            for i in range(len(features))
-        ]
+        data.append({"type": "scatter", "x": [None], "y": [None], "mode": "lines", "line": {"dash": "dash", "color": MODALITY_COLOURS["sig"]},
+                     "name": f"{ctx.signal_short_label} recorded (hour {ctx.signal_time_h:.1f})"})
     fig = go.Figure(data=data, layout=layout)
-    base_layout(fig, height=max(260, 140 * math.ceil(len(features) / columns)))
-    fig.update_layout(margin=dict(t=30))
-    return fig
+    base_layout(fig, height=height, legend_below=False)
+    fig.update_layout(margin=dict(t=_TOP_PX, b=_BOTTOM_PX, l=10, r=10), legend=dict(y=1 + 28 / plot_h, yanchor="bottom"))
+    measured = ", ".join(feature_title(f) for f in features[:6]) + ("…" if len(features) > 6 else "")
+    return with_alt(fig, f"EHR values observed in the first {n_steps_hours:g} h ({len(features)} features measured): {measured}. Not measured: {', '.join(ctx.unmeasured) or 'none'}.")
 
 
 def signal_figure(ctx: StayContext, channels: list[str] | None = None, attention: tuple[list[float], list[float]] | None = None) -> go.Figure | None:
@@ -124,7 +136,13 @@ def signal_figure(ctx: StayContext, channels: list[str] | None = None, attention
             row=len(channels) + 1,
             col=1,
         )
-        fig.update_yaxes(title_text="attention", row=len(channels) + 1, col=1, title_font_size=11)
-    fig.update_xaxes(title_text=f"time ({unit}{' since admission' if in_hours else ''})", row=len(channels) + extra, col=1)
+    fig.update_xaxes(title_text="hours since ICU admission" if in_hours else f"{ctx.signal_short_label} time (s)", row=len(channels) + extra, col=1)
+    if attention is not None:
+        fig.update_yaxes(title_text="attention<br>from EHR", row=len(channels) + 1, col=1, title_font_size=11)
     when = f" recorded at hour {ctx.signal_time_h:.1f}" if ctx.signal_time_h is not None else ""
-    return base_layout(fig, title=f"{ctx.signal_label}{when}", height=110 * len(channels) + 80 * extra + 80)
+    base_layout(fig, title=f"{ctx.signal_label}{when}", height=110 * len(channels) + 80 * extra + 90)
+    text = f"{ctx.signal_label}{when}: channels {', '.join(channels)}"
+    if attention is not None:
+        peak = int(np.argmax(attention[1]))
+        text += f"; the EHR attends most to {attention[0][peak] * scale:.2f} {unit}"
+    return with_alt(fig, text + ".")

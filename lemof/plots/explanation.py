@@ -6,121 +6,175 @@ import numpy as np
 import plotly.graph_objects as go
 
 from lemof.explain.explanation import StayExplanation
+from lemof.models.spec import HEAD_KINDS
 from lemof.plots.style import (
     ABSENT,
-    HEAD_GROUP_COLOURS,
-    NEGATIVE,
-    POSITIVE,
+    HEAD_KIND_COLOURS,
+    LOG1P_DAYS,
+    MODALITY_COLOURS,
+    SEQUENTIAL,
+    TOTAL_COLOUR,
     base_layout,
-    head_group,
+    days_ticks,
     head_label,
     level_label,
+    modality_label,
+    with_alt,
 )
 
 
 def level_shap_figure(expl: StayExplanation, sig_label: str = "ECG") -> go.Figure:
     """Signed Shapley value of every level for this stay, with the cohort's mean |phi|.
 
-    Levels chosen by stage 2 are starred; levels of an absent modality are drawn as grey
-    "absent" bars, never as zero.
+    Bars are coloured by modality; their direction is the sign (right lengthens the predicted
+    stay). Levels chosen by stage 2 are starred; levels of an absent modality are grey
+    "absent" bars, never zero.
     """
-    keys, phis, glob = [], [], []
-    for m in ("ehr", "sig"):
-        keys += expl.level_names[m]
-        phis += expl.level_shap[m]
-        glob += expl.level_importance[m]
     selected = set(expl.selected_levels["ehr"]) | set(expl.selected_levels["sig"])
-    labels = [("★ " if k in selected else "") + level_label(k, sig_label) for k in keys]
-    present = [p is not None for p in phis]
-    values = [p if p is not None else 0.0 for p in phis]
     fig = go.Figure()
-    fig.add_bar(
-        y=[l for l, ok in zip(labels, present) if ok],
-        x=[v for v, ok in zip(values, present) if ok],
-        orientation="h",
-        marker_color=[POSITIVE if v > 0 else NEGATIVE for v, ok in zip(values, present) if ok],
-        name="this stay (φ)",
-        hovertemplate="%{y}<br>φ = %{x:+.3f} log1p-days<extra></extra>",
-    )
-    span = max([abs(v) for v in values] + glob + [1e-3])
-    absent_labels = [l for l, ok in zip(labels, present) if not ok]
-    if absent_labels:
-        fig.add_bar(
-            y=absent_labels,
-            x=[span] * len(absent_labels),
-            orientation="h",
-            marker=dict(color=ABSENT, pattern=dict(shape="/")),
-            name=f"absent ({sig_label} not recorded)",
-            text=["absent"] * len(absent_labels),
-            textposition="inside",
-            hovertemplate="%{y}: modality absent for this stay<extra></extra>",
-        )
+    all_labels, glob, span = [], [], 1e-3
+    for m in ("ehr", "sig"):
+        labels = [("★ " if k in selected else "") + level_label(k, sig_label) for k in expl.level_names[m]]
+        phis = expl.level_shap[m]
+        all_labels += labels
+        glob += expl.level_importance[m]
+        present = [(l, p) for l, p in zip(labels, phis) if p is not None]
+        span = max([span] + [abs(p) for _, p in present] + list(expl.level_importance[m]))
+        if present:
+            fig.add_bar(
+                y=[l for l, _ in present],
+                x=[p for _, p in present],
+                orientation="h",
+                marker_color=MODALITY_COLOURS[m],
+                name=f"{modality_label(m, sig_label)} level, this stay (φ)",
+                hovertemplate="%{y}<br>φ = %{x:+.3f} " + LOG1P_DAYS + "<extra></extra>",
+            )
+        absent = [l for l, p in zip(labels, phis) if p is None]
+        if absent:
+            fig.add_bar(
+                y=absent,
+                x=[span] * len(absent),
+                orientation="h",
+                marker=dict(color=ABSENT, pattern=dict(shape="/")),
+                name=f"absent ({sig_label} not recorded)",
+                text=["absent"] * len(absent),
+                textposition="inside",
+                hovertemplate="%{y}: modality absent for this stay<extra></extra>",
+            )
     fig.add_scatter(
-        y=labels,
+        y=all_labels,
         x=glob,
         mode="markers",
-        marker=dict(symbol="diamond", size=11, color="black"),
-        name="cohort mean |φ|",
+        marker=dict(symbol="diamond", size=10, color=TOTAL_COLOUR),
+        name="cohort mean |φ| (global importance)",
         hovertemplate="%{y}<br>global importance %{x:.3f}<extra></extra>",
     )
-    fig.update_yaxes(categoryorder="array", categoryarray=labels[::-1])
-    fig.update_xaxes(title="Shapley value φ (log1p-days; > 0 lengthens the predicted stay)", zeroline=True, zerolinecolor="#444")
-    base_layout(fig, title="Per-level SHAP importance (★ = selected by stage 2)", height=340)
+    fig.update_yaxes(categoryorder="array", categoryarray=all_labels[::-1], automargin=True)
+    fig.update_xaxes(
+        title=f"φ ({LOG1P_DAYS}):  ← shortens   ·   lengthens →",
+        zeroline=True,
+        zerolinecolor="#444",
+        range=[-1.15 * span, 1.15 * span],
+    )
+    base_layout(fig, title="Per-level SHAP importance (★ = selected by stage 2)", height=360)
     fig.update_layout(barmode="overlay")
-    return fig
+    ranked = sorted(
+        ((abs(p), level_label(k, sig_label), p) for m in ("ehr", "sig") for k, p in zip(expl.level_names[m], expl.level_shap[m]) if p is not None),
+        reverse=True,
+    )
+    top = ", ".join(f"{name} {p:+.3f}" for _, name, p in ranked[:3])
+    return with_alt(fig, f"Level Shapley values of this stay (log1p-days), largest first: {top}; they add up to the level-stacker output {expl.stacker_output:.3f} minus the base {expl.shap_base:.3f}.")
+
+
+def _head_rows(expl: StayExplanation, sig_label: str) -> list[tuple[str, str, float | None, bool]]:
+    """(label, kind, contribution or None if absent, zero-weight) per head, grouped by kind."""
+    rows = []
+    for kind in HEAD_KINDS:
+        for name in expl.head_names:
+            if expl.head_kinds[name] != kind:
+                continue
+            value, pred = expl.contributions[name], expl.head_predictions[name]
+            zero_weight = value is not None and value == 0.0 and pred not in (None, 0.0)
+            rows.append((head_label(name, sig_label), kind, value, zero_weight))
+    return rows
 
 
 def contributions_figure(expl: StayExplanation, sig_label: str = "ECG") -> go.Figure:
-    """Waterfall from the meta-learner's bias to the prediction (log1p-days).
+    """Horizontal waterfall from the meta-learner's bias through each head to the prediction.
 
-    Each present head adds w_i * y_i; the bars end exactly at the prediction. Modality-level
-    heads and level-specific heads have different colours; absent heads are listed, not drawn.
+    The scale is log1p(days), where the parts add up exactly; the top axis shows the same
+    positions in days. Heads are coloured by kind; a head the meta-learner gave weight 0 is
+    marked so, an absent head (its modality not recorded) is listed, not drawn.
     """
-    steps = [(k, v) for k, v in expl.contributions.items() if v is not None]
-    absent = [k for k, v in expl.contributions.items() if v is None]
-    x_labels = ["meta-learner bias"] + [head_label(k, sig_label) for k, _ in steps] + ["prediction"]
-    bases, heights, colours, texts = [0.0], [expl.meta_bias], [HEAD_GROUP_COLOURS["total"]], [f"{expl.meta_bias:+.3f}"]
+    rows = _head_rows(expl, sig_label)
+    labels, bases, widths, colours, texts = ["meta-learner bias"], [0.0], [expl.meta_bias], [TOTAL_COLOUR], [f"{expl.meta_bias:+.3f}"]
     running = expl.meta_bias
-    for key, value in steps:
+    absent = []
+    for label, kind, value, zero_weight in rows:
+        if value is None:
+            absent.append(label)
+            continue
+        labels.append(label)
         bases.append(running)
-        heights.append(value)
-        colours.append(HEAD_GROUP_COLOURS[head_group(key)])
-        texts.append(f"{value:+.3f}")
+        widths.append(value)
+        colours.append(HEAD_KIND_COLOURS[kind])
+        texts.append("weight 0 (not used)" if zero_weight else f"{value:+.3f}")
         running += value
+    labels.append("prediction")
     bases.append(0.0)
-    heights.append(expl.meta_output)
-    colours.append(HEAD_GROUP_COLOURS["total"])
+    widths.append(expl.meta_output)
+    colours.append(TOTAL_COLOUR)
     texts.append(f"{expl.meta_output:.3f} = {expl.los_days:.2f} d")
+    ends = [b + w for b, w in zip(bases, widths)]
+    lo, hi = min([0.0] + bases + ends), max([0.0] + bases + ends)
+    pad = 0.35 * (hi - lo) + 0.05  # room for the value labels beside the bars
+    x_range = [lo - (pad if lo < 0 else 0.05), hi + pad]
     fig = go.Figure(
         go.Bar(
-            x=x_labels,
-            y=heights,
+            y=labels,
+            x=widths,
             base=bases,
+            orientation="h",
             marker_color=colours,
             text=texts,
             textposition="outside",
-            hovertemplate="%{x}<br>%{text}<extra></extra>",
+            cliponaxis=False,
+            hovertemplate="%{y}<br>%{text}<extra></extra>",
             showlegend=False,
         )
     )
-    for group, colour in (("modality-level head", HEAD_GROUP_COLOURS["modality"]), ("level-specific head", HEAD_GROUP_COLOURS["level"])):
-        fig.add_bar(x=[None], y=[None], marker_color=colour, name=group)
+    totals = expl.kind_totals()
+    for kind in HEAD_KINDS:
+        if kind in totals:
+            fig.add_bar(x=[None], y=[None], marker_color=HEAD_KIND_COLOURS[kind], name=f"{kind} heads (Σ {totals[kind]:+.3f})")
+    fig.update_yaxes(categoryorder="array", categoryarray=labels[::-1], automargin=True)
+    fig.update_xaxes(title=f"log1p(LOS days): the parts add up exactly on this scale", range=x_range, zeroline=True, zerolinecolor="#444")
+    tickvals, ticktext = days_ticks(max(x_range[0], 0.0), x_range[1])
+    fig.update_layout(
+        xaxis2=dict(overlaying="x", side="top", range=x_range, tickvals=tickvals, ticktext=ticktext, showgrid=False, title=dict(text="the same positions in days", font=dict(size=11))),
+    )
+    fig.add_scatter(x=[None], y=[None], xaxis="x2", showlegend=False)  # makes the top axis drawn
     title = "Head contributions: bias + Σ wᵢ·yᵢ = prediction"
     if absent:
-        title += f"<br><sup>absent ({sig_label} not recorded): {', '.join(head_label(k, sig_label) for k in absent)}</sup>"
-    fig.update_yaxes(title="log1p(LOS days)")
-    top = max(b + max(h, 0) for b, h in zip(bases, heights))
-    fig.update_yaxes(range=[min(0.0, min(bases + [b + h for b, h in zip(bases, heights)])) - 0.1, top * 1.2 + 0.1])
-    return base_layout(fig, title=title, height=380)
+        title += f"<br><sup>absent ({sig_label} not recorded): {', '.join(absent)}</sup>"
+    base_layout(fig, title=title, height=max(340, 34 * len(labels) + 190))
+    fig.update_layout(margin=dict(t=110 if absent else 90))
+    parts = "; ".join(f"{kind} heads {totals[kind]:+.3f}" for kind in HEAD_KINDS if kind in totals)
+    return with_alt(
+        fig,
+        f"Waterfall on the log1p-days scale: bias {expl.meta_bias:+.3f}; {parts}; prediction {expl.meta_output:.3f} log1p-days = {expl.los_days:.2f} days."
+        + (f" Absent heads: {', '.join(absent)}." if absent else ""),
+    )
 
 
-def attention_figure(expl: StayExplanation, direction: str = "ehr_to_sig", head: int | None = None, sig_label: str = "ECG") -> go.Figure | None:
+def attention_figure(expl_or_attention, direction: str = "ehr_to_sig", head: int | None = None, sig_label: str = "ECG") -> go.Figure | None:
     """Cross-modal attention heatmap, averaged over heads (``head=None``) or one head (0-based).
 
-    ``ehr_to_sig``: rows are EHR hours (queries), columns biosignal seconds (keys);
-    ``sig_to_ehr``: the reverse. None when the stay has no biosignal.
+    Takes a ``StayExplanation`` or the attention dict of ``stay_attention``. ``ehr_to_sig``: rows
+    are EHR hours (queries), columns biosignal time (keys); ``sig_to_ehr``: the reverse. None
+    when the stay has no biosignal.
     """
-    att = expl.attention
+    att = expl_or_attention.attention if isinstance(expl_or_attention, StayExplanation) else expl_or_attention
     if att is None:
         return None
     if direction not in ("ehr_to_sig", "sig_to_ehr"):
@@ -135,19 +189,43 @@ def attention_figure(expl: StayExplanation, direction: str = "ehr_to_sig", head:
         z = np.asarray(block["per_head"][head])
         which = f"head {head + 1} of {block['shape'][0]}"
     hours, seconds = att["ehr_hours"], att["sig_seconds"]
-    ehr_axis, sig_axis = "EHR time (hours since admission)", f"{sig_label} time (s)"
+    ehr_axis, sig_axis, sig_unit = "EHR time (hours since admission)", f"{sig_label} time (s)", "s"
     if seconds and max(seconds) > 3600:  # bedside series over hours
         seconds = [s / 3600 for s in seconds]
-        sig_axis = f"{sig_label} time (hours since admission)"
+        sig_axis, sig_unit = f"{sig_label} time (hours since admission)", "h"
     if direction == "ehr_to_sig":
         x, y, x_title, y_title = seconds, hours, sig_axis, ehr_axis
-        title = f"EHR → {sig_label}: each EHR hour attends to {sig_label} time ({which})"
+        title = f"EHR → {sig_label}: where in the {sig_label} each EHR hour looks ({which})"
+        hover = "EHR hour %{y:.1f}<br>" + sig_label + " %{x:.2f} " + sig_unit + "<br>weight %{z:.4f}<extra></extra>"
     else:
         x, y, x_title, y_title = hours, seconds, ehr_axis, sig_axis
-        title = f"{sig_label} → EHR: each {sig_label} segment attends to EHR hours ({which})"
-    fig = go.Figure(
-        go.Heatmap(z=z, x=x, y=y, colorscale="Viridis", colorbar=dict(title="weight"), hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.4f}<extra></extra>")
-    )
+        title = f"{sig_label} → EHR: which EHR hours each {sig_label} segment looks at ({which})"
+        hover = sig_label + " %{y:.2f} " + sig_unit + "<br>EHR hour %{x:.1f}<br>weight %{z:.4f}<extra></extra>"
+    fig = go.Figure(go.Heatmap(z=z, x=x, y=y, colorscale=SEQUENTIAL, zmin=0, colorbar=dict(title="attention<br>weight"), hovertemplate=hover))
     fig.update_xaxes(title=x_title)
     fig.update_yaxes(title=y_title, autorange="reversed")
-    return base_layout(fig, title=title, height=380)
+    base_layout(fig, title=title, height=380)
+    received = z.mean(axis=0)
+    peak = int(np.argmax(received))
+    unit = sig_unit if direction == "ehr_to_sig" else "h"
+    return with_alt(
+        fig,
+        f"Attention heatmap ({which}), rows sum to 1; the most attended key is at {x[peak]:.2f} {unit} "
+        f"(mean weight {received[peak]:.3f} against a uniform {1 / z.shape[1]:.3f}).",
+    )
+
+
+def head_table_rows(expl: StayExplanation, sig_label: str) -> list[dict]:
+    """Rows for a table of heads: kind, prediction in days, weight x prediction, or 'absent'."""
+    rows = []
+    for name in expl.head_names:
+        value, pred = expl.contributions[name], expl.head_predictions[name]
+        rows.append(
+            {
+                "head": head_label(name, sig_label),
+                "kind": expl.head_kinds[name],
+                "prediction (days)": None if pred is None else round(float(np.expm1(pred)), 2),
+                "contribution (log1p-days)": "absent" if value is None else ("0 (weight 0)" if value == 0.0 else f"{value:+.4f}"),
+            }
+        )
+    return rows

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lemof.progress import ProgressFn
+from lemof.progress import Progress
 
 
 def seed_everything(seed: int) -> None:
@@ -55,7 +55,7 @@ def fit(
     patience: int,
     seed: int,
     stage: str,
-    progress: ProgressFn | None = None,
+    progress: Progress | None = None,
     params: list[nn.Parameter] | None = None,
 ) -> FitReport:
     """Train ``module`` with Adam on ``batch_loss(indices, training)``; keep the best epoch.

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from lemof.models.modality import ModalityModel
-from lemof.progress import ProgressFn
+from lemof.progress import Progress
 from lemof.training.config import TrainConfig
 from lemof.training.loop import FitReport, fit, optimiser_options
 
@@ -22,7 +22,7 @@ def train_modality(
     *,
     stage: str,
     seed: int,
-    progress: ProgressFn | None = None,
+    progress: Progress | None = None,
 ) -> FitReport:
     """Loss = Huber(g_m) + lambda * sum_l Huber(h_m^l), on log1p(LOS days)."""
 

@@ -11,7 +11,7 @@ from lemof.models.model import LeMoF
 
 
 @dataclass
-class LevelImportance:
+class Stage2Result:
     phi: np.ndarray  # (N, Le + Ls), NaN where the modality is absent
     base: float
     stacker_output: np.ndarray  # (N,)
@@ -31,18 +31,21 @@ def run_stage2(
     *,
     top_k: int,
     seed: int,
-) -> LevelImportance:
+) -> Stage2Result:
     """Fit the level stacker on validation stays, explain every stay, pick the top-k levels."""
-    n_ehr = ehr_levels.shape[1]
+    import torch
+
+    available = torch.as_tensor(sig_available, dtype=torch.bool)
     background = np.concatenate(
         [ehr_levels[train_idx].mean(axis=0), sig_levels[train_idx[sig_available[train_idx]]].mean(axis=0)]
     )
-    x = np.concatenate([ehr_levels, sig_levels], axis=1).astype(np.float64)
-    present = np.ones_like(x, dtype=bool)
-    present[:, n_ehr:] = sig_available[:, None]
-    x = np.where(present, x, background[None, :])
-    model.stacker.fit(x[val_idx], y[val_idx], background, seed=seed)
+    model.stacker.set_background(background)
+    with torch.no_grad():
+        x = model.stacker_inputs(torch.as_tensor(ehr_levels), torch.as_tensor(sig_levels), available).numpy()
+        present = model.level_present(available).numpy()
+    model.stacker.fit(x[val_idx], y[val_idx], seed=seed)
     phi, base = level_shapley(model.stacker, x, present)
+    n_ehr = ehr_levels.shape[1]
     imp = global_importance(phi[val_idx])
     importance = {"ehr": imp[:n_ehr].tolist(), "sig": imp[n_ehr:].tolist()}
     selected, weights = {}, {}
@@ -52,4 +55,4 @@ def run_stage2(
         total = sum(vals[i] for i in chosen)
         selected[m] = chosen
         weights[m] = [vals[i] / total if total > 0 else 1.0 / len(chosen) for i in chosen]
-    return LevelImportance(phi, base, model.stacker.predict_numpy(x), importance, selected, weights)
+    return Stage2Result(phi, base, model.stacker.predict_numpy(x), importance, selected, weights)

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from lemof.models.model import LeMoF
-from lemof.progress import ProgressFn
+from lemof.progress import Progress
 from lemof.training.config import TrainConfig
 from lemof.training.loop import FitReport, fit, optimiser_options
 
@@ -40,7 +40,7 @@ def train_fusion(
     cfg: TrainConfig,
     *,
     seed: int,
-    progress: ProgressFn | None = None,
+    progress: Progress | None = None,
 ) -> FitReport:
     """Train the cross-modal attention and fused head; some training stays hide their signal."""
     fusion = model.fusion

@@ -1,1 +1,0 @@
-"""Streamlit helpers shared by the pages (not pages themselves)."""

@@ -1,0 +1,54 @@
+"""The active context (cohort, bundle, run) a page works on: built once per script run by the
+sidebar in ``app.py`` and handed to the page that runs next.
+
+Streamlit has two multipage modes. ``app.py`` uses ``st.navigation``; but while a server has
+not yet run ``st.navigation`` once, the presence of a ``pages/`` folder makes it run a page file
+named in the very first request *directly*, without ``app.py`` (and ``AppTest.switch_page``
+always does). ``current()`` detects that mode exactly (``PagesManager.uses_pages_directory``),
+switches it off and reruns, so every page always runs after ``app.py`` and its sidebar.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from lemof import CohortBundle, CohortEntry, Run, RunEntry
+
+_KEY = "_lemof_active_context"
+
+
+@dataclass(frozen=True)
+class ActiveContext:
+    cohort: CohortEntry
+    bundle: CohortBundle
+    run_entry: RunEntry
+    run: Run
+
+    @property
+    def sig_label(self) -> str:
+        """Short name of the cohort's biosignal ("ECG", "Bedside")."""
+        return str(self.bundle.features["signal"].get("short_label", "Signal"))
+
+    @property
+    def trained_on_this_cohort(self) -> bool:
+        return self.run.cohort.fingerprint == self.bundle.fingerprint
+
+
+def publish(ctx: ActiveContext | None) -> None:
+    """Called by ``app.py`` after the sidebar, before the page runs."""
+    st.session_state[_KEY] = ctx
+
+
+def current() -> ActiveContext:
+    """The active context for a page; stops the page (a message is already shown) if there is none."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:  # a page file run without app.py: go through app.py
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+    ctx = st.session_state.get(_KEY)
+    if ctx is None:
+        st.stop()
+    return ctx

@@ -1,0 +1,84 @@
+"""Cached loading shared by every session of the server.
+
+Runs and cohorts are loaded once per server (``st.cache_resource``, keyed by path and file
+times, so a retrained run is never served stale) and never mutated per user. Per-stay results
+are cached per (run, cohort, stay) with ``st.cache_data``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from lemof import CohortBundle, Run, StayExplanation, explain_stay, load_run, open_bundle, stay_attention
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def run_stamp(path: Path) -> tuple[float, float]:
+    return (_mtime(path / "config.json"), _mtime(path / "model.safetensors"))
+
+
+def bundle_stamp(path: Path) -> float:
+    return _mtime(path / "provenance.json")
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _run(path: str, stamp: tuple[float, float]) -> Run:
+    return load_run(path)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _bundle(path: str, stamp: float) -> CohortBundle:
+    return open_bundle(path)
+
+
+def run(path: Path) -> Run:
+    """The shared, read-only run at ``path`` (its network is built on first use)."""
+    return _run(str(path), run_stamp(path))
+
+
+def bundle(path: Path) -> CohortBundle:
+    return _bundle(str(path), bundle_stamp(path))
+
+
+@st.cache_data(show_spinner=False, max_entries=1024)
+def _explain(run_path: str, r_stamp: tuple[float, float], cohort_path: str, c_stamp: float, stay_id: int) -> StayExplanation:
+    return explain_stay(_run(run_path, r_stamp), _bundle(cohort_path, c_stamp), stay_id, attention=False)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _attention(run_path: str, r_stamp: tuple[float, float], cohort_path: str, c_stamp: float, stay_id: int) -> dict | None:
+    return stay_attention(_run(run_path, r_stamp), _bundle(cohort_path, c_stamp), stay_id)
+
+
+@st.cache_data(show_spinner=False, max_entries=128)
+def _attribution(run_path: str, r_stamp: tuple[float, float], cohort_path: str, c_stamp: float, stay_id: int):
+    from lemof.explain.input_attribution import input_attributions
+
+    return input_attributions(_run(run_path, r_stamp), _bundle(cohort_path, c_stamp), stay_id)
+
+
+def _key(run_path: Path, cohort_path: Path, stay_id: int) -> tuple:
+    return (str(run_path), run_stamp(run_path), str(cohort_path), bundle_stamp(cohort_path), int(stay_id))
+
+
+def explanation(run_path: Path, cohort_path: Path, stay_id: int) -> StayExplanation:
+    """Prediction, level SHAP and head contributions of one stay (stored ones when available)."""
+    return _explain(*_key(run_path, cohort_path, stay_id))
+
+
+def attention(run_path: Path, cohort_path: Path, stay_id: int) -> dict | None:
+    """Cross-modal attention maps of one stay (runs the network)."""
+    return _attention(*_key(run_path, cohort_path, stay_id))
+
+
+def attribution(run_path: Path, cohort_path: Path, stay_id: int):
+    """Integrated Gradients over one stay's inputs (runs the network, ~0.3 s)."""
+    return _attribution(*_key(run_path, cohort_path, stay_id))

@@ -1,0 +1,84 @@
+"""Text and tables of the model-and-cohort page, in words and percentages."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from lemof.plots.style import head_label
+from ui.context import ActiveContext
+
+SPLIT_NAMES = {"train": "Training", "val": "Validation", "test": "Test (held out)"}
+
+
+def summary(ctx: ActiveContext) -> str:
+    run = ctx.run
+    seconds = f" in {run.training_seconds / 60:.1f} min" if run.training_seconds else ""
+    device = f" on {run.device.upper() if run.device else 'an unknown device'}"
+    n = f"{run.cohort.n_stays:,} stays" if run.cohort.n_stays else "stays"
+    return (
+        f"**Run** `{run.run_id}` · fusion **{run.fusion}** · encoders **{run.encoders}** (EHR + {ctx.sig_label}) · seed {run.train_config.seed}  \n"
+        f"Trained on **{run.cohort.name}** ({n}){seconds}{device}; predicts ICU length of stay in days "
+        f"(regression on log1p(days), {100 * run.interval_level:.0f} % conformal intervals)."
+    )
+
+
+def metric_tiles(ctx: ActiveContext) -> None:
+    test = ctx.run.metrics.test
+    m, base = test.model, test.baseline_train_median
+    c = st.columns(5)
+    c[0].metric("Test MAE", f"{m.mae_days:.2f} days", delta=f"{-100 * test.mae_reduction_vs_baseline:.0f} % vs training median ({base.mae_days:.2f} d)", delta_color="inverse")
+    c[1].metric("Test RMSE", f"{m.rmse_days:.2f} days", help=f"training median: {base.rmse_days:.2f} days")
+    c[2].metric("Kappa (10 LOS buckets)", f"{m.kappa_linear_10bucket:.3f}", help="Linear-weighted Cohen's kappa over <1, 1–2, …, 7–8, 8–14, >14 days; the training median scores 0.")
+    auroc = "n/a" if m.auroc_los_gt7 is None else f"{m.auroc_los_gt7:.3f}"
+    c[3].metric("AUROC, LOS > 7 days", auroc, help="How well the predicted LOS ranks stays longer than 7 days (0.5 = chance).")
+    coverage = "n/a" if m.interval_coverage is None else f"{100 * m.interval_coverage:.1f} %"
+    c[4].metric("Interval coverage", coverage, help=f"Share of test stays whose observed LOS lies in the interval; nominal {100 * ctx.run.interval_level:.0f} %.")
+
+
+def meta_weights_table(ctx: ActiveContext) -> pd.DataFrame:
+    """Heads x availability pattern, with the bias and interval half-width as the last rows."""
+    pattern_names = {"ehr+sig": f"with {ctx.sig_label}", "ehr": f"without {ctx.sig_label}"}
+    kinds = ctx.run.head_kinds
+    columns = {}
+    for report in ctx.run.meta_weights:
+        col = {f"{head_label(h, ctx.sig_label)} ({kinds[h]})": w for h, w in report.weights.items()}
+        col["bias (log1p-days)"] = report.bias
+        col["interval half-width (log1p-days)"] = report.interval_halfwidth
+        col["validation stays fitted on"] = report.n
+        columns[pattern_names.get(report.pattern, report.pattern)] = col
+    table = pd.DataFrame(columns)
+    return table.map(lambda v: f"{v:.3f}" if isinstance(v, float) else v)
+
+
+def cohort_summary(ctx: ActiveContext) -> str:
+    b = ctx.bundle
+    prov = b.provenance
+    return f"**{b.name}** · source `{b.source}` · version {prov.get('version')} · {len(b):,} stays · fingerprint `{b.fingerprint[:16]}…`"
+
+
+def split_table(ctx: ActiveContext) -> pd.DataFrame:
+    stays = ctx.bundle.stays
+    rows = []
+    for split in ("train", "val", "test"):
+        part = stays[stays["split"] == split]
+        rows.append(
+            {
+                "Split": SPLIT_NAMES[split],
+                "Stays": f"{len(part):,}",
+                "Median observed LOS (days)": f"{part['los_days'].median():.1f}",
+                "LOS > 7 days": f"{100 * (part['los_days'] > 7).mean():.1f} %",
+                f"With {ctx.sig_label}": f"{100 * part['has_signal'].mean():.1f} %",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def dropped_table(ctx: ActiveContext) -> pd.DataFrame | None:
+    dropped = ctx.bundle.provenance.get("dropped")
+    if not dropped:
+        return None
+    table = pd.DataFrame(dropped).rename(columns={"what": "What", "reason": "Why", "count": "Count"})
+    if "Count" in table:
+        table["Count"] = table["Count"].map("{:,}".format)
+    return table

@@ -1,0 +1,37 @@
+"""How every chart, failure and long computation is shown."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from typing import Iterator
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from lemof import LemofError
+from lemof.plots.style import alt_text
+
+log = logging.getLogger("lemof.app")
+PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+
+
+def chart(fig: go.Figure, key: str) -> None:
+    """A Plotly figure with its one-line text alternative: as the chart's ``alt`` (read by screen
+    readers) and as a caption under it (read by everyone)."""
+    text = alt_text(fig)
+    st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, alt=text or None)
+    if text:
+        st.caption(text)
+
+
+@contextmanager
+def guarded(what: str) -> Iterator[None]:
+    """Show a failure of one section as an error box and let the rest of the page run."""
+    try:
+        yield
+    except LemofError as exc:
+        st.error(f"{what}: {exc}")
+    except Exception:  # noqa: BLE001 - the page must keep working; details go to the log
+        log.exception("%s failed", what)
+        st.error(f"{what} could not be shown because of an internal error; the details are in the server log.")
