@@ -105,12 +105,12 @@ def test_case_review_for_several_stays(default_cohort, picks, which):
 
 def test_waterfall_caption_names_three_head_kinds_that_add_up(default_cohort, picks):
     at = _app(default_cohort, stay=str(picks["a"]))
-    caption = [c.value for c in at.caption if c.value.startswith("Bias ")][0]
+    caption = [c.value for c in at.caption if c.value.startswith("Waterfall on the log1p-days scale")][0]
     import re
 
     numbers = {k: float(v) for k, v in re.findall(r"(modality-level|cross-modal|level-specific) heads ([+-][0-9.]+)", caption)}
     assert set(numbers) == {"modality-level", "cross-modal", "level-specific"}
-    bias = float(re.search(r"Bias ([+-][0-9.]+)", caption).group(1))
+    bias = float(re.search(r"bias ([+-][0-9.]+)", caption).group(1))
     prediction = float(re.search(r"prediction ([0-9.]+) log1p-days", caption).group(1))
     assert bias + sum(numbers.values()) == pytest.approx(prediction, abs=2e-3)
 

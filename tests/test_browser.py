@@ -60,7 +60,12 @@ class Page:
         wait_for_charts(self.page, min_charts)
         wait_until_idle(self.page)
         ARTIFACTS.mkdir(exist_ok=True)
+        # Streamlit scrolls inside its main block: grow the window to the content for a full-page shot.
+        height = self.page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+        self.page.set_viewport_size({"width": 1600, "height": min(int(height) + 80, 16000)})
+        self.page.wait_for_timeout(500)
         self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        self.page.set_viewport_size({"width": 1600, "height": 1200})
         assert self.page.locator('[data-testid="stException"]').count() == 0
         assert self.page.locator('[data-testid="stAlertContentError"]').count() == 0
         assert charts_drawn(self.page) >= min_charts

@@ -170,7 +170,7 @@ def test_a_mimic_bundle_trains_and_explains_like_any_other(bundle_dir, mimic_run
     from lemof import explain_stay, load_run
 
     run, b = load_run(mimic_run), open_bundle(bundle_dir)
-    assert run.cohort["source"] == "mimic-iv"
+    assert run.cohort.source == "mimic-iv"
     sid = int(b.stays.loc[b.stays["has_signal"], "stay_id"].iloc[0])
     e = explain_stay(run, b, sid)
     assert e.has_signal and e.attention is not None

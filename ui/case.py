@@ -154,19 +154,10 @@ def patient_context(ctx: ActiveContext, stay_id: int) -> Callable[[], None] | No
 
 def level_section(expl: StayExplanation, sig_label: str) -> None:
     chart(level_shap_figure(expl, sig_label), key="level_shap")
-    total = sum(v for m in ("ehr", "sig") for v in expl.level_shap[m] if v is not None)
-    where = "stored at training" if expl.source == "stored" else "computed now"
-    st.caption(
-        f"Exact Shapley values over the encoder levels ({where}): base {expl.shap_base:.3f} + Σφ {total:+.3f} "
-        f"= level-stacker output {expl.stacker_output:.3f} (log1p-days)."
-    )
 
 
 def contribution_section(expl: StayExplanation, sig_label: str) -> None:
     chart(contributions_figure(expl, sig_label), key="contributions")
-    totals = expl.kind_totals()
-    parts = ", ".join(f"{kind} heads {totals[kind]:+.3f}" for kind in ("modality-level", "cross-modal", "level-specific") if kind in totals)
-    st.caption(f"Bias {expl.meta_bias:+.3f}, {parts}: prediction {expl.meta_output:.3f} log1p-days = {expl.los_days:.2f} days.")
     with st.expander("Heads in detail"):
         st.dataframe(pd.DataFrame(head_table_rows(expl, sig_label)), hide_index=True)
 

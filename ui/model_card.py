@@ -27,7 +27,8 @@ def metric_tiles(ctx: ActiveContext) -> None:
     test = ctx.run.metrics.test
     m, base = test.model, test.baseline_train_median
     c = st.columns(5)
-    c[0].metric("Test MAE", f"{m.mae_days:.2f} days", delta=f"{-100 * test.mae_reduction_vs_baseline:.0f} % vs training median ({base.mae_days:.2f} d)", delta_color="inverse")
+    c[0].metric("Test MAE", f"{m.mae_days:.2f} days", delta=f"{-100 * test.mae_reduction_vs_baseline:.0f} % vs median", delta_color="inverse",
+                help=f"The training median predicts {ctx.run.metrics.train_median_los_days:.2f} days for everyone: test MAE {base.mae_days:.2f} days.")
     c[1].metric("Test RMSE", f"{m.rmse_days:.2f} days", help=f"training median: {base.rmse_days:.2f} days")
     c[2].metric("Kappa (10 LOS buckets)", f"{m.kappa_linear_10bucket:.3f}", help="Linear-weighted Cohen's kappa over <1, 1–2, …, 7–8, 8–14, >14 days; the training median scores 0.")
     auroc = "n/a" if m.auroc_los_gt7 is None else f"{m.auroc_los_gt7:.3f}"
@@ -42,13 +43,12 @@ def meta_weights_table(ctx: ActiveContext) -> pd.DataFrame:
     kinds = ctx.run.head_kinds
     columns = {}
     for report in ctx.run.meta_weights:
-        col = {f"{head_label(h, ctx.sig_label)} ({kinds[h]})": w for h, w in report.weights.items()}
-        col["bias (log1p-days)"] = report.bias
-        col["interval half-width (log1p-days)"] = report.interval_halfwidth
-        col["validation stays fitted on"] = report.n
+        col = {f"{head_label(h, ctx.sig_label)} ({kinds[h]})": f"{w:.3f}" for h, w in report.weights.items()}
+        col["bias (log1p-days)"] = f"{report.bias:+.3f}"
+        col["interval half-width (log1p-days)"] = f"±{report.interval_halfwidth:.3f}"
+        col["validation stays fitted on"] = f"{report.n:,}"
         columns[pattern_names.get(report.pattern, report.pattern)] = col
-    table = pd.DataFrame(columns)
-    return table.map(lambda v: f"{v:.3f}" if isinstance(v, float) else v)
+    return pd.DataFrame(columns)
 
 
 def cohort_summary(ctx: ActiveContext) -> str:

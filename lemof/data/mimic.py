@@ -22,7 +22,6 @@ them to per-(stay, hour, item) sums; memory does not grow with the number of cha
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from lemof.data.mimic_schema import ADMISSION_TYPES, CARE_UNITS, CHART_ITEMS, CO
 from lemof.data.schema import ecg_signal, icu_static_features
 from lemof.data.splits import assign_splits
 from lemof.progress import Progress
+from lemof.data.tally import Tally
 from lemof.errors import CohortError
 from lemof.paths import atomic_directory
 
@@ -123,7 +123,7 @@ def _batches(con, sql: str, what: str):
         raise _fail(exc, what) from None
 
 
-def _cohort(con, root: Path, options: MimicOptions, tally: Counter) -> pd.DataFrame:
+def _cohort(con, root: Path, options: MimicOptions, tally: Tally) -> pd.DataFrame:
     sql = f"""
         SELECT i.stay_id, i.subject_id, i.hadm_id, i.first_careunit, i.intime, i.los,
                p.gender, p.anchor_age + (year(i.intime) - p.anchor_year) AS age, a.admission_type
@@ -133,7 +133,7 @@ def _cohort(con, root: Path, options: MimicOptions, tally: Counter) -> pd.DataFr
         ORDER BY i.subject_id, i.intime, i.stay_id
     """
     stays = _frame(con, sql, "icustays, patients and admissions")
-    tally["stays: in icustays"] = len(stays)
+    tally.count("stays: in icustays", len(stays))
     drop = {
         "no patient row (age unknown)": stays["age"].isna(),
         f"younger than {options.min_age}": stays["age"] < options.min_age,
@@ -143,12 +143,12 @@ def _cohort(con, root: Path, options: MimicOptions, tally: Counter) -> pd.DataFr
     keep = pd.Series(True, index=stays.index)
     for reason, bad in drop.items():
         bad = bad & keep
-        tally[f"stays: excluded, {reason}"] += int(bad.sum())
+        tally.drop("stays", f"excluded, {reason}", int(bad.sum()))
         keep &= ~bad
     stays = stays[keep]
     if options.first_stay_only:
         later = stays.duplicated("subject_id", keep="first")
-        tally["stays: excluded, not the patient's first eligible stay"] += int(later.sum())
+        tally.drop("stays", "excluded, not the patient's first eligible stay", int(later.sum()))
         stays = stays[~later]
     stays = stays.reset_index(drop=True)
     stays["row"] = np.arange(len(stays))
@@ -156,7 +156,7 @@ def _cohort(con, root: Path, options: MimicOptions, tally: Counter) -> pd.DataFr
     return stays
 
 
-def _accumulate(batches, n: int, hours: int, columns: list[str], counts: Counter) -> tuple[np.ndarray, np.ndarray, set[int]]:
+def _accumulate(batches, n: int, hours: int, columns: list[str], tally: Tally) -> tuple[np.ndarray, np.ndarray, set[int]]:
     """Sum and count per (row, hour, column) from streamed batches; returns the items seen."""
     sums = np.zeros((n, hours, len(columns)), dtype=np.float32)  # 73k stays x 24 h x 18 items: 126 MB
     cnts = np.zeros((n, hours, len(columns)), dtype=np.float32)
@@ -170,12 +170,12 @@ def _accumulate(batches, n: int, hours: int, columns: list[str], counts: Counter
         r, h = df["row"].to_numpy(), df["hour"].to_numpy()
         np.add.at(sums, (r, h, j), df["total"].fillna(0).to_numpy())
         np.add.at(cnts, (r, h, j), df["n_ok"].to_numpy())
-        for key in [c for c in df.columns if c.startswith("count: ")]:
-            counts[key[len("count: ") :]] += int(df[key].sum())
+        for key in [c for c in df.columns if c.startswith(("count: ", "drop: "))]:
+            tally.record(key, int(df[key].sum()))
     return sums, cnts, seen
 
 
-def _vitals(con, root: Path, options: MimicOptions, n: int, tally: Counter) -> tuple[np.ndarray, np.ndarray, set[int]]:
+def _vitals(con, root: Path, options: MimicOptions, n: int, tally: Tally) -> tuple[np.ndarray, np.ndarray, set[int]]:
     items = pd.DataFrame(
         [
             (item, feat, conv == "fahrenheit", *(GCS_COMPONENTS.get(feat) or FEATURES[feat][2:4]))
@@ -199,8 +199,8 @@ def _vitals(con, root: Path, options: MimicOptions, n: int, tally: Counter) -> t
                sum(v) FILTER (WHERE v BETWEEN low AND high) AS total,
                count(*) FILTER (WHERE v BETWEEN low AND high) AS n_ok,
                count(*) AS "count: chartevents rows: used (in window, known itemid)",
-               count(*) FILTER (WHERE v IS NULL) AS "count: chartevents rows: dropped, valuenum null",
-               count(*) FILTER (WHERE v IS NOT NULL AND NOT (v BETWEEN low AND high)) AS "count: chartevents rows: dropped, outside physiological limits",
+               count(*) FILTER (WHERE v IS NULL) AS "drop: chartevents rows: dropped, valuenum null",
+               count(*) FILTER (WHERE v IS NOT NULL AND NOT (v BETWEEN low AND high)) AS "drop: chartevents rows: dropped, outside physiological limits",
                count(*) - count(DISTINCT charttime) AS "count: chartevents rows: sharing a timestamp with another of the same item (averaged)"
         FROM ev GROUP BY ALL
     """
@@ -217,7 +217,7 @@ def _vitals(con, root: Path, options: MimicOptions, n: int, tally: Counter) -> t
     return out, cnts, seen
 
 
-def _labs(con, root: Path, options: MimicOptions, n: int, tally: Counter) -> tuple[np.ndarray, set[int]]:
+def _labs(con, root: Path, options: MimicOptions, n: int, tally: Tally) -> tuple[np.ndarray, set[int]]:
     limits = pd.DataFrame([(item, feat, *FEATURES[feat][2:4]) for item, feat in LAB_ITEMS.items()], columns=["itemid", "column", "low", "high"])
     con.register("lab_items", limits)
     sql = f"""
@@ -236,8 +236,8 @@ def _labs(con, root: Path, options: MimicOptions, n: int, tally: Counter) -> tup
                count(*) AS "count: labevents rows: used (in window, known itemid)",
                count(*) FILTER (WHERE hadm_id IS NULL) AS "count: labevents rows: null hadm_id, matched by subject and time",
                count(*) FILTER (WHERE valuenum IS NULL AND v IS NOT NULL) AS "count: labevents rows: null valuenum, read from the text value",
-               count(*) FILTER (WHERE v IS NULL) AS "count: labevents rows: dropped, no numeric value",
-               count(*) FILTER (WHERE v IS NOT NULL AND NOT (v BETWEEN low AND high)) AS "count: labevents rows: dropped, outside physiological limits",
+               count(*) FILTER (WHERE v IS NULL) AS "drop: labevents rows: dropped, no numeric value",
+               count(*) FILTER (WHERE v IS NOT NULL AND NOT (v BETWEEN low AND high)) AS "drop: labevents rows: dropped, outside physiological limits",
                count(*) - count(DISTINCT charttime) AS "count: labevents rows: sharing a timestamp with another of the same item (averaged)"
         FROM ev GROUP BY ALL
     """
@@ -307,7 +307,7 @@ def build_mimic(
         if progress is not None:
             progress("building MIMIC-IV", k, 5, _STEPS[k] if k < 5 else "done")
 
-    tally: Counter = Counter()
+    tally = Tally()
     with atomic_directory(Path(out), overwrite=overwrite) as tmp:
         con = _connect(options, tmp)
         stays = _cohort(con, root, options, tally)
@@ -340,7 +340,7 @@ def build_mimic(
         writer = NpyStreamWriter(tmp / "signal.npy", (n, len(LEADS), ECG_SAMPLES), np.int16)
         if ecg_root is not None:
             matches = _match_ecgs(con, ecg_root, options).set_index("row")
-            tally["ECG records: matched in the window"] = len(matches)
+            tally.count("ECG records: matched in the window", len(matches))
             block = 256
             for start in range(0, n, block):
                 chunk = np.zeros((min(block, n - start), len(LEADS), ECG_SAMPLES), dtype=np.int16)
@@ -351,7 +351,7 @@ def build_mimic(
                     try:
                         chunk[r - start] = _read_ecg(ecg_root, str(m["path"]))
                     except (ValueError, OSError, IndexError) as exc:
-                        tally[f"ECG records: unreadable, stay kept without ECG ({str(exc).splitlines()[0][:80]})"] += 1
+                        tally.drop("ECG records", f"unreadable, stay kept without ECG ({str(exc).splitlines()[0][:80]})")
                         continue
                     has_signal[r], signal_time[r], study[r] = True, float(m["hours_from_intime"]), int(m["study_id"])
                 writer.write(chunk)
@@ -391,13 +391,6 @@ def build_mimic(
             "static": icu_static_features(ADMISSION_TYPES, CARE_UNITS),
             "signal": ecg_signal("12-lead ECG (MIMIC-IV-ECG)", ECG_GAIN_PER_MV),
         }
-        is_drop = ("excluded", "dropped", "unreadable")
-        dropped = [
-            {"what": k.split(": ", 1)[0], "reason": k.split(": ", 1)[1], "count": int(v)}
-            for k, v in sorted(tally.items())
-            if any(word in k for word in is_drop) and v
-        ]
-        counts = {k: int(v) for k, v in sorted(tally.items()) if not any(word in k for word in is_drop)}
         provenance = {
             "source": SOURCE,
             "name": f"mimic-iv-{hours}h{'-first' if options.first_stay_only else '-all'}",
@@ -409,8 +402,8 @@ def build_mimic(
             "n_without_signal": int((~has_signal).sum()),
             "missing_itemids": missing_items,
             "warnings": [f"itemid {i} was asked for but does not occur in the data" for i in missing_items],
-            "counts": counts,
-            "dropped": dropped,
+            "counts": tally.counts(),
+            "dropped": tally.dropped(),
             "citation": (
                 "Johnson AEW et al. MIMIC-IV (PhysioNet); Gow B et al. MIMIC-IV-ECG (PhysioNet); "
                 "Goldberger AL et al. Circulation 2000;101(23):e215-e220. Credentialed access; not redistributable."

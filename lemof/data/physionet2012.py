@@ -14,7 +14,6 @@ files that are not the expected CSV, records without an outcome row.
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from lemof.data.bundle import NpyStreamWriter, finalize_bundle
 from lemof.data.physionet2012_source import VENDORED_DIR, LongRecords, read_raw, read_vendored
 from lemof.data.splits import assign_splits
 from lemof.progress import Progress
+from lemof.data.tally import Tally
 from lemof.errors import CohortError
 from lemof.paths import atomic_directory
 
@@ -83,31 +83,17 @@ _MAXED = {"MechVent"}
 
 
 
-class _Tally:
-    """Counts of what was dropped and why, for provenance.json."""
-
-    def __init__(self) -> None:
-        self.items: Counter = Counter()
-
-    def add(self, what: str, reason: str, n: int) -> None:
-        if n:
-            self.items[(what, reason)] += int(n)
-
-    def as_list(self) -> list[dict]:
-        return [{"what": w, "reason": r, "count": c} for (w, r), c in sorted(self.items.items())]
-
-
 def _limits_mask(rows: pd.DataFrame, table: dict) -> pd.Series:
     low = rows["parameter"].map({k: v[2] for k, v in table.items()})
     high = rows["parameter"].map({k: v[3] for k, v in table.items()})
     return (rows["value"] >= low) & (rows["value"] <= high)
 
 
-def _descriptors(rows: pd.DataFrame, tally: _Tally) -> pd.DataFrame:
+def _descriptors(rows: pd.DataFrame, tally: Tally) -> pd.DataFrame:
     """One row of descriptors per record (first line wins; later duplicates are counted)."""
     desc = rows[rows["parameter"].isin(DESCRIPTORS)]
     dup = desc.duplicated(["record_id", "parameter"], keep="first")
-    tally.add("rows", "duplicated descriptor line (first kept)", dup.sum())
+    tally.drop("rows", "duplicated descriptor line (first kept)", dup.sum())
     wide = desc[~dup].pivot(index="record_id", columns="parameter", values="value")
     for name in DESCRIPTORS:
         if name not in wide:
@@ -116,36 +102,36 @@ def _descriptors(rows: pd.DataFrame, tally: _Tally) -> pd.DataFrame:
     wide["Weight"] = weight.set_index("record_id")["value"]
     for name, (low, high) in DESCRIPTOR_LIMITS.items():
         bad = wide[name].notna() & (wide[name] != -1) & ~wide[name].between(low, high)
-        tally.add("descriptors", f"{name} outside {low}-{high} (set missing)", bad.sum())
+        tally.drop("descriptors", f"{name} outside {low}-{high} (set missing)", bad.sum())
         wide.loc[bad | (wide[name] == -1), name] = np.nan
     bad_sex = wide["Gender"].notna() & ~wide["Gender"].isin([0, 1, -1])
-    tally.add("descriptors", "Gender not 0/1 (set missing)", bad_sex.sum())
+    tally.drop("descriptors", "Gender not 0/1 (set missing)", bad_sex.sum())
     bad_unit = wide["ICUType"].notna() & ~wide["ICUType"].isin(list(ICU_TYPES))
-    tally.add("descriptors", "ICUType not 1-4 (set missing)", bad_unit.sum())
+    tally.drop("descriptors", "ICUType not 1-4 (set missing)", bad_unit.sum())
     return wide
 
 
-def _clean_series(rows: pd.DataFrame, tally: _Tally) -> pd.DataFrame:
+def _clean_series(rows: pd.DataFrame, tally: Tally) -> pd.DataFrame:
     """Time-series rows with a known parameter, inside 48 h and inside physiological limits."""
     empty = rows["parameter"].str.strip() == ""
-    tally.add("rows", "empty parameter name", empty.sum())
+    tally.drop("rows", "empty parameter name", empty.sum())
     rows = rows[~empty]
     known = set(SIGNAL_CHANNELS) | set(EHR_VARIABLES) | set(DESCRIPTORS)
     unknown = ~rows["parameter"].isin(known)
     for name, n in rows.loc[unknown, "parameter"].value_counts().items():
-        tally.add("rows", f"unknown parameter {name!r}", n)
+        tally.drop("rows", f"unknown parameter {name!r}", n)
     series = rows[~unknown & ~rows["parameter"].isin(DESCRIPTORS)]
     # the admission weight at 00:00 is a descriptor; its first line is not a time-series value
     at_zero = series[(series["parameter"] == "Weight") & (series["minutes"] == 0)]
     series = series.drop(index=at_zero.drop_duplicates("record_id", keep="first").index)
     late = series["minutes"] > EHR_HOURS * 60
-    tally.add("rows", "time after 48:00", late.sum())
+    tally.drop("rows", "time after 48:00", late.sum())
     series = series[~late]
     table = {**SIGNAL_CHANNELS, **EHR_VARIABLES}
     ok = _limits_mask(series, table)
     for name, n in series.loc[~ok, "parameter"].value_counts().items():
         low, high = table[name][2], table[name][3]
-        tally.add("rows", f"{name} outside {low}-{high} (incl. -1)", n)
+        tally.drop("rows", f"{name} outside {low}-{high} (incl. -1)", n)
     return series[ok]
 
 
@@ -217,16 +203,16 @@ def build_physionet2012(source: str | Path | None, out: str | Path, *, progress:
 
     records: LongRecords = read_vendored() if vendored else read_raw(Path(source))
     step(1)
-    tally = _Tally()
+    tally = Tally()
     for reason, n in records.problems.items():
-        tally.add("files" if reason.startswith("file") else "rows", reason.split(": ", 1)[-1], n)
+        tally.drop("files" if reason.startswith("file") else "rows", reason.split(": ", 1)[-1], n)
     rows = records.rows
     desc = _descriptors(rows, tally)
     series = _clean_series(rows, tally)
 
     outcomes = records.outcomes.drop_duplicates("record_id", keep="first")
     has_file = outcomes["record_id"].isin(list(records.record_sets))
-    tally.add("outcome rows", "no record file for this outcome row", (~has_file).sum())
+    tally.drop("outcome rows", "no record file for this outcome row", (~has_file).sum())
     ids = pd.Index(sorted(records.record_sets), name="record_id")
     los = outcomes.set_index("record_id")["los_days"].reindex(ids)
     with_series = set(series["record_id"].unique())
@@ -234,13 +220,13 @@ def build_physionet2012(source: str | Path | None, out: str | Path, *, progress:
     keep = []
     for rid in ids:
         if rid not in readable:
-            tally.add("stays", "record file unreadable or empty", 1)
+            tally.drop("stays", "record file unreadable or empty", 1)
         elif pd.isna(los.loc[rid]):
-            tally.add("stays", "no outcome row", 1)
+            tally.drop("stays", "no outcome row", 1)
         elif los.loc[rid] < 0:
-            tally.add("stays", "unknown length of stay (-1)", 1)
+            tally.drop("stays", "unknown length of stay (-1)", 1)
         elif rid not in with_series:
-            tally.add("stays", "no time series (descriptors only)", 1)
+            tally.drop("stays", "no time series (descriptors only)", 1)
         else:
             keep.append(rid)
     if len(keep) < 10:
@@ -291,7 +277,7 @@ def build_physionet2012(source: str | Path | None, out: str | Path, *, progress:
             "n_rows_read": int(len(rows)),
             "n_stays": len(keep),
             "n_without_signal": int((~stays["has_signal"]).sum()),
-            "dropped": tally.as_list(),
+            "dropped": tally.dropped(),
             "citation": (
                 "Silva I, Moody G, Scott DJ, Celi LA, Mark RG. Predicting In-Hospital Mortality of ICU Patients: "
                 "The PhysioNet/Computing in Cardiology Challenge 2012. Comput Cardiol 2012;39:245-248. "

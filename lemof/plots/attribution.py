@@ -23,7 +23,7 @@ def ehr_attribution_figure(attr: InputAttribution, labels: dict[str, str] | None
             zmin=-span,
             zmax=span,
             colorscale=DIVERGING,
-            colorbar=dict(title=f"attribution<br>({LOG1P_DAYS})", tickvals=[-span, 0, span], ticktext=[f"{-span:.3f}<br>shortens", "0", f"{span:+.3f}<br>lengthens"]),
+            colorbar=dict(title=dict(text=f"attribution ({LOG1P_DAYS})", side="right"), tickvals=[-span, 0, span], ticktext=[f"{-span:.3f} shortens", "0", f"{span:+.3f} lengthens"]),
             hovertemplate="%{y} at hour %{x:.1f}<br>attribution %{z:+.4f} " + LOG1P_DAYS + "<extra></extra>",
         )
     )
@@ -44,13 +44,13 @@ def signal_attribution_figure(attr: InputAttribution, sig_label: str = "ECG") ->
     x = seconds / 3600 if in_hours else seconds
     fig = make_subplots(rows=len(attr.sig_channels), cols=1, shared_xaxes=True, vertical_spacing=0.03)
     span = float(np.abs(values).max()) or 1e-9
+    unit = "h" if in_hours else "s"
     for i, (name, row) in enumerate(zip(attr.sig_channels, values)):
-        fig.add_bar(x=x, y=row, marker_color=MODALITY_COLOURS["sig"], name=name, showlegend=False, row=i + 1, col=1,
-                    hovertemplate=f"{name} at %{{x:.2f}} {'h' if in_hours else 's'}<br>%{{y:+.4f}} {LOG1P_DAYS}<extra></extra>")
-        fig.update_yaxes(title_text=name, row=i + 1, col=1, title_font_size=11, range=[-1.1 * span, 1.1 * span], zeroline=True, zerolinecolor="#444")
+        fig.add_scatter(x=x, y=row, mode="lines", fill="tozeroy", line=dict(color=MODALITY_COLOURS["sig"], width=1), name=name, showlegend=False, row=i + 1, col=1,
+                        hovertemplate=f"{name} at %{{x:.2f}} {unit}<br>%{{y:+.4f}} {LOG1P_DAYS}<extra></extra>")
+        fig.update_yaxes(title_text=f"{name}", row=i + 1, col=1, title_font_size=11, range=[-1.1 * span, 1.1 * span], zeroline=True, zerolinecolor="#444", nticks=3)
     fig.update_xaxes(title_text="hours since ICU admission" if in_hours else f"{sig_label} time (s)", row=len(attr.sig_channels), col=1)
-    fig.update_layout(bargap=0)
-    fig.add_annotation(text=f"bars: attribution per channel ({LOG1P_DAYS}); up lengthens, down shortens", xref="paper", yref="paper", x=0, y=1.0, yanchor="bottom", showarrow=False, font=dict(size=11))
+    fig.add_annotation(text=f"attribution of each channel over time ({LOG1P_DAYS}); above 0 lengthens, below shortens", xref="paper", yref="paper", x=0, y=1.0, yanchor="bottom", showarrow=False, font=dict(size=11))
     base_layout(fig, title=f"{sig_label}: which part of the recording moved the prediction", height=90 * len(attr.sig_channels) + 140)
     fig.update_layout(margin=dict(t=75))
     c, t = np.unravel_index(int(np.argmax(np.abs(values))), values.shape)

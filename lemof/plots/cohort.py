@@ -64,6 +64,6 @@ def training_curves_figure(stage_reports: dict) -> go.Figure:
         best.append(f"{label} best at epoch {report.get('best_epoch')} of {report.get('epochs_run')}")
     fig.update_xaxes(title="epoch", dtick=1 if max((len(r.get("history") or []) for r in stage_reports.values()), default=0) <= 12 else None)
     fig.update_yaxes(title="Huber loss (log1p-days)")
-    base_layout(fig, title="Training curves (early stopping keeps the best validation epoch)", height=380)
-    fig.update_layout(legend=dict(y=-0.25))
+    base_layout(fig, title="Training curves (early stopping keeps the best validation epoch)", height=440)
+    fig.update_layout(legend=dict(y=-0.22, yanchor="top"), margin=dict(b=20))
     return with_alt(fig, "Loss per epoch; " + "; ".join(best) + ".")

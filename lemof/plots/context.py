@@ -11,7 +11,7 @@ from plotly.subplots import make_subplots
 from lemof.patient import StayContext
 from lemof.plots.style import MODALITY_COLOURS, OKABE_ITO, base_layout, with_alt
 
-_PANEL_PX, _GAP_PX, _TOP_PX, _BOTTOM_PX = 92, 58, 60, 50
+_PANEL_PX, _GAP_PX, _TOP_PX, _BOTTOM_PX = 92, 58, 60, 64
 
 
 def feature_title(meta: dict) -> str:
@@ -74,7 +74,7 @@ def timeline_figure(ctx: StayContext, n_steps_hours: float, columns: int = 3) ->
                  "line": {"dash": "dash", "color": MODALITY_COLOURS["sig"], "width": 1.5}}
             )
     layout["annotations"].append(
-        {"text": "hours since ICU admission", "x": 0.5, "y": 0, "xref": "paper", "yref": "paper", "yshift": -38, "showarrow": False, "yanchor": "top", "font": {"size": 12}}
+        {"text": "hours since ICU admission", "x": 0.5, "y": 0, "xref": "paper", "yref": "paper", "yshift": -26, "showarrow": False, "yanchor": "top", "font": {"size": 12}}
     )
     data.append({"type": "scatter", "x": [None], "y": [None], "mode": "lines+markers", "marker": {"color": MODALITY_COLOURS["ehr"], "size": 5},
                  "line": {"color": MODALITY_COLOURS["ehr"]}, "name": "observed value (EHR)"})
@@ -85,7 +85,7 @@ def timeline_figure(ctx: StayContext, n_steps_hours: float, columns: int = 3) ->
     base_layout(fig, height=height, legend_below=False)
     fig.update_layout(margin=dict(t=_TOP_PX, b=_BOTTOM_PX, l=10, r=10), legend=dict(y=1 + 28 / plot_h, yanchor="bottom"))
     measured = ", ".join(feature_title(f) for f in features[:6]) + ("…" if len(features) > 6 else "")
-    return with_alt(fig, f"EHR values observed in the first {n_steps_hours:g} h ({len(features)} features measured): {measured}. Not measured: {', '.join(ctx.unmeasured) or 'none'}.")
+    return with_alt(fig, f"EHR values observed in the first {n_steps_hours:g} h ({len(features)} features measured): {measured}.")
 
 
 def signal_figure(ctx: StayContext, channels: list[str] | None = None, attention: tuple[list[float], list[float]] | None = None) -> go.Figure | None:

@@ -83,7 +83,13 @@ def level_shap_figure(expl: StayExplanation, sig_label: str = "ECG") -> go.Figur
         reverse=True,
     )
     top = ", ".join(f"{name} {p:+.3f}" for _, name, p in ranked[:3])
-    return with_alt(fig, f"Level Shapley values of this stay (log1p-days), largest first: {top}; they add up to the level-stacker output {expl.stacker_output:.3f} minus the base {expl.shap_base:.3f}.")
+    where = "stored at training" if expl.source == "stored" else "computed now"
+    total = sum(p for _, _, p in ranked)
+    return with_alt(
+        fig,
+        f"Exact Shapley values of the encoder levels ({where}; log1p-days), largest first: {top}. "
+        f"Base {expl.shap_base:.3f} + Σφ {total:+.3f} = level-stacker output {expl.stacker_output:.3f}.",
+    )
 
 
 def _head_rows(expl: StayExplanation, sig_label: str) -> list[tuple[str, str, float | None, bool]]:
@@ -148,17 +154,17 @@ def contributions_figure(expl: StayExplanation, sig_label: str = "ECG") -> go.Fi
         if kind in totals:
             fig.add_bar(x=[None], y=[None], marker_color=HEAD_KIND_COLOURS[kind], name=f"{kind} heads (Σ {totals[kind]:+.3f})")
     fig.update_yaxes(categoryorder="array", categoryarray=labels[::-1], automargin=True)
-    fig.update_xaxes(title=f"log1p(LOS days): the parts add up exactly on this scale", range=x_range, zeroline=True, zerolinecolor="#444")
+    fig.update_xaxes(title="log1p(LOS days): the parts add up exactly · top axis: days", range=x_range, zeroline=True, zerolinecolor="#444")
     tickvals, ticktext = days_ticks(max(x_range[0], 0.0), x_range[1])
     fig.update_layout(
-        xaxis2=dict(overlaying="x", side="top", range=x_range, tickvals=tickvals, ticktext=ticktext, showgrid=False, title=dict(text="the same positions in days", font=dict(size=11))),
+        xaxis2=dict(overlaying="x", side="top", range=x_range, tickvals=tickvals, ticktext=ticktext, showgrid=False, tickfont=dict(size=11)),
     )
     fig.add_scatter(x=[None], y=[None], xaxis="x2", showlegend=False)  # makes the top axis drawn
     title = "Head contributions: bias + Σ wᵢ·yᵢ = prediction"
     if absent:
         title += f"<br><sup>absent ({sig_label} not recorded): {', '.join(absent)}</sup>"
     base_layout(fig, title=title, height=max(340, 34 * len(labels) + 190))
-    fig.update_layout(margin=dict(t=110 if absent else 90))
+    fig.update_layout(margin=dict(t=115 if absent else 95))
     parts = "; ".join(f"{kind} heads {totals[kind]:+.3f}" for kind in HEAD_KINDS if kind in totals)
     return with_alt(
         fig,
