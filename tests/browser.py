@@ -34,8 +34,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(env: dict[str, str] | None = None, timeout_s: float = 120, script: Path | None = None) -> Iterator[str]:
-    """Yield the base URL of a running `streamlit run app.py` (or ``script``); stop it afterwards."""
+def streamlit_server(env: dict[str, str] | None = None, timeout_s: float = 120, script: Path | None = None, on_start=None) -> Iterator[str]:
+    """Yield the base URL of a running `streamlit run app.py` (or ``script``); stop it afterwards.
+
+    ``on_start(process)`` is called with the server's ``Popen`` (benchmarks read its memory)."""
     port = free_port()
     log_path = REPO / "test-artifacts" / f"streamlit-{port}.log"
     log_path.parent.mkdir(exist_ok=True)
@@ -48,6 +50,8 @@ def streamlit_server(env: dict[str, str] | None = None, timeout_s: float = 120, 
             stderr=subprocess.STDOUT,
         )
         url = f"http://127.0.0.1:{port}"
+        if on_start is not None:
+            on_start(proc)
         try:
             deadline = time.time() + timeout_s
             while True:
@@ -100,3 +104,9 @@ def wait_for_charts(page, n: int, timeout_ms: int = 90_000) -> None:
                   && !document.querySelector('[data-testid="stSkeleton"]')""",
         timeout=timeout_ms,
     )
+
+
+CHARTS_READY_JS = """(n) => Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'))
+                      .filter(c => c.querySelector('.main-svg')).length >= n
+                  && !document.querySelector('[data-testid="stSkeleton"]')
+                  && !document.querySelector('[data-testid="stStatusWidget"]')"""

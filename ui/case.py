@@ -41,10 +41,10 @@ def _apply_deep_link(ctx: ActiveContext, keys: dict[str, str]) -> None:
     except StayNotFoundError as exc:
         st.warning(f"The link asks for stay {link!r}, but {exc}. Showing another stay instead.")
         return
-    # Widen the filters so the linked stay is visible, then select it.
+    # Reset the filters so the linked stay is visible (a test stay keeps the short test list), then select it.
     for key in keys.values():
         st.session_state.pop(key, None)
-    st.session_state[keys["scope"]] = SCOPES[1]
+    st.session_state[keys["scope"]] = SCOPES[0] if ctx.bundle.stays["split"].iloc[row] == "test" else SCOPES[1]
     st.session_state[keys["stay"]] = int(ctx.bundle.stays["stay_id"].iloc[row])
 
 
@@ -159,7 +159,7 @@ def level_section(expl: StayExplanation, sig_label: str) -> None:
 def contribution_section(expl: StayExplanation, sig_label: str) -> None:
     chart(contributions_figure(expl, sig_label), key="contributions")
     with st.expander("Heads in detail"):
-        st.dataframe(pd.DataFrame(head_table_rows(expl, sig_label)), hide_index=True)
+        st.table(pd.DataFrame(head_table_rows(expl, sig_label)).set_index("head"))
 
 
 def attention_section(ctx: ActiveContext, stay_id: int, expl: StayExplanation) -> None:

@@ -7,11 +7,16 @@ are cached per (run, cohort, stay) with ``st.cache_data``.
 
 from __future__ import annotations
 
+import logging
+import threading
 from pathlib import Path
 
 import streamlit as st
 
 from lemof import CohortBundle, Run, StayExplanation, explain_stay, load_run, open_bundle, stay_attention
+
+
+log = logging.getLogger("lemof.app")
 
 
 def _mtime(path: Path) -> float:
@@ -29,9 +34,19 @@ def bundle_stamp(path: Path) -> float:
     return _mtime(path / "provenance.json")
 
 
+def _build_network(run: Run) -> None:
+    try:
+        run.model  # imports torch and builds the network once; the page uses it for attention
+    except Exception:  # noqa: BLE001 - the page reports it when it needs the network
+        log.warning("building the network of run %s in the background failed", run.run_id, exc_info=True)
+
+
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _run(path: str, stamp: tuple[float, float]) -> Run:
-    return load_run(path)
+    run = load_run(path)
+    # Stored explanations paint without the network; build it meanwhile, off the script thread.
+    threading.Thread(target=_build_network, args=(run,), name=f"build-{run.run_id}", daemon=True).start()
+    return run
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

@@ -88,6 +88,22 @@ def timeline_figure(ctx: StayContext, n_steps_hours: float, columns: int = 3) ->
     return with_alt(fig, f"EHR values observed in the first {n_steps_hours:g} h ({len(features)} features measured): {measured}.")
 
 
+def envelope(t: np.ndarray, y: np.ndarray, buckets: int = 1200) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``2 * buckets`` points that draw like the full trace: each bucket's minimum and
+    maximum, in time order, so every peak (a QRS, an artefact) stays visible on screen."""
+    n = len(y)
+    if n <= 2 * buckets or not np.isfinite(y).all():
+        return t, y
+    edges = np.linspace(0, n, buckets + 1).astype(int)
+    idx = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        seg = y[a:b]
+        i, j = a + int(np.argmin(seg)), a + int(np.argmax(seg))
+        idx += [min(i, j), max(i, j)]
+    idx = np.asarray(idx)
+    return t[idx], y[idx]
+
+
 def signal_figure(ctx: StayContext, channels: list[str] | None = None, attention: tuple[list[float], list[float]] | None = None) -> go.Figure | None:
     """The biosignal strip, one row per channel; None when the stay has no biosignal.
 
@@ -107,9 +123,9 @@ def signal_figure(ctx: StayContext, channels: list[str] | None = None, attention
     t = (np.arange(ctx.signal.shape[1]) + (0.5 if in_hours else 0.0)) / ctx.signal_fs_hz * scale
     for i, ch in enumerate(channels):
         k = ctx.signal_channels.index(ch)
-        y = ctx.signal[k]
+        x, y = envelope(t, ctx.signal[k])
         fig.add_scatter(
-            x=t,
+            x=x,
             y=y,
             mode="lines+markers" if in_hours else "lines",
             connectgaps=True,

@@ -1,0 +1,116 @@
+"""Eight browser sessions at once on one server, each opening a different stay.
+
+Eight Playwright contexts (separate visitors) open eight stays of the synthetic and the
+PhysioNet cohorts at the same moment; each session's page-ready time is when all its charts
+have drawn. The same harness then opens eight sessions of a trivial app with five tiny Plotly
+charts (this machine's floor). Reports p50/p95 page-ready time, the time until all eight are
+ready, and the server's peak resident memory (VmHWM).
+
+    python benchmarks/bench_app_sessions.py [sessions]
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from _common import REPO, save
+
+sys.path.insert(0, str(REPO / "tests"))
+from bench_app_start import TRIVIAL_APP  # noqa: E402
+from browser import CHARTS_READY_JS, CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
+
+VIEWPORT = {"width": 1600, "height": 1200}
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def sessions_at_once(browser, urls: list[tuple[str, int]], timeout_s: float = 300) -> list[float]:
+    """Open every (url, charts expected) in its own context at once; seconds until each is ready."""
+    contexts = [browser.new_context(viewport=VIEWPORT) for _ in urls]
+    pages = [c.new_page() for c in contexts]
+    t0 = time.perf_counter()
+    for page, (url, _) in zip(pages, urls):
+        page.goto(url, wait_until="commit")
+    ready: list[float | None] = [None] * len(pages)
+    while any(r is None for r in ready):
+        if time.perf_counter() - t0 > timeout_s:
+            raise TimeoutError(f"{sum(r is None for r in ready)} sessions not ready after {timeout_s} s")
+        for i, (page, (_, n)) in enumerate(zip(pages, urls)):
+            if ready[i] is None and page.evaluate(CHARTS_READY_JS, n):
+                ready[i] = time.perf_counter() - t0
+        time.sleep(0.05)
+    for page in pages:
+        assert page.locator('[data-testid="stException"]').count() == 0, "an exception was shown"
+    for c in contexts:
+        c.close()
+    return ready
+
+
+def summary(times: list[float], rss: float) -> dict:
+    return {
+        "page_ready_s": [round(t, 2) for t in times],
+        "p50_s": round(statistics.median(times), 2),
+        "p95_s": round(float(np.percentile(times, 95)), 2),
+        "all_ready_s": round(max(times), 2),
+        "server_peak_rss_mb": round(rss, 1),
+    }
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    from lemof import open_bundle
+    from lemof.catalog import PHYSIONET_KEY, build_cohort, list_cohorts
+    from lemof.data.synthetic import ensure_synthetic
+
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 8
+    synthetic = open_bundle(ensure_synthetic()).stays
+    entry = [c for c in list_cohorts() if c.key == PHYSIONET_KEY][0]
+    if not entry.ready:
+        build_cohort(entry)
+    physionet = open_bundle(entry.path).stays
+    syn = synthetic[synthetic["split"] == "test"]
+    phy = physionet[(physionet["split"] == "test") & physionet["has_signal"]]
+    picks = [(f"?stay={int(s)}", 5 if has else 3) for s, has in zip(syn["stay_id"].iloc[: n - n // 4], syn["has_signal"].iloc[: n - n // 4])]
+    picks += [(f"?cohort=physionet2012&stay={int(s)}", 5) for s in phy["stay_id"].iloc[: n // 4]]
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        procs = []
+        with streamlit_server(on_start=procs.append) as url:
+            times = sessions_at_once(browser, [(f"{url}/{q}", k) for q, k in picks])
+            app = summary(times, peak_rss_mb(procs[0].pid))
+        with tempfile.TemporaryDirectory() as tmp:
+            script = Path(tmp) / "trivial.py"
+            script.write_text(TRIVIAL_APP)
+            procs = []
+            with streamlit_server(script=script, on_start=procs.append) as url:
+                times = sessions_at_once(browser, [(url, 5)] * n)
+                trivial = summary(times, peak_rss_mb(procs[0].pid))
+        browser.close()
+    save(
+        "app_sessions",
+        {
+            "sessions": n,
+            "stays": [q for q, _ in picks],
+            "lemof_explorer": app,
+            "trivial_app_five_plotly_charts": trivial,
+            "ratio_all_ready": round(app["all_ready_s"] / trivial["all_ready_s"], 2),
+            "ratio_p50": round(app["p50_s"] / trivial["p50_s"], 2),
+            "goal_ratio": 1.5,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
