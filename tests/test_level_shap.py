@@ -87,12 +87,38 @@ def test_stay_shap_sums_to_stacker_output_and_contributions_to_prediction(tiny_r
         assert np.allclose(att.sum(axis=1), 1.0, atol=1e-5), "attention rows are distributions"
 
 
-def test_stored_and_recomputed_shap_agree(tiny_run, tiny_cohort, stay_ids):
+def test_stored_and_recomputed_explanations_agree(tiny_run, tiny_cohort, stay_ids):
     run, bundle = load_run(tiny_run), open_bundle(tiny_cohort)
-    stored = explain_stay(run, bundle, stay_ids["with_signal"])
-    assert stored.source == "stored"
-    run.level_shap = None  # as for a cohort the run was not trained on
-    computed = explain_stay(run, bundle, stay_ids["with_signal"])
-    assert computed.source == "computed"
-    # Training explained all stays in batches; float32 batch effects move inputs by ~1e-6.
-    assert np.allclose(stored.level_shap["ehr"] + stored.level_shap["sig"], computed.level_shap["ehr"] + computed.level_shap["sig"], atol=1e-5)
+    for which in ("with_signal", "without_signal"):
+        stored = explain_stay(run, bundle, stay_ids[which], attention=False)
+        assert stored.source == "stored"
+        fresh = load_run(tiny_run)
+        fresh.predictions = None  # as for a cohort the run was not trained on
+        computed = explain_stay(fresh, bundle, stay_ids[which], attention=False)
+        assert computed.source == "computed"
+        # Training explained all stays in batches; float32 batch effects move values by ~1e-6.
+        a = stored.level_shap["ehr"] + stored.level_shap["sig"]
+        b = computed.level_shap["ehr"] + computed.level_shap["sig"]
+        assert [v is None for v in a] == [v is None for v in b]
+        assert np.allclose([v for v in a if v is not None], [v for v in b if v is not None], atol=1e-5)
+        assert stored.los_days == pytest.approx(computed.los_days, abs=1e-5)
+        assert np.allclose(stored.interval_days, computed.interval_days, atol=1e-5)
+        for head in stored.head_names:
+            x, y = stored.contributions[head], computed.contributions[head]
+            assert (x is None) == (y is None) and (x is None or x == pytest.approx(y, abs=1e-5)), head
+        assert stored.meta_bias == pytest.approx(computed.meta_bias) and stored.head_kinds == computed.head_kinds
+
+
+def test_a_stored_explanation_needs_no_torch(tiny_run, tiny_cohort, stay_ids):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    code = (
+        "import sys; from lemof import load_run, open_bundle, explain_stay; "
+        f"e = explain_stay(load_run({str(tiny_run)!r}), open_bundle({str(tiny_cohort)!r}), {stay_ids['with_signal']}, attention=False); "
+        "print(e.source, 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["stored", "False"]
