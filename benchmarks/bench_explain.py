@@ -4,7 +4,8 @@
 - attention: the cross-modal attention maps (runs the network);
 - computed: a stay of a cohort of the same family that the run was *not* trained on (a second
   synthetic draw, seed 7): the network runs and exact level Shapley values are enumerated. Its
-  first call is timed in a fresh process, including building the network (and importing torch).
+  first call is timed in a fresh process, including building the network (and importing torch,
+  which the app does in the background when it loads a run), then the second call.
 
     python benchmarks/bench_explain.py
 """
@@ -33,7 +34,10 @@ sid = int(bundle.stays["stay_id"].iloc[3])
 t = time.perf_counter()
 e = explain_stay(run, bundle, sid, attention=False)
 first = time.perf_counter() - t
-print(json.dumps({{"first_ms": first * 1000, "source": e.source, "torch_imported": "torch" in sys.modules}}))
+t = time.perf_counter()
+explain_stay(run, bundle, int(bundle.stays["stay_id"].iloc[4]), attention=False)
+second = time.perf_counter() - t
+print(json.dumps({{"first_ms": first * 1000, "second_ms": second * 1000, "source": e.source}}))
 """
 
 
@@ -86,6 +90,7 @@ def main() -> None:
             "attention_first_ms_incl_building_network": round(attention_first, 1),
             "attention_warm_ms": stats(attention),
             "other_cohort_first_call_fresh_process_ms": round(first["first_ms"], 1),
+            "other_cohort_second_call_fresh_process_ms": round(first["second_ms"], 1),
             "other_cohort_first_call_source": first["source"],
             "other_cohort_warm_ms": stats(computed),
             "input_attribution_first_ms": round(attr_first, 1),
