@@ -48,7 +48,7 @@ def main() -> None:
             "total_seconds": round(total, 1),
             "cumulative_seconds_at": marks,
             "peak_rss_mb": round(peak_rss_mb(), 1),
-            "test_lemof": test["lemof"],
+            "test_model": test["model"],
             "test_baseline_train_median": test["baseline_train_median"],
             "mae_reduction_vs_baseline": test["mae_reduction_vs_baseline"],
             "test_heads_alone_mae_days": {k: v["mae_days"] for k, v in test["heads_alone"].items()},

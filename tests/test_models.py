@@ -43,10 +43,13 @@ def test_unknown_encoder_lists_the_known_ones():
 
 def test_nonnegative_stacker_recovers_weights():
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(400, 3))
-    y = 0.5 + x @ np.array([0.7, 0.0, 0.3]) - 0.4 * rng.normal(size=400) * 0
-    w, b = fit_nonnegative(x, y)
-    assert np.allclose(w, [0.7, 0.0, 0.3], atol=1e-8) and b == pytest.approx(0.5)
+    x = rng.normal(size=(4000, 3))
+    truth = np.array([0.7, 0.0, 0.3])
+    w, b = fit_nonnegative(x, 0.5 + x @ truth)
+    assert np.allclose(w, truth, atol=1e-8) and b == pytest.approx(0.5), "exact without noise"
+    w, b = fit_nonnegative(x, 0.5 + x @ truth + 0.4 * rng.normal(size=4000))
+    assert np.allclose(w, truth, atol=0.03) and b == pytest.approx(0.5, abs=0.03), "close with noise"
+    assert not np.allclose(w, truth, atol=1e-8), "the noise did reach the fit"
     w, _ = fit_nonnegative(x, -x[:, 0])  # a negative relation is clipped to zero
     assert (w >= 0).all() and w[0] == 0
 

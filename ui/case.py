@@ -14,6 +14,7 @@ from lemof.plots import (
     attention_figure,
     contributions_figure,
     ehr_attribution_figure,
+    feature_title,
     head_table_rows,
     level_shap_figure,
     signal_attribution_figure,
@@ -21,7 +22,6 @@ from lemof.plots import (
     static_attribution_figure,
     timeline_figure,
 )
-from lemof.plots.context import feature_title
 from ui import loaders
 from ui.context import ActiveContext
 from ui.widgets import chart, guarded

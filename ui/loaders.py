@@ -13,7 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from lemof import CohortBundle, Run, StayExplanation, explain_stay, load_run, open_bundle, stay_attention
+from lemof import CohortBundle, Run, StayExplanation, explain_stay, input_attributions, load_run, open_bundle, stay_attention
 
 
 log = logging.getLogger("lemof.app")
@@ -75,8 +75,6 @@ def _attention(run_path: str, r_stamp: tuple[float, float], cohort_path: str, c_
 
 @st.cache_data(show_spinner=False, max_entries=128)
 def _attribution(run_path: str, r_stamp: tuple[float, float], cohort_path: str, c_stamp: float, stay_id: int):
-    from lemof.explain.input_attribution import input_attributions
-
     return input_attributions(_run(run_path, r_stamp), _bundle(cohort_path, c_stamp), stay_id)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from lemof.plots.style import head_label
+from lemof.plots import head_label
 from ui.context import ActiveContext
 
 SPLIT_NAMES = {"train": "Training", "val": "Validation", "test": "Test (held out)"}

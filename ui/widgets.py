@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from lemof import LemofError
-from lemof.plots.style import alt_text
+from lemof.plots import alt_text
 
 log = logging.getLogger("lemof.app")
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}

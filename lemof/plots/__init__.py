@@ -2,12 +2,17 @@
 
 from lemof.plots.attribution import ehr_attribution_figure, signal_attribution_figure, static_attribution_figure
 from lemof.plots.cohort import global_importance_figure, metrics_figure, training_curves_figure
-from lemof.plots.context import signal_figure, timeline_figure
+from lemof.plots.context import feature_title, signal_figure, timeline_figure
+from lemof.plots.style import alt_text, head_label, level_label
 from lemof.plots.explanation import attention_figure, contributions_figure, head_table_rows, level_shap_figure
 
 __all__ = [
+    "alt_text",
     "attention_figure",
     "ehr_attribution_figure",
+    "feature_title",
+    "head_label",
+    "level_label",
     "signal_attribution_figure",
     "static_attribution_figure",
     "contributions_figure",
