@@ -6,6 +6,7 @@ Anything that is saved goes to a temporary sibling first and is moved into place
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -30,6 +31,15 @@ def safe_name(name: str, *, max_len: int = 80) -> str:
     if not cleaned:
         raise ValueError(f"name {name!r} has no usable characters for a file name")
     return cleaned
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    sha = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
 
 
 def cache_dir() -> Path:

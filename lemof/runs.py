@@ -33,7 +33,7 @@ from lemof import __version__ as LEMOF_VERSION
 from lemof.errors import ConfigError, RunError
 from lemof.metrics import RunMetrics
 from lemof.models.spec import Head, ModelSpec
-from lemof.paths import write_bytes_atomic, write_json_atomic
+from lemof.paths import file_sha256, write_bytes_atomic, write_json_atomic
 from lemof.preprocess import Preprocessor
 from lemof.training.config import TrainConfig
 
@@ -45,14 +45,6 @@ def spec_sha256(config: dict[str, Any]) -> str:
     """Hash of what defines the network and its inputs (``model`` and ``preprocessing`` of config.json)."""
     text = json.dumps({"model": config["model"], "preprocessing": config["preprocessing"]}, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
 
 
 @dataclass(frozen=True)

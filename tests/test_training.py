@@ -99,7 +99,7 @@ def _edit_weights(run_dir, edit) -> str:
 
 def _rehash(run_dir) -> None:
     """Record the current weights' hash, as if the run had been written with them."""
-    from lemof.runs import file_sha256
+    from lemof.paths import file_sha256
 
     cfg = json.loads((run_dir / "config.json").read_text())
     cfg["weights_sha256"] = file_sha256(run_dir / "model.safetensors")

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from lemof.errors import CohortError, StayNotFoundError
-from lemof.paths import write_json_atomic
+from lemof.paths import file_sha256, write_json_atomic
 
 FORMAT_VERSION = 1
 REQUIRED_COLUMNS = ("stay_id", "subject_id", "los_days", "split", "has_signal")
@@ -72,14 +72,6 @@ class NpyStreamWriter:
         return self.sha.hexdigest()
 
 
-def _file_sha256(path: Path) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
-
-
 def table_sha256(table: pd.DataFrame) -> str:
     """Content hash of a table (names, dtypes, values): independent of the Parquet writer."""
     sha = hashlib.sha256(json.dumps([[str(c), str(t)] for c, t in table.dtypes.items()]).encode())
@@ -108,7 +100,7 @@ def finalize_bundle(
         latent_causes.reset_index(drop=True).to_parquet(out_dir / "latent_causes.parquet", index=False)
     parts = {name: array_hashes[name] for name in ARRAY_FILES + OPTIONAL_ARRAY_FILES if name in array_hashes}
     parts["stays.parquet"] = table_sha256(stays)
-    parts["features.json"] = _file_sha256(out_dir / "features.json")
+    parts["features.json"] = file_sha256(out_dir / "features.json")
     fingerprint = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
     provenance = {"format_version": FORMAT_VERSION, **provenance, "fingerprint": fingerprint, "file_sha256": parts}
     write_json_atomic(out_dir / "provenance.json", provenance)
