@@ -30,6 +30,9 @@ _EXPORTS = {
     "check_run_fits_cohort": "lemof.explain.explanation",
     "explain_stay": "lemof.explain.explanation",
     "stay_attention": "lemof.explain.explanation",
+    "StayPrediction": "lemof.explain.explanation",
+    "predict_stay": "lemof.explain.explanation",
+    "FUSIONS": "lemof.models.fusions",
     "InputAttribution": "lemof.explain.input_attribution",
     "input_attributions": "lemof.explain.input_attribution",
     "stay_context": "lemof.patient",
@@ -66,7 +69,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs
     from lemof.errors import CohortError, ConfigError, LemofError, RunError, StayNotFoundError
     from lemof.evaluation import evaluate_run
     from lemof.catalog import CohortEntry, RunEntry, build_cohort, list_cohorts, list_runs
-    from lemof.explain.explanation import StayExplanation, check_run_fits_cohort, explain_stay, stay_attention
+    from lemof.explain.explanation import StayExplanation, StayPrediction, check_run_fits_cohort, explain_stay, predict_stay, stay_attention
+    from lemof.models.fusions import FUSIONS
     from lemof.explain.input_attribution import InputAttribution, input_attributions
     from lemof.metrics import LosMetrics, RunMetrics
     from lemof.models.spec import HEAD_KINDS, Head

@@ -35,6 +35,7 @@ class RunEntry:
     source: str
     cohort_name: str
     encoders: str
+    fusion: str
     shipped: bool
     test_mae_days: float | None
     baseline_mae_days: float | None
@@ -42,7 +43,8 @@ class RunEntry:
     @property
     def label(self) -> str:
         mae = f", test MAE {self.test_mae_days:.2f} d" if self.test_mae_days is not None else ""
-        return f"{self.run_id} ({self.encoders}{mae}){' · shipped' if self.shipped else ''}"
+        what = self.encoders if self.fusion == "lemof" else f"{self.fusion}, {self.encoders}"
+        return f"{self.run_id} ({what}{mae}){' · shipped' if self.shipped else ''}"
 
 
 @dataclass(frozen=True)
@@ -106,9 +108,10 @@ def list_runs(source: str | None = None) -> tuple[list[RunEntry], list[str]]:
                     path=path,
                     source=str(config["cohort"]["source"]),
                     cohort_name=str(config["cohort"]["name"]),
-                    encoders=str(config["train"]["encoders"]),
+                    encoders=str(config["train"]["encoders"]) if config.get("fusion") != "gbm" else "summary statistics",
+                    fusion=str(config.get("fusion", "lemof")),
                     shipped=root == SHIPPED_MODELS,
-                    test_mae_days=metrics.get("test", {}).get("lemof", {}).get("mae_days"),
+                    test_mae_days=metrics.get("test", {}).get("model", {}).get("mae_days"),
                     baseline_mae_days=metrics.get("test", {}).get("baseline_train_median", {}).get("mae_days"),
                 )
             except (OSError, ValueError, KeyError, TypeError) as exc:

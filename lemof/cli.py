@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from lemof.errors import LemofError
+from lemof.models.fusions import FUSIONS
 
 
 def _finite(obj):
@@ -116,10 +117,12 @@ def _train_config(args: argparse.Namespace):
             raise ConfigError(f"cannot read training config {args.config}: {exc}") from None
         if not isinstance(options, dict):
             raise ConfigError(f"training config {args.config} must hold a JSON object")
-    options["encoders"] = args.encoders
+    for key in ("fusion", "encoders"):
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
     if args.seed is not None:
         options["seed"] = args.seed
-    for key in ("epochs_stage1", "epochs_stage3"):
+    for key in ("epochs_stage1", "epochs_stage3", "batch_size", "lr"):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
     try:
@@ -139,8 +142,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         out = train(args.data, args.out, cfg, device=args.device, progress=bars, overwrite=args.overwrite, log=lambda m: print(m, file=sys.stderr))
     finally:
         bars.close()
-    test = load_run(out).metrics.test
-    _print_json({"run": str(out), "test": test.model.to_dict(), "baseline": test.baseline_train_median.to_dict()})
+    run = load_run(out)
+    test = run.metrics.test
+    _print_json({"run": str(out), "fusion": run.fusion, "encoders": run.encoders, "test": test.model.to_dict(), "baseline": test.baseline_train_median.to_dict()})
     return 0
 
 
@@ -150,7 +154,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from lemof.runs import load_run
 
     run = load_run(args.run)
-    report = evaluate_run(run, open_bundle(args.data), args.split)
+    report = evaluate_run(run, open_bundle(args.data), args.split, use_stored=args.stored)
     _print_json(report, indent=2)
     return 0
 
@@ -216,15 +220,18 @@ def build_parser() -> argparse.ArgumentParser:
     mf.add_argument("--quiet", action="store_true")
     mf.set_defaults(func=_cmd_data_mimic_fixture)
 
-    tr = sub.add_parser("train", help="train LeMoF (three stages) and write a run directory")
+    tr = sub.add_parser("train", help="train LeMoF (three stages), an ablation or a baseline, and write a run directory")
     tr.add_argument("--data", type=Path, required=True, help="cohort bundle directory")
-    tr.add_argument("--encoders", default="gru+resnet1d", help="EHR+biosignal encoders (default gru+resnet1d)")
+    tr.add_argument("--fusion", default=None, help=f"fusion method (default lemof): {', '.join(FUSIONS)}")
+    tr.add_argument("--encoders", default=None, help="EHR+biosignal encoders (default gru+resnet1d); EHR: gru, transformer, tcn; biosignal: resnet1d, transformer, tcn")
     tr.add_argument("--out", type=Path, required=True, help="run directory to create")
     tr.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     tr.add_argument("--seed", type=int, default=None)
     tr.add_argument("--config", help="JSON file of training options (see lemof/training/config.py)")
     tr.add_argument("--epochs-stage1", dest="epochs_stage1", type=int, default=None)
     tr.add_argument("--epochs-stage3", dest="epochs_stage3", type=int, default=None)
+    tr.add_argument("--batch-size", dest="batch_size", type=int, default=None)
+    tr.add_argument("--lr", type=float, default=None, help="learning rate")
     tr.add_argument("--overwrite", action="store_true", help="replace an existing run (only once the new one is complete)")
     tr.add_argument("--quiet", action="store_true", help="no progress bars")
     tr.set_defaults(func=_cmd_train)
@@ -233,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--run", type=Path, required=True)
     ev.add_argument("--data", type=Path, required=True)
     ev.add_argument("--split", default="test", choices=["test", "val", "train", "all"], help="all: external validation on another cohort")
+    ev.add_argument("--stored", action="store_true", help="score the run's stored predictions instead of running its network (the only way for gbm)")
     ev.set_defaults(func=_cmd_evaluate)
 
     ex = sub.add_parser("explain", help="print one stay's explanation as JSON")

@@ -1,4 +1,4 @@
-"""Batched inference of an assembled LeMoF model on rows of a cohort bundle."""
+"""Batched inference of a trained network (LeMoF or a baseline) on rows of a cohort bundle."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import pandas as pd
 import torch
 
 from lemof.data.bundle import CohortBundle
-from lemof.models.model import LeMoF
 from lemof.preprocess import Preprocessor
 
 
@@ -19,7 +18,7 @@ def interval_days(final_log1p: np.ndarray, halfwidth: np.ndarray) -> np.ndarray:
 
 
 def forward_arrays(
-    model: LeMoF,
+    model: torch.nn.Module,
     ehr_x: np.ndarray,
     sig_x: np.ndarray,
     sig_available: np.ndarray,
@@ -50,7 +49,7 @@ def forward_arrays(
 
 
 def predict_rows(
-    model: LeMoF,
+    model: torch.nn.Module,
     pre: Preprocessor,
     bundle: CohortBundle,
     rows: np.ndarray,
@@ -74,8 +73,9 @@ def prediction_table(pred: dict[str, np.ndarray], head_names: list[str], split: 
     """One row per stay of ``predict_rows`` output, as stored in a run's ``predictions.parquet``.
 
     Columns: stay_id, split, sig_available, los_days, interval_low_days, interval_high_days,
-    final (log1p-days), halfwidth, bias, then ``head:<name>`` (each head's prediction, log1p-days)
-    and ``contribution:<name>`` (w_i * y_i; NaN where the head is absent).
+    final (log1p-days), halfwidth; for a model with a meta-learner also bias, stacker_output
+    (LeMoF), ``head:<name>`` (each head's prediction, log1p-days) and ``contribution:<name>``
+    (w_i * y_i; NaN where the head is absent).
     """
     table = {
         "stay_id": pred["stay_id"].astype(np.int64),
@@ -86,10 +86,25 @@ def prediction_table(pred: dict[str, np.ndarray], head_names: list[str], split: 
         "interval_high_days": pred["interval_days"][:, 1],
         "final": pred["final"],
         "halfwidth": pred["halfwidth"],
-        "bias": pred["bias"],
-        "stacker_output": pred["stacker_output"],
     }
+    for key in ("bias", "stacker_output"):
+        if key in pred:
+            table[key] = pred[key]
     for j, name in enumerate(head_names):
         table[f"head:{name}"] = pred["heads"][:, j].astype(np.float64)
         table[f"contribution:{name}"] = pred["contributions"][:, j]
     return pd.DataFrame(table)
+
+
+def prediction_arrays(stay_id: np.ndarray, sig_available: np.ndarray, final: np.ndarray, halfwidth: np.ndarray) -> dict[str, np.ndarray]:
+    """``predict_rows``-like output from a prediction on log1p(days) and its interval half-width."""
+    final = np.asarray(final, dtype=np.float64)
+    halfwidth = np.asarray(halfwidth, dtype=np.float64)
+    return {
+        "stay_id": np.asarray(stay_id),
+        "sig_available": np.asarray(sig_available, dtype=bool),
+        "final": final,
+        "halfwidth": halfwidth,
+        "los_days": np.expm1(final).clip(min=0.0),
+        "interval_days": interval_days(final, halfwidth),
+    }

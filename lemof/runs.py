@@ -5,10 +5,10 @@ predictions and explanations of every stay of the cohort it was trained on.
 
     config.json            everything needed to rebuild the model (JSON, no pickle), with the
                            SHA-256 of model.safetensors and of its own model/preprocessing part
-    model.safetensors      all weights and fitted buffers
+    model.safetensors      all weights and fitted buffers (none for the tabular peer)
     metrics.json           validation and test metrics next to the training-median baseline
-    level_importance.json  global level importance (stage 2) and the selected levels
-    level_shap.parquet     per-stay level Shapley values for the cohort it was trained on
+    level_importance.json  global level importance (stage 2) and the selected levels (LeMoF)
+    level_shap.parquet     per-stay level Shapley values for the cohort it was trained on (LeMoF)
     predictions.parquet    per-stay prediction, interval, head predictions and contributions
     train.log              what training printed
 
@@ -32,6 +32,7 @@ import pandas as pd
 from lemof import __version__ as LEMOF_VERSION
 from lemof.errors import ConfigError, RunError
 from lemof.metrics import RunMetrics
+from lemof.models.fusions import check_fusion, fusion_kind
 from lemof.models.spec import Head, ModelSpec
 from lemof.paths import file_sha256, write_bytes_atomic, write_json_atomic
 from lemof.preprocess import Preprocessor
@@ -92,10 +93,10 @@ class Run:
     fusion: str
     train_config: TrainConfig
     cohort: CohortRef
-    spec: ModelSpec
-    preprocessor: Preprocessor
+    spec: ModelSpec | None  # None for the tabular peer (no network)
+    preprocessor: Preprocessor | None
     metrics: RunMetrics
-    level_importance: LevelImportance
+    level_importance: LevelImportance | None  # LeMoF and its ablations only
     meta_weights: list[MetaWeights]
     training_seconds: float | None
     device: str | None
@@ -110,12 +111,22 @@ class Run:
 
     # --- what it is ---------------------------------------------------------------------
     @property
+    def kind(self) -> str:
+        """``lemof`` (LeMoF or an ablation), ``baseline`` (a neural baseline) or ``tabular``."""
+        return fusion_kind(self.fusion)
+
+    @property
+    def is_lemof(self) -> bool:
+        """Explained by level SHAP, head contributions and cross-modal attention."""
+        return self.kind == "lemof"
+
+    @property
     def encoders(self) -> str:
-        return self.train_config.encoders
+        return self.train_config.encoders if self.kind != "tabular" else "summary statistics"
 
     @property
     def heads(self) -> list[Head]:
-        return self.spec.heads
+        return self.spec.heads if self.spec is not None else []
 
     @property
     def head_kinds(self) -> dict[str, str]:
@@ -128,6 +139,8 @@ class Run:
     @property
     def model(self):
         """The trained network (``LeMoF``), built from the weights on first use (imports torch)."""
+        if self.spec is None:
+            raise RunError(f"run {self.run_id} ({self.fusion}) has no network: only its predictions for {self.cohort.name} are stored")
         if self._model is None:
             with self._model_lock:
                 if self._model is None:
@@ -140,6 +153,7 @@ class Run:
         if self.level_shap is None:
             return None
         if self._shap_index is None:
+            assert self.level_importance is not None
             table = self.level_shap
             rows = {int(s): i for i, s in enumerate(table["stay_id"].to_numpy())}
             cols = self.level_importance.all_levels
@@ -162,45 +176,53 @@ def save_run(
     directory: Path,
     *,
     run_id: str,
-    model,
-    preprocessor: Preprocessor,
+    fusion: str,
+    network,
+    spec: ModelSpec | None,
+    preprocessor: Preprocessor | None,
     train_config: dict[str, Any],
     cohort: dict[str, Any],
     metrics: RunMetrics,
-    level_importance: dict[str, Any],
-    level_shap: pd.DataFrame,
     predictions: pd.DataFrame,
     extra: dict[str, Any],
     log_text: str,
+    level_importance: dict[str, Any] | None = None,
+    level_shap: pd.DataFrame | None = None,
 ) -> None:
     """Write every file of a run into ``directory`` (which the caller makes atomic).
 
     The weights are written first and their SHA-256 goes into ``config.json``, so a later edit
-    of the weights is detected when the run is loaded.
+    of the weights is detected when the run is loaded. A run without a network (the tabular
+    peer) has no weights file.
     """
-    from safetensors.torch import save_file
-
     directory = Path(directory)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(directory / WEIGHTS_FILE), metadata={"run_id": run_id, "format": f"lemof-run-v{RUN_FORMAT_VERSION}"})
+    weights_sha256 = None
+    if network is not None:
+        from safetensors.torch import save_file
+
+        state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
+        save_file(state, str(directory / WEIGHTS_FILE), metadata={"run_id": run_id, "format": f"lemof-run-v{RUN_FORMAT_VERSION}"})
+        weights_sha256 = file_sha256(directory / WEIGHTS_FILE)
     config = {
         "format_version": RUN_FORMAT_VERSION,
         "lemof_version": LEMOF_VERSION,
         "run_id": run_id,
-        "fusion": "lemof",
+        "fusion": fusion,
         "task": "regression on log1p(LOS days)",
-        "model": model.spec.to_dict(),
-        "preprocessing": preprocessor.to_dict(),
+        "model": spec.to_dict() if spec is not None else None,
+        "preprocessing": preprocessor.to_dict() if preprocessor is not None else None,
         "train": train_config,
         "cohort": cohort,
-        "weights_sha256": file_sha256(directory / WEIGHTS_FILE),
+        "weights_sha256": weights_sha256,
         **extra,
     }
     config["spec_sha256"] = spec_sha256(config)
     write_json_atomic(directory / "config.json", config)
     write_json_atomic(directory / "metrics.json", metrics.to_dict())
-    write_json_atomic(directory / "level_importance.json", level_importance)
-    level_shap.to_parquet(directory / "level_shap.parquet", index=False)
+    if level_importance is not None:
+        write_json_atomic(directory / "level_importance.json", level_importance)
+    if level_shap is not None:
+        level_shap.to_parquet(directory / "level_shap.parquet", index=False)
     predictions.to_parquet(directory / "predictions.parquet", index=False)
     write_bytes_atomic(directory / "train.log", log_text.encode("utf-8"))
 
@@ -261,15 +283,14 @@ def _build_model(path: Path, spec: ModelSpec):
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
+    from lemof.models.baselines import BaselineNet
     from lemof.models.model import LeMoF
 
     run = path.name
     try:
-        model = LeMoF(spec)
+        model = LeMoF(spec) if fusion_kind(spec.fusion) == "lemof" else BaselineNet(spec)
     except ConfigError as exc:
         raise RunError(f"run {run} does not match this code: {exc}") from None
-    if model.fusion is None:
-        raise RunError(f"run {run} was not trained to the end (no selected levels in config.json)")
     try:
         state = load_file(str(path / WEIGHTS_FILE))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
@@ -303,16 +324,22 @@ def load_run(path: str | Path) -> Run:
     if version != RUN_FORMAT_VERSION:
         raise RunError(f"run {path.name} has format version {version!r}; this code reads version {RUN_FORMAT_VERSION} (retrain it)")
     try:
-        spec = ModelSpec.from_dict(dict(config["model"]))
-        check_encoder_name("ehr", spec.ehr_encoder)
-        check_encoder_name("sig", spec.sig_encoder)
-        preprocessor = Preprocessor.from_dict(dict(config["preprocessing"]))
+        fusion = check_fusion(str(config.get("fusion", "lemof")))
+        kind = fusion_kind(fusion)
+        spec = ModelSpec.from_dict(dict(config["model"])) if config.get("model") is not None else None
+        if spec is not None:
+            check_encoder_name("ehr", spec.ehr_encoder)
+            check_encoder_name("sig", spec.sig_encoder)
+        elif kind != "tabular":
+            raise KeyError("model")
+        preprocessor = Preprocessor.from_dict(dict(config["preprocessing"])) if config.get("preprocessing") is not None else None
         train_config = TrainConfig.from_dict(dict(config["train"]))
         cohort = CohortRef(**{k: v for k, v in config["cohort"].items() if k in CohortRef.__dataclass_fields__})
-        imp = _read_json(path / "level_importance.json", "stage 2's level importance")
-        importance = LevelImportance(**{k: imp[k] for k in LevelImportance.__dataclass_fields__ if k in imp})
-        metrics_raw = _read_json(path / "metrics.json", "the recorded metrics")
-        metrics = RunMetrics.from_dict(metrics_raw)
+        importance = None
+        if kind == "lemof":
+            imp = _read_json(path / "level_importance.json", "stage 2's level importance")
+            importance = LevelImportance(**{k: imp[k] for k in LevelImportance.__dataclass_fields__ if k in imp})
+        metrics = RunMetrics.from_dict(_read_json(path / "metrics.json", "the recorded metrics"))
         meta = [MetaWeights(**r) for r in config.get("stage_reports", {}).get("meta_learner", [])]
     except ConfigError as exc:
         raise RunError(f"run {path.name} does not match this code: {exc}") from None
@@ -323,13 +350,16 @@ def load_run(path: str | Path) -> Run:
             f"config.json of run {path.name} describes another network than its weights were trained as "
             "(its model or preprocessing section was changed after training)"
         )
-    if not spec.selected_levels["ehr"] or not spec.selected_levels["sig"]:
+    if kind == "lemof" and (not spec.selected_levels["ehr"] or not spec.selected_levels["sig"]):
         raise RunError(f"run {path.name} was not trained to the end (no selected levels in config.json)")
-    warnings = check_weights(path / WEIGHTS_FILE, config.get("weights_sha256"))
+    warnings = check_weights(path / WEIGHTS_FILE, config.get("weights_sha256")) if kind != "tabular" else []
+    predictions = _read_parquet(path / "predictions.parquet")
+    if kind == "tabular" and predictions is None:
+        raise RunError(f"run {path.name} ({fusion}) has no predictions.parquet, and no network to predict with")
     return Run(
         path=path,
         run_id=str(config.get("run_id", path.name)),
-        fusion=str(config.get("fusion", "lemof")),
+        fusion=fusion,
         train_config=train_config,
         cohort=cohort,
         spec=spec,
@@ -341,6 +371,6 @@ def load_run(path: str | Path) -> Run:
         device=config.get("device"),
         stage_reports={k: v for k, v in config.get("stage_reports", {}).items() if k != "meta_learner"},
         level_shap=_read_parquet(path / "level_shap.parquet"),
-        predictions=_read_parquet(path / "predictions.parquet"),
+        predictions=predictions,
         warnings=warnings,
     )

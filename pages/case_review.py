@@ -10,6 +10,23 @@ st.title("Case review")
 stay_id = case.stay_picker(ctx)
 if stay_id is None:
     st.stop()
+
+if not ctx.run.is_lemof:  # a baseline: its prediction, the patient, and what of the explanation applies
+    pred = case.prediction(ctx, stay_id)
+    if pred is None:
+        st.stop()
+    case.headline(pred, ctx.sig_label)
+    case.not_lemof_note(ctx)
+    st.subheader("Patient context")
+    draw_signal = case.patient_context(ctx, stay_id)
+    if draw_signal is not None:
+        draw_signal()
+    if ctx.run.kind == "baseline":
+        st.subheader("Input attribution")
+        with guarded("Input attribution"):
+            case.attribution_section(ctx, stay_id)
+    st.stop()
+
 expl = case.explanation(ctx, stay_id)
 if expl is None:
     st.stop()

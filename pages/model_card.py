@@ -11,20 +11,28 @@ run = ctx.run
 st.title("Model and cohort")
 st.markdown(model_card.summary(ctx))
 
-test = run.metrics.test
-if test is not None:
+if run.metrics.test is not None:
     model_card.metric_tiles(ctx)
     with guarded("Metrics chart"):
-        chart(metrics_figure(run.metrics, run.head_kinds, ctx.sig_label), key="metrics")
-with guarded("Global level importance"):
-    chart(global_importance_figure(run.level_importance, ctx.sig_label), key="global_importance")
+        chart(metrics_figure(run.metrics, run.head_kinds, ctx.sig_label, model_name=model_card.model_name(run)), key="metrics")
+if run.level_importance is not None:
+    with guarded("Global level importance"):
+        chart(global_importance_figure(run.level_importance, ctx.sig_label), key="global_importance")
+else:
+    st.info(f"Level importance is stage 2 of LeMoF; the {run.fusion!r} baseline has none.")
 
-st.subheader("Meta-learner weights")
-st.dataframe(model_card.meta_weights_table(ctx), use_container_width=True)
-st.caption("Each head's contribution to a stay's prediction is its weight × its prediction (log1p-days); a weight of 0 means the meta-learner does not use that head.")
+if run.meta_weights:
+    st.subheader("Meta-learner weights")
+    st.dataframe(model_card.meta_weights_table(ctx), width="stretch")
+    st.caption("Each head's contribution to a stay's prediction is its weight × its prediction (log1p-days); a weight of 0 means the meta-learner does not use that head.")
+gbm = model_card.gbm_table(ctx)
+if gbm is not None:
+    st.subheader("Gradient boosting: what validation chose")
+    st.dataframe(gbm, hide_index=True)
 
 with guarded("Training curves"):
-    chart(training_curves_figure(run.stage_reports), key="training_curves")
+    if any(isinstance(r, dict) and r.get("history") for r in run.stage_reports.values()):
+        chart(training_curves_figure(run.stage_reports), key="training_curves")
 
 st.subheader("Cohort")
 st.markdown(model_card.cohort_summary(ctx))

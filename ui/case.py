@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lemof import StayExplanation, StayNotFoundError, stay_context
+from lemof import StayExplanation, StayNotFoundError, StayPrediction, stay_context
 from lemof.plots import (
     attention_figure,
     contributions_figure,
@@ -86,6 +86,27 @@ def stay_picker(ctx: ActiveContext) -> int | None:
     return int(stay_id)
 
 
+def prediction(ctx: ActiveContext, stay_id: int) -> StayPrediction | None:
+    """What any run gives for the stay (used for baselines, which LeMoF's explanations do not fit)."""
+    pred = None
+    with guarded(f"Prediction for stay {stay_id}"), st.spinner("Predicting this stay…"):
+        pred = loaders.prediction(ctx.run_entry.path, ctx.cohort.path, stay_id)
+    return pred
+
+
+def not_lemof_note(ctx: ActiveContext) -> None:
+    run = ctx.run
+    what = {
+        "baseline": "Integrated Gradients over its inputs (below) do apply",
+        "tabular": "it is a gradient-boosting model on summary statistics whose predictions were stored at training; nothing else of it is kept",
+    }[run.kind]
+    st.info(
+        f"**{run.run_id}** is the **{run.fusion}** baseline ({run.encoders}). Level SHAP, the head waterfall and the cross-modal "
+        f"attention explain LeMoF's levels, heads and attention, so they do not apply to it; {what}. "
+        "Pick a LeMoF run in the sidebar for the full explanation, or compare the runs on the model page."
+    )
+
+
 def explanation(ctx: ActiveContext, stay_id: int) -> StayExplanation | None:
     message = "Explaining this stay…" if ctx.trained_on_this_cohort else "Running the model and computing exact level Shapley values for this stay…"
     expl = None
@@ -94,7 +115,7 @@ def explanation(ctx: ActiveContext, stay_id: int) -> StayExplanation | None:
     return expl
 
 
-def headline(expl: StayExplanation, sig_label: str) -> None:
+def headline(expl: StayExplanation | StayPrediction, sig_label: str) -> None:
     lo, hi = expl.interval_days
     level = int(round(100 * expl.interval_level))
     c = st.columns(4)
@@ -134,7 +155,7 @@ def patient_context(ctx: ActiveContext, stay_id: int) -> Callable[[], None] | No
         if pc.signal is None:
             st.info(f"This stay has no {ctx.sig_label} data. Its heads are **absent** from the prediction below, not counted as normal values.")
             return None
-        model_channels = ctx.run.preprocessor.sig_channels
+        model_channels = ctx.run.preprocessor.sig_channels if ctx.run.preprocessor is not None else pc.signal_channels[:3]
         observed = [c for c, row in zip(pc.signal_channels, pc.signal) if np.isfinite(row).any()]
         default = [c for c in model_channels if c in observed][:6] or model_channels[:3]
         shown = st.multiselect("Channels", pc.signal_channels, default=default, key=f"signal_channels:{ctx.cohort.key}", help="The model reads: " + ", ".join(model_channels))
@@ -143,7 +164,7 @@ def patient_context(ctx: ActiveContext, stay_id: int) -> Callable[[], None] | No
 
     def draw_strip() -> None:
         with slot.container(), guarded(ctx.sig_label):
-            attention = loaders.attention(ctx.run_entry.path, ctx.cohort.path, stay_id)
+            attention = loaders.attention(ctx.run_entry.path, ctx.cohort.path, stay_id) if ctx.run.is_lemof else None
             received = None
             if attention is not None:
                 received = (attention["sig_seconds"], np.asarray(attention["ehr_to_sig"]["mean"]).mean(axis=0).tolist())

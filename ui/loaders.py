@@ -13,7 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from lemof import CohortBundle, Run, StayExplanation, explain_stay, input_attributions, load_run, open_bundle, stay_attention
+from lemof import CohortBundle, Run, StayExplanation, StayPrediction, explain_stay, input_attributions, load_run, open_bundle, predict_stay, stay_attention
 
 
 log = logging.getLogger("lemof.app")
@@ -35,6 +35,8 @@ def bundle_stamp(path: Path) -> float:
 
 
 def _build_network(run: Run) -> None:
+    if run.spec is None:
+        return
     try:
         run.model  # imports torch and builds the network once; the page uses it for attention
     except Exception:  # noqa: BLE001 - the page reports it when it needs the network
@@ -68,6 +70,11 @@ def _explain(run_path: str, r_stamp: tuple[float, float], cohort_path: str, c_st
     return explain_stay(_run(run_path, r_stamp), _bundle(cohort_path, c_stamp), stay_id, attention=False)
 
 
+@st.cache_data(show_spinner=False, max_entries=1024)
+def _predict(run_path: str, r_stamp: tuple[float, float], cohort_path: str, c_stamp: float, stay_id: int) -> StayPrediction:
+    return predict_stay(_run(run_path, r_stamp), _bundle(cohort_path, c_stamp), stay_id)
+
+
 @st.cache_data(show_spinner=False, max_entries=256)
 def _attention(run_path: str, r_stamp: tuple[float, float], cohort_path: str, c_stamp: float, stay_id: int) -> dict | None:
     return stay_attention(_run(run_path, r_stamp), _bundle(cohort_path, c_stamp), stay_id)
@@ -85,6 +92,11 @@ def _key(run_path: Path, cohort_path: Path, stay_id: int) -> tuple:
 def explanation(run_path: Path, cohort_path: Path, stay_id: int) -> StayExplanation:
     """Prediction, level SHAP and head contributions of one stay (stored ones when available)."""
     return _explain(*_key(run_path, cohort_path, stay_id))
+
+
+def prediction(run_path: Path, cohort_path: Path, stay_id: int) -> StayPrediction:
+    """The prediction and interval of any run (LeMoF or baseline) for one stay."""
+    return _predict(*_key(run_path, cohort_path, stay_id))
 
 
 def attention(run_path: Path, cohort_path: Path, stay_id: int) -> dict | None:

@@ -11,6 +11,10 @@ from ui.context import ActiveContext
 SPLIT_NAMES = {"train": "Training", "val": "Validation", "test": "Test (held out)"}
 
 
+def model_name(run) -> str:
+    return "LeMoF (meta-learner)" if run.fusion == "lemof" else f"{run.fusion} ({run.kind if run.kind != 'lemof' else 'LeMoF ablation'})"
+
+
 def summary(ctx: ActiveContext) -> str:
     run = ctx.run
     seconds = f" in {run.training_seconds / 60:.1f} min" if run.training_seconds else ""
@@ -49,6 +53,20 @@ def meta_weights_table(ctx: ActiveContext) -> pd.DataFrame:
         col["validation stays fitted on"] = f"{report.n:,}"
         columns[pattern_names.get(report.pattern, report.pattern)] = col
     return pd.DataFrame(columns)
+
+
+def gbm_table(ctx: ActiveContext) -> pd.DataFrame | None:
+    """The tabular peer's chosen hyperparameters (None for other runs)."""
+    report = ctx.run.stage_reports.get("gbm")
+    if not report:
+        return None
+    rows = [{"setting": k, "value": str(v)} for k, v in report["params"].items()]
+    rows += [
+        {"setting": "trees (early stopping)", "value": str(report["n_trees"])},
+        {"setting": "validation MAE (days)", "value": f"{report['val_mae_days']:.3f}"},
+        {"setting": "summary features", "value": f"{len(report['features']):,}"},
+    ]
+    return pd.DataFrame(rows)
 
 
 def cohort_summary(ctx: ActiveContext) -> str:

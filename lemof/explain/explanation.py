@@ -65,6 +65,64 @@ class StayExplanation:
         return totals
 
 
+@dataclass
+class StayPrediction:
+    """What every run gives for a stay, LeMoF or baseline: the prediction and its interval."""
+
+    stay_id: int
+    run_id: str
+    fusion: str
+    cohort: str
+    split: str
+    observed_los_days: float
+    los_days: float
+    interval_days: list[float]
+    interval_level: float
+    has_signal: bool
+    source: str  # "stored" or "computed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def predict_stay(run: Run, bundle: CohortBundle, stay_id: int | str) -> StayPrediction:
+    """The prediction of any run for one stay: stored for the cohort it was trained on, else computed."""
+    from lemof.evaluation import stored_predictions
+    from lemof.inference import predict_rows
+
+    check_run_fits_cohort(run, bundle)
+    row = bundle.row_of(stay_id)
+    rows = np.array([row])
+    stored = run.predictions is not None and run.cohort.fingerprint == bundle.fingerprint
+    pred = stored_predictions(run, bundle, rows) if stored or run.spec is None else predict_rows(run.model, run.preprocessor, bundle, rows)
+    stays = bundle.stays
+    return StayPrediction(
+        stay_id=int(stays["stay_id"].iloc[row]),
+        run_id=run.run_id,
+        fusion=run.fusion,
+        cohort=bundle.name,
+        split=str(stays["split"].iloc[row]),
+        observed_los_days=float(stays["los_days"].iloc[row]),
+        los_days=float(pred["los_days"][0]),
+        interval_days=[float(v) for v in pred["interval_days"][0]],
+        interval_level=run.interval_level,
+        has_signal=bool(pred["sig_available"][0]),
+        source="stored" if stored else "computed",
+    )
+
+
+def require_lemof(run: Run) -> None:
+    """``RunError`` naming what does apply, for a run whose model is not LeMoF."""
+    if not run.is_lemof:
+        from lemof.errors import RunError
+
+        extra = "Integrated Gradients over its inputs do" if run.kind == "baseline" else "it stores predictions only"
+        raise RunError(
+            f"run {run.run_id} is the {run.fusion!r} baseline: level SHAP, head contributions and cross-modal attention "
+            f"explain LeMoF and do not apply to it ({extra}; its metrics: python -m lemof evaluate)"
+        )
+
+
 def _none_if_nan(values: np.ndarray) -> list[float | None]:
     return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype=float)]
 
@@ -76,7 +134,8 @@ def check_run_fits_cohort(run: Run, bundle: CohortBundle) -> None:
             f"run {run.run_id!r} was trained on {run.cohort.source!r} data and cannot explain "
             f"the {bundle.source!r} cohort {bundle.name!r}"
         )
-    run.preprocessor.check_compatible(bundle)
+    if run.preprocessor is not None:
+        run.preprocessor.check_compatible(bundle)
 
 
 def _stored(run: Run, bundle: CohortBundle, stay_id: int) -> dict[str, Any] | None:
@@ -136,6 +195,7 @@ def stay_attention(run: Run, bundle: CohortBundle, stay_id: int | str, *, per_he
     """
     from lemof.inference import predict_rows
 
+    require_lemof(run)
     check_run_fits_cohort(run, bundle)
     row = bundle.row_of(stay_id)
     pred = predict_rows(run.model, run.preprocessor, bundle, np.array([row]), keep_attention=True)
@@ -156,7 +216,9 @@ def explain_stay(run: Run, bundle: CohortBundle, stay_id: int | str, *, attentio
 
     With ``attention=False`` the attention maps are left out (``stay_attention`` computes them),
     and a stay of the cohort the run was trained on is explained from stored results alone.
+    A run of a baseline raises ``RunError`` (see ``predict_stay`` for what every run gives).
     """
+    require_lemof(run)
     check_run_fits_cohort(run, bundle)
     row = bundle.row_of(stay_id)
     sid = int(bundle.stays["stay_id"].iloc[row])

@@ -59,16 +59,29 @@ class MetaLearner(nn.Module):
         present[PATTERNS.index("ehr"), [self.head_names.index(n) for n in sig_heads]] = False
         self.register_buffer("present", present, persistent=False)
 
-    def fit(self, pattern: str, head_preds: np.ndarray, target: np.ndarray, *, alpha: float, folds: int, seed: int) -> dict:
-        """Fit one pattern on (n, H) head predictions; absent heads are ignored."""
+    def fit(
+        self, pattern: str, head_preds: np.ndarray, target: np.ndarray, *, alpha: float, folds: int, seed: int, fixed: dict[str, float] | None = None
+    ) -> dict:
+        """Fit one pattern on (n, H) head predictions; absent heads are ignored.
+
+        ``fixed`` gives the weights instead of fitting them (bias 0), e.g. ``{"fusion": 1.0}``
+        for the no-meta-learner ablation; the interval is then calibrated on its residuals.
+        """
         p = PATTERNS.index(pattern)
         cols = self.present[p].numpy()
-        x = np.asarray(head_preds, dtype=np.float64)[:, cols]
+        x_all = np.asarray(head_preds, dtype=np.float64)
         y = np.asarray(target, dtype=np.float64)
-        w, b = fit_nonnegative(x, y)
-        q = conformal_quantile(cross_fit_residuals(x, y, folds, seed), alpha)
         full = np.zeros(len(self.head_names))
-        full[cols] = w
+        if fixed is not None:
+            for name, weight in fixed.items():
+                full[self.head_names.index(name)] = weight
+            b = 0.0
+            q = conformal_quantile(np.abs(y - x_all @ full), alpha)
+        else:
+            x = x_all[:, cols]
+            w, b = fit_nonnegative(x, y)
+            q = conformal_quantile(cross_fit_residuals(x, y, folds, seed), alpha)
+            full[cols] = w
         with torch.no_grad():
             self.weight[p] = torch.as_tensor(full)
             self.bias[p] = b

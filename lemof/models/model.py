@@ -17,6 +17,23 @@ from lemof.models.spec import Head, ModelSpec, level_names
 from lemof.models.stacker import LevelStacker
 
 
+def head_columns(heads: list[Head], ehr_global, sig_global, fused, ehr_levels, sig_levels) -> list:
+    """Each head's prediction (a (B,) column) in ``heads`` order, from the model's parts.
+
+    Works for torch tensors and numpy arrays alike; ``*_levels`` are (B, L)."""
+    sources = {("ehr", None): ehr_global, ("sig", None): sig_global}
+    levels = {"ehr": ehr_levels, "sig": sig_levels}
+    out = []
+    for head in heads:
+        if head.kind == "cross-modal":
+            out.append(fused)
+        elif head.kind == "modality-level":
+            out.append(sources[(head.modality, None)])
+        else:
+            out.append(levels[head.modality][:, head.level])
+    return out
+
+
 class LeMoF(nn.Module):
     """The full model. Heads, in ``head_names`` order: the two global (modality-level) heads,
     the fused head, then the best-level heads of each modality."""
@@ -100,9 +117,7 @@ class LeMoF(nn.Module):
         e, s = self.ehr(ehr_x), self.sig(sig_x)
         ehr_tok, sig_tok = self.aggregated_tokens(e.tokens, s.tokens)
         fused, attn_e2s, attn_s2e = self.fusion(ehr_tok, sig_tok, sig_available)
-        per_level = {"ehr": e.level_preds, "sig": s.level_preds}
-        best = [per_level[m][:, l] for m in ("ehr", "sig") for l in self.spec.selected_levels[m]]
-        heads = torch.stack([e.global_pred, s.global_pred, fused, *best], dim=1)  # (B, H)
+        heads = torch.stack(head_columns(self.heads, e.global_pred, s.global_pred, fused, e.level_preds, s.level_preds), dim=1)  # (B, H)
         meta = self.meta(heads, sig_available)
         stacker_in = self.stacker_inputs(e.level_preds, s.level_preds, sig_available)
         return {

@@ -36,6 +36,8 @@ class ModelSpec:
     dropout: float = 0.1
     attention_heads: int = 4
     stacker_hidden: int = 16
+    fusion: str = "lemof"  # lemof, an ablation, or a neural baseline (lemof/models/fusions.py)
+    global_heads: bool = True  # False: the no_global ablation
     # Filled in by stage 2 (0-based level indices and their aggregation weights).
     selected_levels: dict[str, list[int]] = field(default_factory=lambda: {"ehr": [], "sig": []})
     level_weights: dict[str, list[float]] = field(default_factory=lambda: {"ehr": [], "sig": []})
@@ -60,7 +62,12 @@ class ModelSpec:
 
     @property
     def heads(self) -> list["Head"]:
-        return lemof_heads(self.selected_levels)
+        """The meta-learner's inputs (none for a baseline that has no heads to combine)."""
+        from lemof.models.fusions import fusion_kind
+
+        if fusion_kind(self.fusion) != "lemof":
+            return [Head(f"{m}.global", "modality-level", m) for m in MODALITIES] if self.fusion == "late" else []
+        return lemof_heads(self.selected_levels, global_heads=self.global_heads)
 
 
 def level_names(modality: str, n_levels: int) -> list[str]:
@@ -83,10 +90,10 @@ class Head:
         return self.modality == "sig"
 
 
-def lemof_heads(selected_levels: dict[str, list[int]]) -> list[Head]:
-    """The heads in the meta-learner's order: the modality-level heads, the cross-modal head,
-    then the selected levels' heads of each modality."""
-    heads = [Head(f"{m}.global", "modality-level", m) for m in MODALITIES]
+def lemof_heads(selected_levels: dict[str, list[int]], *, global_heads: bool = True) -> list[Head]:
+    """The heads in the meta-learner's order: the modality-level heads (unless ablated), the
+    cross-modal head, then the selected levels' heads of each modality."""
+    heads = [Head(f"{m}.global", "modality-level", m) for m in MODALITIES] if global_heads else []
     heads.append(Head("fusion", "cross-modal", None))
     for m in MODALITIES:
         heads += [Head(f"{m}.L{l + 1}", "level-specific", m, int(l)) for l in selected_levels[m]]

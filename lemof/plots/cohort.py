@@ -28,10 +28,10 @@ def global_importance_figure(level_importance, sig_label: str = "ECG") -> go.Fig
     return with_alt(fig, "Global level importance (mean |φ|, log1p-days), largest first: " + ", ".join(f"{n} {v:.3f}" for v, n in ranked) + ".")
 
 
-def metrics_figure(metrics: RunMetrics, head_kinds: dict[str, str], sig_label: str = "ECG") -> go.Figure:
+def metrics_figure(metrics: RunMetrics, head_kinds: dict[str, str], sig_label: str = "ECG", model_name: str = "LeMoF (meta-learner)") -> go.Figure:
     """Test MAE (days) of the model, each head alone, and the training-median baseline."""
     test = metrics.test
-    names = ["LeMoF (meta-learner)"] + [head_label(k, sig_label) + " alone" for k in test.heads_alone] + ["training median"]
+    names = [model_name] + [head_label(k, sig_label) + " alone" for k in test.heads_alone] + ["training median"]
     mae = [test.model.mae_days] + [v.mae_days for v in test.heads_alone.values()] + [test.baseline_train_median.mae_days]
     colours = [TOTAL_COLOUR] + [HEAD_KIND_COLOURS[head_kinds[k]] for k in test.heads_alone] + [REFERENCE]
     fig = go.Figure(go.Bar(y=names, x=mae, orientation="h", marker_color=colours, text=[f"{v:.2f} d" for v in mae], textposition="outside", cliponaxis=False,
@@ -42,20 +42,19 @@ def metrics_figure(metrics: RunMetrics, head_kinds: dict[str, str], sig_label: s
     fig.update_xaxes(title="test MAE (days; lower is better)", range=[0, max(mae) * 1.2])
     fig.update_yaxes(categoryorder="array", categoryarray=names[::-1], automargin=True)
     base_layout(fig, title="Test MAE: the model, each head alone, the training median", height=60 + 34 * len(names) + 120)
-    return with_alt(fig, f"Test MAE in days: LeMoF {test.model.mae_days:.2f}, training median {test.baseline_train_median.mae_days:.2f}; "
+    return with_alt(fig, f"Test MAE in days: {model_name} {test.model.mae_days:.2f}, training median {test.baseline_train_median.mae_days:.2f}; "
                     + ", ".join(f"{head_label(k, sig_label)} alone {v.mae_days:.2f}" for k, v in test.heads_alone.items()) + ".")
 
 
 def training_curves_figure(stage_reports: dict) -> go.Figure:
     """Training and validation loss per epoch of each trained stage (Huber loss on log1p-days)."""
-    names = {"stage1_ehr": "stage 1: EHR encoder", "stage1_sig": "stage 1: biosignal encoder", "stage3_fusion": "stage 3: cross-modal attention"}
-    colours = {"stage1_ehr": MODALITY_COLOURS["ehr"], "stage1_sig": MODALITY_COLOURS["sig"], "stage3_fusion": HEAD_KIND_COLOURS["cross-modal"]}
+    names = {"stage1_ehr": "stage 1: EHR encoder", "stage1_sig": "stage 1: biosignal encoder", "stage3_fusion": "stage 3: cross-modal attention", "end_to_end": "end to end"}
+    colours = {"stage1_ehr": MODALITY_COLOURS["ehr"], "stage1_sig": MODALITY_COLOURS["sig"], "stage3_fusion": HEAD_KIND_COLOURS["cross-modal"], "end_to_end": TOTAL_COLOUR}
+    stage_reports = {k: r for k, r in stage_reports.items() if isinstance(r, dict) and r.get("history")}
     fig = go.Figure()
     best = []
     for key, report in stage_reports.items():
-        history = report.get("history") or []
-        if not history:
-            continue
+        history = report["history"]
         epochs = [h["epoch"] for h in history]
         label = names.get(key, key)
         colour = colours.get(key, TOTAL_COLOUR)

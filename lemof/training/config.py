@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from lemof.errors import ConfigError
+from lemof.models.fusions import check_fusion
 from lemof.models.registry import parse_encoder_pair
 
 TASKS = ("regression",)
@@ -13,6 +14,7 @@ TASKS = ("regression",)
 
 @dataclass
 class TrainConfig:
+    fusion: str = "lemof"  # see lemof/models/fusions.py
     encoders: str = "gru+resnet1d"
     ehr_params: dict[str, Any] = field(default_factory=dict)
     sig_params: dict[str, Any] = field(default_factory=dict)
@@ -38,7 +40,13 @@ class TrainConfig:
     conformal_folds: int = 5
 
     def __post_init__(self) -> None:
+        check_fusion(self.fusion)
         parse_encoder_pair(self.encoders)
+        for name in ("epochs_stage1", "epochs_stage3", "batch_size", "patience"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be positive, got {self.lr}")
         if self.task not in TASKS:
             raise ConfigError(f"task {self.task!r} is not supported yet; available: {', '.join(TASKS)}")
         if self.top_k_levels < 1:
@@ -47,6 +55,11 @@ class TrainConfig:
             raise ConfigError(f"interval_alpha must be in (0, 1), got {self.interval_alpha}")
         if self.d_model % self.attention_heads:
             raise ConfigError(f"d_model ({self.d_model}) must be divisible by attention_heads ({self.attention_heads})")
+
+    @property
+    def epochs_end_to_end(self) -> int:
+        """A baseline trained end to end gets the budget LeMoF's encoders and fusion get together."""
+        return self.epochs_stage1 + self.epochs_stage3
 
     @property
     def encoder_names(self) -> tuple[str, str]:

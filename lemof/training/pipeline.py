@@ -1,8 +1,9 @@
-"""The three LeMoF stages, end to end, from a cohort bundle to a run directory.
+"""Training, end to end, from a cohort bundle to a run directory.
 
-``train`` reads as its steps: prepare the inputs, stage 1 (each modality on its own), stage 2
-(level importance and the choice of levels), stage 3 (cross-modal attention, meta-learner),
-assess the assembled model exactly as it will be loaded, and write the run atomically.
+``train`` reads as its steps: prepare the inputs; for LeMoF (and its ablations) stage 1 (each
+modality on its own), stage 2 (level importance and the choice of levels), stage 3 (cross-modal
+attention, meta-learner); for a baseline its own recipe (``lemof/training/baselines.py``,
+``gbm.py``); then assess the network exactly as it will be loaded, and write the run atomically.
 """
 
 from __future__ import annotations
@@ -18,15 +19,16 @@ import torch
 
 from lemof.data.bundle import open_bundle
 from lemof.evaluation import evaluation_report
-from lemof.inference import predict_rows, prediction_table
+from lemof.inference import prediction_arrays, predict_rows, prediction_table
 from lemof.metrics import RunMetrics
+from lemof.models.fusions import LEMOF_VARIANTS, fusion_kind
 from lemof.models.model import LeMoF
 from lemof.models.spec import ModelSpec
 from lemof.paths import atomic_directory, safe_name
 from lemof.progress import Progress
 from lemof.runs import save_run
 from lemof.training.config import TrainConfig
-from lemof.training.inputs import TrainingInputs, prepare_inputs
+from lemof.training.inputs import TrainingInputs, prepare_inputs, split_rows
 from lemof.training.loop import FitReport, resolve_device, seed_everything
 from lemof.training.stage1 import modality_outputs, train_modality
 from lemof.training.stage2 import Stage2Result, run_stage2
@@ -65,7 +67,8 @@ class Stage1Result:
     sig_global: np.ndarray  # (N,)
 
 
-def build_model(inputs: TrainingInputs, cfg: TrainConfig) -> LeMoF:
+def build_spec(inputs: TrainingInputs, cfg: TrainConfig) -> ModelSpec:
+    """The network's spec from the fitted inputs and the training options (LeMoF and baselines)."""
     pre = inputs.pre
     ehr_name, sig_name = cfg.encoder_names
     spec = ModelSpec(
@@ -83,8 +86,10 @@ def build_model(inputs: TrainingInputs, cfg: TrainConfig) -> LeMoF:
         dropout=cfg.dropout,
         attention_heads=cfg.attention_heads,
         stacker_hidden=cfg.stacker_hidden,
+        fusion=cfg.fusion,
+        global_heads=LEMOF_VARIANTS[cfg.fusion].global_heads if cfg.fusion in LEMOF_VARIANTS else True,
     )
-    return LeMoF(spec).to(inputs.device)
+    return spec
 
 
 def stage1(model: LeMoF, inputs: TrainingInputs, cfg: TrainConfig, progress: Progress | None, say: TrainingLog) -> Stage1Result:
@@ -106,7 +111,8 @@ def stage2(model: LeMoF, inputs: TrainingInputs, s1: Stage1Result, cfg: TrainCon
     if progress is not None:
         progress("stage 2: level SHAP", 0, 1, "exact Shapley values over levels")
     s2 = run_stage2(
-        model, s1.ehr_levels, s1.sig_levels, inputs.available_np, inputs.y_np, inputs.train, inputs.val, top_k=cfg.top_k_levels, seed=cfg.seed
+        model, s1.ehr_levels, s1.sig_levels, inputs.available_np, inputs.y_np, inputs.train, inputs.val, top_k=cfg.top_k_levels, seed=cfg.seed,
+        selection=LEMOF_VARIANTS[cfg.fusion].selection,
     )
     model.set_selected_levels(s2.selected, s2.weights)
     model.to(inputs.device)
@@ -131,24 +137,26 @@ def stage3(model: LeMoF, inputs: TrainingInputs, s1: Stage1Result, cfg: TrainCon
     return rep, reports
 
 
-def assess(model: LeMoF, inputs: TrainingInputs, say: TrainingLog) -> tuple[dict[str, np.ndarray], RunMetrics]:
-    """Predict every stay with the assembled model (as it will be loaded) and score val and test."""
-    model.eval()
-    bundle = inputs.bundle
-    pred = predict_rows(model, inputs.pre, bundle, np.arange(len(bundle)), device=inputs.device)
-    median = inputs.train_median_los_days
-    reports = {
-        split: evaluation_report(bundle, {k: v[inputs.rows[split]] for k, v in pred.items()}, inputs.rows[split], median, model.heads)
-        for split in ("test", "val")
-    }
+def assess_predictions(bundle, pred: dict[str, np.ndarray], rows: dict[str, np.ndarray], heads, say: TrainingLog) -> RunMetrics:
+    """Score predictions of every stay on the validation and test splits."""
+    median = float(np.median(bundle.stays["los_days"].to_numpy()[rows["train"]]))
+    reports = {split: evaluation_report(bundle, {k: v[rows[split]] for k, v in pred.items()}, rows[split], median, heads) for split in ("test", "val")}
     metrics = RunMetrics(train_median_los_days=median, test=reports["test"], val=reports["val"])
     t = metrics.test
     say(
         f"test: MAE {t.model.mae_days:.3f} d (train-median baseline {t.baseline_train_median.mae_days:.3f} d, "
         f"{100 * t.mae_reduction_vs_baseline:.1f} % lower), kappa {t.model.kappa_linear_10bucket:.3f}, "
-        f"coverage {t.model.interval_coverage:.3f}"
+        f"AUROC(LOS > 7 d) {t.model.auroc_los_gt7 or float('nan'):.3f}, coverage {t.model.interval_coverage:.3f}"
     )
-    return pred, metrics
+    return metrics
+
+
+def assess(model, inputs: TrainingInputs, say: TrainingLog) -> tuple[dict[str, np.ndarray], RunMetrics]:
+    """Predict every stay with the assembled network (as it will be loaded) and score val and test."""
+    model.eval()
+    bundle = inputs.bundle
+    pred = predict_rows(model, inputs.pre, bundle, np.arange(len(bundle)), device=inputs.device)
+    return pred, assess_predictions(bundle, pred, inputs.rows, model.spec.heads, say)
 
 
 def level_shap_table(model: LeMoF, inputs: TrainingInputs, s2: Stage2Result) -> tuple[pd.DataFrame, dict]:
@@ -169,6 +177,32 @@ def level_shap_table(model: LeMoF, inputs: TrainingInputs, s2: Stage2Result) -> 
     return table, importance
 
 
+def _lemof_steps(inputs: TrainingInputs, cfg: TrainConfig, progress: Progress | None, say: TrainingLog) -> tuple[LeMoF, dict]:
+    """The three stages; returns the assembled model and what the run directory stores beside it."""
+    model = LeMoF(build_spec(inputs, cfg)).to(inputs.device)
+    s1 = stage1(model, inputs, cfg, progress, say)
+    s2 = stage2(model, inputs, s1, cfg, progress, say)
+    rep_fusion, meta_reports = stage3(model, inputs, s1, cfg, progress, say)
+    shap_table, importance = level_shap_table(model, inputs, s2)
+    reports = {"stage1_ehr": s1.ehr.__dict__, "stage1_sig": s1.sig.__dict__, "stage3_fusion": rep_fusion.__dict__, "meta_learner": meta_reports}
+    return model, {"level_shap": shap_table, "level_importance": importance, "stage_reports": reports}
+
+
+def _baseline_steps(inputs: TrainingInputs, cfg: TrainConfig, progress: Progress | None, say: TrainingLog):
+    from lemof.models.baselines import BaselineNet
+    from lemof.training.baselines import train_baseline
+
+    net = BaselineNet(build_spec(inputs, cfg)).to(inputs.device)
+    fits, reports = train_baseline(net, inputs, cfg, progress, say)
+    stage_reports = {k: v.__dict__ for k, v in fits.items()}
+    stage_reports["meta_learner" if cfg.fusion == "late" else "intervals"] = reports
+    return net, {"stage_reports": stage_reports}
+
+
+def _cohort_ref(bundle) -> dict:
+    return {"source": bundle.source, "name": bundle.name, "fingerprint": bundle.fingerprint, "version": bundle.provenance.get("version"), "n_stays": len(bundle)}
+
+
 def train(
     data: str | Path,
     out: str | Path,
@@ -179,7 +213,8 @@ def train(
     overwrite: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> Path:
-    """Train LeMoF on the bundle at ``data`` and write the run directory ``out`` atomically."""
+    """Train ``cfg.fusion`` (LeMoF, an ablation, a baseline or the tabular peer) on the bundle at
+    ``data`` and write the run directory ``out`` atomically."""
     say = TrainingLog(log)
     out = Path(out)
     safe_name(out.name)  # refuse names that cannot be a directory
@@ -188,47 +223,46 @@ def train(
     seed_everything(cfg.seed)
     dev = resolve_device(device)
     bundle = open_bundle(data)
-    inputs = prepare_inputs(bundle, cfg, dev)
-    say(f"cohort {bundle.name} ({bundle.source}, {len(bundle)} stays, fingerprint {bundle.fingerprint}); device {dev}")
-    say("splits: " + ", ".join(f"{k} {len(v)}" for k, v in inputs.rows.items()))
-    say(inputs.describe())
+    kind = fusion_kind(cfg.fusion)
+    say(f"{cfg.fusion} ({kind}) on cohort {bundle.name} ({bundle.source}, {len(bundle)} stays, fingerprint {bundle.fingerprint}); device {dev}")
+    network, spec, pre, stored = None, None, None, {}
+    if kind == "tabular":
+        from lemof.training.gbm import train_gbm
 
-    model = build_model(inputs, cfg)
-    s1 = stage1(model, inputs, cfg, progress, say)
-    s2 = stage2(model, inputs, s1, cfg, progress, say)
-    rep_fusion, meta_reports = stage3(model, inputs, s1, cfg, progress, say)
-    pred, metrics = assess(model, inputs, say)
-    shap_table, importance = level_shap_table(model, inputs, s2)
+        rows = split_rows(bundle)
+        say("splits: " + ", ".join(f"{k} {len(v)}" for k, v in rows.items()))
+        result = train_gbm(bundle, rows, cfg, progress, say)
+        pred = prediction_arrays(bundle.stays["stay_id"].to_numpy(), bundle.stays["has_signal"].to_numpy(), result["final"], result["halfwidth"])
+        metrics = assess_predictions(bundle, pred, rows, [], say)
+        stored["stage_reports"] = {"gbm": {k: result[k] for k in ("params", "n_trees", "val_mae_days", "features")}}
+    else:
+        inputs = prepare_inputs(bundle, cfg, dev)
+        say("splits: " + ", ".join(f"{k} {len(v)}" for k, v in inputs.rows.items()))
+        say(inputs.describe())
+        network, stored = (_lemof_steps if kind == "lemof" else _baseline_steps)(inputs, cfg, progress, say)
+        pred, metrics = assess(network, inputs, say)
+        spec, pre, rows = network.spec, inputs.pre, inputs.rows
     say(f"total training time {say.elapsed:.1f} s")
-
     with atomic_directory(out, overwrite=overwrite) as tmp:
         save_run(
             tmp,
             run_id=out.name,
-            model=model.cpu(),
-            preprocessor=inputs.pre,
+            fusion=cfg.fusion,
+            network=network.cpu() if network is not None else None,
+            spec=spec,
+            preprocessor=pre,
             train_config=cfg.to_dict(),
-            cohort={
-                "source": bundle.source,
-                "name": bundle.name,
-                "fingerprint": bundle.fingerprint,
-                "version": bundle.provenance.get("version"),
-                "n_stays": len(bundle),
-            },
+            cohort=_cohort_ref(bundle),
             metrics=metrics,
-            level_importance=importance,
-            level_shap=shap_table,
-            predictions=prediction_table(pred, model.head_names, bundle.stays["split"].to_numpy()),
+            predictions=prediction_table(pred, [h.name for h in spec.heads] if spec is not None else [], bundle.stays["split"].to_numpy()),
+            level_importance=stored.get("level_importance"),
+            level_shap=stored.get("level_shap"),
             extra={
-                "stage_reports": {
-                    "stage1_ehr": s1.ehr.__dict__,
-                    "stage1_sig": s1.sig.__dict__,
-                    "stage3_fusion": rep_fusion.__dict__,
-                    "meta_learner": meta_reports,
-                },
+                "stage_reports": stored.get("stage_reports", {}),
                 "train_median_los_days": metrics.train_median_los_days,
                 "training_seconds": round(say.elapsed, 1),
                 "device": str(dev),
+                "world_size": 1,
             },
             log_text=say.text(),
         )

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from lemof.models.fusions import LEMOF_VARIANTS
 from lemof.models.modality import ModalityModel
 from lemof.progress import Progress
 from lemof.training.config import TrainConfig
@@ -24,14 +25,19 @@ def train_modality(
     seed: int,
     progress: Progress | None = None,
 ) -> FitReport:
-    """Loss = Huber(g_m) + lambda * sum_l Huber(h_m^l), on log1p(LOS days)."""
+    """Loss = Huber(g_m) + lambda * sum_l Huber(h_m^l), on log1p(LOS days).
+
+    Without global heads (the ``no_global`` ablation) the loss is sum_l Huber(h_m^l) alone."""
+    global_heads = LEMOF_VARIANTS[cfg.fusion].global_heads if cfg.fusion in LEMOF_VARIANTS else True
 
     def batch_loss(idx: torch.Tensor, training: bool) -> torch.Tensor:
         idx = idx.to(x.device)
         out = model(x[idx])
         target = y[idx]
-        loss = nn.functional.huber_loss(out.global_pred, target, delta=cfg.huber_delta)
         levels = nn.functional.huber_loss(out.level_preds, target[:, None].expand_as(out.level_preds), delta=cfg.huber_delta, reduction="none")
+        if not global_heads:
+            return levels.mean(dim=0).sum()
+        loss = nn.functional.huber_loss(out.global_pred, target, delta=cfg.huber_delta)
         return loss + cfg.level_loss_weight * levels.mean(dim=0).sum()
 
     return fit(

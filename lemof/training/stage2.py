@@ -31,6 +31,7 @@ def run_stage2(
     *,
     top_k: int,
     seed: int,
+    selection: str = "shap",
 ) -> Stage2Result:
     """Fit the level stacker on validation stays, explain every stay, pick the top-k levels."""
     import torch
@@ -48,11 +49,31 @@ def run_stage2(
     n_ehr = ehr_levels.shape[1]
     imp = global_importance(phi[val_idx])
     importance = {"ehr": imp[:n_ehr].tolist(), "sig": imp[n_ehr:].tolist()}
+    selected, weights = select_levels(importance, top_k, selection, seed)
+    return Stage2Result(phi, base, model.stacker.predict_numpy(x), importance, selected, weights)
+
+
+def select_levels(importance: dict[str, list[float]], top_k: int, selection: str, seed: int) -> tuple[dict[str, list[int]], dict[str, list[float]]]:
+    """The levels of each modality that go to stage 3, and their aggregation weights.
+
+    ``shap``: the top-k by importance, weighted by importance (LeMoF); ``all``: every level,
+    weighted by importance; ``last``: the last level; ``random``: one level drawn at random (seeded).
+    """
+    rng = np.random.default_rng(seed + 7919)
     selected, weights = {}, {}
     for m, vals in importance.items():
-        order = np.argsort(-np.asarray(vals), kind="stable")[: min(top_k, len(vals))]
-        chosen = sorted(int(i) for i in order)
+        n = len(vals)
+        if selection == "shap":
+            chosen = sorted(int(i) for i in np.argsort(-np.asarray(vals), kind="stable")[: min(top_k, n)])
+        elif selection == "all":
+            chosen = list(range(n))
+        elif selection == "last":
+            chosen = [n - 1]
+        elif selection == "random":
+            chosen = [int(rng.integers(n))]
+        else:
+            raise ValueError(f"unknown level selection {selection!r}")
         total = sum(vals[i] for i in chosen)
         selected[m] = chosen
         weights[m] = [vals[i] / total if total > 0 else 1.0 / len(chosen) for i in chosen]
-    return Stage2Result(phi, base, model.stacker.predict_numpy(x), importance, selected, weights)
+    return selected, weights

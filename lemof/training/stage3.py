@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from lemof.models.model import LeMoF
+from lemof.models.model import LeMoF, head_columns
 from lemof.progress import Progress
 from lemof.training.config import TrainConfig
 from lemof.training.loop import FitReport, fit, optimiser_options
@@ -82,10 +82,7 @@ def fused_predictions(model: LeMoF, ehr_tok: torch.Tensor, sig_tok: torch.Tensor
 
 def head_matrix(model: LeMoF, ehr_global: np.ndarray, sig_global: np.ndarray, fused: np.ndarray, ehr_levels: np.ndarray, sig_levels: np.ndarray) -> np.ndarray:
     """(N, H) head predictions in ``model.head_names`` order."""
-    sel = model.spec.selected_levels
-    cols = [ehr_global, sig_global, fused]
-    cols += [ehr_levels[:, l] for l in sel["ehr"]] + [sig_levels[:, l] for l in sel["sig"]]
-    return np.stack(cols, axis=1)
+    return np.stack(head_columns(model.heads, ehr_global, sig_global, fused, ehr_levels, sig_levels), axis=1)
 
 
 def fit_meta_learner(
@@ -101,7 +98,7 @@ def fit_meta_learner(
     all validation stays with their signal hidden (so it has enough stays to fit on)."""
     assert model.meta is not None
     with_sig = val_idx[sig_available[val_idx]]
-    kw = {"alpha": cfg.interval_alpha, "folds": cfg.conformal_folds, "seed": cfg.seed}
+    kw = {"alpha": cfg.interval_alpha, "folds": cfg.conformal_folds, "seed": cfg.seed, "fixed": {"fusion": 1.0} if cfg.fusion == "no_meta" else None}
     return [
         model.meta.fit("ehr+sig", heads_actual[with_sig], y[with_sig], **kw),
         model.meta.fit("ehr", heads_without_signal[val_idx], y[val_idx], **kw),

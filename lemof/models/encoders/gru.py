@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from lemof.errors import ConfigError
 from lemof.models.encoders.base import LevelEncoder
 from lemof.models.registry import register_encoder
 
@@ -21,6 +22,8 @@ class GRUEncoder(LevelEncoder):
 
     def __init__(self, in_channels: int, seq_len: int, cfg: "GRUEncoder.Config"):
         super().__init__()
+        if seq_len < 1 or cfg.layers < 1:
+            raise ConfigError(f"ehr encoder 'gru' needs at least 1 time step and 1 layer, got {seq_len} steps and {cfg.layers} layers")
         self.cfg = cfg
         self.input_norm = nn.LayerNorm(in_channels)
         self.layers = nn.ModuleList(

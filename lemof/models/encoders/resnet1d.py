@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from lemof.errors import ConfigError
 from lemof.models.encoders.base import LevelEncoder
 from lemof.models.registry import register_encoder
 
@@ -52,6 +53,11 @@ class ResNet1dEncoder(LevelEncoder):
         super().__init__()
         self.cfg = cfg
         chans = list(cfg.channels)
+        need = cfg.stem_stride * 2 ** len(chans)
+        if seq_len < need:  # the same rule as the TCN: every level keeps at least one whole token
+            raise ConfigError(
+                f"sig encoder 'resnet1d': input length {seq_len} is too short, needs at least {need} samples (a stem and {len(chans)} stages each halve it)"
+            )
         self.stem = nn.Sequential(
             nn.Conv1d(in_channels, chans[0], cfg.kernel, stride=cfg.stem_stride, padding=cfg.kernel // 2, bias=False),
             nn.BatchNorm1d(chans[0]),

@@ -1,0 +1,438 @@
+"""Analysis of the benchmark grid: bootstrap statistics, report.json, report.md, forest plots.
+
+Uncertainty is over test stays only: every cell of a cohort is scored on the same test stays,
+resampled with replacement with one fixed set of B = 2000 index draws (percentile intervals).
+- Per cell: every metric recomputed by ``lemof.metrics.los_metrics`` on each resample.
+- Per method (fusion, encoders): the mean over seeds. Its MAE interval comes from resampling
+  test stays on the seed-averaged per-stay absolute error (mean over seeds of |pred - obs| per
+  stay, then bootstrap), i.e. it is the test-sampling uncertainty of the seed-averaged method;
+  seed-to-seed spread is reported separately (SD over seeds). Other metrics use the mean over
+  seeds of each resample's per-seed values (the same draws), which for MAE is the same thing.
+- Paired comparisons: per-stay absolute errors averaged over the seeds both methods have,
+  differenced stay by stay, then the mean difference bootstrapped (pairing by stay).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from grid_run import FUSIONS, GBM, LEMOF, TABULAR, Cell, GridSpec, method_kind
+
+METRICS = ("mae_days", "rmse_days", "kappa_linear_10bucket", "auroc_los_gt7", "auprc_los_gt7", "interval_coverage")
+B_DEFAULT, SEED_DEFAULT, LEVEL = 2000, 20240601, 0.95
+LABELS = {
+    "lemof": "LeMoF", "gbm": "GBM (tabular)", "early": "Early fusion", "late": "Late fusion", "xattn_last": "Cross-attention, last level",
+    "mmtm": "MMTM", "medfuse": "MedFuse", "all_levels": "LeMoF: all levels", "last_level": "LeMoF: last level only",
+    "random_level": "LeMoF: random level", "no_meta": "LeMoF: no meta-learner", "no_global": "LeMoF: no global heads",
+}
+
+
+# --- statistics (pure functions) -------------------------------------------------------------
+
+def bootstrap_indices(n: int, B: int = B_DEFAULT, seed: int = SEED_DEFAULT) -> np.ndarray:
+    """(B, n) indices: B resamples of n items with replacement, reproducible from ``seed``."""
+    return np.random.default_rng(seed).integers(0, n, size=(B, n))
+
+
+def percentile_ci(replicates, level: float = LEVEL) -> tuple[float | None, float | None]:
+    """Percentile interval of bootstrap replicates (non-finite replicates ignored)."""
+    r = np.asarray(replicates, dtype=float)
+    r = r[np.isfinite(r)]
+    if not len(r):
+        return None, None
+    tail = 100 * (1 - level) / 2
+    lo, hi = np.percentile(r, [tail, 100 - tail])
+    return float(lo), float(hi)
+
+
+def bootstrap_mean_ci(values, B: int = B_DEFAULT, seed: int = SEED_DEFAULT, level: float = LEVEL, idx: np.ndarray | None = None) -> dict:
+    """Mean of ``values`` with a percentile bootstrap interval: {estimate, lo, hi}."""
+    v = np.asarray(values, dtype=float)
+    idx = bootstrap_indices(len(v), B, seed) if idx is None else idx
+    lo, hi = percentile_ci(v[idx].mean(axis=1), level)
+    return {"estimate": float(v.mean()), "lo": lo, "hi": hi}
+
+
+def paired_bootstrap(err_a, err_b, B: int = B_DEFAULT, seed: int = SEED_DEFAULT, level: float = LEVEL,
+                     idx: np.ndarray | None = None) -> dict:
+    """Mean of ``err_a - err_b`` (same stays, same order) with a paired bootstrap interval, and
+    whether that interval excludes 0."""
+    d = np.asarray(err_a, dtype=float) - np.asarray(err_b, dtype=float)
+    out = bootstrap_mean_ci(d, B, seed, level, idx)
+    out["excludes_zero"] = out["lo"] is not None and (out["lo"] > 0 or out["hi"] < 0)
+    return out
+
+
+def best_baseline(mean_mae: dict[str, float | None]) -> str | None:
+    """The baseline (not LeMoF, not an ablation; gbm counts) with the lowest mean MAE."""
+    cands = {f: m for f, m in mean_mae.items() if method_kind(f) == "baseline" and m is not None and np.isfinite(m)}
+    return min(cands, key=lambda f: (cands[f], f)) if cands else None
+
+
+def metric_replicates(observed, predicted, interval, idx: np.ndarray) -> dict[str, np.ndarray]:
+    """Each metric of ``los_metrics`` on each resample (NaN where undefined)."""
+    from lemof.metrics import los_metrics
+
+    out = {m: np.full(len(idx), np.nan) for m in METRICS}
+    for b, rows in enumerate(idx):
+        d = los_metrics(observed[rows], predicted[rows], None if interval is None else interval[rows]).to_dict()
+        for m in METRICS:
+            out[m][b] = np.nan if d[m] is None else d[m]
+    return out
+
+
+# --- reading the cells -----------------------------------------------------------------------
+
+@dataclass
+class CellData:
+    cell: Cell
+    run_dir: Path
+    observed: np.ndarray  # test stays in stay_id order
+    predicted: np.ndarray
+    interval: np.ndarray | None  # (n, 2) days
+    config: dict
+    metrics_json: dict  # metrics.json test.model
+
+    @property
+    def abs_err(self) -> np.ndarray:
+        return np.abs(self.predicted - self.observed)
+
+
+def load_cell(cell: Cell, run_dir: Path, test_los: pd.Series, fingerprint: str) -> CellData:
+    """Read a finished cell's test predictions, joined to the observed LOS; ValueError if they do not fit."""
+    config = json.loads((run_dir / "config.json").read_text())
+    trained_on = (config.get("cohort") or {}).get("fingerprint")
+    if trained_on != fingerprint:
+        raise ValueError(f"trained on cohort fingerprint {trained_on}, the cohort now is {fingerprint}")
+    if config.get("fusion", cell.fusion) != cell.fusion:
+        raise ValueError(f"config.json says fusion {config.get('fusion')!r}, not {cell.fusion!r}")
+    pred = pd.read_parquet(run_dir / "predictions.parquet")
+    test = pred[pred["split"].astype(str) == "test"].set_index("stay_id")
+    if len(test) != len(test_los) or not test.index.isin(test_los.index).all():
+        raise ValueError(f"predictions cover {int(test.index.isin(test_los.index).sum())} of the {len(test_los)} test stays")
+    test = test.loc[test_los.index]
+    interval = None
+    if {"interval_low_days", "interval_high_days"} <= set(test.columns) and test["interval_low_days"].notna().all():
+        interval = test[["interval_low_days", "interval_high_days"]].to_numpy(dtype=float)
+    metrics = json.loads((run_dir / "metrics.json").read_text())["test"]["model"]
+    return CellData(cell, run_dir, test_los.to_numpy(dtype=float), test["los_days"].to_numpy(dtype=float), interval, config, metrics)
+
+
+def cached_replicates(data: CellData, idx: np.ndarray, key: str) -> dict[str, np.ndarray]:
+    """Bootstrap replicates of a cell, cached under ``OUT/<cohort>/.bootstrap/`` (keyed by the
+    predictions file, the cohort and the draws), so re-reporting a large grid is quick."""
+    from lemof.paths import file_sha256
+
+    cache = data.run_dir.parent / ".bootstrap" / f"{data.cell.name}.npz"
+    key = f"{key}|{file_sha256(data.run_dir / 'predictions.parquet')}"
+    if cache.exists():
+        with np.load(cache) as z:
+            if str(z["key"]) == key:
+                return {m: z[m] for m in METRICS}
+    reps = metric_replicates(data.observed, data.predicted, data.interval, idx)
+    cache.parent.mkdir(exist_ok=True)
+    np.savez(cache, key=np.array(key), **reps)
+    return reps
+
+
+def scan(out: Path, cohort: str) -> tuple[list[tuple[Cell, Path]], dict[str, dict]]:
+    """Finished cells found under ``OUT/<cohort>/`` and the failures recorded there (by cell name)."""
+    root = Path(out) / cohort
+    finished, failed = [], {}
+    if root.is_dir():
+        for p in sorted(root.iterdir()):
+            if p.name.startswith("."):
+                continue
+            if p.is_dir() and (p / "metrics.json").exists() and (cell := Cell.parse(cohort, p.name)):
+                finished.append((cell, p))
+            elif p.name.endswith(".failed.json"):
+                failed[p.name[: -len(".failed.json")]] = json.loads(p.read_text())
+    return finished, failed
+
+
+# --- the analysis ----------------------------------------------------------------------------
+
+def _ci(est, lo, hi) -> dict:
+    return {"estimate": None if est is None or not np.isfinite(est) else float(est), "lo": lo, "hi": hi}
+
+
+def analyse_cohort(out: Path, cohort: str, bundle_dir: Path, expected: list[Cell], B: int = B_DEFAULT, seed: int = SEED_DEFAULT) -> dict:
+    """Everything report.json holds about one cohort (cells, methods, comparisons, missing cells)."""
+    from lemof import open_bundle
+
+    bundle = open_bundle(bundle_dir)
+    stays = bundle.stays
+    test_los = stays[stays["split"].astype(str) == "test"].set_index("stay_id")["los_days"].sort_index()
+    idx = bootstrap_indices(len(test_los), B, seed)
+    found, failures = scan(out, cohort)
+    cells, skipped, reps = [], [], {}
+    for cell, run_dir in found:
+        try:
+            data = load_cell(cell, run_dir, test_los, bundle.fingerprint)
+        except (ValueError, KeyError, OSError) as exc:
+            skipped.append({"cell": cell.name, "reason": str(exc)})
+            continue
+        cells.append(data)
+        reps[cell.name] = cached_replicates(data, idx, f"{B}|{seed}|{bundle.fingerprint}")
+    by_cell = {d.cell.name: _cell_row(d, reps[d.cell.name]) for d in cells}
+    groups: dict[tuple[str, str], list[CellData]] = {}
+    for d in sorted(cells, key=lambda d: d.cell.seed):
+        groups.setdefault((d.cell.fusion, d.cell.encoders), []).append(d)
+    methods = [_method_row(f, e, [by_cell[d.cell.name] for d in ds], [reps[d.cell.name] for d in ds])
+               for (f, e), ds in sorted(groups.items(), key=lambda kv: (_order(kv[0][0]), kv[0][1]))]
+    mine = [c for c in expected if c.cohort == cohort]
+    configs = list(dict.fromkeys([c.encoders for c in mine] + [e for _, e in groups]))
+    configs = [e for e in configs if e != TABULAR]
+    comparisons, paired = [], []
+    for enc in configs:
+        in_config = {f: ds for (f, e), ds in groups.items() if e == enc or (f == GBM and e == TABULAR)}
+        mean_mae = {f: float(np.mean([by_cell[d.cell.name]["metrics"]["mae_days"]["estimate"] for d in ds])) for f, ds in in_config.items()}
+        lemof = in_config.get(LEMOF)
+        for f in sorted(in_config, key=_order):
+            if f != LEMOF and lemof is not None:
+                ea, eb, shared = _shared_errors(lemof, in_config[f])
+                diff = paired_bootstrap(eb, ea, idx=idx) if shared else None
+                comparisons.append({"encoders": enc, "fusion": f, "label": LABELS.get(f, f), "kind": method_kind(f), "seeds": shared,
+                                    "diff_method_minus_lemof": diff})
+        best = best_baseline(mean_mae)
+        rec = {"encoders": enc, "best_baseline": best, "baseline_mae_days": mean_mae.get(best), "lemof_mae_days": mean_mae.get(LEMOF),
+               "seeds": [], "diff_lemof_minus_baseline": None}
+        if lemof is not None and best is not None:
+            ea, eb, rec["seeds"] = _shared_errors(lemof, in_config[best])
+            rec["diff_lemof_minus_baseline"] = paired_bootstrap(ea, eb, idx=idx) if rec["seeds"] else None
+        paired.append(rec)
+    missing = []
+    for c in mine:
+        if c.name not in by_cell:
+            f = failures.get(c.name)
+            error = f"{f.get('error_type', 'error')}: {f.get('error', '')}" if f else None
+            missing.append({"cell": c.name, "status": "failed" if f else "not run", "error": error})
+    return {
+        "bundle": {"path": str(bundle_dir), "name": bundle.name, "fingerprint": bundle.fingerprint},
+        "n_test_stays": len(test_los), "configurations": configs, "cells": list(by_cell.values()), "methods": methods,
+        "paired_best_baseline": paired, "comparisons": comparisons, "ablations": [c for c in comparisons if c["kind"] == "ablation"],
+        "missing": missing, "skipped": skipped,
+    }
+
+
+def _cell_row(d: CellData, reps: dict[str, np.ndarray]) -> dict:
+    from lemof.metrics import los_metrics
+
+    est = los_metrics(d.observed, d.predicted, d.interval).to_dict()
+    return {
+        "cell": d.cell.name, "fusion": d.cell.fusion, "encoders": d.cell.encoders, "seed": d.cell.seed, "kind": method_kind(d.cell.fusion),
+        "metrics": {m: _ci(est[m], *percentile_ci(reps[m])) for m in METRICS},
+        "training_seconds": d.config.get("training_seconds"), "device": d.config.get("device"),
+        "metrics_json_mae_days": d.metrics_json.get("mae_days"), "run_dir": str(d.run_dir),
+    }
+
+
+def _method_row(fusion: str, encoders: str, rows: list[dict], reps: list[dict[str, np.ndarray]]) -> dict:
+    """Mean over seeds; intervals from the seed-mean of each resample (the same draws for every cell)."""
+    rec = {"fusion": fusion, "label": LABELS.get(fusion, fusion), "kind": method_kind(fusion), "encoders": encoders,
+           "seeds": [r["seed"] for r in rows]}
+    rec["metrics"] = {}
+    for m in METRICS:
+        vals = [r["metrics"][m]["estimate"] for r in rows]
+        est = float(np.mean(vals)) if None not in vals else None
+        rec["metrics"][m] = _ci(est, *percentile_ci(np.mean([r[m] for r in reps], axis=0)))
+    maes = [r["metrics"]["mae_days"]["estimate"] for r in rows]
+    rec["mae_days_by_seed"] = maes
+    rec["mae_days_seed_sd"] = float(np.std(maes, ddof=1)) if len(maes) > 1 else None
+    secs = [r["training_seconds"] for r in rows if r["training_seconds"] is not None]
+    rec["training_seconds_mean"] = float(np.mean(secs)) if secs else None
+    return rec
+
+
+def _order(fusion: str) -> int:
+    return FUSIONS.index(fusion) if fusion in FUSIONS else len(FUSIONS)
+
+
+def _shared_errors(a: list[CellData], b: list[CellData]) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Per-stay absolute errors of two methods, each averaged over the seeds both have."""
+    sa, sb = {d.cell.seed: d for d in a}, {d.cell.seed: d for d in b}
+    shared = sorted(set(sa) & set(sb))
+    if not shared:
+        return np.array([]), np.array([]), []
+    return np.mean([sa[s].abs_err for s in shared], axis=0), np.mean([sb[s].abs_err for s in shared], axis=0), shared
+
+
+def build_report(out: Path, spec: GridSpec, bundle_dirs: dict[str, Path], B: int = B_DEFAULT, seed: int = SEED_DEFAULT) -> dict:
+    """Analyse every cohort of ``spec`` and write OUT/report.json and OUT/report.md."""
+    from lemof.paths import write_bytes_atomic, write_json_atomic
+
+    expected = spec.cells()
+    report = {
+        "generated": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "grid": spec.to_dict(),
+        "bootstrap": {"B": B, "seed": seed, "level": LEVEL, "interval": "percentile", "method": __doc__.split("\n\n", 1)[1].strip()},
+        "sign_conventions": {
+            "diff_lemof_minus_baseline": "LeMoF MAE - baseline MAE (days); < 0: LeMoF better",
+            "diff_method_minus_lemof": "method MAE - LeMoF MAE (days); > 0: LeMoF better",
+        },
+        "cohorts": {c: analyse_cohort(out, c, bundle_dirs[c], expected, B, seed) for c in spec.cohorts},
+    }
+    write_json_atomic(Path(out) / "report.json", report)
+    write_bytes_atomic(Path(out) / "report.md", report_markdown(report).encode("utf-8"))
+    return report
+
+
+# --- markdown --------------------------------------------------------------------------------
+
+def _f(x, nd: int = 3) -> str:
+    return "–" if x is None else f"{x:.{nd}f}"
+
+
+def _fci(d: dict | None, nd: int = 3) -> str:
+    if not d or d.get("estimate") is None:
+        return "–"
+    return f"{d['estimate']:.{nd}f} [{_f(d['lo'], nd)}, {_f(d['hi'], nd)}]"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|", *("| " + " | ".join(r) + " |" for r in rows), ""]
+
+
+def _yes(d: dict | None) -> str:
+    return "–" if not d or d.get("lo") is None else ("yes" if d["excludes_zero"] else "no")
+
+
+def _seeds(seeds: list[int]) -> str:
+    return ",".join(map(str, seeds)) or "–"
+
+
+def report_markdown(report: dict) -> str:
+    bs = report["bootstrap"]
+    lines = [
+        "# Benchmark grid", "",
+        f"Generated {report['generated']}. 95 % intervals: percentile bootstrap over test stays (B = {bs['B']}, seed {bs['seed']}); "
+        "method rows are means over seeds, their MAE interval from the seed-averaged per-stay absolute error; "
+        "paired differences resample stays (pairing by stay) over the seeds both methods have.", "",
+    ]
+    for cohort, c in report["cohorts"].items():
+        lines += [f"## {cohort} ({c['bundle']['name']}, {c['n_test_stays']} test stays)", ""]
+        configs, methods = c["configurations"], c["methods"]
+        if methods:
+            rows = []
+            for f in sorted({m["fusion"] for m in methods}, key=_order):
+                mine = {m["encoders"]: m["metrics"]["mae_days"] for m in methods if m["fusion"] == f}
+                rows.append([LABELS.get(f, f), method_kind(f), *[_fci(mine.get(TABULAR if f == GBM else e)) for e in configs]])
+            lines += ["### Test MAE (days) [95 % CI], methods × encoder configurations", "", *_table(["Method", "Kind", *configs], rows)]
+            if any(m["fusion"] == GBM for m in methods):
+                lines += ["GBM uses per-stay summary statistics, no encoders: the same cells appear in every column.", ""]
+            rows = [[m["label"], m["encoders"], _seeds(m["seeds"]), _fci(m["metrics"]["mae_days"]), _f(m["mae_days_seed_sd"])]
+                    + [_f(m["metrics"][k]["estimate"]) for k in METRICS[1:]] + [_f(m["training_seconds_mean"], 0)] for m in methods]
+            header = ["Method", "Encoders", "Seeds", "MAE d [95 % CI]", "MAE SD over seeds", "RMSE d", "Kappa (10 buckets)",
+                      "AUROC LOS>7 d", "AUPRC LOS>7 d", "Interval coverage", "Training s"]
+            lines += ["### Details (means over seeds)", "", *_table(header, rows)]
+        if c["paired_best_baseline"]:
+            rows = [[p["encoders"], LABELS.get(p["best_baseline"], p["best_baseline"] or "–"), _f(p["baseline_mae_days"]),
+                     _f(p["lemof_mae_days"]), _seeds(p["seeds"]), _fci(p["diff_lemof_minus_baseline"]), _yes(p["diff_lemof_minus_baseline"])]
+                    for p in c["paired_best_baseline"]]
+            header = ["Encoders", "Best baseline", "Baseline MAE d", "LeMoF MAE d", "Seeds",
+                      "LeMoF − baseline d [95 % CI] (< 0: LeMoF better)", "CI excludes 0"]
+            lines += ["### LeMoF vs the best baseline (paired, same test stays)", "", *_table(header, rows)]
+        if c["ablations"]:
+            rows = [[a["encoders"], a["label"], _seeds(a["seeds"]), _fci(a["diff_method_minus_lemof"]), _yes(a["diff_method_minus_lemof"])]
+                    for a in c["ablations"]]
+            header = ["Encoders", "Ablation", "Seeds", "Ablation − LeMoF MAE d [95 % CI] (> 0: the removed part helps)", "CI excludes 0"]
+            lines += ["### Ablations vs LeMoF (paired)", "", *_table(header, rows)]
+        lines += ["### Missing cells", ""]
+        lines += [f"- `{m['cell']}`: {m['status']}" + (f" ({m['error']})" if m["error"] else "") for m in c["missing"]]
+        lines += [f"- `{s['cell']}`: finished but not used: {s['reason']}" for s in c["skipped"]]
+        lines += [] if c["missing"] or c["skipped"] else ["None: every cell of the grid is finished."]
+        lines += [""]
+        if c["cells"]:
+            shown = ("mae_days", "kappa_linear_10bucket", "auroc_los_gt7", "interval_coverage")
+            rows = [[r["cell"], *[_fci(r["metrics"][k]) for k in shown], _f(r["training_seconds"], 0)] for r in c["cells"]]
+            header = ["Cell", "MAE d [95 % CI]", "Kappa [CI]", "AUROC LOS>7 d [CI]", "Coverage [CI]", "Training s"]
+            lines += ["<details><summary>Per cell</summary>", "", *_table(header, rows), "</details>", ""]
+    return "\n".join(lines)
+
+
+# --- forest plot -----------------------------------------------------------------------------
+
+def forest_figure(cohort: str, c: dict):
+    """MAE difference (method − LeMoF, paired, 95 % CI) per method, one panel per configuration."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from lemof.plots.style import OKABE_ITO, REFERENCE, base_layout, with_alt
+
+    comps = [x for x in c["comparisons"] if x["diff_method_minus_lemof"]]
+    configs = [e for e in c["configurations"] if any(x["encoders"] == e for x in comps)] or ["(none)"]
+    counts = [max(1, sum(x["encoders"] == e for x in comps)) for e in configs]
+    fig = make_subplots(rows=len(configs), cols=1, shared_xaxes=True, subplot_titles=configs, row_heights=counts,
+                        vertical_spacing=0.12 / len(configs))
+    style = {"baseline": (OKABE_ITO["vermillion"], "diamond", "Baselines"), "ablation": (OKABE_ITO["sky"], "circle", "Ablations")}
+    shown = set()
+    for r, enc in enumerate(configs, 1):
+        for kind, (colour, symbol, name) in style.items():
+            xs = [x for x in comps if x["encoders"] == enc and x["kind"] == kind]
+            if not xs:
+                continue
+            d = [x["diff_method_minus_lemof"] for x in xs]
+            fig.add_trace(go.Scatter(
+                x=[v["estimate"] for v in d], y=[x["label"] for x in xs], mode="markers", name=name, legendgroup=kind,
+                showlegend=kind not in shown, marker=dict(color=colour, symbol=symbol, size=10),
+                error_x=dict(type="data", array=[v["hi"] - v["estimate"] for v in d], arrayminus=[v["estimate"] - v["lo"] for v in d],
+                             color=colour, thickness=2),
+                customdata=[[v["lo"], v["hi"], ",".join(map(str, x["seeds"]))] for v, x in zip(d, xs)],
+                hovertemplate="%{y}: %{x:.3f} d [%{customdata[0]:.3f}, %{customdata[1]:.3f}], seeds %{customdata[2]}<extra></extra>",
+            ), row=r, col=1)
+            shown.add(kind)
+        fig.update_yaxes(autorange="reversed", row=r, col=1)
+    fig.add_vline(x=0, line_dash="dash", line_color=REFERENCE, row="all", col=1)
+    if not comps:
+        fig.add_annotation(text="No paired comparison yet: it needs LeMoF and another method in one configuration",
+                           showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
+    fig.update_xaxes(title_text="Test MAE difference, method − LeMoF (days); > 0: LeMoF better", row=len(configs), col=1)
+    height = 160 + 34 * sum(counts) + 40 * len(configs)
+    base_layout(fig, title=f"{cohort}: paired test MAE difference vs LeMoF, 95 % bootstrap CI", height=height)
+    better = sum(1 for x in comps if x["diff_method_minus_lemof"]["lo"] is not None and x["diff_method_minus_lemof"]["lo"] > 0)
+    return with_alt(fig, f"Forest plot for {cohort}: {len(comps)} method-configuration pairs compared with LeMoF on the same test stays; "
+                         f"LeMoF's MAE is lower, with a 95 % interval excluding 0, in {better} of them.")
+
+
+def write_forest(out: Path, cohort: str, c: dict, png: bool = True, say=print) -> list[Path]:
+    """OUT/forest_<cohort>.html (offline Plotly) and, with Debian's Chromium, OUT/forest_<cohort>.png."""
+    fig = forest_figure(cohort, c)
+    html = Path(out) / f"forest_{cohort}.html"
+    fig.write_html(html, include_plotlyjs=True, full_html=True)
+    written = [html]
+    if png:
+        written += [p for p in [html_to_png(html, say)] if p]
+    return written
+
+
+def html_to_png(html: Path, say=print) -> Path | None:
+    """Screenshot of the plot element of ``html``, rendered by Debian's Chromium via Playwright."""
+    import sys
+
+    from _common import REPO
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from browser import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        say(f"note: Chromium not found at {CHROMIUM}; skipped {html.with_suffix('.png').name} (the HTML has the same plot)")
+        return None
+    from playwright.sync_api import sync_playwright
+
+    png = html.with_suffix(".png")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 800}, device_scale_factor=2)
+            page.goto(html.resolve().as_uri())
+            page.wait_for_selector(".plotly-graph-div .main-svg", timeout=30_000)
+            page.locator(".plotly-graph-div").first.screenshot(path=str(png))
+        finally:
+            browser.close()
+    return png

@@ -1,0 +1,213 @@
+"""The benchmark grid: which cells there are, and running them in-process, resumably.
+
+A cell is one training run, ``(cohort, fusion, encoders, seed)``, stored as the run directory
+``OUT/<cohort>/<fusion>__<encoders>__seed<k>/``. A cell whose run directory holds
+``metrics.json`` is finished and skipped; a cell whose training fails writes
+``OUT/<cohort>/<cell>.failed.json`` (the error) and is tried again on the next invocation.
+Cells run in a fixed order: seed by seed (every method of seed 0 first, so a partial grid is
+already comparable), then cohort, encoder configuration and method.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from _common import REPO  # noqa: F401  (puts the repository on sys.path)
+
+from lemof.progress import TqdmProgress
+
+LEMOF = "lemof"
+GBM = "gbm"
+TABULAR = "tabular"  # the encoders label of gbm cells: it uses per-stay summary statistics, no encoders
+BASELINES = ("early", "late", "xattn_last", "mmtm", "medfuse")
+ABLATIONS = ("all_levels", "last_level", "random_level", "no_meta", "no_global")
+FUSIONS = (LEMOF, GBM, *BASELINES, *ABLATIONS)  # the order cells run and tables list methods in
+SYNTHETIC, PHYSIONET = "synthetic", "physionet2012"
+COHORTS = (SYNTHETIC, PHYSIONET)
+DEFAULT_ENCODERS = {SYNTHETIC: ["gru+resnet1d", "transformer+transformer", "tcn+tcn"], PHYSIONET: ["gru+resnet1d"]}
+DEFAULT_SEEDS = [0, 1, 2]
+QUICK_OPTIONS = {"epochs_stage1": 2, "epochs_stage3": 2}
+CELL_RE = re.compile(r"^(?P<fusion>[a-z0-9_]+)__(?P<encoders>[A-Za-z0-9_+-]+)__seed(?P<seed>\d+)$")
+
+
+def method_kind(fusion: str) -> str:
+    """``lemof``, ``ablation`` (a LeMoF variant with one part removed) or ``baseline`` (incl. gbm)."""
+    return "lemof" if fusion == LEMOF else "ablation" if fusion in ABLATIONS else "baseline"
+
+
+@dataclass(frozen=True)
+class Cell:
+    cohort: str
+    fusion: str
+    encoders: str
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.fusion}__{self.encoders}__seed{self.seed}"
+
+    def run_dir(self, out: Path) -> Path:
+        return Path(out) / self.cohort / self.name
+
+    def failed_path(self, out: Path) -> Path:
+        return Path(out) / self.cohort / f"{self.name}.failed.json"
+
+    def finished(self, out: Path) -> bool:
+        return (self.run_dir(out) / "metrics.json").exists()
+
+    @classmethod
+    def parse(cls, cohort: str, name: str) -> "Cell | None":
+        m = CELL_RE.match(name)
+        return cls(cohort, m["fusion"], m["encoders"], int(m["seed"])) if m else None
+
+
+@dataclass
+class GridSpec:
+    cohorts: list[str]
+    fusions: list[str]
+    encoders: dict[str, list[str]]  # per cohort
+    seeds: list[int]
+    options: dict  # extra TrainConfig options (quick: small epochs)
+    quick: bool = False
+
+    def cells(self) -> list[Cell]:
+        fusions = sorted(set(self.fusions), key=FUSIONS.index)
+        out = []
+        for seed in self.seeds:
+            for cohort in self.cohorts:
+                for i, enc in enumerate(self.encoders[cohort]):
+                    for fusion in fusions:
+                        if fusion != GBM:
+                            out.append(Cell(cohort, fusion, enc, seed))
+                        elif i == 0:  # gbm ignores the encoders: once per seed
+                            out.append(Cell(cohort, GBM, TABULAR, seed))
+        return out
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "GridSpec":
+        encoders = {k: list(v) for k, v in d["encoders"].items()}
+        return cls(d["cohorts"], d["fusions"], encoders, [int(s) for s in d["seeds"]], d.get("options", {}), d.get("quick", False))
+
+
+def cohort_dir(cohort: str, progress=None) -> Path:
+    """The bundle directory of a grid cohort, built into the cache on first use."""
+    if cohort == SYNTHETIC:
+        from lemof.data.synthetic import ensure_synthetic
+
+        return Path(ensure_synthetic(progress=progress))
+    if cohort == PHYSIONET:
+        from lemof.catalog import PHYSIONET_KEY, build_cohort, list_cohorts
+
+        entry = [c for c in list_cohorts() if c.key == PHYSIONET_KEY][0]
+        if not entry.ready:
+            build_cohort(entry, progress=progress)
+        return entry.path
+    raise ValueError(f"unknown cohort {cohort!r}; known: {', '.join(COHORTS)}")
+
+
+def train_config(cell: Cell, options: dict):
+    """The TrainConfig of a cell. ``fusion`` is passed only when it is not "lemof" or the library knows
+    the field, so the runner works with a library from before fusions (other methods then fail)."""
+    from lemof import ConfigError, TrainConfig
+
+    kw = dict(options, seed=cell.seed)
+    if cell.fusion != GBM:
+        kw["encoders"] = cell.encoders
+    if "fusion" in TrainConfig.__dataclass_fields__:
+        kw["fusion"] = cell.fusion
+    elif cell.fusion != LEMOF:
+        raise ConfigError(f"this version of lemof has no TrainConfig.fusion; cannot train {cell.fusion!r}")
+    return TrainConfig(**kw)
+
+
+class CellProgress(TqdmProgress):
+    """TqdmProgress whose stage bars sit under the grid bar and vanish when their stage is done."""
+
+    def __call__(self, stage: str, done: int, total: int, message: str = "") -> None:
+        bars = getattr(self, "_bars", None)
+        if isinstance(bars, dict) and stage not in bars:
+            from tqdm import tqdm
+
+            bars[stage] = tqdm(total=total, desc=f"  {stage}", unit=self.unit, file=sys.stderr, disable=self.disable, leave=False,
+                               position=1)
+        super().__call__(stage, done, total, message)
+
+
+def run_cell(cell: Cell, data: Path, out: Path, options: dict, device: str, progress=None) -> dict:
+    """Train one cell; never raises except KeyboardInterrupt. Returns status, seconds, test MAE or error."""
+    from lemof import LemofError, train
+    from lemof.paths import write_json_atomic
+
+    run_dir, failed = cell.run_dir(out), cell.failed_path(out)
+    log: list[str] = []
+    t0 = time.perf_counter()
+    try:
+        if run_dir.exists():  # a directory without metrics.json is not ours to delete
+            raise FileExistsError(f"{run_dir} exists but has no metrics.json; remove it to run this cell again")
+        train(data, run_dir, train_config(cell, options), device=device, progress=progress, log=log.append)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one failed cell must not stop the grid
+        expected = isinstance(exc, (LemofError, FileExistsError))
+        error = {
+            "cell": cell.name, "cohort": cell.cohort, "fusion": cell.fusion, "encoders": cell.encoders, "seed": cell.seed,
+            "error_type": type(exc).__name__, "error": str(exc), "expected": expected,
+            "traceback": None if expected else traceback.format_exc(), "log_tail": log[-20:],
+            "seconds": round(time.perf_counter() - t0, 1), "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        }
+        write_json_atomic(failed, error)
+        return {"status": "failed", "seconds": error["seconds"], "error": f"{type(exc).__name__}: {exc}"}
+    failed.unlink(missing_ok=True)
+    mae = json.loads((run_dir / "metrics.json").read_text())["test"]["model"]["mae_days"]
+    return {"status": "done", "seconds": round(time.perf_counter() - t0, 1), "mae": mae}
+
+
+def run_grid(spec: GridSpec, out: Path, device: str = "cpu", fail_fast: bool = False, say: Callable[[str], None] = print) -> bool:
+    """Run every unfinished cell of ``spec`` in order; False if interrupted (Ctrl-C) or stopped by fail_fast."""
+    from tqdm import tqdm
+
+    cells = spec.cells()
+    todo = [c for c in cells if not c.finished(out)]
+    say(f"grid: {len(cells)} cells, {len(cells) - len(todo)} already finished, {len(todo)} to run -> {out}")
+    if not todo:
+        return True
+    data = {cohort: cohort_dir(cohort, progress=TqdmProgress()) for cohort in sorted({c.cohort for c in todo}, key=COHORTS.index)}
+    bar = tqdm(total=len(todo), desc="grid", unit="cell", file=sys.stderr, position=0, dynamic_ncols=True)
+    current = None
+    try:
+        for k, cell in enumerate(todo, 1):
+            current = cell
+            bar.set_postfix_str(f"{cell.cohort}/{cell.name}")
+            progress = CellProgress()
+            try:
+                result = run_cell(cell, data[cell.cohort], out, spec.options, device, progress)
+            finally:
+                progress.close()
+            head = f"[{k}/{len(todo)}] {cell.cohort}/{cell.name}"
+            if result["status"] == "done":
+                tqdm.write(f"{head}: test MAE {result['mae']:.3f} d, {result['seconds']:.0f} s", file=sys.stderr)
+            else:
+                tqdm.write(f"{head}: FAILED after {result['seconds']:.0f} s: {result['error']}", file=sys.stderr)
+            bar.update(1)
+            if fail_fast and result["status"] == "failed":
+                say(f"stopped after the failed cell {cell.cohort}/{cell.name} (--fail-fast)")
+                return False
+    except KeyboardInterrupt:
+        bar.close()
+        say(
+            f"\ninterrupted during {current.cohort}/{current.name} ({bar.n} of {len(todo)} cells finished this time); "
+            f"its partial run directory was removed. Run the same command again to resume from there."
+        )
+        return False
+    bar.close()
+    return True

@@ -1,0 +1,154 @@
+"""Statistics of the benchmark grid (benchmarks/grid_report.py): pure functions and the report on fake runs."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+import grid_report as gr  # noqa: E402
+from grid_run import ABLATIONS, BASELINES, Cell, GridSpec  # noqa: E402
+
+
+def test_bootstrap_ci_of_a_mean_covers_the_truth_with_the_expected_width():
+    n = 400
+    x = np.random.default_rng(0).normal(3.0, 1.0, n)  # one fixed draw; coverage over many draws is the next test
+    ci = gr.bootstrap_mean_ci(x, B=2000, seed=1)
+    assert ci["lo"] < 3.0 < ci["hi"]
+    assert ci["lo"] < ci["estimate"] < ci["hi"]
+    assert ci["hi"] - ci["lo"] == pytest.approx(2 * 1.96 / np.sqrt(n), rel=0.15)
+
+
+def test_bootstrap_ci_covers_the_truth_in_most_draws():
+    cis = [gr.bootstrap_mean_ci(np.random.default_rng(k).normal(3.0, 1.0, 100), B=500, seed=k) for k in range(100)]
+    covered = sum(c["lo"] < 3.0 < c["hi"] for c in cis)
+    assert covered >= 88  # nominal 95
+
+
+def test_bootstrap_is_reproducible_and_ignores_undefined_replicates():
+    assert gr.bootstrap_indices(50, 10, seed=3).tolist() == gr.bootstrap_indices(50, 10, seed=3).tolist()
+    assert gr.bootstrap_indices(50, 10, seed=3).shape == (10, 50)
+    assert gr.percentile_ci([np.nan, 1.0, 2.0, 3.0], level=0.5) == (1.5, 2.5)
+    assert gr.percentile_ci([np.nan, np.nan]) == (None, None)
+
+
+def test_paired_bootstrap_detects_a_real_difference():
+    rng = np.random.default_rng(0)
+    err_b = rng.gamma(2.0, 1.0, 300)
+    res = gr.paired_bootstrap(err_b - 0.5, err_b)
+    assert res["estimate"] == pytest.approx(-0.5)
+    assert res["hi"] < 0 and res["excludes_zero"]
+    noisy = err_b + rng.normal(0, 0.3, 300)  # A = B - 0.5 up to noise
+    res = gr.paired_bootstrap(noisy - 0.5, err_b)
+    assert res["hi"] < 0 and res["excludes_zero"]
+
+
+def test_paired_bootstrap_finds_nothing_between_identical_methods():
+    rng = np.random.default_rng(1)
+    err_b = rng.gamma(2.0, 1.0, 300)
+    same = gr.paired_bootstrap(err_b, err_b)
+    assert same["estimate"] == 0 and not same["excludes_zero"]
+    res = gr.paired_bootstrap(err_b + rng.normal(0, 0.2, 300), err_b)
+    assert res["lo"] < 0 < res["hi"] and not res["excludes_zero"]
+
+
+def test_the_paired_interval_is_narrower_than_the_unpaired_one():
+    rng = np.random.default_rng(2)
+    common = rng.gamma(2.0, 1.0, 300)  # most of the error is the stay's, shared by both methods
+    a, b = common + rng.normal(0, 0.1, 300), common + rng.normal(0, 0.1, 300)
+    paired = gr.paired_bootstrap(a, b)
+    alone = gr.bootstrap_mean_ci(a)
+    assert paired["hi"] - paired["lo"] < (alone["hi"] - alone["lo"]) / 3
+
+
+def test_best_baseline_excludes_lemof_and_its_ablations():
+    mae = {"lemof": 0.5, "no_meta": 0.4, "all_levels": 0.45, "early": 1.1, "mmtm": 0.9, "gbm": 1.0, "late": None}
+    assert gr.best_baseline(mae) == "mmtm"
+    assert gr.best_baseline({"lemof": 0.5, "gbm": 0.8, "early": 0.9}) == "gbm"  # gbm is a baseline
+    assert gr.best_baseline({"lemof": 0.5, **{a: 0.1 for a in ABLATIONS}}) is None
+    assert set(BASELINES) | {"gbm"} == {f for f in gr.FUSIONS if gr.method_kind(f) == "baseline"}
+
+
+def test_grid_cells_run_seed_by_seed_with_gbm_once_per_seed():
+    spec = GridSpec(["synthetic"], ["early", "gbm", "lemof"], {"synthetic": ["gru+resnet1d", "tcn+tcn"]}, [0, 1], {})
+    names = [c.name for c in spec.cells()]
+    assert names[:5] == [
+        "lemof__gru+resnet1d__seed0", "gbm__tabular__seed0", "early__gru+resnet1d__seed0", "lemof__tcn+tcn__seed0", "early__tcn+tcn__seed0",
+    ]
+    assert len(names) == 10 and all(n.endswith("seed1") for n in names[5:])
+    assert Cell.parse("synthetic", "no_meta__tcn+tcn__seed12") == Cell("synthetic", "no_meta", "tcn+tcn", 12)
+    assert Cell.parse("synthetic", "report.json") is None
+
+
+def _fake_run(run_dir, stays, fingerprint, fusion, seed, error_sd, rng):
+    run_dir.mkdir(parents=True)
+    observed = stays["los_days"].to_numpy()
+    predicted = np.clip(observed + rng.normal(0, error_sd, len(stays)), 0.05, None)
+    pd.DataFrame({
+        "stay_id": stays["stay_id"].to_numpy(), "split": stays["split"].astype(str).to_numpy(),
+        "sig_available": stays["has_signal"].to_numpy(),
+        "los_days": predicted, "interval_low_days": predicted * 0.6, "interval_high_days": predicted * 1.6,
+    }).to_parquet(run_dir / "predictions.parquet", index=False)
+    cfg = {"fusion": fusion, "train": {"encoders": "gru+resnet1d", "seed": seed, "fusion": fusion},
+           "cohort": {"source": "synthetic", "name": "tiny", "fingerprint": fingerprint}, "training_seconds": 12.5, "device": "cpu"}
+    (run_dir / "config.json").write_text(json.dumps(cfg))
+    test = (stays["split"] == "test").to_numpy()
+    model = {"n": int(test.sum()), "mae_days": float(np.mean(np.abs(predicted - observed)[test]))}
+    metrics = {"train_median_los_days": 2.0, "test": {"model": model, "baseline_train_median": model}, "val": {}}
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+
+
+def test_report_on_fake_runs_lists_cells_comparisons_and_missing_ones(tmp_path):
+    from lemof import open_bundle
+    from lemof.data.synthetic import generate_synthetic
+
+    cohort = tmp_path / "cohort"
+    generate_synthetic(cohort, n=60, seed=1)
+    bundle = open_bundle(cohort)
+    out = tmp_path / "grid"
+    rng = np.random.default_rng(0)
+    _fake_run(out / "synthetic" / "lemof__gru+resnet1d__seed0", bundle.stays, bundle.fingerprint, "lemof", 0, 0.3, rng)
+    _fake_run(out / "synthetic" / "early__gru+resnet1d__seed0", bundle.stays, bundle.fingerprint, "early", 0, 2.0, rng)
+    failure = {"error_type": "ConfigError", "error": "unknown fusion 'early'"}
+    (out / "synthetic" / "early__gru+resnet1d__seed1.failed.json").write_text(json.dumps(failure))
+    (out / "synthetic" / ".lemof__gru+resnet1d__seed1.abc.partial").mkdir()  # a killed run's leftovers are ignored
+    spec = GridSpec(["synthetic"], ["lemof", "early"], {"synthetic": ["gru+resnet1d"]}, [0, 1], {})
+
+    report = gr.build_report(out, spec, {"synthetic": cohort}, B=200)
+    c = report["cohorts"]["synthetic"]
+    n_test = int((bundle.stays["split"] == "test").sum())
+    assert c["n_test_stays"] == n_test
+    assert sorted(r["cell"] for r in c["cells"]) == ["early__gru+resnet1d__seed0", "lemof__gru+resnet1d__seed0"]
+    for r in c["cells"]:
+        mae = r["metrics"]["mae_days"]
+        assert mae["estimate"] == pytest.approx(r["metrics_json_mae_days"])  # observed LOS joined by stay
+        assert mae["lo"] <= mae["estimate"] <= mae["hi"]
+        assert r["training_seconds"] == 12.5
+    assert {m["fusion"]: m["seeds"] for m in c["methods"]} == {"lemof": [0], "early": [0]}
+    (paired,) = c["paired_best_baseline"]
+    assert paired["best_baseline"] == "early" and paired["seeds"] == [0]
+    assert paired["diff_lemof_minus_baseline"]["estimate"] < 0
+    (comp,) = c["comparisons"]
+    assert comp["diff_method_minus_lemof"]["estimate"] == pytest.approx(-paired["diff_lemof_minus_baseline"]["estimate"])
+    assert c["ablations"] == []
+    assert {m["cell"]: m["status"] for m in c["missing"]} == {
+        "lemof__gru+resnet1d__seed1": "not run",
+        "early__gru+resnet1d__seed1": "failed",
+    }
+
+    saved = json.loads((out / "report.json").read_text())
+    assert saved["cohorts"]["synthetic"]["missing"] == c["missing"]
+    md = (out / "report.md").read_text()
+    assert "LeMoF vs the best baseline" in md and "Early fusion" in md
+    assert "`lemof__gru+resnet1d__seed1`: not run" in md and "unknown fusion 'early'" in md
+    html = gr.write_forest(out, "synthetic", c, png=False)
+    assert [p.name for p in html] == ["forest_synthetic.html"] and "LeMoF better" in html[0].read_text()
+
+    again = gr.build_report(out, spec, {"synthetic": cohort}, B=200)  # from the bootstrap cache
+    assert again["cohorts"]["synthetic"]["cells"] == c["cells"]
