@@ -177,9 +177,16 @@ def level_shap_table(model: LeMoF, inputs: TrainingInputs, s2: Stage2Result) -> 
     return table, importance
 
 
-def _lemof_steps(inputs: TrainingInputs, cfg: TrainConfig, progress: Progress | None, say: TrainingLog) -> tuple[LeMoF, dict]:
+def build_network(inputs: TrainingInputs, cfg: TrainConfig):
+    """LeMoF or the baseline network of ``cfg.fusion``; a ``ConfigError`` if an encoder cannot take the inputs."""
+    from lemof.models.baselines import BaselineNet
+
+    spec = build_spec(inputs, cfg)
+    return (LeMoF(spec) if fusion_kind(cfg.fusion) == "lemof" else BaselineNet(spec)).to(inputs.device)
+
+
+def _lemof_steps(model: LeMoF, inputs: TrainingInputs, cfg: TrainConfig, progress: Progress | None, say: TrainingLog) -> tuple[LeMoF, dict]:
     """The three stages; returns the assembled model and what the run directory stores beside it."""
-    model = LeMoF(build_spec(inputs, cfg)).to(inputs.device)
     s1 = stage1(model, inputs, cfg, progress, say)
     s2 = stage2(model, inputs, s1, cfg, progress, say)
     rep_fusion, meta_reports = stage3(model, inputs, s1, cfg, progress, say)
@@ -188,11 +195,9 @@ def _lemof_steps(inputs: TrainingInputs, cfg: TrainConfig, progress: Progress | 
     return model, {"level_shap": shap_table, "level_importance": importance, "stage_reports": reports}
 
 
-def _baseline_steps(inputs: TrainingInputs, cfg: TrainConfig, progress: Progress | None, say: TrainingLog):
-    from lemof.models.baselines import BaselineNet
+def _baseline_steps(net, inputs: TrainingInputs, cfg: TrainConfig, progress: Progress | None, say: TrainingLog):
     from lemof.training.baselines import train_baseline
 
-    net = BaselineNet(build_spec(inputs, cfg)).to(inputs.device)
     fits, reports = train_baseline(net, inputs, cfg, progress, say)
     stage_reports = {k: v.__dict__ for k, v in fits.items()}
     stage_reports["meta_learner" if cfg.fusion == "late" else "intervals"] = reports
@@ -224,8 +229,11 @@ def train(
     dev = resolve_device(device)
     bundle = open_bundle(data)
     kind = fusion_kind(cfg.fusion)
-    say(f"{cfg.fusion} ({kind}) on cohort {bundle.name} ({bundle.source}, {len(bundle)} stays, fingerprint {bundle.fingerprint}); device {dev}")
     network, spec, pre, stored = None, None, None, {}
+    if kind != "tabular":  # everything that can be wrong with the inputs fails here, before any output
+        inputs = prepare_inputs(bundle, cfg, dev)
+        network = build_network(inputs, cfg)
+    say(f"{cfg.fusion} ({kind}) on cohort {bundle.name} ({bundle.source}, {len(bundle)} stays, fingerprint {bundle.fingerprint}); device {dev}")
     if kind == "tabular":
         from lemof.training.gbm import train_gbm
 
@@ -236,10 +244,9 @@ def train(
         metrics = assess_predictions(bundle, pred, rows, [], say)
         stored["stage_reports"] = {"gbm": {k: result[k] for k in ("params", "n_trees", "val_mae_days", "features")}}
     else:
-        inputs = prepare_inputs(bundle, cfg, dev)
         say("splits: " + ", ".join(f"{k} {len(v)}" for k, v in inputs.rows.items()))
         say(inputs.describe())
-        network, stored = (_lemof_steps if kind == "lemof" else _baseline_steps)(inputs, cfg, progress, say)
+        network, stored = (_lemof_steps if kind == "lemof" else _baseline_steps)(network, inputs, cfg, progress, say)
         pred, metrics = assess(network, inputs, say)
         spec, pre, rows = network.spec, inputs.pre, inputs.rows
     say(f"total training time {say.elapsed:.1f} s")
