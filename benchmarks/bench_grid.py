@@ -8,6 +8,7 @@ Each cell (cohort, method, encoders, seed) is a run directory OUT/<cohort>/<meth
 finished cells are skipped, failed ones (OUT/<cohort>/<cell>.failed.json) are tried again, so
 running the same command again resumes. Afterwards (and with --report-only) OUT/report.json,
 OUT/report.md and OUT/forest_<cohort>.html/.png are written and report.md is printed.
+Exit status: 0; 1 if a cell failed this time (it is recorded and the grid goes on); 130 if interrupted.
 See benchmarks/grid_report.py for the statistics.
 """
 
@@ -56,8 +57,23 @@ def grid_spec(args: argparse.Namespace) -> GridSpec:
     return GridSpec(cohorts, list(args.fusions or FUSIONS), encoders, seeds, dict(QUICK_OPTIONS) if args.quick else {}, args.quick)
 
 
+def check_encoders(configs: list[str] | None) -> str | None:
+    from lemof import ConfigError
+    from lemof.models.registry import parse_encoder_pair
+
+    for enc in configs or []:
+        try:
+            parse_encoder_pair(enc)
+        except ConfigError as exc:
+            return f"--encoders {enc}: {exc}"
+    return None
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if error := check_encoders(args.encoders):
+        print(error, file=sys.stderr)
+        return 2
     out = args.out or RESULTS / ("grid-quick" if args.quick else "grid")
     stored = out / "grid.json"
     explicit = any(v is not None for v in (args.cohorts, args.fusions, args.encoders, args.seeds)) or args.quick
@@ -75,18 +91,20 @@ def main(argv=None) -> int:
                 return 2
         out.mkdir(parents=True, exist_ok=True)
         stored.write_text(json.dumps(spec.to_dict(), indent=2) + "\n")
-        finished = run_grid(spec, out, device=args.device, fail_fast=args.fail_fast)
-        if not finished:
+        result = run_grid(spec, out, device=args.device, fail_fast=args.fail_fast)
+        if not result["completed"]:
             print(f"the report of the finished cells: python benchmarks/bench_grid.py --report-only --out {out}")
-            return 130
+            return 130 if result["interrupted"] else 1
     print(f"analysing {out} (bootstrap B = {args.bootstrap}) ...", flush=True)
-    report = build_report(out, spec, {c: cohort_dir(c) for c in spec.cohorts}, B=args.bootstrap)
+    bundles = {c: cohort_dir(c) for c in spec.cohorts if (out / c).is_dir()}  # a cohort never started needs no bundle
+    report = build_report(out, spec, bundles, B=args.bootstrap)
     written = [out / "report.json", out / "report.md"]
     for cohort, c in report["cohorts"].items():
-        written += write_forest(out, cohort, c, png=not args.no_png)
+        if c["cells"]:
+            written += write_forest(out, cohort, c, png=not args.no_png)
     print((out / "report.md").read_text())
     print("written: " + ", ".join(str(p) for p in written))
-    return 0
+    return 1 if not args.report_only and result["failed"] else 0
 
 
 if __name__ == "__main__":

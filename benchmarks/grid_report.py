@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from grid_run import FUSIONS, GBM, LEMOF, TABULAR, Cell, GridSpec, method_kind
+from grid_run import FUSIONS, GBM, LEMOF, TABULAR, Cell, GridSpec, method_kind, scan
 
 METRICS = ("mae_days", "rmse_days", "kappa_linear_10bucket", "auroc_los_gt7", "auprc_los_gt7", "interval_coverage")
 B_DEFAULT, SEED_DEFAULT, LEVEL = 2000, 20240601, 0.95
@@ -129,31 +129,22 @@ def cached_replicates(data: CellData, idx: np.ndarray, key: str) -> dict[str, np
     predictions file, the cohort and the draws), so re-reporting a large grid is quick."""
     from lemof.paths import file_sha256
 
+    import lemof
+
     cache = data.run_dir.parent / ".bootstrap" / f"{data.cell.name}.npz"
-    key = f"{key}|{file_sha256(data.run_dir / 'predictions.parquet')}"
-    if cache.exists():
+    key = f"{key}|{lemof.__version__}|{','.join(METRICS)}|{file_sha256(data.run_dir / 'predictions.parquet')}"
+    try:
         with np.load(cache) as z:
             if str(z["key"]) == key:
                 return {m: z[m] for m in METRICS}
+    except Exception:  # noqa: BLE001 - no cache yet, or a broken one: compute again
+        pass
     reps = metric_replicates(data.observed, data.predicted, data.interval, idx)
     cache.parent.mkdir(exist_ok=True)
-    np.savez(cache, key=np.array(key), **reps)
+    tmp = cache.with_name(f".{cache.name}.tmp.npz")
+    np.savez(tmp, key=np.array(key), **reps)
+    tmp.replace(cache)
     return reps
-
-
-def scan(out: Path, cohort: str) -> tuple[list[tuple[Cell, Path]], dict[str, dict]]:
-    """Finished cells found under ``OUT/<cohort>/`` and the failures recorded there (by cell name)."""
-    root = Path(out) / cohort
-    finished, failed = [], {}
-    if root.is_dir():
-        for p in sorted(root.iterdir()):
-            if p.name.startswith("."):
-                continue
-            if p.is_dir() and (p / "metrics.json").exists() and (cell := Cell.parse(cohort, p.name)):
-                finished.append((cell, p))
-            elif p.name.endswith(".failed.json"):
-                failed[p.name[: -len(".failed.json")]] = json.loads(p.read_text())
-    return finished, failed
 
 
 # --- the analysis ----------------------------------------------------------------------------
@@ -172,7 +163,9 @@ def analyse_cohort(out: Path, cohort: str, bundle_dir: Path, expected: list[Cell
     idx = bootstrap_indices(len(test_los), B, seed)
     found, failures = scan(out, cohort)
     cells, skipped, reps = [], [], {}
-    for cell, run_dir in found:
+    mine = [c for c in expected if c.cohort == cohort]
+    run_order = {c.name: i for i, c in enumerate(mine)}
+    for cell, run_dir in sorted(found, key=lambda cr: (run_order.get(cr[0].name, len(run_order)), cr[0].seed, cr[0].name)):
         try:
             data = load_cell(cell, run_dir, test_los, bundle.fingerprint)
         except (ValueError, KeyError, OSError) as exc:
@@ -186,7 +179,6 @@ def analyse_cohort(out: Path, cohort: str, bundle_dir: Path, expected: list[Cell
         groups.setdefault((d.cell.fusion, d.cell.encoders), []).append(d)
     methods = [_method_row(f, e, [by_cell[d.cell.name] for d in ds], [reps[d.cell.name] for d in ds])
                for (f, e), ds in sorted(groups.items(), key=lambda kv: (_order(kv[0][0]), kv[0][1]))]
-    mine = [c for c in expected if c.cohort == cohort]
     configs = list(dict.fromkeys([c.encoders for c in mine] + [e for _, e in groups]))
     configs = [e for e in configs if e != TABULAR]
     comparisons, paired = [], []
@@ -207,18 +199,30 @@ def analyse_cohort(out: Path, cohort: str, bundle_dir: Path, expected: list[Cell
             ea, eb, rec["seeds"] = _shared_errors(lemof, in_config[best])
             rec["diff_lemof_minus_baseline"] = paired_bootstrap(ea, eb, idx=idx) if rec["seeds"] else None
         paired.append(rec)
-    missing = []
-    for c in mine:
-        if c.name not in by_cell:
-            f = failures.get(c.name)
-            error = f"{f.get('error_type', 'error')}: {f.get('error', '')}" if f else None
-            missing.append({"cell": c.name, "status": "failed" if f else "not run", "error": error})
     return {
         "bundle": {"path": str(bundle_dir), "name": bundle.name, "fingerprint": bundle.fingerprint},
         "n_test_stays": len(test_los), "configurations": configs, "cells": list(by_cell.values()), "methods": methods,
         "paired_best_baseline": paired, "comparisons": comparisons, "ablations": [c for c in comparisons if c["kind"] == "ablation"],
-        "missing": missing, "skipped": skipped,
+        "missing": _missing(mine, set(by_cell), failures), "skipped": skipped,
     }
+
+
+def _missing(expected: list[Cell], done: set[str], failures: dict[str, dict]) -> list[dict]:
+    out = []
+    for c in expected:
+        if c.name not in done:
+            f = failures.get(c.name)
+            error = f"{f.get('error_type', 'error')}: {f.get('error', '')}" if f else None
+            out.append({"cell": c.name, "status": "failed" if f else "not run", "error": error})
+    return out
+
+
+def _not_started(out: Path, cohort: str, expected: list[Cell]) -> dict:
+    """A cohort of the grid with nothing under OUT yet (its bundle is not needed, nor built)."""
+    mine = [c for c in expected if c.cohort == cohort]
+    return {"bundle": None, "n_test_stays": None, "configurations": list(dict.fromkeys(c.encoders for c in mine if c.encoders != TABULAR)),
+            "cells": [], "methods": [], "paired_best_baseline": [], "comparisons": [], "ablations": [],
+            "missing": _missing(mine, set(), scan(out, cohort)[1]), "skipped": []}
 
 
 def _cell_row(d: CellData, reps: dict[str, np.ndarray]) -> dict:
@@ -264,7 +268,8 @@ def _shared_errors(a: list[CellData], b: list[CellData]) -> tuple[np.ndarray, np
 
 
 def build_report(out: Path, spec: GridSpec, bundle_dirs: dict[str, Path], B: int = B_DEFAULT, seed: int = SEED_DEFAULT) -> dict:
-    """Analyse every cohort of ``spec`` and write OUT/report.json and OUT/report.md."""
+    """Analyse every cohort of ``spec`` and write OUT/report.json and OUT/report.md. A cohort missing from
+    ``bundle_dirs`` is reported as not started (every cell missing)."""
     from lemof.paths import write_bytes_atomic, write_json_atomic
 
     expected = spec.cells()
@@ -276,7 +281,8 @@ def build_report(out: Path, spec: GridSpec, bundle_dirs: dict[str, Path], B: int
             "diff_lemof_minus_baseline": "LeMoF MAE - baseline MAE (days); < 0: LeMoF better",
             "diff_method_minus_lemof": "method MAE - LeMoF MAE (days); > 0: LeMoF better",
         },
-        "cohorts": {c: analyse_cohort(out, c, bundle_dirs[c], expected, B, seed) for c in spec.cohorts},
+        "cohorts": {c: analyse_cohort(out, c, bundle_dirs[c], expected, B, seed) if c in bundle_dirs else _not_started(out, c, expected)
+                    for c in spec.cohorts},
     }
     write_json_atomic(Path(out) / "report.json", report)
     write_bytes_atomic(Path(out) / "report.md", report_markdown(report).encode("utf-8"))
@@ -316,7 +322,8 @@ def report_markdown(report: dict) -> str:
         "paired differences resample stays (pairing by stay) over the seeds both methods have.", "",
     ]
     for cohort, c in report["cohorts"].items():
-        lines += [f"## {cohort} ({c['bundle']['name']}, {c['n_test_stays']} test stays)", ""]
+        about = f"{c['bundle']['name']}, {c['n_test_stays']} test stays" if c["bundle"] else "nothing run yet"
+        lines += [f"## {cohort} ({about})", ""]
         configs, methods = c["configurations"], c["methods"]
         if methods:
             rows = []
@@ -333,8 +340,8 @@ def report_markdown(report: dict) -> str:
             lines += ["### Details (means over seeds)", "", *_table(header, rows)]
         if c["paired_best_baseline"]:
             rows = [[p["encoders"], LABELS.get(p["best_baseline"], p["best_baseline"] or "–"), _f(p["baseline_mae_days"]),
-                     _f(p["lemof_mae_days"]), _seeds(p["seeds"]), _fci(p["diff_lemof_minus_baseline"]), _yes(p["diff_lemof_minus_baseline"])]
-                    for p in c["paired_best_baseline"]]
+                     _f(p["lemof_mae_days"]), _seeds(p["seeds"]), _fci(p["diff_lemof_minus_baseline"]),
+                     _yes(p["diff_lemof_minus_baseline"])] for p in c["paired_best_baseline"]]
             header = ["Encoders", "Best baseline", "Baseline MAE d", "LeMoF MAE d", "Seeds",
                       "LeMoF − baseline d [95 % CI] (< 0: LeMoF better)", "CI excludes 0"]
             lines += ["### LeMoF vs the best baseline (paired, same test stays)", "", *_table(header, rows)]
@@ -369,7 +376,7 @@ def forest_figure(cohort: str, c: dict):
     configs = [e for e in c["configurations"] if any(x["encoders"] == e for x in comps)] or ["(none)"]
     counts = [max(1, sum(x["encoders"] == e for x in comps)) for e in configs]
     fig = make_subplots(rows=len(configs), cols=1, shared_xaxes=True, subplot_titles=configs, row_heights=counts,
-                        vertical_spacing=0.12 / len(configs))
+                        vertical_spacing=0.18 / len(configs))
     style = {"baseline": (OKABE_ITO["vermillion"], "diamond", "Baselines"), "ablation": (OKABE_ITO["sky"], "circle", "Ablations")}
     shown = set()
     for r, enc in enumerate(configs, 1):
@@ -395,6 +402,7 @@ def forest_figure(cohort: str, c: dict):
     fig.update_xaxes(title_text="Test MAE difference, method − LeMoF (days); > 0: LeMoF better", row=len(configs), col=1)
     height = 160 + 34 * sum(counts) + 40 * len(configs)
     base_layout(fig, title=f"{cohort}: paired test MAE difference vs LeMoF, 95 % bootstrap CI", height=height)
+    fig.update_layout(legend=dict(orientation="v", yanchor="top", y=1, xanchor="left", x=1.02), margin=dict(r=130))
     better = sum(1 for x in comps if x["diff_method_minus_lemof"]["lo"] is not None and x["diff_method_minus_lemof"]["lo"] > 0)
     return with_alt(fig, f"Forest plot for {cohort}: {len(comps)} method-configuration pairs compared with LeMoF on the same test stays; "
                          f"LeMoF's MAE is lower, with a 95 % interval excluding 0, in {better} of them.")

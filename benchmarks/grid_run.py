@@ -99,6 +99,24 @@ class GridSpec:
         return cls(d["cohorts"], d["fusions"], encoders, [int(s) for s in d["seeds"]], d.get("options", {}), d.get("quick", False))
 
 
+def scan(out: Path, cohort: str) -> tuple[list[tuple[Cell, Path]], dict[str, dict]]:
+    """Finished cells found under ``OUT/<cohort>/`` and the failures recorded there (by cell name)."""
+    root = Path(out) / cohort
+    finished, failed = [], {}
+    if root.is_dir():
+        for p in sorted(root.iterdir()):
+            if p.name.startswith("."):
+                continue
+            if p.is_dir() and (p / "metrics.json").exists() and (cell := Cell.parse(cohort, p.name)):
+                finished.append((cell, p))
+            elif p.name.endswith(".failed.json"):
+                try:
+                    failed[p.name[: -len(".failed.json")]] = json.loads(p.read_text())
+                except (OSError, ValueError):
+                    failed[p.name[: -len(".failed.json")]] = {"error_type": "unreadable", "error": str(p)}
+    return finished, failed
+
+
 def cohort_dir(cohort: str, progress=None) -> Path:
     """The bundle directory of a grid cohort, built into the cache on first use."""
     if cohort == SYNTHETIC:
@@ -172,15 +190,17 @@ def run_cell(cell: Cell, data: Path, out: Path, options: dict, device: str, prog
     return {"status": "done", "seconds": round(time.perf_counter() - t0, 1), "mae": mae}
 
 
-def run_grid(spec: GridSpec, out: Path, device: str = "cpu", fail_fast: bool = False, say: Callable[[str], None] = print) -> bool:
-    """Run every unfinished cell of ``spec`` in order; False if interrupted (Ctrl-C) or stopped by fail_fast."""
+def run_grid(spec: GridSpec, out: Path, device: str = "cpu", fail_fast: bool = False, say: Callable[[str], None] = print) -> dict:
+    """Run every unfinished cell of ``spec`` in order. Returns {"completed": False if interrupted or stopped by fail_fast,
+    "interrupted": True after Ctrl-C, "failed": the cells that failed this time}."""
     from tqdm import tqdm
 
     cells = spec.cells()
     todo = [c for c in cells if not c.finished(out)]
     say(f"grid: {len(cells)} cells, {len(cells) - len(todo)} already finished, {len(todo)} to run -> {out}")
+    failed: list[str] = []
     if not todo:
-        return True
+        return {"completed": True, "interrupted": False, "failed": failed}
     data = {cohort: cohort_dir(cohort, progress=TqdmProgress()) for cohort in sorted({c.cohort for c in todo}, key=COHORTS.index)}
     bar = tqdm(total=len(todo), desc="grid", unit="cell", file=sys.stderr, position=0, dynamic_ncols=True)
     current = None
@@ -197,17 +217,20 @@ def run_grid(spec: GridSpec, out: Path, device: str = "cpu", fail_fast: bool = F
             if result["status"] == "done":
                 tqdm.write(f"{head}: test MAE {result['mae']:.3f} d, {result['seconds']:.0f} s", file=sys.stderr)
             else:
+                failed.append(f"{cell.cohort}/{cell.name}")
                 tqdm.write(f"{head}: FAILED after {result['seconds']:.0f} s: {result['error']}", file=sys.stderr)
             bar.update(1)
             if fail_fast and result["status"] == "failed":
                 say(f"stopped after the failed cell {cell.cohort}/{cell.name} (--fail-fast)")
-                return False
+                return {"completed": False, "interrupted": False, "failed": failed}
     except KeyboardInterrupt:
         bar.close()
         say(
             f"\ninterrupted during {current.cohort}/{current.name} ({bar.n} of {len(todo)} cells finished this time); "
             f"its partial run directory was removed. Run the same command again to resume from there."
         )
-        return False
+        return {"completed": False, "interrupted": True, "failed": failed}
     bar.close()
-    return True
+    if failed:
+        say(f"{len(failed)} cell(s) failed (see OUT/<cohort>/<cell>.failed.json); they are tried again on the next invocation")
+    return {"completed": True, "interrupted": False, "failed": failed}

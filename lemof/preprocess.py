@@ -9,6 +9,8 @@ Biosignal, dense (an ECG): a subset of channels, average-pooled to a lower rate,
 centred (baseline), divided by the training standard deviation: input (N, C, L').
 Biosignal, sparse (bedside series with ``signal_mask.npy``): standardised with training
 statistics, carried forward like the EHR, paired with its mask: input (N, 2C, L).
+With ``time_since_last`` every sparse feature (EHR and bedside) also gets the log-scaled time
+since its last observation (GRU-D's "delta"): (N, T, 3F + S) and (N, 3C, L).
 A stay with no biosignal gets zeros and ``available = False``.
 
 All fitted numbers are plain JSON, stored in the run's ``config.json``.
@@ -46,12 +48,18 @@ class Preprocessor:
     sig_fs_hz: float
     sig_mean: list[float] | None = None  # sparse series only
     sig_masked: bool = False  # sparse series: values carried forward + mask channels
+    time_since_last: bool = False  # add, per sparse feature, the time since its last observation
+
+    @property
+    def per_feature_groups(self) -> int:
+        """Channels per sparse feature: value (carried forward), mask (+ time since last observation)."""
+        return 3 if self.time_since_last else 2
 
     # --- shapes ---------------------------------------------------------------------
     @property
     def ehr_channels(self) -> int:
         n_static = sum(1 if s["kind"] == "numeric" else len(s["categories"]) for s in self.static)
-        return 2 * len(self.ehr_features) + n_static
+        return self.per_feature_groups * len(self.ehr_features) + n_static
 
     def static_channel_names(self) -> list[str]:
         """The static feature behind each static input channel (one per category if categorical)."""
@@ -62,7 +70,7 @@ class Preprocessor:
 
     @property
     def sig_in_channels(self) -> int:
-        return len(self.sig_channels) * (2 if self.sig_masked else 1)
+        return len(self.sig_channels) * (self.per_feature_groups if self.sig_masked else 1)
 
     @property
     def sig_len(self) -> int:
@@ -80,6 +88,7 @@ class Preprocessor:
         rows: np.ndarray,
         sig_channels: list[str] | None = None,
         sig_rate_hz: float | None = None,
+        time_since_last: bool = False,
     ) -> "Preprocessor":
         """Fit on the stays ``rows`` (the training split)."""
         names = bundle.ehr_feature_names
@@ -150,6 +159,7 @@ class Preprocessor:
             sig_std=[1.0] * len(wanted),
             sig_source_len=int(bundle.signal.shape[2]),
             sig_fs_hz=fs,
+            time_since_last=time_since_last,
         )
         with_sig = rows[bundle.stays["has_signal"].to_numpy()[rows]]
         if bundle.signal_mask is not None:
@@ -204,7 +214,9 @@ class Preprocessor:
             block = out[start : start + len(r)]
             block[..., :f] = filled
             block[..., f : 2 * f] = mask
-            block[..., 2 * f :] = static[start : start + len(r), None, :]
+            if self.time_since_last:
+                block[..., 2 * f : 3 * f] = _elapsed(last, t_idx, self.n_steps)
+            block[..., self.per_feature_groups * f :] = static[start : start + len(r), None, :]
         return out
 
     def _static(self, bundle: CohortBundle, rows: np.ndarray) -> np.ndarray:
@@ -240,12 +252,13 @@ class Preprocessor:
         return out, available
 
     def _sparse_signal(self, bundle: CohortBundle, rows: np.ndarray) -> np.ndarray:
-        """(n, 2C, L): standardised values carried forward (0 before the first), then the mask."""
+        """(n, 2C or 3C, L): standardised values carried forward (0 before the first), the mask (and
+        the time since the last observation)."""
         idx = np.array(self.sig_channel_index)
         c = len(idx)
         mean = np.array(self.sig_mean)[None, :, None]
         std = np.array(self.sig_std)[None, :, None]
-        out = np.zeros((len(rows), 2 * c, self.sig_len), dtype=np.float32)
+        out = np.zeros((len(rows), self.per_feature_groups * c, self.sig_len), dtype=np.float32)
         t_idx = np.arange(self.sig_len)[None, None, :]
         for start in range(0, len(rows), _CHUNK):
             r = rows[start : start + _CHUNK]
@@ -255,7 +268,9 @@ class Preprocessor:
             last = np.maximum.accumulate(np.where(mask, t_idx, -1), axis=2)
             filled = np.where(last >= 0, np.take_along_axis(z, np.maximum(last, 0), axis=2), 0.0)
             out[start : start + len(r), :c] = filled
-            out[start : start + len(r), c:] = mask
+            out[start : start + len(r), c : 2 * c] = mask
+            if self.time_since_last:
+                out[start : start + len(r), 2 * c :] = _elapsed(last, t_idx, self.sig_len)
         return out
 
     # --- serialisation ------------------------------------------------------------------
@@ -265,3 +280,10 @@ class Preprocessor:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Preprocessor":
         return cls(**data)
+
+
+def _elapsed(last: np.ndarray, t_idx: np.ndarray, n_steps: int) -> np.ndarray:
+    """Time since the last observation as a fraction of the window, log-scaled: 0 when observed
+    at this step, 1 before the first observation (``last`` = -1)."""
+    since = np.where(last >= 0, t_idx - last, n_steps)
+    return np.log1p(since) / np.log1p(n_steps)

@@ -118,7 +118,8 @@ def test_report_on_fake_runs_lists_cells_comparisons_and_missing_ones(tmp_path):
     failure = {"error_type": "ConfigError", "error": "unknown fusion 'early'"}
     (out / "synthetic" / "early__gru+resnet1d__seed1.failed.json").write_text(json.dumps(failure))
     (out / "synthetic" / ".lemof__gru+resnet1d__seed1.abc.partial").mkdir()  # a killed run's leftovers are ignored
-    spec = GridSpec(["synthetic"], ["lemof", "early"], {"synthetic": ["gru+resnet1d"]}, [0, 1], {})
+    encoders = {"synthetic": ["gru+resnet1d"], "physionet2012": ["gru+resnet1d"]}
+    spec = GridSpec(["synthetic", "physionet2012"], ["lemof", "early"], encoders, [0, 1], {})
 
     report = gr.build_report(out, spec, {"synthetic": cohort}, B=200)
     c = report["cohorts"]["synthetic"]
@@ -142,11 +143,15 @@ def test_report_on_fake_runs_lists_cells_comparisons_and_missing_ones(tmp_path):
         "early__gru+resnet1d__seed1": "failed",
     }
 
+    physionet = report["cohorts"]["physionet2012"]  # never started: reported without building its cohort
+    assert physionet["bundle"] is None and len(physionet["missing"]) == 4 and physionet["cells"] == []
+
     saved = json.loads((out / "report.json").read_text())
     assert saved["cohorts"]["synthetic"]["missing"] == c["missing"]
     md = (out / "report.md").read_text()
     assert "LeMoF vs the best baseline" in md and "Early fusion" in md
     assert "`lemof__gru+resnet1d__seed1`: not run" in md and "unknown fusion 'early'" in md
+    assert "## physionet2012 (nothing run yet)" in md
     html = gr.write_forest(out, "synthetic", c, png=False)
     assert [p.name for p in html] == ["forest_synthetic.html"] and "LeMoF better" in html[0].read_text()
 

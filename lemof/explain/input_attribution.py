@@ -4,7 +4,8 @@ Integrated Gradients (captum) of the final prediction (log1p-days) with respect 
 inputs, from an all-zero baseline: in the model's standardised space that is "every value at
 its training mean, nothing observed, no biosignal deflection". By completeness the attributions
 add up to prediction(x) - prediction(baseline), up to the integration error captum reports.
-An EHR feature's attribution at an hour is that of its value channel plus its mask channel.
+An EHR feature's attribution at an hour is that of its value channel plus its mask channel
+(plus its time-since-last-observation channel when the model has one).
 """
 
 from __future__ import annotations
@@ -72,16 +73,17 @@ def input_attributions(run: Run, bundle: CohortBundle, stay_id: int | str, *, st
         base = float(predict(*baselines)[0])
     a_ehr = attr[0][0].detach().double().numpy()  # (T, 2F + S)
     f = len(pre.ehr_features)
-    per_feature = (a_ehr[:, :f] + a_ehr[:, f : 2 * f]).T  # (F, T)
+    g = pre.per_feature_groups
+    per_feature = sum(a_ehr[:, k * f : (k + 1) * f] for k in range(g)).T  # (F, T): value + mask (+ time since last)
     static: dict[str, float] = {}
-    for name, value in zip(pre.static_channel_names(), a_ehr[:, 2 * f :].sum(axis=0)):
+    for name, value in zip(pre.static_channel_names(), a_ehr[:, g * f :].sum(axis=0)):
         static[name] = static.get(name, 0.0) + float(value)
     sig_attr = sig_channels = sig_seconds = None
     if has_signal:
         a_sig = attr[1][0].detach().double().numpy()  # (C', L')
         c = len(pre.sig_channels)
         if pre.sig_masked:
-            a_sig = a_sig[:c] + a_sig[c:]
+            a_sig = sum(a_sig[k * c : (k + 1) * c] for k in range(pre.per_feature_groups))
         sig_attr = a_sig.tolist()
         sig_channels = list(pre.sig_channels)
         sig_seconds = ((np.arange(pre.sig_len) + 0.5) * pre.sig_pool / pre.sig_fs_hz).tolist()

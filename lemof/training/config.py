@@ -26,6 +26,7 @@ class TrainConfig:
     stacker_hidden: int = 16
     sig_channels: list[str] | None = None  # None: I, II, V2 for an ECG, else all
     sig_rate_hz: float | None = None  # None: 100 Hz for an ECG, else the stored rate
+    time_since_last: bool = False  # add each sparse feature's time since its last observation as an input
     batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 1e-4

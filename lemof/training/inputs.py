@@ -64,7 +64,7 @@ def split_rows(bundle: CohortBundle) -> dict[str, np.ndarray]:
 def prepare_inputs(bundle: CohortBundle, cfg: TrainConfig, device: torch.device) -> TrainingInputs:
     """Fit the preprocessing on the training split and build every stay's model inputs."""
     rows = split_rows(bundle)
-    pre = Preprocessor.fit(bundle, rows["train"], cfg.sig_channels, cfg.sig_rate_hz)
+    pre = Preprocessor.fit(bundle, rows["train"], cfg.sig_channels, cfg.sig_rate_hz, time_since_last=cfg.time_since_last)
     all_rows = np.arange(len(bundle))
     ehr_np = pre.ehr(bundle, all_rows)
     sig_np, avail_np = pre.signal(bundle, all_rows)
