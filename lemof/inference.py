@@ -56,11 +56,17 @@ def predict_rows(
     *,
     device: torch.device | str = "cpu",
     keep_attention: bool = False,
+    hide_signal: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Predictions for ``rows`` of ``bundle``: ``los_days``, ``interval_days`` and every model output."""
+    """Predictions for ``rows`` of ``bundle``: ``los_days``, ``interval_days`` and every model output.
+
+    ``hide_signal`` predicts every stay as if it had no biosignal (how the ``ehr`` availability
+    pattern is calibrated)."""
     rows = np.asarray(rows)
     ehr_x = pre.ehr(bundle, rows)
     sig_x, available = pre.signal(bundle, rows)
+    if hide_signal:
+        available = np.zeros_like(available)
     out = forward_arrays(model, ehr_x, sig_x, available, device=device, keep_attention=keep_attention)
     out["sig_available"] = available
     out["los_days"] = np.expm1(out["final"]).clip(min=0.0)
@@ -69,13 +75,15 @@ def predict_rows(
     return out
 
 
-def prediction_table(pred: dict[str, np.ndarray], head_names: list[str], split: np.ndarray) -> pd.DataFrame:
+def prediction_table(pred: dict[str, np.ndarray], head_names: list[str], split: np.ndarray, without_signal: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
     """One row per stay of ``predict_rows`` output, as stored in a run's ``predictions.parquet``.
 
     Columns: stay_id, split, sig_available, los_days, interval_low_days, interval_high_days,
     final (log1p-days), halfwidth; for a model with a meta-learner also bias, stacker_output
     (LeMoF), ``head:<name>`` (each head's prediction, log1p-days) and ``contribution:<name>``
-    (w_i * y_i; NaN where the head is absent).
+    (w_i * y_i; NaN where the head is absent). With ``without_signal`` (the same rows predicted
+    with the biosignal hidden): ``final_without_signal`` and ``head_without_signal:<name>``, from
+    which the intervals' calibration can be recomputed at any level.
     """
     table = {
         "stay_id": pred["stay_id"].astype(np.int64),
@@ -93,6 +101,10 @@ def prediction_table(pred: dict[str, np.ndarray], head_names: list[str], split: 
     for j, name in enumerate(head_names):
         table[f"head:{name}"] = pred["heads"][:, j].astype(np.float64)
         table[f"contribution:{name}"] = pred["contributions"][:, j]
+    if without_signal is not None:
+        table["final_without_signal"] = without_signal["final"]
+        for j, name in enumerate(head_names):
+            table[f"head_without_signal:{name}"] = without_signal["heads"][:, j].astype(np.float64)
     return pd.DataFrame(table)
 
 

@@ -151,12 +151,14 @@ def assess_predictions(bundle, pred: dict[str, np.ndarray], rows: dict[str, np.n
     return metrics
 
 
-def assess(model, inputs: TrainingInputs, say: TrainingLog) -> tuple[dict[str, np.ndarray], RunMetrics]:
-    """Predict every stay with the assembled network (as it will be loaded) and score val and test."""
+def assess(model, inputs: TrainingInputs, say: TrainingLog) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], RunMetrics]:
+    """Predict every stay with the assembled network (as it will be loaded), and with the biosignal
+    hidden (stored, so interval calibration can be recomputed); score val and test."""
     model.eval()
-    bundle = inputs.bundle
-    pred = predict_rows(model, inputs.pre, bundle, np.arange(len(bundle)), device=inputs.device)
-    return pred, assess_predictions(bundle, pred, inputs.rows, model.spec.heads, say)
+    bundle, rows = inputs.bundle, np.arange(len(inputs.bundle))
+    pred = predict_rows(model, inputs.pre, bundle, rows, device=inputs.device)
+    hidden = predict_rows(model, inputs.pre, bundle, rows, device=inputs.device, hide_signal=True)
+    return pred, hidden, assess_predictions(bundle, pred, inputs.rows, model.spec.heads, say)
 
 
 def level_shap_table(model: LeMoF, inputs: TrainingInputs, s2: Stage2Result) -> tuple[pd.DataFrame, dict]:
@@ -229,7 +231,7 @@ def train(
     dev = resolve_device(device)
     bundle = open_bundle(data)
     kind = fusion_kind(cfg.fusion)
-    network, spec, pre, stored = None, None, None, {}
+    network, spec, pre, stored, hidden = None, None, None, {}, None
     if kind != "tabular":  # everything that can be wrong with the inputs fails here, before any output
         inputs = prepare_inputs(bundle, cfg, dev)
         network = build_network(inputs, cfg)
@@ -247,7 +249,7 @@ def train(
         say("splits: " + ", ".join(f"{k} {len(v)}" for k, v in inputs.rows.items()))
         say(inputs.describe())
         network, stored = (_lemof_steps if kind == "lemof" else _baseline_steps)(network, inputs, cfg, progress, say)
-        pred, metrics = assess(network, inputs, say)
+        pred, hidden, metrics = assess(network, inputs, say)
         spec, pre, rows = network.spec, inputs.pre, inputs.rows
     say(f"total training time {say.elapsed:.1f} s")
     with atomic_directory(out, overwrite=overwrite) as tmp:
@@ -261,7 +263,7 @@ def train(
             train_config=cfg.to_dict(),
             cohort=_cohort_ref(bundle),
             metrics=metrics,
-            predictions=prediction_table(pred, [h.name for h in spec.heads] if spec is not None else [], bundle.stays["split"].to_numpy()),
+            predictions=prediction_table(pred, [h.name for h in spec.heads] if spec is not None else [], bundle.stays["split"].to_numpy(), hidden),
             level_importance=stored.get("level_importance"),
             level_shap=stored.get("level_shap"),
             extra={

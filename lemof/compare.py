@@ -1,0 +1,162 @@
+"""Several runs of one cohort side by side: aligned predictions, metrics with bootstrap CIs,
+interval calibration, where they disagree. What the compare page and its report read.
+
+Predictions come from each run's stored ``predictions.parquet`` when it was trained on this very
+cohort, else from its network (a run trained on another draw of the same family); a run that
+can do neither (gbm on another draw) is reported as unavailable, with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from lemof.data.bundle import CohortBundle
+from lemof.errors import LemofError
+from lemof.models.meta import PATTERNS, conformal_quantile, cross_fit_residuals
+from lemof.runs import Run
+from lemof.stats import bootstrap_indices, metric_replicates, percentile_ci
+
+COMPARE_METRICS = ("mae_days", "kappa_linear_10bucket", "auroc_los_gt7")
+NOMINAL_LEVELS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+
+
+@dataclass
+class RunPredictions:
+    run: Run
+    pred: pd.DataFrame  # index stay_id: final (log1p), los_days, interval_low_days, interval_high_days, sig_available
+    source: str  # stored | computed
+
+
+@dataclass
+class Comparison:
+    bundle: CohortBundle
+    split: str
+    stays: pd.DataFrame  # index stay_id (the split's stays): observed los_days, has_signal, first_careunit…
+    runs: list[RunPredictions]
+    unavailable: dict[str, str] = field(default_factory=dict)  # run id -> why it cannot be compared
+
+    @property
+    def ids(self) -> list[str]:
+        return [r.run.run_id for r in self.runs]
+
+    def predicted(self, run_id: str) -> pd.Series:
+        """Predicted LOS (days) of ``run_id`` on the split's stays."""
+        return self._get(run_id).pred["los_days"].reindex(self.stays.index)
+
+    def _get(self, run_id: str) -> RunPredictions:
+        for r in self.runs:
+            if r.run.run_id == run_id:
+                return r
+        raise KeyError(run_id)
+
+    def metrics(self, B: int = 400, seed: int = 0) -> pd.DataFrame:
+        """One row per run and metric: estimate and 95 % bootstrap CI over the split's stays
+        (the same resamples for every run, so the intervals are comparable)."""
+        observed = self.stays["los_days"].to_numpy()
+        idx = bootstrap_indices(len(observed), B, seed)
+        rows = []
+        for r in self.runs:
+            p = r.pred.reindex(self.stays.index)
+            interval = p[["interval_low_days", "interval_high_days"]].to_numpy()
+            reps = metric_replicates(observed, p["los_days"].to_numpy(), interval, idx, COMPARE_METRICS)
+            from lemof.metrics import los_metrics
+
+            point = los_metrics(observed, p["los_days"].to_numpy(), interval).to_dict()
+            for m in COMPARE_METRICS:
+                lo, hi = percentile_ci(reps[m])
+                rows.append({"run": r.run.run_id, "metric": m, "estimate": point[m], "lo": lo, "hi": hi})
+        return pd.DataFrame(rows)
+
+    def disagreements(self, a: str, b: str, n: int = 10) -> pd.DataFrame:
+        """The ``n`` stays where runs ``a`` and ``b`` differ most, with both predictions and the observed LOS."""
+        pa, pb = self.predicted(a), self.predicted(b)
+        table = pd.DataFrame({f"{a} (days)": pa, f"{b} (days)": pb, "observed (days)": self.stays["los_days"]})
+        table["difference (days)"] = (pa - pb).abs()
+        return table.sort_values("difference (days)", ascending=False).head(n)
+
+    def calibration(self, levels: tuple[float, ...] = NOMINAL_LEVELS) -> pd.DataFrame:
+        """Observed coverage of each run's split-conformal interval at several nominal levels.
+
+        The half-width at each level is recomputed the way the run calibrated its 90 % interval:
+        from validation residuals per availability pattern — cross-fitted over the meta-learner
+        for LeMoF runs (its weights were fitted on those stays), plain residuals for the others.
+        """
+        rows = []
+        val = self.bundle.stays.set_index("stay_id")
+        val = val[val["split"] == "val"]
+        y_val = np.log1p(val["los_days"].to_numpy())
+        y_test = np.log1p(self.stays["los_days"].to_numpy())
+        for r in self.runs:
+            residuals = _validation_residuals(r, val.index.to_numpy(), y_val)
+            if residuals is None:
+                continue
+            p = r.pred.reindex(self.stays.index)
+            final, avail = p["final"].to_numpy(), p["sig_available"].to_numpy(dtype=bool)
+            for level in levels:
+                half = np.where(avail, conformal_quantile(residuals["ehr+sig"], 1 - level), conformal_quantile(residuals["ehr"], 1 - level))
+                covered = np.abs(y_test - final) <= half
+                rows.append({"run": r.run.run_id, "nominal": level, "observed": float(covered.mean())})
+        return pd.DataFrame(rows)
+
+
+def _validation_residuals(r: RunPredictions, val_ids: np.ndarray, y_val: np.ndarray) -> dict[str, np.ndarray] | None:
+    """|log1p residuals| on validation stays per availability pattern, as the run's training
+    calibrated its interval (None without stored validation predictions with the signal hidden)."""
+    run = r.run
+    if r.source != "stored" or "final_without_signal" not in run.predictions:
+        return None
+    table = run.predictions.set_index("stay_id").reindex(val_ids)
+    avail = table["sig_available"].to_numpy(dtype=bool)
+    cfg = run.train_config
+    heads = run.heads
+    if run.meta_weights and run.fusion != "no_meta":
+        # The meta-learner was fitted on these stays: its residuals are cross-fitted, as in training.
+        sig = np.array([h.needs_signal for h in heads])
+        x = np.stack([table[f"head:{h.name}"].to_numpy() for h in heads], axis=1)
+        x_hidden = np.stack([table[f"head_without_signal:{h.name}"].to_numpy() for h in heads], axis=1)
+        return {
+            "ehr+sig": cross_fit_residuals(x[avail], y_val[avail], cfg.conformal_folds, cfg.seed),
+            "ehr": cross_fit_residuals(x_hidden[:, ~sig], y_val, cfg.conformal_folds, cfg.seed),
+        }
+    return {
+        "ehr+sig": np.abs(y_val[avail] - table["final"].to_numpy()[avail]),
+        "ehr": np.abs(y_val - table["final_without_signal"].to_numpy()),
+    }
+
+
+def run_predictions(run: Run, bundle: CohortBundle, rows: np.ndarray) -> RunPredictions:
+    """The predictions of ``run`` for ``rows`` of ``bundle``: stored when it was trained on it, else its network's."""
+    from lemof.evaluation import stored_predictions
+    from lemof.explain.explanation import check_run_fits_cohort
+    from lemof.inference import predict_rows
+
+    check_run_fits_cohort(run, bundle)
+    stored = run.predictions is not None and run.cohort.fingerprint == bundle.fingerprint
+    pred = stored_predictions(run, bundle, rows) if stored or run.spec is None else predict_rows(run.model, run.preprocessor, bundle, rows)
+    table = pd.DataFrame(
+        {
+            "final": pred["final"],
+            "los_days": pred["los_days"],
+            "interval_low_days": pred["interval_days"][:, 0],
+            "interval_high_days": pred["interval_days"][:, 1],
+            "sig_available": pred["sig_available"],
+        },
+        index=pd.Index(bundle.stays["stay_id"].to_numpy()[rows], name="stay_id"),
+    )
+    return RunPredictions(run, table, "stored" if stored else "computed")
+
+
+def compare_runs(runs: list[Run], bundle: CohortBundle, split: str = "test") -> Comparison:
+    """Align the runs' predictions on the stays of ``split`` (``all`` for every stay)."""
+    rows = bundle.rows(split)
+    stays = bundle.stays.iloc[rows].set_index("stay_id")
+    out = Comparison(bundle, split, stays, [])
+    for run in runs:
+        try:
+            out.runs.append(run_predictions(run, bundle, rows))
+        except LemofError as exc:
+            out.unavailable[run.run_id] = str(exc)
+    return out
