@@ -12,8 +12,10 @@ st.set_page_config(page_title="LeMoF Explorer", page_icon=str(Path(__file__).par
 
 PAGES = [
     st.Page("pages/case_review.py", title="Case review", icon=":material/person_search:", default=True),
+    st.Page("pages/compare.py", title="Compare runs", icon=":material/compare_arrows:"),
     st.Page("pages/model_card.py", title="Model and cohort", icon=":material/insights:"),
 ]
 page = st.navigation(PAGES)
+context.follow_page_link(PAGES, page)
 context.publish(sidebar.render())
 page.run()

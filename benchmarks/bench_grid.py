@@ -44,6 +44,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--out", type=Path, help="grid directory (default benchmarks/results/grid; with --quick benchmarks/results/grid-quick)")
     ap.add_argument("--report-only", action="store_true", help="train nothing: analyse the finished cells of OUT "
                     "(its grid.json defines the expected grid unless --cohorts/--fusions/--encoders/--seeds/--quick are given)")
+    ap.add_argument("--threads", type=int, metavar="N", help="torch CPU threads (default: torch's choice); 1 avoids long stalls "
+                    "when the cores are shared with other busy processes")
     ap.add_argument("--fail-fast", action="store_true", help="stop at the first failed cell (default: record it and go on)")
     ap.add_argument("--bootstrap", type=int, default=B_DEFAULT, metavar="B", help=f"bootstrap resamples (default {B_DEFAULT})")
     ap.add_argument("--no-png", action="store_true", help="write the forest plots as HTML only (no Chromium)")
@@ -89,6 +91,10 @@ def main(argv=None) -> int:
             if before.options != spec.options:
                 print(f"{out} holds cells trained with options {before.options}, not {spec.options}; use another --out", file=sys.stderr)
                 return 2
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
         out.mkdir(parents=True, exist_ok=True)
         stored.write_text(json.dumps(spec.to_dict(), indent=2) + "\n")
         result = run_grid(spec, out, device=args.device, fail_fast=args.fail_fast)

@@ -44,9 +44,9 @@ class Comparison:
 
     def predicted(self, run_id: str) -> pd.Series:
         """Predicted LOS (days) of ``run_id`` on the split's stays."""
-        return self._get(run_id).pred["los_days"].reindex(self.stays.index)
+        return self.get(run_id).pred["los_days"].reindex(self.stays.index)
 
-    def _get(self, run_id: str) -> RunPredictions:
+    def get(self, run_id: str) -> RunPredictions:
         for r in self.runs:
             if r.run.run_id == run_id:
                 return r

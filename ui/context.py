@@ -52,3 +52,19 @@ def current() -> ActiveContext:
     if ctx is None:
         st.stop()
     return ctx
+
+
+def follow_page_link(pages: list, current) -> None:
+    """``?page=compare`` (a page's URL path) opens that page, keeping the link's other parameters."""
+    wanted = st.query_params.get("page")
+    if not wanted:
+        return
+    params = {k: v for k, v in st.query_params.items() if k != "page"}
+    target = next((p for p in pages if p.url_path == wanted), None)
+    if target is None:
+        st.query_params.pop("page")
+        st.warning(f"The link asks for page {wanted!r}, which does not exist; showing {current.title} instead.")
+        return
+    if target.url_path != current.url_path:
+        st.switch_page(target, query_params=params)
+    st.query_params.pop("page")

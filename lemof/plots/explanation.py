@@ -23,7 +23,7 @@ from lemof.plots.style import (
 )
 
 
-def level_shap_figure(expl: StayExplanation, sig_label: str = "ECG") -> go.Figure:
+def level_shap_figure(expl: StayExplanation, sig_label: str = "ECG", span: float | None = None) -> go.Figure:
     """Signed Shapley value of every level for this stay, with the cohort's mean |phi|.
 
     Bars are coloured by modality; their direction is the sign (right lengthens the predicted
@@ -32,14 +32,13 @@ def level_shap_figure(expl: StayExplanation, sig_label: str = "ECG") -> go.Figur
     """
     selected = set(expl.selected_levels["ehr"]) | set(expl.selected_levels["sig"])
     fig = go.Figure()
-    all_labels, glob, span = [], [], 1e-3
+    all_labels, glob = [], []
     for m in ("ehr", "sig"):
         labels = [("★ " if k in selected else "") + level_label(k, sig_label) for k in expl.level_names[m]]
         phis = expl.level_shap[m]
         all_labels += labels
         glob += expl.level_importance[m]
         present = [(l, p) for l, p in zip(labels, phis) if p is not None]
-        span = max([span] + [abs(p) for _, p in present] + list(expl.level_importance[m]))
         if present:
             fig.add_bar(
                 y=[l for l, _ in present],
@@ -53,7 +52,7 @@ def level_shap_figure(expl: StayExplanation, sig_label: str = "ECG") -> go.Figur
         if absent:
             fig.add_bar(
                 y=absent,
-                x=[span] * len(absent),
+                x=[span_of(expl)] * len(absent),
                 orientation="h",
                 marker=dict(color=ABSENT, pattern=dict(shape="/")),
                 name=f"absent ({sig_label} not recorded)",
@@ -70,11 +69,12 @@ def level_shap_figure(expl: StayExplanation, sig_label: str = "ECG") -> go.Figur
         hovertemplate="%{y}<br>global importance %{x:.3f}<extra></extra>",
     )
     fig.update_yaxes(categoryorder="array", categoryarray=all_labels[::-1], automargin=True)
+    span = span if span is not None else 1.15 * span_of(expl)
     fig.update_xaxes(
         title=f"φ ({LOG1P_DAYS}):  ← shortens   ·   lengthens →",
         zeroline=True,
         zerolinecolor="#444",
-        range=[-1.15 * span, 1.15 * span],
+        range=[-span, span],
     )
     base_layout(fig, title="Per-level SHAP importance (★ = selected by stage 2)", height=360)
     fig.update_layout(barmode="overlay")
@@ -92,6 +92,22 @@ def level_shap_figure(expl: StayExplanation, sig_label: str = "ECG") -> go.Figur
     )
 
 
+def span_of(expl: StayExplanation) -> float:
+    """Largest |φ| or global importance of a stay's levels: the half-width its SHAP axis needs."""
+    values = [abs(p) for m in ("ehr", "sig") for p in expl.level_shap[m] if p is not None]
+    return max(values + [v for m in ("ehr", "sig") for v in expl.level_importance[m]] + [1e-3])
+
+
+def waterfall_range(expl: StayExplanation) -> tuple[float, float]:
+    """The smallest and largest running total of a stay's waterfall (log1p-days)."""
+    running, points = expl.meta_bias, [0.0, expl.meta_bias, expl.meta_output]
+    for value in expl.contributions.values():
+        if value is not None:
+            running += value
+            points.append(running)
+    return min(points), max(points)
+
+
 def _head_rows(expl: StayExplanation, sig_label: str) -> list[tuple[str, str, float | None, bool]]:
     """(label, kind, contribution or None if absent, zero-weight) per head, grouped by kind."""
     rows = []
@@ -105,12 +121,13 @@ def _head_rows(expl: StayExplanation, sig_label: str) -> list[tuple[str, str, fl
     return rows
 
 
-def contributions_figure(expl: StayExplanation, sig_label: str = "ECG") -> go.Figure:
+def contributions_figure(expl: StayExplanation, sig_label: str = "ECG", value_range: tuple[float, float] | None = None) -> go.Figure:
     """Horizontal waterfall from the meta-learner's bias through each head to the prediction.
 
     The scale is log1p(days), where the parts add up exactly; the top axis shows the same
     positions in days. Heads are coloured by kind; a head the meta-learner gave weight 0 is
-    marked so, an absent head (its modality not recorded) is listed, not drawn.
+    marked so, an absent head (its modality not recorded) is listed, not drawn. ``value_range``
+    (low, high) on log1p-days fixes the axis (a shared scale across runs).
     """
     rows = _head_rows(expl, sig_label)
     labels, bases, widths, colours, texts = ["meta-learner bias"], [0.0], [expl.meta_bias], [TOTAL_COLOUR], [f"{expl.meta_bias:+.3f}"]
@@ -132,7 +149,7 @@ def contributions_figure(expl: StayExplanation, sig_label: str = "ECG") -> go.Fi
     colours.append(TOTAL_COLOUR)
     texts.append(f"{expl.meta_output:.3f} = {expl.los_days:.2f} d")
     ends = [b + w for b, w in zip(bases, widths)]
-    lo, hi = min([0.0] + bases + ends), max([0.0] + bases + ends)
+    lo, hi = value_range if value_range is not None else (min([0.0] + bases + ends), max([0.0] + bases + ends))
     pad = 0.35 * (hi - lo) + 0.05  # room for the value labels beside the bars
     x_range = [lo - (pad if lo < 0 else 0.05), hi + pad]
     fig = go.Figure(
@@ -173,7 +190,7 @@ def contributions_figure(expl: StayExplanation, sig_label: str = "ECG") -> go.Fi
     )
 
 
-def attention_figure(expl_or_attention, direction: str = "ehr_to_sig", head: int | None = None, sig_label: str = "ECG") -> go.Figure | None:
+def attention_figure(expl_or_attention, direction: str = "ehr_to_sig", head: int | None = None, sig_label: str = "ECG", zmax: float | None = None) -> go.Figure | None:
     """Cross-modal attention heatmap, averaged over heads (``head=None``) or one head (0-based).
 
     Takes a ``StayExplanation`` or the attention dict of ``stay_attention``. ``ehr_to_sig``: rows
@@ -207,7 +224,7 @@ def attention_figure(expl_or_attention, direction: str = "ehr_to_sig", head: int
         x, y, x_title, y_title = hours, seconds, ehr_axis, sig_axis
         title = f"{sig_label} → EHR: which EHR hours each {sig_label} segment looks at ({which})"
         hover = sig_label + " %{y:.2f} " + sig_unit + "<br>EHR hour %{x:.1f}<br>weight %{z:.4f}<extra></extra>"
-    fig = go.Figure(go.Heatmap(z=z, x=x, y=y, colorscale=SEQUENTIAL, zmin=0, colorbar=dict(title="attention<br>weight"), hovertemplate=hover))
+    fig = go.Figure(go.Heatmap(z=z, x=x, y=y, colorscale=SEQUENTIAL, zmin=0, zmax=zmax, colorbar=dict(title="attention<br>weight"), hovertemplate=hover))
     fig.update_xaxes(title=x_title)
     fig.update_yaxes(title=y_title, autorange="reversed")
     base_layout(fig, title=title, height=380)

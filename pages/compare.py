@@ -1,0 +1,38 @@
+"""Compare runs: encoder configurations and fusion methods side by side on the active cohort."""
+
+import streamlit as st
+
+from ui import compare, context
+from ui.widgets import guarded
+
+ctx = context.current()
+st.title("Compare runs")
+st.caption(f"Runs trained on {ctx.bundle.source} cohorts, scored on the held-out test stays of {ctx.bundle.name}.")
+entries = compare.choose_runs(ctx)
+if len(entries) < 2:
+    st.info("Pick at least two runs to compare.")
+    st.stop()
+result = compare.available(ctx, entries)
+if result is None:
+    st.stop()
+comp, metrics, calibration = result
+compare.report_problems(ctx, comp)
+if len(comp.runs) < 2:
+    st.info("Fewer than two of these runs can be compared on this cohort; pick others.")
+    st.stop()
+
+st.subheader("Test metrics")
+with guarded("Test metrics"):
+    compare.metrics_section(comp, metrics)
+st.subheader("Level importance profiles")
+with guarded("Level importance profiles"):
+    compare.profiles_section(ctx, comp)
+st.subheader("Interval calibration")
+with guarded("Interval calibration"):
+    compare.calibration_section(comp, calibration)
+st.subheader("Run against run")
+a, b = compare.pair_section(ctx, comp)
+st.subheader("One stay across runs")
+with guarded("One stay across runs"):
+    top = int(comp.disagreements(a, b, 1).index[0])
+    compare.one_stay_section(ctx, comp, top)

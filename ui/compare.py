@@ -1,0 +1,206 @@
+"""Sections of the compare page: which runs, metrics, profiles, calibration, A vs B, one stay."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from lemof import LemofError, RunEntry, list_runs
+from lemof.compare import Comparison, compare_runs
+from lemof.plots import (
+    attention_figure,
+    calibration_figure,
+    contributions_figure,
+    level_profile_figure,
+    level_shap_figure,
+    metrics_ci_figure,
+    scatter_figure,
+    span_of,
+    stay_predictions_figure,
+    waterfall_range,
+)
+from ui import loaders
+from ui.context import ActiveContext
+from lemof.plots import alt_text
+from ui.widgets import PLOTLY_CONFIG, chart, guarded
+
+MAX_RUNS = 6
+
+
+def case_link(ctx: ActiveContext, run_id: str, stay_id: int) -> str:
+    """URL of the case review of ``stay_id`` under ``run_id`` (relative to the app)."""
+    return f"./?cohort={ctx.cohort.key}&run={run_id}&stay={int(stay_id)}"
+
+
+def choose_runs(ctx: ActiveContext) -> list[RunEntry]:
+    """The runs to compare (of the active cohort's family); the choice lives in ``?runs=a,b,c``."""
+    entries, _ = list_runs(source=ctx.bundle.source)
+    ids = [e.run_id for e in entries]
+    key = f"compare_runs:{ctx.cohort.key}"
+    link = st.query_params.get("runs")
+    if link is not None and link != st.session_state.get("_runs_link_applied"):
+        st.session_state["_runs_link_applied"] = link
+        wanted = [r for r in link.split(",") if r]
+        unknown = [r for r in wanted if r not in ids]
+        if unknown:
+            st.warning(f"The link asks for run(s) {', '.join(repr(u) for u in unknown)}, which are not available for {ctx.cohort.label}; they are left out.")
+        st.session_state[key] = [r for r in wanted if r in ids][:MAX_RUNS]
+    if key not in st.session_state:
+        others = [r for r in ids if r != ctx.run_entry.run_id]
+        st.session_state[key] = [ctx.run_entry.run_id] + others[:2]
+    st.session_state[key] = [r for r in st.session_state[key] if r in ids]
+    labels = {e.run_id: e.label for e in entries}
+    chosen = st.multiselect(
+        f"Runs to compare ({len(ids)} trained on {ctx.bundle.source} cohorts; up to {MAX_RUNS})", ids, key=key, format_func=labels.__getitem__,
+        max_selections=MAX_RUNS, help="Shipped runs and your own (trained from the Retrain page or the command line).",
+    )
+    st.query_params["runs"] = ",".join(chosen)
+    st.session_state["_runs_link_applied"] = st.query_params["runs"]
+    return [e for e in entries if e.run_id in chosen]
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)  # shared and read-only, like the runs it holds
+def _comparison(run_paths: tuple[str, ...], stamps: tuple, cohort_path: str, cohort_stamp: float) -> tuple[Comparison, pd.DataFrame, pd.DataFrame]:
+    from pathlib import Path
+
+    runs = [loaders.run(Path(p)) for p in run_paths]
+    comparison = compare_runs(runs, loaders.bundle(Path(cohort_path)))
+    return comparison, comparison.metrics(), comparison.calibration()
+
+
+def comparison(ctx: ActiveContext, entries: list[RunEntry]) -> tuple[Comparison, pd.DataFrame, pd.DataFrame]:
+    """Aligned test predictions, metrics with CIs and calibration (cached per set of runs)."""
+    paths = tuple(str(e.path) for e in entries)
+    stamps = tuple(loaders.run_stamp(e.path) for e in entries)
+    return _comparison(paths, stamps, str(ctx.cohort.path), loaders.bundle_stamp(ctx.cohort.path))
+
+
+def report_problems(ctx: ActiveContext, comp: Comparison) -> None:
+    for run_id, why in comp.unavailable.items():
+        st.warning(f"**{run_id}** cannot be compared on {ctx.bundle.name}: {why}.")
+
+
+def metrics_section(comp: Comparison, metrics: pd.DataFrame) -> None:
+    median = float(np.median(comp.bundle.stays.loc[comp.bundle.stays["split"] == "train", "los_days"]))
+    from lemof.metrics import los_metrics
+
+    ref = los_metrics(comp.stays["los_days"].to_numpy(), np.full(len(comp.stays), median)).to_dict()
+    references = {"mae_days": ref["mae_days"], "kappa_linear_10bucket": 0.0, "auroc_los_gt7": 0.5}
+    chart(metrics_ci_figure(metrics, comp.ids, references), key="compare_metrics")
+
+
+def profiles_section(ctx: ActiveContext, comp: Comparison) -> None:
+    profiles, missing = {}, []
+    for r in comp.runs:
+        imp = r.run.level_importance
+        if imp is None:
+            missing.append(r.run.run_id)
+            continue
+        profiles[r.run.run_id] = {"ehr": imp.importance["ehr"], "sig": imp.importance["sig"], "selected": imp.selected}
+    if profiles:
+        chart(level_profile_figure(profiles, ctx.sig_label), key="compare_profiles")
+    if missing:
+        st.info(f"No level importance for {', '.join(missing)}: level SHAP is part of LeMoF, not of these baselines.")
+
+
+def calibration_section(comp: Comparison, calibration: pd.DataFrame) -> None:
+    if calibration.empty:
+        st.info("No run here stores the validation predictions its intervals were calibrated on.")
+        return
+    chart(calibration_figure(calibration, comp.ids), key="compare_calibration")
+    missing = [r for r in comp.ids if r not in set(calibration["run"])]
+    if missing:
+        st.caption(f"Not shown (predictions computed for this cohort, not stored with their validation stays): {', '.join(missing)}.")
+
+
+def _linked(ctx: ActiveContext, table: pd.DataFrame, run_id: str) -> pd.DataFrame:
+    out = table.reset_index().rename(columns={"stay_id": "stay"})
+    out.insert(1, "open in case review", [case_link(ctx, run_id, s) for s in out["stay"]])
+    return out.round(2)
+
+
+def _link_config() -> dict:
+    return {"open in case review": st.column_config.LinkColumn("open in case review", display_text="open ↗")}
+
+
+def pair_section(ctx: ActiveContext, comp: Comparison) -> tuple[str, str]:
+    c1, c2 = st.columns(2)
+    a = c1.selectbox("Run A (x axis)", comp.ids, index=0, key="compare_a")
+    rest = [r for r in comp.ids if r != a]
+    b = c2.selectbox("Run B (y axis)", rest, index=0, key="compare_b")
+    fig = scatter_figure(comp.stays, comp.predicted(a), comp.predicted(b), a, b)
+    event = st.plotly_chart(fig, key="compare_scatter", on_select="rerun", selection_mode=("points", "box", "lasso"), config=PLOTLY_CONFIG, alt=alt_text(fig))
+    st.caption(alt_text(fig))
+    points = event.selection.points if event and event.selection else []
+    ids = [int(p["customdata"]) for p in points if p.get("customdata") is not None]
+    if ids:
+        table = pd.DataFrame({f"{a} (days)": comp.predicted(a), f"{b} (days)": comp.predicted(b), "observed (days)": comp.stays["los_days"]}).loc[ids]
+        st.markdown(f"**{len(ids)} selected stay{'s' if len(ids) != 1 else ''}**")
+        st.dataframe(_linked(ctx, table, a), hide_index=True, column_config=_link_config())
+    else:
+        st.caption("Select points (click, box or lasso) to list those stays with links to their case review.")
+    st.markdown(f"**Where {a} and {b} disagree most**")
+    st.dataframe(_linked(ctx, comp.disagreements(a, b, 10), a), hide_index=True, column_config=_link_config())
+    return a, b
+
+
+def one_stay_section(ctx: ActiveContext, comp: Comparison, default_stay: int) -> None:
+    ids = comp.stays.index.astype(int).tolist()
+    key = "compare_stay"
+    link = st.query_params.get("stay")
+    if link is not None and link != st.session_state.get("_compare_stay_link"):
+        st.session_state["_compare_stay_link"] = link
+        if link.isdigit() and int(link) in ids:
+            st.session_state[key] = int(link)
+        else:
+            st.warning(f"The link asks for stay {link!r}, which is not a test stay of {ctx.bundle.name}; showing another one.")
+    if st.session_state.get(key) not in ids:
+        st.session_state[key] = default_stay
+    stay = st.selectbox("Test stay (default: where the two runs disagree most)", ids, key=key)
+    st.query_params["stay"] = str(stay)
+    st.session_state["_compare_stay_link"] = str(stay)
+    st.page_link("pages/case_review.py", label=f"Open stay {stay} in case review", icon=":material/person_search:", query_params={"stay": str(stay)})
+    rows = []
+    for r in comp.runs:
+        p = r.pred.loc[stay]
+        rows.append({"run": r.run.run_id, "los_days": p["los_days"], "low": p["interval_low_days"], "high": p["interval_high_days"]})
+    chart(stay_predictions_figure(rows, float(comp.stays.loc[stay, "los_days"])), key="compare_stay_predictions")
+
+    explanations = {}
+    for r in comp.runs:
+        if r.run.is_lemof:
+            with guarded(f"Explanation by {r.run.run_id}"):
+                explanations[r.run.run_id] = loaders.explanation(r.run.path, ctx.cohort.path, stay)
+    if not explanations:
+        st.info("None of these runs is LeMoF: level SHAP, head contributions and attention do not apply to baselines.")
+        return
+    span = 1.15 * max(span_of(e) for e in explanations.values())
+    ranges = [waterfall_range(e) for e in explanations.values()]
+    value_range = (min(r[0] for r in ranges), max(r[1] for r in ranges))
+    attention = {rid: loaders.attention(comp.get(rid).run.path, ctx.cohort.path, stay) for rid in explanations}
+    zmax = max((float(np.max(a["ehr_to_sig"]["mean"])) for a in attention.values() if a is not None), default=None)
+    cols = st.columns(len(comp.runs))
+    for col, r in zip(cols, comp.runs):
+        with col:
+            st.markdown(f"**{r.run.run_id}**  \n{r.run.fusion} · {r.run.encoders}")
+            if r.run.run_id not in explanations:
+                st.info(f"{r.run.fusion} is a baseline: no level SHAP, head contributions or attention.")
+                continue
+            e = explanations[r.run.run_id]
+            chart(level_shap_figure(e, ctx.sig_label, span=span), key=f"cmp_shap_{r.run.run_id}")
+            chart(contributions_figure(e, ctx.sig_label, value_range=value_range), key=f"cmp_waterfall_{r.run.run_id}")
+            fig = attention_figure(attention[r.run.run_id], sig_label=ctx.sig_label, zmax=zmax)
+            if fig is None:
+                st.info(f"No {ctx.sig_label} for this stay: no cross-modal attention.")
+            else:
+                chart(fig, key=f"cmp_attention_{r.run.run_id}")
+
+
+def available(ctx: ActiveContext, entries: list[RunEntry]) -> tuple[Comparison, pd.DataFrame, pd.DataFrame] | None:
+    try:
+        with st.spinner("Aligning the runs' test predictions and bootstrapping their metrics…"):
+            return comparison(ctx, entries)
+    except LemofError as exc:
+        st.error(f"The runs cannot be compared: {exc}")
+        return None
