@@ -1,6 +1,6 @@
 """The benchmark grid: LeMoF vs baselines vs ablations, encoder configurations × seeds × cohorts.
 
-    python benchmarks/bench_grid.py --quick                 # minutes on 2 CPU cores
+    python benchmarks/bench_grid.py --quick                 # about 5 minutes on 2 idle CPU cores
     python benchmarks/bench_grid.py                         # the full grid (hours on CPU; resumable)
     python benchmarks/bench_grid.py --report-only [--out DIR]
 
@@ -27,7 +27,8 @@ QUICK_HELP = (
     "quick grid: only the synthetic cohort, encoders gru+resnet1d, seed 0, every method "
     f"({len(FUSIONS)} cells: LeMoF, gbm, 5 baselines, 5 ablations), each trained with "
     + ", ".join(f"{k}={v}" for k, v in QUICK_OPTIONS.items())
-    + " (other TrainConfig options at their defaults); --cohorts/--fusions/--encoders/--seeds still narrow or change it; "
+    + " (other TrainConfig options at their defaults); about 5 minutes on 2 idle CPU cores, report included (far longer when "
+    "the cores are busy: see --threads); --cohorts/--fusions/--encoders/--seeds still narrow or change it; "
     "default --out benchmarks/results/grid-quick"
 )
 
