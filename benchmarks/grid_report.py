@@ -22,10 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from grid_run import FUSIONS, GBM, LEMOF, TABULAR, Cell, GridSpec, method_kind, scan
+from grid_run import FUSIONS, GBM, LEMOF, TABULAR, Cell, GridSpec, method_kind, scan  # first: it puts the repository on sys.path
+from lemof.stats import (  # noqa: F401  (re-exported: the grid's statistics in one place)
+    B_DEFAULT, LEVEL, METRICS, SEED_DEFAULT, bootstrap_indices, bootstrap_mean_ci, metric_replicates, paired_bootstrap, percentile_ci,
+)
 
-METRICS = ("mae_days", "rmse_days", "kappa_linear_10bucket", "auroc_los_gt7", "auprc_los_gt7", "interval_coverage")
-B_DEFAULT, SEED_DEFAULT, LEVEL = 2000, 20240601, 0.95
 LABELS = {
     "lemof": "LeMoF", "gbm": "GBM (tabular)", "early": "Early fusion", "late": "Late fusion", "xattn_last": "Cross-attention, last level",
     "mmtm": "MMTM", "medfuse": "MedFuse", "all_levels": "LeMoF: all levels", "last_level": "LeMoF: last level only",
@@ -33,58 +34,12 @@ LABELS = {
 }
 
 
-# --- statistics (pure functions) -------------------------------------------------------------
-
-def bootstrap_indices(n: int, B: int = B_DEFAULT, seed: int = SEED_DEFAULT) -> np.ndarray:
-    """(B, n) indices: B resamples of n items with replacement, reproducible from ``seed``."""
-    return np.random.default_rng(seed).integers(0, n, size=(B, n))
-
-
-def percentile_ci(replicates, level: float = LEVEL) -> tuple[float | None, float | None]:
-    """Percentile interval of bootstrap replicates (non-finite replicates ignored)."""
-    r = np.asarray(replicates, dtype=float)
-    r = r[np.isfinite(r)]
-    if not len(r):
-        return None, None
-    tail = 100 * (1 - level) / 2
-    lo, hi = np.percentile(r, [tail, 100 - tail])
-    return float(lo), float(hi)
-
-
-def bootstrap_mean_ci(values, B: int = B_DEFAULT, seed: int = SEED_DEFAULT, level: float = LEVEL, idx: np.ndarray | None = None) -> dict:
-    """Mean of ``values`` with a percentile bootstrap interval: {estimate, lo, hi}."""
-    v = np.asarray(values, dtype=float)
-    idx = bootstrap_indices(len(v), B, seed) if idx is None else idx
-    lo, hi = percentile_ci(v[idx].mean(axis=1), level)
-    return {"estimate": float(v.mean()), "lo": lo, "hi": hi}
-
-
-def paired_bootstrap(err_a, err_b, B: int = B_DEFAULT, seed: int = SEED_DEFAULT, level: float = LEVEL,
-                     idx: np.ndarray | None = None) -> dict:
-    """Mean of ``err_a - err_b`` (same stays, same order) with a paired bootstrap interval, and
-    whether that interval excludes 0."""
-    d = np.asarray(err_a, dtype=float) - np.asarray(err_b, dtype=float)
-    out = bootstrap_mean_ci(d, B, seed, level, idx)
-    out["excludes_zero"] = out["lo"] is not None and (out["lo"] > 0 or out["hi"] < 0)
-    return out
-
+# --- statistics (pure functions; the bootstrap itself is lemof.stats, shared with the compare page) ---
 
 def best_baseline(mean_mae: dict[str, float | None]) -> str | None:
     """The baseline (not LeMoF, not an ablation; gbm counts) with the lowest mean MAE."""
     cands = {f: m for f, m in mean_mae.items() if method_kind(f) == "baseline" and m is not None and np.isfinite(m)}
     return min(cands, key=lambda f: (cands[f], f)) if cands else None
-
-
-def metric_replicates(observed, predicted, interval, idx: np.ndarray) -> dict[str, np.ndarray]:
-    """Each metric of ``los_metrics`` on each resample (NaN where undefined)."""
-    from lemof.metrics import los_metrics
-
-    out = {m: np.full(len(idx), np.nan) for m in METRICS}
-    for b, rows in enumerate(idx):
-        d = los_metrics(observed[rows], predicted[rows], None if interval is None else interval[rows]).to_dict()
-        for m in METRICS:
-            out[m][b] = np.nan if d[m] is None else d[m]
-    return out
 
 
 # --- reading the cells -----------------------------------------------------------------------
