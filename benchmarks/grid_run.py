@@ -134,11 +134,14 @@ def cohort_dir(cohort: str, progress=None) -> Path:
 
 
 def train_config(cell: Cell, options: dict):
-    """The TrainConfig of a cell. ``fusion`` is passed only when it is not "lemof" or the library knows
-    the field, so the runner works with a library from before fusions (other methods then fail)."""
+    """The TrainConfig of a cell: the cohort family's recipe (``assets/recipes/<cohort>.json``, the
+    same for every method), the grid's options, the cell's seed, encoders and fusion. ``fusion`` is
+    passed only when it is not "lemof" or the library knows the field."""
     from lemof import ConfigError, TrainConfig
 
-    kw = dict(options, seed=cell.seed)
+    from lemof.training.recipes import load_recipe
+
+    kw = dict(load_recipe(cell.cohort), **options, seed=cell.seed)  # the cohort's recipe, for every method
     if cell.fusion != GBM:
         kw["encoders"] = cell.encoders
     if "fusion" in TrainConfig.__dataclass_fields__:

@@ -150,3 +150,18 @@ def test_a_fresh_server_opened_directly_on_a_page(browser, default_cohort):
         wait_until_idle(p.page)
         assert p.page.locator('[data-testid="stSidebarNav"] a', has_text="Model and cohort").count() == 1
         p.page.close()
+
+
+def test_compare_page_with_three_runs(browser, server, default_cohort):
+    from lemof import list_runs
+
+    entries = [e for e in list_runs(source="synthetic")[0] if e.shipped]
+    lemof_runs = [e.run_id for e in entries if e.fusion == "lemof"][:2]
+    baseline = [e.run_id for e in entries if e.fusion != "lemof"][:1]
+    runs = ",".join(lemof_runs + baseline)
+    p = Page(browser, f"{server}/?page=compare&runs={runs}")
+    # metrics, profiles, calibration, scatter, this stay, and per LeMoF run: level SHAP, waterfall, attention
+    text = p.check(server, "compare-three-runs", min_charts=5 + 3 * len(lemof_runs))
+    assert "Compare runs" in text and "Where" in text and "disagree most" in text
+    assert "is a baseline: no level SHAP" in text
+    p.page.close()
