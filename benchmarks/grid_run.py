@@ -154,14 +154,14 @@ def train_config(cell: Cell, options: dict):
 class CellProgress(TqdmProgress):
     """TqdmProgress whose stage bars sit under the grid bar and vanish when their stage is done."""
 
-    def __call__(self, stage: str, done: int, total: int, message: str = "") -> None:
+    def __call__(self, stage: str, done: int, total: int, message: str = "", **info) -> None:
         bars = getattr(self, "_bars", None)
         if isinstance(bars, dict) and stage not in bars:
             from tqdm import tqdm
 
             bars[stage] = tqdm(total=total, desc=f"  {stage}", unit=self.unit, file=sys.stderr, disable=self.disable, leave=False,
                                position=1)
-        super().__call__(stage, done, total, message)
+        super().__call__(stage, done, total, message, **info)
 
 
 def run_cell(cell: Cell, data: Path, out: Path, options: dict, device: str, progress=None) -> dict:

@@ -132,18 +132,50 @@ def _train_config(args: argparse.Namespace):
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from lemof.progress import TqdmProgress
+    import os
+    import signal
+
+    from lemof.progress import FileProgress, TqdmProgress
     from lemof.runs import load_run
     from lemof.training.pipeline import train
 
     cfg = _train_config(args)
-    bars = TqdmProgress(disable=args.quiet)
+    main = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 alone reports
+    bars = TqdmProgress(disable=args.quiet or not main)
+    record = FileProgress(args.progress_file, device=args.device, world_size=int(os.environ.get("WORLD_SIZE", "1"))) if args.progress_file and main else None
+
+    def progress(stage, done, total, message="", **info):
+        bars(stage, done, total, message, **info)
+        if record is not None:
+            record(stage, done, total, message, **info)
+
+    def stop(signum, frame):  # Cancel in the app sends SIGTERM: end like Ctrl-C, removing the partial run
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     try:
-        out = train(args.data, args.out, cfg, device=args.device, progress=bars, overwrite=args.overwrite, log=lambda m: print(m, file=sys.stderr))
+        out = train(args.data, args.out, cfg, device=args.device, progress=progress, overwrite=args.overwrite, log=lambda m: print(m, file=sys.stderr, flush=True))
+    except KeyboardInterrupt:
+        if record is not None:
+            record.finish("cancelled", error="cancelled: the job was stopped before it finished; no run was written")
+        print("error: training cancelled; no run directory was written", file=sys.stderr)
+        return 130
+    except (LemofError, FileExistsError) as exc:
+        if record is not None:
+            record.finish("failed", error=str(exc))
+        raise
+    except Exception as exc:
+        if record is not None:
+            record.finish("failed", error=f"internal error: {type(exc).__name__}: {exc}")
+        raise
     finally:
         bars.close()
+    if not main:
+        return 0
     run = load_run(out)
     test = run.metrics.test
+    if record is not None:
+        record.finish("done", run=str(out), test=test.model.to_dict())
     _print_json({"run": str(out), "fusion": run.fusion, "encoders": run.encoders, "test": test.model.to_dict(), "baseline": test.baseline_train_median.to_dict()})
     return 0
 
@@ -234,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--lr", type=float, default=None, help="learning rate")
     tr.add_argument("--overwrite", action="store_true", help="replace an existing run (only once the new one is complete)")
     tr.add_argument("--quiet", action="store_true", help="no progress bars")
+    tr.add_argument("--progress-file", dest="progress_file", type=Path, default=None, help="also write the progress (stage, epoch, losses, ETA) to this JSON file, atomically")
     tr.set_defaults(func=_cmd_train)
 
     ev = sub.add_parser("evaluate", help="print a run's metrics on a cohort split as JSON")

@@ -46,7 +46,7 @@ def _ensure_built(entry: CohortEntry) -> bool:
     text = f"Building {entry.label} (first use only, up to half a minute)…"
     bar = st.progress(0.0, text=text)
 
-    def progress(stage: str, done: int, total: int, message: str = "") -> None:
+    def progress(stage: str, done: int, total: int, message: str = "", **info) -> None:
         bar.progress(min(done / total, 1.0) if total else 0.0, text=f"{text} {stage}: {done:,} / {total:,}")
 
     with _build_lock:  # one build per server process; others wait, then find it ready

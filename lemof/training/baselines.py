@@ -36,13 +36,12 @@ def _predict(net: BaselineNet, inputs: TrainingInputs, rows: np.ndarray, availab
 def train_end_to_end(net: BaselineNet, inputs: TrainingInputs, cfg: TrainConfig, progress: Progress | None) -> FitReport:
     drop_gen = torch.Generator().manual_seed(cfg.seed + 1)
 
-    def batch_loss(idx: torch.Tensor, training: bool) -> torch.Tensor:
-        idx = idx.to(inputs.device)
+    def batch_loss(module: nn.Module, idx: torch.Tensor, training: bool) -> torch.Tensor:
         avail = inputs.available[idx]
         if training and cfg.signal_dropout > 0:
             keep = torch.rand(len(idx), generator=drop_gen) >= cfg.signal_dropout
             avail = avail & keep.to(avail.device)
-        pred = net(inputs.ehr[idx], inputs.sig[idx], avail)["final"]
+        pred = module(inputs.ehr[idx], inputs.sig[idx], avail)["final"]
         return nn.functional.huber_loss(pred.float(), inputs.y[idx], delta=cfg.huber_delta)
 
     return fit(

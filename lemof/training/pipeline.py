@@ -29,7 +29,8 @@ from lemof.progress import Progress
 from lemof.runs import save_run
 from lemof.training.config import TrainConfig
 from lemof.training.inputs import TrainingInputs, prepare_inputs, split_rows
-from lemof.training.loop import FitReport, resolve_device, seed_everything
+from lemof.training.distributed import init_from_env
+from lemof.training.loop import FitReport, device_name, resolve_device, seed_everything
 from lemof.training.stage1 import modality_outputs, train_modality
 from lemof.training.stage2 import Stage2Result, run_stage2
 from lemof.training.stage3 import best_level_tokens, fit_meta_learner, fused_predictions, head_matrix, train_fusion
@@ -222,21 +223,28 @@ def train(
 ) -> Path:
     """Train ``cfg.fusion`` (LeMoF, an ablation, a baseline or the tabular peer) on the bundle at
     ``data`` and write the run directory ``out`` atomically."""
-    say = TrainingLog(log)
     out = Path(out)
     safe_name(out.name)  # refuse names that cannot be a directory
     if out.exists() and not overwrite:
         raise FileExistsError(f"run directory {out} already exists (use --overwrite to replace it)")
     seed_everything(cfg.seed)
     dev = resolve_device(device)
+    w = init_from_env(dev)  # under torchrun: this rank's place in the process group
+    dev = w.device(dev)
+    say = TrainingLog(log if w.is_main else None)
+    progress = progress if w.is_main else None
     bundle = open_bundle(data)
     kind = fusion_kind(cfg.fusion)
     network, spec, pre, stored, hidden = None, None, None, {}, None
     if kind != "tabular":  # everything that can be wrong with the inputs fails here, before any output
         inputs = prepare_inputs(bundle, cfg, dev)
         network = build_network(inputs, cfg)
-    say(f"{cfg.fusion} ({kind}) on cohort {bundle.name} ({bundle.source}, {len(bundle)} stays, fingerprint {bundle.fingerprint}); device {dev}")
+    say(f"{cfg.fusion} ({kind}) on cohort {bundle.name} ({bundle.source}, {len(bundle)} stays, fingerprint {bundle.fingerprint}); device {device_name(dev)}, {w.size} process(es)")
     if kind == "tabular":
+        if w.active:
+            from lemof.errors import ConfigError
+
+            raise ConfigError("gbm trains on the CPU in one process; run it without torchrun")
         from lemof.training.gbm import train_gbm
 
         rows = split_rows(bundle)
@@ -252,6 +260,9 @@ def train(
         pred, hidden, metrics = assess(network, inputs, say)
         spec, pre, rows = network.spec, inputs.pre, inputs.rows
     say(f"total training time {say.elapsed:.1f} s")
+    if not w.is_main:  # rank 0 alone writes the run
+        w.barrier()
+        return out
     with atomic_directory(out, overwrite=overwrite) as tmp:
         save_run(
             tmp,
@@ -270,9 +281,10 @@ def train(
                 "stage_reports": stored.get("stage_reports", {}),
                 "train_median_los_days": metrics.train_median_los_days,
                 "training_seconds": round(say.elapsed, 1),
-                "device": str(dev),
-                "world_size": 1,
+                "device": device_name(dev),
+                "world_size": w.size,
             },
             log_text=say.text(),
         )
+    w.barrier()
     return out

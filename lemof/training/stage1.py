@@ -30,9 +30,8 @@ def train_modality(
     Without global heads (the ``no_global`` ablation) the loss is sum_l Huber(h_m^l) alone."""
     global_heads = LEMOF_VARIANTS[cfg.fusion].global_heads if cfg.fusion in LEMOF_VARIANTS else True
 
-    def batch_loss(idx: torch.Tensor, training: bool) -> torch.Tensor:
-        idx = idx.to(x.device)
-        out = model(x[idx])
+    def batch_loss(net: nn.Module, idx: torch.Tensor, training: bool) -> torch.Tensor:
+        out = net(x[idx])
         target = y[idx]
         levels = nn.functional.huber_loss(out.level_preds, target[:, None].expand_as(out.level_preds), delta=cfg.huber_delta, reduction="none")
         if not global_heads:

@@ -36,6 +36,9 @@ def run_stage2(
     """Fit the level stacker on validation stays, explain every stay, pick the top-k levels."""
     import torch
 
+    from lemof.training.distributed import world
+
+    model.stacker.cpu()  # stage 2 runs on the CPU in float64 (exact Shapley values); the caller moves the model back
     available = torch.as_tensor(sig_available, dtype=torch.bool)
     background = np.concatenate(
         [ehr_levels[train_idx].mean(axis=0), sig_levels[train_idx[sig_available[train_idx]]].mean(axis=0)]
@@ -44,8 +47,10 @@ def run_stage2(
     with torch.no_grad():
         x = model.stacker_inputs(torch.as_tensor(ehr_levels), torch.as_tensor(sig_levels), available).numpy()
         present = model.level_present(available).numpy()
-    model.stacker.fit(x[val_idx], y[val_idx], seed=seed)
-    phi, base = level_shapley(model.stacker, x, present)
+    model.stacker.fit(x[val_idx], y[val_idx], seed=seed)  # identical on every rank (same data, same seed)
+    shard = world().shard(np.arange(len(x)))  # under torchrun each rank explains its share of the stays
+    phi_part, base = level_shapley(model.stacker, x[shard], present[shard])
+    phi = world().gather_rows(phi_part, len(x))
     n_ehr = ehr_levels.shape[1]
     imp = global_importance(phi[val_idx])
     importance = {"ehr": imp[:n_ehr].tolist(), "sig": imp[n_ehr:].tolist()}

@@ -47,13 +47,12 @@ def train_fusion(
     assert fusion is not None
     drop_gen = torch.Generator().manual_seed(seed + 1)
 
-    def batch_loss(idx: torch.Tensor, training: bool) -> torch.Tensor:
-        idx = idx.to(ehr_tok.device)
+    def batch_loss(net: nn.Module, idx: torch.Tensor, training: bool) -> torch.Tensor:
         avail = sig_available[idx]
         if training and cfg.signal_dropout > 0:
             keep = torch.rand(len(idx), generator=drop_gen) >= cfg.signal_dropout
             avail = avail & keep.to(avail.device)
-        pred, _, _ = fusion(ehr_tok[idx], sig_tok[idx], avail)
+        pred, _, _ = net(ehr_tok[idx], sig_tok[idx], avail)
         return nn.functional.huber_loss(pred, y[idx], delta=cfg.huber_delta)
 
     return fit(
