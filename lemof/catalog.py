@@ -128,7 +128,8 @@ def _bundle_entry(path: Path, key: str | None = None) -> CohortEntry | None:
         source, name = str(prov["source"]), str(prov.get("name", path.name))
     except (OSError, ValueError, KeyError):
         return None
-    return CohortEntry(key or f"dir:{path}", f"{name} ({source})", source, path)
+    label = f"{name} ({source})" + ("" if path.name == name else f" · folder {path.name}")  # two copies never look alike
+    return CohortEntry(key or f"dir:{path}", label, source, path)
 
 
 def physionet_cohort_dir() -> Path:

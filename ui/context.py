@@ -4,8 +4,9 @@ sidebar in ``app.py`` and handed to the page that runs next.
 Streamlit has two multipage modes. ``app.py`` uses ``st.navigation``; but while a server has
 not yet run ``st.navigation`` once, the presence of a ``pages/`` folder makes it run a page file
 named in the very first request *directly*, without ``app.py`` (and ``AppTest.switch_page``
-always does). ``current()`` detects that mode exactly (``PagesManager.uses_pages_directory``),
-switches it off and reruns, so every page always runs after ``app.py`` and its sidebar.
+always does). ``current()`` detects that mode exactly (``PagesManager.uses_pages_directory``)
+and then routes as ``app.py`` would (menu, sidebar, context) before the page goes on, in the
+same run, so no click is lost.
 """
 
 from __future__ import annotations
@@ -45,9 +46,10 @@ def current() -> ActiveContext:
     """The active context for a page; stops the page (a message is already shown) if there is none."""
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory:  # a page file run without app.py: go through app.py
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+    if PagesManager.uses_pages_directory:  # a page file run without app.py: do what app.py does, then go on
+        from ui import router
+
+        router.route()  # registers st.navigation (which ends this mode), draws the sidebar, publishes
     ctx = st.session_state.get(_KEY)
     if ctx is None:
         st.stop()

@@ -1,0 +1,212 @@
+"""Sections of the Retrain page: the form, the running job (polled), finished jobs."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from lemof import FUSIONS, CohortEntry, LemofError, list_cohorts
+from lemof.jobs import JobSpec, JobStatus, cancel_job, check_name, job_status, list_jobs, running_job, runs_root, start_job
+from lemof.models.registry import list_encoders
+from lemof.training.recipes import load_recipe
+from ui.context import ActiveContext
+from ui.widgets import chart
+
+PRESETS = {
+    "quick": {"epochs_stage1": 2, "epochs_stage3": 2, "batch_size": 128, "lr": 2e-3},
+    "default": {"epochs_stage1": 20, "epochs_stage3": 20, "batch_size": 64, "lr": 2e-3},
+    "thorough": {"epochs_stage1": 40, "epochs_stage3": 40, "batch_size": 64, "lr": 1e-3, "patience": 10},
+}
+PRESET_HELP = {"quick": "2 epochs per stage: about a minute on 2 CPU cores for 4,000 stays", "default": "the settings of the shipped runs", "thorough": "twice the epochs, half the learning rate, more patience"}
+
+
+def devices() -> tuple[list[str], str, int]:
+    """(device choices, what auto means here, number of GPUs)."""
+    import torch
+
+    n = torch.cuda.device_count()
+    auto = f"CUDA: {torch.cuda.get_device_name(0)}" + (f" (× {n})" if n > 1 else "") if n else "CPU (no GPU found)"
+    return (["auto", "cpu", "cuda"] if n else ["auto", "cpu"]), auto, n
+
+
+def estimate_seconds(n_train: int, options: dict, on_gpu: bool) -> float:
+    """Rough wall time of a job on this machine's CPU (2 cores): seconds per 1,000 training stays
+    per epoch, measured for the default encoders (docs/BENCHMARKS.md), times the expected epochs
+    (early stopping usually ends a stage near half its budget)."""
+    per_epoch = {"ehr": {"gru": 1.2, "transformer": 2.4, "tcn": 1.0}, "sig": {"resnet1d": 2.0, "transformer": 4.0, "tcn": 2.0}}
+    ehr, sig = options["encoders"].split("+")
+    e1 = min(options["epochs_stage1"], max(3, options["epochs_stage1"] // 2 + 2))
+    e3 = min(options["epochs_stage3"], max(3, options["epochs_stage3"] // 2 + 5))
+    base = n_train / 1000 * (e1 * (per_epoch["ehr"].get(ehr, 2) + per_epoch["sig"].get(sig, 3)) + e3 * 0.6) + 10
+    return base / 10 if on_gpu else base
+
+
+def form(ctx: ActiveContext) -> None:
+    """The training form; validates every field and starts the job."""
+    cohorts = list_cohorts()
+    keys = [c.key for c in cohorts]
+    labels = {c.key: c.label for c in cohorts}
+    choices, auto, n_gpus = devices()
+    c1, c2 = st.columns([2, 1])
+    cohort_key = c1.selectbox("Cohort", keys, index=keys.index(ctx.cohort.key) if ctx.cohort.key in keys else 0, format_func=labels.__getitem__, key="train_cohort")
+    preset = c2.segmented_control("Preset", list(PRESETS), default="default", key="train_preset", help=" · ".join(f"{k}: {v}" for k, v in PRESET_HELP.items())) or "default"
+    cohort = cohorts[keys.index(cohort_key)]
+    recipe = load_recipe(cohort.source)
+    with st.form("train_form"):
+        fusion = st.selectbox("Fusion method", FUSIONS, key="train_fusion", help="LeMoF, its ablations, the baselines, or gradient boosting on summary statistics (gbm).")
+        c1, c2, c3, c4 = st.columns(4)
+        ehr = c1.selectbox("EHR encoder", list_encoders("ehr"), index=list_encoders("ehr").index("gru"), key="train_ehr")
+        sig = c2.selectbox("Biosignal encoder", list_encoders("sig"), index=list_encoders("sig").index("resnet1d"), key="train_sig")
+        seed = c3.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="train_seed")
+        device = c4.selectbox("Device", choices, help=f"auto = {auto}", key="train_device")
+        c1, c2, c3, c4, c5 = st.columns(5)
+        p = PRESETS[preset]
+        e1 = c1.number_input("Epochs, stage 1", min_value=1, max_value=500, value=p["epochs_stage1"], key=f"train_e1_{preset}")
+        e3 = c2.number_input("Epochs, stage 3", min_value=1, max_value=500, value=p["epochs_stage3"], key=f"train_e3_{preset}")
+        batch = c3.number_input("Batch size", min_value=2, max_value=4096, value=p["batch_size"], key=f"train_batch_{preset}")
+        lr = c4.number_input("Learning rate", min_value=0.0, max_value=1.0, value=p["lr"], format="%.4g", step=1e-4, key=f"train_lr_{preset}")
+        gpus = c5.number_input("GPUs", min_value=1, max_value=max(n_gpus, 1), value=max(n_gpus, 1), disabled=n_gpus < 2, key="train_gpus",
+                               help="Several GPUs train with torchrun (DistributedDataParallel)." if n_gpus > 1 else "One GPU or the CPU here.")
+        use_recipe = st.checkbox(f"Use the {cohort.source} recipe {recipe}" if recipe else "No recipe for this cohort family", value=bool(recipe), disabled=not recipe, key=f"train_recipe_{cohort_key}")
+        if "train_name" not in st.session_state:
+            st.session_state["train_name"] = f"{cohort.key.replace('dir:', 'cohort-').split('/')[-1]}-{time.strftime('%Y%m%d-%H%M%S')}"
+        name = st.text_input("Run name", key="train_name", help="Letters, digits and . _ + - only; a run of that name must not exist yet.")
+        submitted = st.form_submit_button("Train", type="primary")
+    options = {**(recipe if use_recipe else {}), "fusion": fusion, "encoders": f"{ehr}+{sig}", "seed": int(seed), "epochs_stage1": int(e1), "epochs_stage3": int(e3),
+               "batch_size": int(batch), "lr": float(lr), **({"patience": p["patience"]} if "patience" in p else {})}
+    on_gpu = device == "cuda" or (device == "auto" and n_gpus > 0)
+    if not on_gpu:
+        n = _train_stays(cohort)
+        if n:
+            st.caption(f"On the CPU training is much slower than on a GPU: this job would take about {_duration(estimate_seconds(n, options, False))} here ({n:,} training stays).")
+    if submitted:
+        _submit(cohort, name, options, device, int(gpus))
+
+
+def _train_stays(cohort: CohortEntry) -> int | None:
+    import pandas as pd
+
+    try:
+        return int((pd.read_parquet(cohort.path / "stays.parquet", columns=["split"])["split"] == "train").sum())
+    except Exception:  # noqa: BLE001 - a cohort not built yet: no estimate
+        return None
+
+
+def _submit(cohort: CohortEntry, name: str, options: dict, device: str, gpus: int) -> None:
+    if not cohort.ready:
+        st.error(f"Cohort {cohort.label} has not been built yet: open it once from the sidebar first.")
+        return
+    try:
+        check_name(name)
+        job = start_job(JobSpec(str(cohort.path), name, options, device, gpus))
+    except LemofError as exc:
+        st.error(f"Not started: {exc}")
+        return
+    st.session_state["job_id"] = job.job_id
+    st.success(f"Started job **{job.name}**: it runs in the background; you can keep using the app, or close this tab.")
+
+
+def loss_figure(progress: dict) -> go.Figure | None:
+    from lemof.plots.cohort import training_curves_figure
+
+    stages = {stage: {"history": s["history"], "best_epoch": "", "epochs_run": len(s["history"])} for stage, s in progress.get("stages", {}).items() if s.get("history")}
+    if not stages:
+        return None
+    return training_curves_figure(stages)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(seconds)
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+@st.fragment(run_every=2.0)
+def job_panel() -> None:
+    """The current (or last) job, polled every two seconds."""
+    current = running_job()
+    job_id = current.job_id if current is not None else st.session_state.get("job_id")
+    if job_id is None:
+        recent = list_jobs(limit=1)
+        job_id = recent[0].job_id if recent else None
+    if job_id is None:
+        st.caption(f"No training job yet. Runs are written under {runs_root()}.")
+        return
+    try:
+        job = job_status(job_id)
+    except LemofError as exc:
+        st.warning(str(exc))
+        return
+    show_job(job)
+
+
+def show_job(job: JobStatus) -> None:
+    p = job.progress
+    icon = {"running": "⏳", "done": "✅", "failed": "❌", "cancelled": "⏹", "crashed": "❌"}[job.status]
+    st.markdown(f"#### {icon} Job **{job.name}** — {job.status}")
+    spec = job.spec
+    st.caption(
+        f"{spec['options'].get('fusion', 'lemof')} · {spec['options'].get('encoders')} · seed {spec['options'].get('seed', 0)} · "
+        f"device {p.get('device') or spec['device']}" + (f" · {p.get('world_size')} processes" if (p.get("world_size") or 1) > 1 else "")
+        + f" · started {time.strftime('%H:%M:%S', time.localtime(job.started))}"
+    )
+    if job.status == "running":
+        stage, done, total = p.get("stage"), p.get("done", 0), p.get("total", 0) or 1
+        plan = list(p.get("stages", {}))
+        st.progress(min(done / total, 1.0), text=f"{stage or 'starting'}: {done} / {total} · {p.get('message', '')}")
+        c = st.columns(3)
+        c[0].metric("Stage", f"{len(plan)}" if stage else "–", help=", ".join(plan))
+        c[1].metric("Time left in this stage", _duration(p.get("eta_s")))
+        c[2].metric("Throughput", f"{p['stays_per_s']:,.0f} stays/s" if p.get("stays_per_s") else "–")
+        if st.button("Cancel", key=f"cancel_{job.job_id}"):
+            job = cancel_job(job.job_id)
+            st.warning(f"Job {job.name} {job.status}: {job.reason}")
+    elif job.status == "done":
+        test = p.get("test", {})
+        st.success(f"Finished: test MAE {test.get('mae_days', float('nan')):.2f} days, kappa {test.get('kappa_linear_10bucket', float('nan')):.3f}. The run is in {job.run_dir}.")
+        c1, c2 = st.columns(2)
+        c1.button("Make it the active model", key=f"activate_{job.job_id}", type="primary", on_click=_activate, args=(job,))
+        if st.session_state.pop("_activated", False):
+            st.rerun()  # the whole app, so the sidebar shows the new active model
+        c2.page_link("pages/compare.py", label="Compare it with the other runs", icon=":material/compare_arrows:", query_params={"runs": job.name})
+    else:
+        st.error(f"The job ended: {job.reason}. No run was written; every existing run and the active model are unchanged.")
+    fig = loss_figure(p)
+    if fig is not None:
+        chart(fig, key=f"job_curves_{job.job_id}_{len(str(p.get('stages')))}")
+    if job.log_tail:
+        with st.expander("Log (last lines)", expanded=job.status in ("failed", "crashed")):
+            st.code("\n".join(job.log_tail[-15:]), language=None)
+
+
+def _activate(job: JobStatus) -> None:
+    """Make the job's run the active model (no restart): select its cohort and run in the sidebar
+    (a button callback, so it runs before the sidebar's widgets exist)."""
+    from pathlib import Path
+
+    cohort = next((c for c in list_cohorts() if Path(c.path).resolve() == Path(job.spec["cohort"]).resolve()), None)
+    if cohort is None:
+        st.session_state["_activate_error"] = f"The cohort of this run ({job.spec['cohort']}) is not one the app knows."
+        return
+    st.session_state["cohort_select"] = cohort.key
+    st.session_state[f"run_select:{cohort.key}"] = job.name
+    st.query_params["cohort"] = cohort.key
+    st.query_params["run"] = job.name
+    st.session_state.setdefault("_lemof_links_applied", {}).update({"cohort": cohort.key, "run": job.name})
+    st.session_state["_activated"] = True
+
+
+def history() -> None:
+    jobs = list_jobs(limit=20)
+    if not jobs:
+        return
+    rows = [
+        {"job": j.name, "status": j.status, "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(j.started)), "fusion": j.spec["options"].get("fusion"),
+         "encoders": j.spec["options"].get("encoders"), "test MAE (days)": (j.progress.get("test") or {}).get("mae_days"), "why it ended": j.reason}
+        for j in jobs
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
