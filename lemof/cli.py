@@ -202,6 +202,16 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from lemof.data.bundle import open_bundle
+    from lemof.report import write_case_report
+    from lemof.runs import load_run
+
+    out = write_case_report(load_run(args.run), open_bundle(args.data), args.stay, args.out)
+    _print_json({"report": str(out), "bytes": out.stat().st_size})
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m lemof", description="LeMoF: level-guided multimodal fusion for ICU length of stay.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -282,6 +292,12 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--stay", required=True, help="stay id")
     ex.add_argument("--per-head", action="store_true", help="include every attention head, not only the average")
     ex.set_defaults(func=_cmd_explain)
+    rp = sub.add_parser("report", help="write one stay's case review as a self-contained HTML file (opens offline)")
+    rp.add_argument("--run", type=Path, required=True)
+    rp.add_argument("--data", type=Path, required=True)
+    rp.add_argument("--stay", required=True, help="stay id")
+    rp.add_argument("--out", type=Path, required=True, help="the .html file to write")
+    rp.set_defaults(func=_cmd_report)
     return p
 
 

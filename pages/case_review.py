@@ -21,7 +21,11 @@ if not ctx.run.is_lemof:  # a baseline: its prediction, the patient, and what of
     draw_signal = case.patient_context(ctx, stay_id)
     if draw_signal is not None:
         draw_signal()
+    case.report_button(ctx, stay_id)
     if ctx.run.kind == "baseline":
+        st.subheader("Drivers in words")
+        with guarded("Drivers in words"):
+            case.drivers_section(ctx, stay_id)
         st.subheader("Input attribution")
         with guarded("Input attribution"):
             case.attribution_section(ctx, stay_id)
@@ -32,6 +36,7 @@ if expl is None:
     st.stop()
 
 case.headline(expl, ctx.sig_label)
+case.report_button(ctx, stay_id)
 st.subheader("Patient context")
 draw_signal = case.patient_context(ctx, stay_id)
 
@@ -42,13 +47,21 @@ with left, guarded("Level importance"):
 with right, guarded("Head contributions"):
     case.contribution_section(expl, ctx.sig_label)
 
-# Below this line the network runs (attention, attributions): everything above has painted.
+# Below this line the network runs (attention, attributions, what-if): everything above has painted.
 if draw_signal is not None:
     draw_signal()
+st.subheader("Drivers in words")
+with guarded("Drivers in words"):
+    case.drivers_section(ctx, stay_id)
 st.subheader("Cross-modal attention")
 with guarded("Cross-modal attention"):
     case.attention_section(ctx, stay_id, expl)
-
+st.subheader("What if")
+with guarded("What if"):
+    case.what_if_section(ctx, stay_id, expl)
+st.subheader("Similar stays")
+with guarded("Similar stays"):
+    case.similar_section(ctx, stay_id, expl)
 st.subheader("Input attribution")
 with guarded("Input attribution"):
     case.attribution_section(ctx, stay_id)

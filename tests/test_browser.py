@@ -165,3 +165,29 @@ def test_compare_page_with_three_runs(browser, server, default_cohort):
     assert "Compare runs" in text and "Where" in text and "disagree most" in text
     assert "is a baseline: no level SHAP" in text
     p.page.close()
+
+
+def test_retrain_page_runs_a_quick_job(browser, tiny_cohort, tmp_path):
+    """A quick job started from the page runs in the background and finishes; the page shows it."""
+    import os
+
+    cache = tmp_path / "cache"
+    (cache / "cohorts").mkdir(parents=True)
+    (cache / "cohorts" / "tiny").symlink_to(tiny_cohort)
+    for built in ("synthetic-n4000-seed0-v1",):
+        src = Path(os.environ["LEMOF_CACHE_DIR"]) / "cohorts" / built
+        if src.exists():
+            (cache / "cohorts" / built).symlink_to(src)
+    with streamlit_server(env={"LEMOF_CACHE_DIR": str(cache), "OMP_NUM_THREADS": "1"}) as url:
+        p = Page(browser, f"{url}/retrain?cohort=dir:{cache / 'cohorts' / 'tiny'}")
+        p.page.get_by_role("button", name="quick").click()
+        wait_until_idle(p.page)
+        p.page.get_by_label("Run name").fill("browser-quick-run")
+        p.page.get_by_role("button", name="Train").click()
+        p.page.wait_for_selector("text=Started job", timeout=60_000)
+        p.page.wait_for_selector("text=Finished: test MAE", timeout=300_000)
+        text = p.check(url, "retrain-finished", min_charts=1)  # the loss curves
+        assert "browser-quick-run" in text and "Make it the active model" in text
+        p.page.get_by_role("button", name="Make it the active model").click()
+        p.page.wait_for_function("() => document.querySelector('[data-testid=\"stSidebar\"]').innerText.includes('Active model: browser-quick-run')", timeout=60_000)
+        p.page.close()

@@ -11,6 +11,8 @@ import streamlit as st
 
 from lemof import StayExplanation, StayNotFoundError, StayPrediction, stay_context
 from lemof.plots import (
+    span_of,
+    waterfall_range,
     attention_figure,
     contributions_figure,
     ehr_attribution_figure,
@@ -220,4 +222,110 @@ def attribution_section(ctx: ActiveContext, stay_id: int) -> None:
     st.caption(
         f"{attr.method}. Attributions add up to prediction − baseline prediction: {attr.total:+.3f} vs "
         f"{attr.output - attr.baseline_output:+.3f} log1p-days (integration error {attr.delta:+.4f})."
+    )
+
+
+def drivers_section(ctx: ActiveContext, stay_id: int) -> None:
+    """The five input drivers in words (Integrated Gradients; computed after the first paint)."""
+    from lemof.explain.drivers import input_drivers
+
+    with st.spinner("Finding the inputs that drove this prediction (Integrated Gradients)…"):
+        attr = loaders.attribution(ctx.run_entry.path, ctx.cohort.path, stay_id)
+    drivers = input_drivers(attr, ctx.bundle, k=5, sig_label=ctx.sig_label)
+    st.markdown("\n".join(f"{i}. {d.text}" for i, d in enumerate(drivers, 1)))
+    st.caption(
+        "From Integrated Gradients against a baseline of every value at its training mean and nothing observed. Days = the change in the "
+        "predicted LOS if that input's attribution were removed: expm1(f) − expm1(f − a), with f the prediction and a the attribution on the "
+        "log1p(days) scale where attributions add up; the day effects do not add up exactly. An EHR variable counts over all its hours; the "
+        "hour named is the one that weighed most."
+    )
+
+
+def what_if_section(ctx: ActiveContext, stay_id: int, expl: StayExplanation) -> None:
+    """Edit the stay (hide the biosignal, set a value, shift a series) and see the new explanation beside the original."""
+    from lemof import LemofError
+    from lemof.explain.whatif import Edit, limits
+
+    features = ctx.bundle.features["ehr"]["features"]
+    editable = [f["name"] for f in features if limits(ctx.bundle, f["name"]) is not None]
+    if ctx.bundle.signal_mask is not None:
+        editable += [c for c in ctx.bundle.signal_channels if limits(ctx.bundle, c) is not None]
+    labels = {f["name"]: feature_title(f) for f in features}
+    labels.update({c: f"{c} ({ctx.sig_label})" for c in ctx.bundle.signal_channels})
+    hours = ctx.bundle.features["ehr"]["n_steps"] * ctx.bundle.ehr_step_hours
+    with st.form(f"what_if_{stay_id}"):
+        hide = st.checkbox(f"Hide the {ctx.sig_label}", value=False, disabled=not expl.has_signal)
+        c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
+        feature = c1.selectbox("Variable", ["(none)"] + editable, format_func=lambda f: labels.get(f, f))
+        mode = c2.radio("Edit", ["set a value", "shift the series"], horizontal=False)
+        hour = c3.number_input("At hour", min_value=0.0, max_value=float(hours) - 1e-6, value=float(hours) - 1, step=1.0, help="for 'set a value'")
+        amount = c4.number_input("Value / shift", value=0.0, format="%.4g", help="The new value (physical units) or the amount added to every measurement.")
+        apply = st.form_submit_button("Apply")
+    if not apply and not st.session_state.get(f"_whatif_{stay_id}"):
+        st.caption("Edits are checked against the physiological limits the data loaders use.")
+        return
+    edits = []
+    if hide:
+        edits.append(Edit("hide_signal"))
+    if feature != "(none)":
+        edits.append(Edit("value", feature, hour=float(hour), value=float(amount)) if mode == "set a value" else Edit("shift", feature, delta=float(amount)))
+    if apply:
+        st.session_state[f"_whatif_{stay_id}"] = edits
+    edits = st.session_state.get(f"_whatif_{stay_id}", [])
+    if not edits:
+        st.info("Choose an edit: hide the biosignal, or a variable to set or shift.")
+        return
+    try:
+        edited = loaders.what_if(ctx.run_entry.path, ctx.cohort.path, stay_id, edits)
+    except LemofError as exc:
+        st.error(f"This edit cannot be applied: {exc}")
+        return
+    what = "; ".join(e.describe(labels) for e in edits)
+    lo, hi = edited.interval_days
+    st.markdown(
+        f"**What if** {what}: predicted LOS **{edited.los_days:.1f} days** (interval {lo:.1f}–{hi:.1f}) instead of "
+        f"{expl.los_days:.1f} days ({expl.interval_days[0]:.1f}–{expl.interval_days[1]:.1f}), a change of **{edited.los_days - expl.los_days:+.1f} d**."
+    )
+    span = 1.15 * max(span_of(expl), span_of(edited))
+    ranges = [waterfall_range(expl), waterfall_range(edited)]
+    value_range = (min(r[0] for r in ranges), max(r[1] for r in ranges))
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**As recorded**")
+        chart(level_shap_figure(expl, ctx.sig_label, span=span), key="whatif_shap_before")
+        chart(contributions_figure(expl, ctx.sig_label, value_range=value_range), key="whatif_heads_before")
+    with right:
+        st.markdown(f"**With the edit** ({what})")
+        chart(level_shap_figure(edited, ctx.sig_label, span=span), key="whatif_shap_after")
+        chart(contributions_figure(edited, ctx.sig_label, value_range=value_range), key="whatif_heads_after")
+
+
+def similar_section(ctx: ActiveContext, stay_id: int, expl: StayExplanation) -> None:
+    """The ten nearest training stays in the model's fused representation, as precedents."""
+    from lemof.explain.similar import similar_stays
+
+    with st.spinner("Finding similar training stays (the first time, every training stay is encoded)…"):
+        index = loaders.similarity_index(ctx.run_entry.path, ctx.cohort.path)
+        table = similar_stays(ctx.run, ctx.bundle, stay_id, index, k=10, sig_label=ctx.sig_label)
+    q1, med, q3 = table["observed LOS (days)"].quantile([0.25, 0.5, 0.75])
+    st.markdown(
+        f"The 10 most similar training stays stayed a median **{med:.1f} days** (IQR {q1:.1f}–{q3:.1f}); this stay is predicted "
+        f"{expl.los_days:.1f} days and stayed {expl.observed_los_days:.1f}."
+    )
+    table.insert(1, "open in case review", [f"./?cohort={ctx.cohort.key}&run={ctx.run_entry.run_id}&stay={s}" for s in table["stay"]])
+    st.dataframe(table, hide_index=True, column_config={"open in case review": st.column_config.LinkColumn("open in case review", display_text="open ↗")})
+    st.caption("Similarity: cosine of the stays' fused representations (what LeMoF's cross-modal head reads), exact search over the training stays.")
+
+
+def report_button(ctx: ActiveContext, stay_id: int) -> None:
+    """One click: the stay's review as a self-contained HTML file (generated when clicked)."""
+    from lemof.report import case_report_html
+
+    def build() -> bytes:
+        return case_report_html(ctx.run, ctx.bundle, stay_id).encode("utf-8")
+
+    st.download_button(
+        "Download the case report (HTML, opens offline)", data=build, file_name=f"case-report-{stay_id}-{ctx.run_entry.run_id}.html",
+        mime="text/html", icon=":material/download:", key=f"report_{stay_id}",
+        help="Prediction and interval, patient context, every explanation figure (interactive), the drivers in words, model, cohort and code versions.",
     )

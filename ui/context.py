@@ -4,9 +4,10 @@ sidebar in ``app.py`` and handed to the page that runs next.
 Streamlit has two multipage modes. ``app.py`` uses ``st.navigation``; but while a server has
 not yet run ``st.navigation`` once, the presence of a ``pages/`` folder makes it run a page file
 named in the very first request *directly*, without ``app.py`` (and ``AppTest.switch_page``
-always does). ``current()`` detects that mode exactly (``PagesManager.uses_pages_directory``)
-and then routes as ``app.py`` would (menu, sidebar, context) before the page goes on, in the
-same run, so no click is lost.
+always does). ``current()`` detects that mode exactly (``PagesManager.uses_pages_directory``),
+routes as ``app.py`` would (menu, sidebar, context) and runs the page from there, then stops
+the direct run: one run, so no click is lost, and the page's widgets always live under the
+router's page identity, so their state survives from run to run.
 """
 
 from __future__ import annotations
@@ -46,10 +47,11 @@ def current() -> ActiveContext:
     """The active context for a page; stops the page (a message is already shown) if there is none."""
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory:  # a page file run without app.py: do what app.py does, then go on
+    if PagesManager.uses_pages_directory:  # a page file run without app.py: run it through the router instead
         from ui import router
 
-        router.route()  # registers st.navigation (which ends this mode), draws the sidebar, publishes
+        router.route().run()  # st.navigation (ends this mode), the sidebar, then this very page, in this run
+        st.stop()
     ctx = st.session_state.get(_KEY)
     if ctx is None:
         st.stop()

@@ -107,3 +107,27 @@ def attention(run_path: Path, cohort_path: Path, stay_id: int) -> dict | None:
 def attribution(run_path: Path, cohort_path: Path, stay_id: int):
     """Integrated Gradients over one stay's inputs (runs the network, ~0.3 s)."""
     return _attribution(*_key(run_path, cohort_path, stay_id))
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _similarity_index(run_path: str, r_stamp: tuple[float, float], cohort_path: str, c_stamp: float):
+    from lemof.explain.similar import training_index
+
+    return training_index(_run(run_path, r_stamp), _bundle(cohort_path, c_stamp))
+
+
+def similarity_index(run_path: Path, cohort_path: Path):
+    """The training stays' fused representations (computed once per run and cohort)."""
+    return _similarity_index(str(run_path), run_stamp(run_path), str(cohort_path), bundle_stamp(cohort_path))
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _what_if(run_path: str, r_stamp: tuple[float, float], cohort_path: str, c_stamp: float, stay_id: int, edits: tuple) -> StayExplanation:
+    from lemof.explain.whatif import what_if
+
+    return what_if(_run(run_path, r_stamp), _bundle(cohort_path, c_stamp), stay_id, list(edits))
+
+
+def what_if(run_path: Path, cohort_path: Path, stay_id: int, edits: list) -> StayExplanation:
+    """The stay's explanation with ``edits`` (``lemof.explain.whatif.Edit``) applied."""
+    return _what_if(*_key(run_path, cohort_path, stay_id), tuple(edits))

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
 from ui import context, sidebar
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def pages() -> list:
+    """Every page; paths are relative to the entry point (app.py), as Streamlit resolves them (the
+    same page identity in both multipage modes, so widget state survives)."""
     return [
-        st.Page(str(ROOT / "pages" / "case_review.py"), title="Case review", icon=":material/person_search:", default=True),
-        st.Page(str(ROOT / "pages" / "compare.py"), title="Compare runs", icon=":material/compare_arrows:"),
-        st.Page(str(ROOT / "pages" / "model_card.py"), title="Model and cohort", icon=":material/insights:"),
-        st.Page(str(ROOT / "pages" / "retrain.py"), title="Retrain", icon=":material/model_training:"),
+        st.Page("pages/case_review.py", title="Case review", icon=":material/person_search:", default=True),
+        st.Page("pages/compare.py", title="Compare runs", icon=":material/compare_arrows:"),
+        st.Page("pages/model_card.py", title="Model and cohort", icon=":material/insights:"),
+        st.Page("pages/cohort.py", title="Cohort", icon=":material/groups:"),
+        st.Page("pages/retrain.py", title="Retrain", icon=":material/model_training:"),
     ]
 
 

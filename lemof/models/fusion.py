@@ -56,11 +56,11 @@ class CrossModalFusion(nn.Module):
         self.absent_summary = nn.Parameter(torch.zeros(2 * d))
         self.head = mlp_head(4 * d, d, dropout)
 
-    def forward(
+    def attend(
         self, ehr: torch.Tensor, sig: torch.Tensor, sig_available: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """ehr (B, Te, d), sig (B, Ts, d), sig_available (B,) bool ->
-        fused prediction (B,), attention EHR->sig (B, H, Te, Ts), sig->EHR (B, H, Ts, Te)."""
+        """ehr (B, Te, d), sig (B, Ts, d), sig_available (B,) bool -> the fused representation
+        (B, 4d) the head reads, attention EHR->sig (B, H, Te, Ts) and sig->EHR (B, H, Ts, Te)."""
         e = ehr + self.pos_ehr[: ehr.shape[1]]
         s = sig + self.pos_sig[: sig.shape[1]]
         ctx_e, attn_e2s = self.ehr_to_sig(e, s, s, need_weights=True, average_attn_weights=False)
@@ -72,4 +72,12 @@ class CrossModalFusion(nn.Module):
         s_summary = torch.cat([s_out.mean(dim=1), s_out.amax(dim=1)], dim=1)  # (B, 2d)
         s_summary = torch.where(avail[:, :, 0], s_summary, self.absent_summary.expand_as(s_summary))
         z = torch.cat([e_out.mean(dim=1), e_out.amax(dim=1), s_summary], dim=1)  # (B, 4d)
+        return z, attn_e2s, attn_s2e
+
+    def forward(
+        self, ehr: torch.Tensor, sig: torch.Tensor, sig_available: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """ehr (B, Te, d), sig (B, Ts, d), sig_available (B,) bool ->
+        fused prediction (B,), attention EHR->sig (B, H, Te, Ts), sig->EHR (B, H, Ts, Te)."""
+        z, attn_e2s, attn_s2e = self.attend(ehr, sig, sig_available)
         return self.head(z).squeeze(1), attn_e2s, attn_s2e

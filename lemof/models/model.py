@@ -107,6 +107,13 @@ class LeMoF(nn.Module):
         """(B, Le + Ls) level predictions, absent biosignal levels at their background value."""
         return self.stacker.fill_absent(torch.cat([ehr_levels, sig_levels], dim=1), self.level_present(sig_available))
 
+    def fused_representation(self, ehr_x: torch.Tensor, sig_x: torch.Tensor, sig_available: torch.Tensor) -> torch.Tensor:
+        """(B, 4d): what the cross-modal fused head reads — the stay as the model sees it across
+        both modalities (used to find similar stays)."""
+        e, s = self.ehr(ehr_x), self.sig(sig_x)
+        ehr_tok, sig_tok = self.aggregated_tokens(e.tokens, s.tokens)
+        return self.fusion.attend(ehr_tok, sig_tok, sig_available)[0]
+
     def forward(self, ehr_x: torch.Tensor, sig_x: torch.Tensor, sig_available: torch.Tensor) -> dict[str, torch.Tensor]:
         """ehr_x (B, T, C_ehr), sig_x (B, C_sig, L), sig_available (B,) bool.
 

@@ -1,0 +1,135 @@
+"""A case report: one stay's review as one self-contained HTML file that opens offline.
+
+Prediction and interval next to the observed LOS, the patient context, every explanation
+figure (interactive Plotly, its JavaScript inlined once, so no request leaves the file), the
+input drivers in words, and what produced it: model, cohort, code version and the date.
+"""
+
+from __future__ import annotations
+
+import html
+import subprocess
+import time
+from pathlib import Path
+
+import plotly.graph_objects as go
+
+from lemof import __version__
+from lemof.data.bundle import CohortBundle
+from lemof.runs import Run
+
+_CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#111;padding:0 1rem}
+h1{margin-bottom:.2rem} h2{margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
+.meta{color:#555;font-size:.9rem} .tiles{display:flex;gap:2rem;margin:1rem 0} .tile div:first-child{color:#555;font-size:.85rem}
+.tile div:last-child{font-size:1.6rem} .note{background:#f4f6fa;border-left:4px solid #0072B2;padding:.6rem 1rem}
+.alt{color:#444;font-size:.9rem;margin:.2rem 0 1.2rem} li{margin:.3rem 0}
+"""
+
+
+def _code_version() -> str:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"lemof {__version__}" + (f" (git {commit})" if commit else "")
+
+
+def _figure(fig: go.Figure | None, first: list[bool]) -> str:
+    if fig is None:
+        return ""
+    from lemof.plots.style import alt_text
+
+    include = first[0]
+    first[0] = False
+    div = fig.to_html(full_html=False, include_plotlyjs=include, config={"displaylogo": False})
+    alt = html.escape(alt_text(fig))
+    return f'<figure role="img" aria-label="{alt}">{div}<figcaption class="alt">{alt}</figcaption></figure>'
+
+
+def case_report_html(run: Run, bundle: CohortBundle, stay_id: int | str) -> str:
+    """The HTML of one stay's case report (raises the same errors as ``explain_stay`` / ``predict_stay``)."""
+    from lemof.explain.drivers import input_drivers
+    from lemof.explain.explanation import explain_stay, predict_stay
+    from lemof.explain.input_attribution import input_attributions
+    from lemof.patient import stay_context
+    from lemof.plots import (
+        attention_figure,
+        contributions_figure,
+        ehr_attribution_figure,
+        feature_title,
+        level_shap_figure,
+        signal_attribution_figure,
+        signal_figure,
+        static_attribution_figure,
+        timeline_figure,
+    )
+
+    sig_label = str(bundle.features["signal"].get("short_label", "Signal"))
+    pred = predict_stay(run, bundle, stay_id)
+    sid = pred.stay_id
+    pc = stay_context(bundle, sid)
+    first = [True]
+    parts: list[str] = []
+    lo, hi = pred.interval_days
+    parts.append(
+        f'<div class="tiles"><div class="tile"><div>Predicted LOS</div><div>{pred.los_days:.1f} days</div></div>'
+        f'<div class="tile"><div>{100 * pred.interval_level:.0f} % prediction interval</div><div>{lo:.1f} – {hi:.1f} days</div></div>'
+        f'<div class="tile"><div>Observed LOS</div><div>{pred.observed_los_days:.1f} days</div></div>'
+        f'<div class="tile"><div>{html.escape(sig_label)}</div><div>{"recorded" if pred.has_signal else "absent"}</div></div></div>'
+    )
+    if pred.split != "test":
+        parts.append(f'<p class="note">This stay is in the <b>{pred.split}</b> split: the model saw it while training.</p>')
+    facts = " · ".join(f"<b>{html.escape(k.replace('_', ' '))}</b>: {html.escape(str(round(v, 1) if isinstance(v, float) else v))}" for k, v in pc.static.items())
+    parts.append(f"<h2>Patient context</h2><p>{facts}</p>")
+    hours = bundle.features["ehr"]["n_steps"] * bundle.ehr_step_hours
+    parts.append(_figure(timeline_figure(pc, hours), first))
+    if pc.unmeasured:
+        parts.append(f"<p class='alt'>Not measured in this window: {html.escape(', '.join(pc.unmeasured))}.</p>")
+    attention = None
+    if run.is_lemof:
+        expl = explain_stay(run, bundle, sid)
+        attention = expl.attention
+    received = None
+    if attention is not None:
+        import numpy as np
+
+        received = (attention["sig_seconds"], np.asarray(attention["ehr_to_sig"]["mean"]).mean(axis=0).tolist())
+    parts.append(_figure(signal_figure(pc, None, received), first) if pc.signal is not None else f"<p class='note'>No {html.escape(sig_label)} for this stay: its heads are absent from the prediction, not counted as normal.</p>")
+    parts.append("<h2>Why this prediction</h2>")
+    if run.is_lemof:
+        parts.append(_figure(level_shap_figure(expl, sig_label), first))
+        parts.append(_figure(contributions_figure(expl, sig_label), first))
+        fig = attention_figure(expl, sig_label=sig_label)
+        parts.append(_figure(fig, first) if fig is not None else f"<p class='note'>No cross-modal attention: no {html.escape(sig_label)}.</p>")
+    else:
+        parts.append(f"<p class='note'>{html.escape(run.run_id)} is the {html.escape(run.fusion)} baseline: level SHAP, head contributions and cross-modal attention explain LeMoF and do not apply.</p>")
+    if run.kind != "tabular":
+        attr = input_attributions(run, bundle, sid)
+        drivers = input_drivers(attr, bundle, sig_label=sig_label)
+        parts.append("<h2>Input drivers, in words</h2><ol>" + "".join(f"<li>{html.escape(d.text)}</li>" for d in drivers) + "</ol>")
+        parts.append(
+            "<p class='alt'>From Integrated Gradients (captum, 128 steps, all-zero baseline in the standardised input space: every value at its "
+            "training mean, nothing observed). The days are the change in the predicted LOS if that input's attribution were removed, "
+            "expm1(f) − expm1(f − a) with f the prediction and a the attribution on the log1p(days) scale; they do not add up exactly.</p>"
+        )
+        labels = {f["name"]: feature_title(f) for f in bundle.features["ehr"]["features"]}
+        parts.append(_figure(ehr_attribution_figure(attr, labels), first))
+        parts.append(_figure(static_attribution_figure(attr), first))
+        parts.append(_figure(signal_attribution_figure(attr, sig_label), first))
+    when = time.strftime("%Y-%m-%d %H:%M %Z")
+    header = (
+        f"<h1>Case report: ICU stay {sid}</h1><p class='meta'>Model <b>{html.escape(run.run_id)}</b> ({html.escape(run.fusion)}, {html.escape(run.encoders)}, "
+        f"trained on {html.escape(run.cohort.name)}) · cohort <b>{html.escape(bundle.name)}</b> ({html.escape(bundle.source)}, fingerprint {bundle.fingerprint[:16]}) · "
+        f"{_code_version()} · {when}</p><p class='note'>Research software, not a medical device.</p>"
+    )
+    body = header + "".join(parts)
+    return f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Case report {sid}</title><style>{_CSS}</style></head><body>{body}</body></html>"
+
+
+def write_case_report(run: Run, bundle: CohortBundle, stay_id: int | str, out: str | Path) -> Path:
+    from lemof.paths import write_bytes_atomic
+
+    out = Path(out)
+    write_bytes_atomic(out, case_report_html(run, bundle, stay_id).encode("utf-8"))
+    return out
