@@ -1,0 +1,128 @@
+"""Drivers in words, what-if, similar stays and the case report."""
+
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import REPO
+from lemof import ConfigError, explain_stay, input_attributions, load_run, open_bundle
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_run, tiny_cohort):
+    return load_run(tiny_run), open_bundle(tiny_cohort)
+
+
+def test_drivers_are_the_largest_attributions_with_honest_day_effects(tiny, stay_ids):
+    from lemof.explain.drivers import input_drivers
+
+    run, bundle = tiny
+    attr = input_attributions(run, bundle, stay_ids["with_signal"])
+    drivers = input_drivers(attr, bundle, k=5)
+    assert len(drivers) == 5
+    sizes = [abs(d.attribution) for d in drivers]
+    assert sizes == sorted(sizes, reverse=True)
+    every = [float(np.sum(row)) for row in attr.ehr] + list(attr.static.values()) + [float(np.sum(attr.sig))]
+    assert sizes[0] == pytest.approx(max(abs(v) for v in every))
+    for d in drivers:
+        assert d.effect_days == pytest.approx(math.expm1(attr.output) - math.expm1(attr.output - d.attribution))
+        assert ("lengthened" in d.text) == (d.effect_days > 0) and d.text.endswith(".")
+    ehr = [d for d in drivers if d.kind == "ehr"]
+    if ehr:
+        assert re.search(r"hour \d", ehr[0].text), ehr[0].text
+
+
+def test_what_if_changes_only_what_it_says(tiny, stay_ids):
+    from lemof.explain.whatif import Edit, what_if
+
+    run, bundle = tiny
+    sid = stay_ids["with_signal"]
+    original = explain_stay(run, bundle, sid, attention=False)
+    same = what_if(run, bundle, sid, [])
+    assert same.source == "computed" and same.los_days == pytest.approx(original.los_days, abs=1e-4)
+    hidden = what_if(run, bundle, sid, [Edit("hide_signal")])
+    assert not hidden.has_signal and hidden.level_shap["sig"] == [None] * len(hidden.level_names["sig"])
+    feature = bundle.ehr_feature_names[0]
+    lo, hi = bundle.features["ehr"]["features"][0]["display_range"]
+    higher = what_if(run, bundle, sid, [Edit("value", feature, hour=20, value=hi)])
+    lower = what_if(run, bundle, sid, [Edit("value", feature, hour=20, value=lo)])
+    assert higher.los_days != pytest.approx(lower.los_days, abs=1e-6), "the edit reaches the model"
+    from lemof.explain.whatif import edited_stay
+
+    one = edited_stay(bundle, sid, [Edit("value", feature, hour=20, value=hi), Edit("shift", feature, delta=0.0)])
+    assert one.ehr_values[0, 20, 0] == pytest.approx(hi) and one.ehr_mask[0, 20, 0] == 1 and len(one) == 1
+    unchanged = np.delete(np.asarray(one.ehr_values[0]), 20, axis=0)
+    original_values = np.delete(np.asarray(bundle.ehr_values[bundle.row_of(sid)]), 20, axis=0)
+    assert np.array_equal(np.isnan(unchanged), np.isnan(original_values)) and np.allclose(np.nan_to_num(unchanged), np.nan_to_num(original_values))
+    with pytest.raises(ConfigError, match="outside the physiological limits"):
+        what_if(run, bundle, sid, [Edit("value", feature, hour=20, value=hi * 10 + 1)])
+    with pytest.raises(ConfigError, match="outside the .*-hour window"):
+        what_if(run, bundle, sid, [Edit("value", feature, hour=99, value=lo)])
+    with pytest.raises(ConfigError, match="cannot be edited value by value"):
+        what_if(run, bundle, sid, [Edit("value", bundle.signal_channels[0], hour=1, value=0.1)])
+    assert explain_stay(run, bundle, sid, attention=False).los_days == original.los_days, "the cohort itself is untouched"
+
+
+def test_similar_stays_are_training_stays_ordered_by_similarity(tiny, stay_ids):
+    from lemof.explain.similar import similar_stays, training_index
+
+    run, bundle = tiny
+    index = training_index(run, bundle)
+    assert np.allclose(np.linalg.norm(index.vectors, axis=1), 1.0, atol=1e-5)
+    train_ids = set(bundle.stays.loc[bundle.stays["split"] == "train", "stay_id"])
+    table = similar_stays(run, bundle, stay_ids["with_signal"], index, k=5)
+    assert len(table) == 5 and set(table["stay"]) <= train_ids and stay_ids["with_signal"] not in set(table["stay"])
+    assert list(table["similarity"]) == sorted(table["similarity"], reverse=True)
+    # a training stay's nearest neighbour, itself included, is itself
+    own = int(bundle.stays.loc[bundle.stays["split"] == "train", "stay_id"].iloc[0])
+    top, sims = index.nearest(index.vectors[list(index.stay_ids).index(own)], k=1)
+    assert index.stay_ids[top[0]] == own and sims[0] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_case_report_is_self_contained_and_opens_offline(tiny_run, tiny_cohort, stay_ids, tmp_path):
+    out = tmp_path / "report.html"
+    proc = subprocess.run([sys.executable, "-m", "lemof", "report", "--run", str(tiny_run), "--data", str(tiny_cohort), "--stay", str(stay_ids["with_signal"]), "--out", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    n_figures = text.count('class="plotly-graph-div"')
+    assert n_figures == 8, "timeline, ECG, level SHAP, waterfall, attention, EHR / static / ECG attribution"
+    assert "<script src=" not in text and text.count("Input drivers, in words") == 1 and "lemof " in text
+    for needle in ("Predicted LOS", "Observed LOS", "prediction interval", str(stay_ids["with_signal"])):
+        assert needle in text
+    from browser import CHROMIUM, CHROMIUM_ARGS
+
+    if not __import__("pathlib").Path(CHROMIUM).exists():
+        pytest.skip("no Chromium to open the report in")
+    from playwright.sync_api import sync_playwright
+
+    outside = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+
+        def block(route):
+            if route.request.url.startswith(("file:", "data:", "blob:")):
+                route.continue_()
+            else:
+                outside.append(route.request.url)
+                route.abort()
+
+        page.route("**/*", block)
+        page.goto(out.as_uri())
+        page.wait_for_function(f"() => document.querySelectorAll('.plotly-graph-div .main-svg').length >= {n_figures}", timeout=60_000)
+        browser.close()
+    assert outside == [], "the report asks for nothing outside itself"
+
+
+def test_report_errors_are_one_line(tiny_run, tiny_cohort):
+    proc = subprocess.run([sys.executable, "-m", "lemof", "report", "--run", str(tiny_run), "--data", str(tiny_cohort), "--stay", "12345", "--out", "/tmp/never.html"],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    assert proc.returncode == 2 and len(lines) == 1 and "stay 12345 is not in cohort" in lines[0]
