@@ -301,3 +301,31 @@ def test_physionet_cohort_with_its_own_model(default_cohort, physionet_cohort):
     # only models of the cohort's own family are offered
     options = _sidebar_box(at, "Model").options
     assert options and all("physionet2012" in o for o in options)
+
+
+def test_drivers_what_if_similar_stays_and_report_button(default_cohort, picks):
+    at = _app(default_cohort, stay=str(picks["a"]))
+    _no_failures(at)
+    drivers = [m.value for m in at.markdown if m.value.startswith("1. ")]
+    assert drivers and drivers[0].count("\n") == 4, "five drivers"
+    assert "the predicted stay" in drivers[0]
+    similar = [d.value for d in at.dataframe if "similarity" in d.value.columns][0]
+    assert len(similar) == 10 and similar["open in case review"].str.contains("stay=").all()
+    assert any("most similar training stays" in m.value for m in at.markdown)
+    assert [b for b in at.get("download_button")], "the case report can be downloaded"
+    # what-if: hide the ECG
+    at.checkbox[0].check()
+    [b for b in at.button if b.label == "Apply"][0].click().run()
+    _no_failures(at)
+    text = " ".join(m.value for m in at.markdown)
+    assert "**What if** biosignal hidden" in text and "instead of" in text
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert sum(t.startswith("Per-level SHAP") for t in titles) == 3, "the stay's, and before / after the edit"
+    # an invalid edit: a value far outside the limits
+    box = [s for s in at.selectbox if s.label == "Variable"][0]
+    box.set_value(box.options[1])
+    at.checkbox[0].uncheck()
+    [n for n in at.number_input if n.label == "Value / shift"][0].set_value(1e6)
+    [b for b in at.button if b.label == "Apply"][0].click().run()
+    assert not at.exception
+    assert any("outside the physiological limits" in e.value for e in at.error)
