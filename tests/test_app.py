@@ -319,7 +319,7 @@ def test_drivers_what_if_similar_stays_and_report_button(default_cohort, picks):
     _no_failures(at)
     text = " ".join(m.value for m in at.markdown)
     assert "**What if** biosignal hidden" in text and "instead of" in text
-    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    titles = [(json.loads(c.proto.spec)["layout"].get("title") or {}).get("text", "") for c in at.get("plotly_chart")]
     assert sum(t.startswith("Per-level SHAP") for t in titles) == 3, "the stay's, and before / after the edit"
     # an invalid edit: a value far outside the limits
     box = [s for s in at.selectbox if s.label == "Variable"][0]
