@@ -1,0 +1,268 @@
+"""The Cohort page (AppTest on the shipped runs) and the computations behind it (lemof.cohort_view)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import REPO, SHIPPED_PHYSIONET_RUN, SHIPPED_RUN
+from lemof import LemofError, RunError, load_run, open_bundle
+from lemof.cohort_view import AGE_BANDS, RELIABILITY_CATEGORY, build_view, prob_long_stay, reliability_table, validation_residuals
+
+TIMEOUT = 120
+LOG1P_7 = float(np.log1p(7.0))
+
+
+def _cohort_page(switch: bool = False, **params) -> AppTest:
+    """The app opened on the Cohort page: by switching to it after a first run (``switch``), or
+    by a ``?page=cohort`` link (faster: the case review never runs)."""
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
+    for key, value in params.items():
+        at.query_params[key] = value
+    if switch:
+        return at.run().switch_page("pages/cohort.py").run()
+    at.query_params["page"] = "cohort"
+    return at.run()
+
+
+def _no_failures(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _charts(at: AppTest) -> dict[str, dict]:
+    out = {}
+    for element in at.get("plotly_chart"):
+        spec = json.loads(element.proto.spec)
+        title = ((spec["layout"].get("title") or {}).get("text") or "").split("<br>")[0]
+        out[title or f"untitled-{len(out)}"] = {"figure": spec, "alt": element.proto.alt}
+    return out
+
+
+def _chart(at: AppTest, prefix: str) -> dict:
+    return [c["figure"] for t, c in _charts(at).items() if t.startswith(prefix)][0]
+
+
+def _array(value) -> np.ndarray:
+    if isinstance(value, dict) and "bdata" in value:
+        import base64
+
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+    return np.asarray(value, dtype=float)
+
+
+def _options(at: AppTest) -> list[str]:
+    """The subgroup picker's values (its shown options end with the count: "… (123 stays)")."""
+    return [o.rsplit(" (", 1)[0] for o in at.selectbox(key="cohort_group").options]
+
+
+def _table(at: AppTest, column: str) -> pd.DataFrame:
+    return [d.value for d in at.dataframe if column in d.value.columns][0]
+
+
+def _test_stays(cohort) -> pd.DataFrame:
+    stays = open_bundle(cohort).stays
+    return stays[stays["split"] == "test"].set_index("stay_id")
+
+
+# --- the page ---------------------------------------------------------------------------------
+def test_cohort_page_renders_every_section_with_alt_text(default_cohort):
+    at = _cohort_page(switch=True)
+    _no_failures(at)
+    assert at.title[0].value == "Cohort"
+    n_test = len(_test_stays(default_cohort))
+    assert [m.value for m in at.metric if m.label == "Stays"] == [f"{n_test:,}"]
+    charts = _charts(at)
+    titles = " | ".join(charts)
+    for part in ("Level importance across test stays", "LOS > 7 days: reliability", "Error by subgroup", "Head contributions across test stays"):
+        assert part in titles
+    assert all(c["alt"] for c in charts.values()), "every chart carries a text alternative"
+    levels = _chart(at, "Level importance across")
+    assert all(t["type"] in ("box", "scatter") for t in levels["data"]) and any("★" in str(x) for t in levels["data"] for x in (t.get("x") or []))
+    assert all(len(t.get("x") or []) <= 8 for t in levels["data"]), "boxes from quantiles, not one point per stay"
+
+    # the subgroup table: each category's counts add up to the test stays
+    table = _table(at, "category")
+    for category, part in table.groupby("category"):
+        assert part["stays"].sum() == n_test, category
+    assert {"Care unit", "Age band", "Sex", "Biosignal"} <= set(table["category"])
+    units = _test_stays(default_cohort)["first_careunit"].value_counts()
+    care = table[table["category"] == "Care unit"].set_index("subgroup")["stays"]
+    assert care.to_dict() == units.to_dict()
+
+    # the reliability diagram: bin counts add up, mean predicted probabilities are probabilities
+    reliability = _chart(at, "LOS > 7 days: reliability")
+    bars = [t for t in reliability["data"] if t["type"] == "bar"][0]
+    assert _array(bars["y"]).sum() == n_test
+    points = [t for t in reliability["data"] if t.get("name") == "this run"][0]
+    assert ((_array(points["x"]) >= 0) & (_array(points["x"]) <= 1)).all()
+
+    # the all-stays toggle
+    at.toggle(key="cohort_all_stays").set_value(True).run()
+    _no_failures(at)
+    assert [m.value for m in at.metric if m.label == "Stays"] == [f"{len(open_bundle(default_cohort).stays):,}"]
+    assert "Level importance across stays (all splits)" in " | ".join(_charts(at))
+
+
+def test_subgroup_stay_list_links_to_case_review(default_cohort):
+    at = _cohort_page()
+    test = _test_stays(default_cohort)
+    options = _options(at)
+    assert any(o.startswith("Care unit: ") for o in options) and any(o.startswith(RELIABILITY_CATEGORY) for o in options)
+    unit = test["first_careunit"].value_counts().index[0]
+    at.selectbox(key="cohort_group").set_value(f"Care unit: {unit}").run()
+    _no_failures(at)
+    stays = _table(at, "open in case review")
+    assert 0 < len(stays) <= 200
+    assert set(test.loc[stays["stay"], "first_careunit"]) == {unit}, "only stays of that subgroup"
+    assert list(stays["open in case review"]) == [f"./?cohort=synthetic&run={SHIPPED_RUN.name}&stay={s}" for s in stays["stay"]]
+    err = stays["absolute error (days)"].to_numpy()
+    assert (np.diff(err) <= 1e-9).all(), "largest error first"
+    assert np.allclose(err, (stays["predicted (days)"] - stays["observed (days)"]).abs(), atol=0.011)
+    assert (stays["P(LOS > 7 d)"].between(0, 1)).all()
+
+    band = [o for o in options if o.startswith("Age band: ") and "<40" in o][0]
+    at.selectbox(key="cohort_group").set_value(band).run()
+    ages = test.loc[_table(at, "open in case review")["stay"], "age"]
+    lo, hi = AGE_BANDS[0][0], AGE_BANDS[0][1]
+    assert ((ages >= lo) & (ages < hi)).all()
+
+    bin_option = [o for o in _options(at) if o.startswith(RELIABILITY_CATEGORY)][-1]
+    at.selectbox(key="cohort_group").set_value(bin_option).run()
+    _no_failures(at)
+    low = float(bin_option.split(": ")[1].split("–")[0])
+    p = _table(at, "open in case review")["P(LOS > 7 d)"]
+    assert (p >= low - 0.005).all()
+
+
+def test_physionet_cohort_renders(default_cohort, physionet_cohort):
+    at = _cohort_page(cohort="physionet2012")
+    _no_failures(at)
+    assert SHIPPED_PHYSIONET_RUN.name in at.sidebar.success[0].value
+    charts = _charts(at)
+    assert len(charts) >= 4 and all(c["alt"] for c in charts.values())
+    n_test = len(_test_stays(physionet_cohort))
+    table = _table(at, "category")
+    for _, part in table.groupby("category"):
+        assert part["stays"].sum() == n_test
+    assert "with Bedside" in set(table["subgroup"]) or "without Bedside" in set(table["subgroup"])
+
+
+def test_a_run_that_is_not_lemof_gets_calibration_and_subgroups_only(default_cohort, monkeypatch):
+    import ui.cohort
+
+    real = ui.cohort.build_view
+    monkeypatch.setattr(ui.cohort, "build_view", lambda run, bundle, split, sig: real(dataclasses.replace(run, fusion="late"), bundle, split, sig))
+    ui.cohort.clear_caches()
+    try:
+        at = _cohort_page()
+        _no_failures(at)
+        infos = " ".join(i.value for i in at.info)
+        assert "Level importance is LeMoF's" in infos and "Head contributions are LeMoF's" in infos
+        titles = " | ".join(_charts(at))
+        assert "Error by subgroup" in titles and "LOS > 7 days: reliability" in titles and "Level importance across" not in titles
+        assert len(_table(at, "open in case review"))
+    finally:
+        ui.cohort.clear_caches()
+
+
+def test_a_run_that_cannot_predict_the_cohort_shows_the_message(default_cohort, monkeypatch):
+    import ui.cohort
+
+    def refuse(*args):
+        raise RunError("run x stores predictions only for the cohort it was trained on (elsewhere)")
+
+    monkeypatch.setattr(ui.cohort, "build_view", refuse)
+    ui.cohort.clear_caches()
+    try:
+        at = _cohort_page()
+        assert not at.exception
+        assert "stores predictions only for the cohort it was trained on" in " ".join(e.value for e in at.error)
+    finally:
+        ui.cohort.clear_caches()
+
+
+# --- the computations -------------------------------------------------------------------------
+def test_probability_of_a_long_stay_from_known_residuals():
+    # validation stays: two with the signal (residuals -0.5 and +0.5 are too few on their own →
+    # all residuals are used), four without: residuals -1, 0, 0.2, 0.6 (log1p-days)
+    final = np.array([1.0, 1.0, 2.0, 2.0, 2.0, 2.0])
+    residual = np.array([-0.5, 0.5, -1.0, 0.0, 0.2, 0.6])
+    observed_days = np.expm1(final + residual)
+    avail = np.array([True, True, False, False, False, False])
+    res = validation_residuals(final, observed_days, avail, min_n=3)
+    assert np.allclose(res[False], [-1.0, 0.0, 0.2, 0.6])
+    assert np.allclose(res[True], np.sort(residual)), "too few with the signal: all residuals"
+    # f = log1p(7) - 0.1: residuals above 0.1 exceed 7 days
+    f = np.array([LOG1P_7 - 0.1, LOG1P_7 - 0.1, LOG1P_7 + 2.0, LOG1P_7 - 5.0])
+    p = prob_long_stay(f, np.array([False, True, False, True]), res)
+    assert p == pytest.approx([2 / 4, 3 / 6, 1.0, 0.0])
+    # the definition, stay by stay: mean over i of [f + r_i > log1p(7)]
+    assert p[1] == pytest.approx(np.mean(f[1] + residual > LOG1P_7))
+
+
+def test_reliability_bins_count_every_stay_once():
+    p = np.array([0.0, 0.05, 0.1, 0.55, 0.99, 1.0])
+    y = np.array([0, 0, 1, 1, 1, 0])
+    table = reliability_table(p, y)
+    assert table["n"].sum() == len(p)
+    assert table.loc[0, "n"] == 2 and table.loc[1, "n"] == 1 and table.loc[9, "n"] == 2
+    assert table.loc[9, "mean_predicted"] == pytest.approx(0.995) and table.loc[9, "observed"] == pytest.approx(0.5)
+    assert np.isnan(table.loc[3, "observed"])
+
+
+def test_build_view_on_the_shipped_run(default_cohort):
+    run, bundle = load_run(SHIPPED_RUN), open_bundle(default_cohort)
+    view = build_view(run, bundle, "test", "ECG")
+    assert view.stored and view.n == len(bundle.rows("test"))
+    assert view.stays["p_long"].between(0, 1).all()
+    assert view.reliability["n"].sum() == view.n
+    # the probability is monotone in the prediction within a pattern
+    for avail in (True, False):
+        part = view.stays[view.stays["sig_available"] == avail].sort_values("final")
+        assert (np.diff(part["p_long"].to_numpy()) >= 0).all()
+    assert view.overall["lo"] <= view.overall["mae_days"] <= view.overall["hi"]
+    spread = view.level_spread.set_index("level")
+    assert spread.loc[run.level_importance.selected["sig"], "selected"].all()
+    assert (spread.loc[[l for l in spread.index if l.startswith("sig.")], "n"] == view.stays["sig_available"].sum()).all(), "absent modality: no |φ|"
+    assert (spread["q05"] <= spread["median"]).all() and (spread["median"] <= spread["q95"]).all()
+
+
+def test_interval_calibration_when_the_run_stores_what_it_needs(default_cohort):
+    from lemof.plots.compare import calibration_figure
+    from lemof.plots.style import alt_text
+
+    run, bundle = load_run(SHIPPED_RUN), open_bundle(default_cohort)
+    pred = run.predictions.copy()
+    if "final_without_signal" not in pred:  # older shipped runs: stand-ins, only to exercise the path
+        pred["final_without_signal"] = pred["final"]
+        for h in run.heads:
+            pred[f"head_without_signal:{h.name}"] = pred[f"head:{h.name}"]
+    view = build_view(dataclasses.replace(run, predictions=pred), bundle, "test")
+    table = view.interval_calibration
+    assert len(table) >= 3 and table["observed"].between(0, 1).all() and (table["run"] == run.run_id).all()
+    assert alt_text(calibration_figure(table, [run.run_id]))
+
+
+def test_another_cohort_of_the_family_is_scored_by_the_network(tiny_cohort):
+    run, bundle = load_run(SHIPPED_RUN), open_bundle(tiny_cohort)
+    view = build_view(run, bundle, "test", "ECG")
+    assert not view.stored and view.n == len(bundle.rows("test"))
+    assert view.level_spread is None and view.head_spread is None
+    assert "stored only for the cohort" in view.notes["levels"] and "stored only for the cohort" in view.notes["heads"]
+    assert view.stays["p_long"].between(0, 1).all() and view.reliability["n"].sum() == view.n
+    assert view.residual_counts["val_with"] + view.residual_counts["val_without"] == len(bundle.rows("val"))
+    for _, part in view.subgroups.groupby("category"):
+        assert part["n"].sum() == view.n
+
+
+def test_a_run_without_a_network_on_another_cohort_is_refused(default_cohort):
+    run, bundle = load_run(SHIPPED_RUN), open_bundle(default_cohort)
+    other = dataclasses.replace(run, spec=None, fusion="gbm", cohort=dataclasses.replace(run.cohort, fingerprint="another-draw"))
+    with pytest.raises(LemofError, match="stores predictions only for the cohort it was trained on"):
+        build_view(other, bundle, "test")
