@@ -191,3 +191,11 @@ def test_retrain_page_runs_a_quick_job(browser, tiny_cohort, tmp_path):
         p.page.get_by_role("button", name="Make it the active model").click()
         p.page.wait_for_function("() => document.querySelector('[data-testid=\"stSidebar\"]').innerText.includes('Active model: browser-quick-run')", timeout=60_000)
         p.page.close()
+
+
+def test_cohort_page(browser, server, default_cohort, physionet_cohort):
+    for cohort, name in (("synthetic", "cohort-synthetic"), ("physionet2012", "cohort-physionet2012")):
+        p = Page(browser, f"{server}/?page=cohort&cohort={cohort}")
+        text = p.check(server, name, min_charts=4)  # level importance, calibration, subgroups, head contributions
+        assert "Error by subgroup" in text and "Calibration" in text
+        p.page.close()
