@@ -122,6 +122,16 @@ def list_runs(source: str | None = None) -> tuple[list[RunEntry], list[str]]:
     return entries, problems
 
 
+def preferred_order(runs: list[RunEntry], cohort_name: str | None = None) -> list[RunEntry]:
+    """Runs in the order a user meets them, the default first: LeMoF before its ablations and the
+    baselines, the default encoders (gru+resnet1d) first, runs trained on this very cohort before
+    others of its family, shipped runs before one's own, then by name."""
+    def key(r: RunEntry) -> tuple:
+        return (r.fusion != "lemof", r.encoders != "gru+resnet1d", cohort_name is not None and r.cohort_name != cohort_name, not r.shipped, r.run_id)
+
+    return sorted(runs, key=key)
+
+
 def _bundle_entry(path: Path, key: str | None = None) -> CohortEntry | None:
     try:
         prov = json.loads((path / "provenance.json").read_text(encoding="utf-8"))

@@ -180,9 +180,9 @@ def test_retrain_page_runs_a_quick_job(browser, tiny_cohort, tmp_path):
             (cache / "cohorts" / built).symlink_to(src)
     with streamlit_server(env={"LEMOF_CACHE_DIR": str(cache), "OMP_NUM_THREADS": "1"}) as url:
         p = Page(browser, f"{url}/retrain?cohort=dir:{cache / 'cohorts' / 'tiny'}")
-        p.page.get_by_role("button", name="quick").click()
+        p.page.get_by_role("radio", name="quick").click()  # a segmented control: its options are radio buttons
         wait_until_idle(p.page)
-        p.page.get_by_label("Run name").fill("browser-quick-run")
+        p.page.get_by_label("Run name", exact=True).fill("browser-quick-run")
         p.page.get_by_role("button", name="Train").click()
         p.page.wait_for_selector("text=Started job", timeout=60_000)
         p.page.wait_for_selector("text=Finished: test MAE", timeout=300_000)

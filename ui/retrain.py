@@ -144,12 +144,16 @@ def job_panel() -> None:
     except LemofError as exc:
         st.warning(str(exc))
         return
+    seen = st.session_state.get("_job_seen")
+    st.session_state["_job_seen"] = (job.job_id, job.status)
+    if seen is not None and seen[0] == job.job_id and seen[1] == "running" and job.status != "running":
+        st.rerun(scope="app")  # it just ended: redraw the whole page, so the list of jobs below is current too
     show_job(job)
 
 
 def show_job(job: JobStatus) -> None:
     p = job.progress
-    icon = {"running": "⏳", "done": "✅", "failed": "❌", "cancelled": "⏹", "crashed": "❌"}[job.status]
+    icon = {"running": ":material/hourglass_top:", "done": ":material/check_circle:", "failed": ":material/error:", "cancelled": ":material/cancel:", "crashed": ":material/error:"}[job.status]
     st.markdown(f"#### {icon} Job **{job.name}** — {job.status}")
     spec = job.spec
     st.caption(
@@ -206,10 +210,11 @@ def _activate(job: JobStatus) -> None:
 def history() -> None:
     jobs = list_jobs(limit=20)
     if not jobs:
+        st.caption("None yet: jobs started here are listed with their status and test MAE.")
         return
     rows = [
         {"job": j.name, "status": j.status, "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(j.started)), "fusion": j.spec["options"].get("fusion"),
          "encoders": j.spec["options"].get("encoders"), "test MAE (days)": (j.progress.get("test") or {}).get("mae_days"), "why it ended": j.reason}
         for j in jobs
     ]
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.dataframe(pd.DataFrame(rows), hide_index=True, column_config={"test MAE (days)": st.column_config.NumberColumn(format="%.2f")})

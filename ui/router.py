@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from ui import context, sidebar
+
+LOGO = Path(__file__).resolve().parent.parent / "assets" / "logo.png"
+
+
+def configure() -> None:
+    """Title, local favicon and wide layout, on every run whichever way the page was reached (a
+    page's own icon would otherwise become the favicon, fetched from the internet)."""
+    st.set_page_config(page_title="LeMoF Explorer", page_icon=str(LOGO), layout="wide")
 
 
 def pages() -> list:
@@ -22,6 +32,7 @@ def pages() -> list:
 def route():
     """Register the pages (the sidebar menu), follow a ``?page=`` link, draw the sidebar and
     publish the active context; returns the page to run."""
+    configure()
     registry = pages()
     page = st.navigation(registry)
     context.follow_page_link(registry, page)

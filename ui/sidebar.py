@@ -13,6 +13,7 @@ import threading
 import streamlit as st
 
 from lemof import CohortEntry, LemofError, RunEntry, build_cohort, list_cohorts, list_runs
+from lemof.catalog import preferred_order
 from ui import loaders
 from ui.context import ActiveContext
 
@@ -111,7 +112,7 @@ def render() -> ActiveContext | None:
     if not runs:
         st.warning(f"No trained model for {bundle.source!r} cohorts yet. Train one with `python -m lemof train --data {cohort.path} --out RUN_DIR`.")
         return None
-    entry = _choose_run(cohort, runs)
+    entry = _choose_run(cohort, preferred_order(runs, bundle.name))
     try:
         run = loaders.run(entry.path)
     except LemofError as exc:

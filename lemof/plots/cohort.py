@@ -41,9 +41,10 @@ def metrics_figure(metrics: RunMetrics, head_kinds: dict[str, str], sig_label: s
             fig.add_bar(x=[None], y=[None], marker_color=colour, name=f"{kind} head alone")
     fig.update_xaxes(title="test MAE (days; lower is better)", range=[0, max(mae) * 1.2])
     fig.update_yaxes(categoryorder="array", categoryarray=names[::-1], automargin=True)
-    base_layout(fig, title="Test MAE: the model, each head alone, the training median", height=60 + 34 * len(names) + 120)
-    return with_alt(fig, f"Test MAE in days: {model_name} {test.model.mae_days:.2f}, training median {test.baseline_train_median.mae_days:.2f}; "
-                    + ", ".join(f"{head_label(k, sig_label)} alone {v.mae_days:.2f}" for k, v in test.heads_alone.items()) + ".")
+    title = "Test MAE: the model, each head alone, the training median" if test.heads_alone else "Test MAE: the model and the training median"
+    base_layout(fig, title=title, height=60 + 34 * len(names) + 120)
+    heads = "; " + ", ".join(f"{head_label(k, sig_label)} alone {v.mae_days:.2f}" for k, v in test.heads_alone.items()) if test.heads_alone else ""
+    return with_alt(fig, f"Test MAE in days: {model_name} {test.model.mae_days:.2f}, training median {test.baseline_train_median.mae_days:.2f}{heads}.")
 
 
 def training_curves_figure(stage_reports: dict) -> go.Figure:
@@ -56,8 +57,8 @@ def training_curves_figure(stage_reports: dict) -> go.Figure:
     for key, report in stage_reports.items():
         history = report["history"]
         epochs = [h["epoch"] for h in history]
-        label = names.get(key, key)
-        colour = colours.get(key, TOTAL_COLOUR)
+        label = names.get(key, key)  # stage keys of a run's metrics, or the labels a job's progress file uses
+        colour = colours.get(key) or colours.get(next((k for k, v in names.items() if v == key), ""), TOTAL_COLOUR)
         fig.add_scatter(x=epochs, y=[h["train_loss"] for h in history], mode="lines", line=dict(color=colour, dash="dot"), name=f"{label}, training")
         fig.add_scatter(x=epochs, y=[h["val_loss"] for h in history], mode="lines+markers", line=dict(color=colour), name=f"{label}, validation")
         best.append(f"{label} best at epoch {report.get('best_epoch')} of {report.get('epochs_run')}")
