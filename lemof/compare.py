@@ -106,9 +106,14 @@ def _validation_residuals(r: RunPredictions, val_ids: np.ndarray, y_val: np.ndar
     """|log1p residuals| on validation stays per availability pattern, as the run's training
     calibrated its interval (None without stored validation predictions with the signal hidden)."""
     run = r.run
-    if r.source != "stored" or "final_without_signal" not in run.predictions:
+    if r.source != "stored":
         return None
     table = run.predictions.set_index("stay_id").reindex(val_ids)
+    if run.fusion == "gbm":  # one model for both patterns (ECG features missing when absent): one pool, as trained
+        residuals = np.abs(y_val - table["final"].to_numpy())
+        return {"ehr+sig": residuals, "ehr": residuals}
+    if "final_without_signal" not in run.predictions:
+        return None
     avail = table["sig_available"].to_numpy(dtype=bool)
     cfg = run.train_config
     heads = run.heads
