@@ -15,7 +15,7 @@ import pandas as pd
 
 from lemof.data.bundle import CohortBundle
 from lemof.errors import LemofError
-from lemof.models.meta import PATTERNS, conformal_quantile, cross_fit_residuals
+from lemof.models.meta import conformal_quantile, cross_fit_residuals
 from lemof.runs import Run
 from lemof.stats import bootstrap_indices, metric_replicates, percentile_ci
 

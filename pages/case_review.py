@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import case, context
-from ui.widgets import guarded
+from ui.widgets import guarded, section
 
 ctx = context.current()
 st.title("Case review")
@@ -23,11 +23,9 @@ if not ctx.run.is_lemof:  # a baseline: its prediction, the patient, and what of
         draw_signal()
     case.report_button(ctx, stay_id)
     if ctx.run.kind == "baseline":
-        st.subheader("Drivers in words")
-        with guarded("Drivers in words"):
+        with section("Drivers in words"):
             case.drivers_section(ctx, stay_id)
-        st.subheader("Input attribution")
-        with guarded("Input attribution"):
+        with section("Input attribution"):
             case.attribution_section(ctx, stay_id)
     st.stop()
 
@@ -50,18 +48,13 @@ with right, guarded("Head contributions"):
 # Below this line the network runs (attention, attributions, what-if): everything above has painted.
 if draw_signal is not None:
     draw_signal()
-st.subheader("Drivers in words")
-with guarded("Drivers in words"):
+with section("Drivers in words"):
     case.drivers_section(ctx, stay_id)
-st.subheader("Cross-modal attention")
-with guarded("Cross-modal attention"):
+with section("Cross-modal attention"):
     case.attention_section(ctx, stay_id, expl)
-st.subheader("What if")
-with guarded("What if"):
+with section("What if"):
     case.what_if_section(ctx, stay_id, expl)
-st.subheader("Similar stays")
-with guarded("Similar stays"):
+with section("Similar stays"):
     case.similar_section(ctx, stay_id, expl)
-st.subheader("Input attribution")
-with guarded("Input attribution"):
+with section("Input attribution"):
     case.attribution_section(ctx, stay_id)

@@ -4,7 +4,7 @@ their spread, calibration, error by subgroup, and the stays behind each number."
 import streamlit as st
 
 from ui import cohort, context
-from ui.widgets import guarded
+from ui.widgets import guarded, section
 
 ctx = context.current()
 st.title("Cohort")
@@ -15,11 +15,9 @@ if view is None:
     st.stop()
 cohort.summary(ctx, view)
 
-st.subheader("Level importance across stays")
-with guarded("Level importance across stays"):
+with section("Level importance across stays"):
     cohort.levels_section(ctx, view)
-st.subheader("Calibration")
-with guarded("Calibration"):
+with section("Calibration"):
     cohort.calibration_section(ctx, view)
 st.subheader("Error by subgroup")
 picked = None
@@ -27,6 +25,5 @@ with guarded("Error by subgroup"):
     picked = cohort.subgroup_section(ctx, view)
 with guarded("Stays of a subgroup"):
     cohort.stays_section(ctx, view, picked)
-st.subheader("Head contributions across stays")
-with guarded("Head contributions across stays"):
+with section("Head contributions across stays"):
     cohort.heads_section(ctx, view)

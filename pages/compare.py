@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import compare, context
-from ui.widgets import guarded
+from ui.widgets import section
 
 ctx = context.current()
 st.title("Compare runs")
@@ -21,18 +21,14 @@ if len(comp.runs) < 2:
     st.info("Fewer than two of these runs can be compared on this cohort; pick others.")
     st.stop()
 
-st.subheader("Test metrics")
-with guarded("Test metrics"):
+with section("Test metrics"):
     compare.metrics_section(comp, metrics)
-st.subheader("Level importance profiles")
-with guarded("Level importance profiles"):
+with section("Level importance profiles"):
     compare.profiles_section(ctx, comp)
-st.subheader("Interval calibration")
-with guarded("Interval calibration"):
+with section("Interval calibration"):
     compare.calibration_section(comp, calibration)
 st.subheader("Run against run")
 a, b = compare.pair_section(ctx, comp)
-st.subheader("One stay across runs")
-with guarded("One stay across runs"):
+with section("One stay across runs"):
     top = int(comp.disagreements(a, b, 1).index[0])
     compare.one_stay_section(ctx, comp, top)

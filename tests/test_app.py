@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apptest import charts as _charts, no_failures as _no_failures
 from conftest import REPO, SHIPPED_PHYSIONET_RUN, SHIPPED_RUN
 from lemof import open_bundle
 
@@ -22,19 +23,7 @@ def _app(default_cohort, **params) -> AppTest:
     return at.run()
 
 
-def _no_failures(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
 
-
-def _charts(at: AppTest) -> dict[str, dict]:
-    """Every Plotly chart on the page: its figure (as JSON) by title, and its alt text."""
-    out = {}
-    for element in at.get("plotly_chart"):
-        spec = json.loads(element.proto.spec)
-        title = ((spec["layout"].get("title") or {}).get("text") or "").split("<br>")[0]
-        out[title or f"untitled-{len(out)}"] = {"figure": spec, "alt": element.proto.alt}
-    return out
 
 
 def _array(value) -> np.ndarray:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apptest import charts as _charts, no_failures as _no_failures
 from conftest import REPO, SHIPPED_PHYSIONET_RUN, SHIPPED_RUN
 from lemof import LemofError, RunError, load_run, open_bundle
 from lemof.cohort_view import AGE_BANDS, RELIABILITY_CATEGORY, build_view, prob_long_stay, reliability_table, validation_residuals
@@ -30,18 +30,7 @@ def _cohort_page(switch: bool = False, **params) -> AppTest:
     return at.run()
 
 
-def _no_failures(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
 
-
-def _charts(at: AppTest) -> dict[str, dict]:
-    out = {}
-    for element in at.get("plotly_chart"):
-        spec = json.loads(element.proto.spec)
-        title = ((spec["layout"].get("title") or {}).get("text") or "").split("<br>")[0]
-        out[title or f"untitled-{len(out)}"] = {"figure": spec, "alt": element.proto.alt}
-    return out
 
 
 def _chart(at: AppTest, prefix: str) -> dict:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 
-import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from apptest import chart_list as _charts, no_failures as _ok
 from conftest import REPO
 from lemof import list_runs, load_run, open_bundle
 from lemof.compare import compare_runs
@@ -28,13 +27,7 @@ def _page(**params) -> AppTest:
     return at.run()
 
 
-def _charts(at: AppTest) -> list[dict]:
-    return [{"figure": json.loads(c.proto.spec), "alt": c.proto.alt} for c in at.get("plotly_chart")]
 
-
-def _ok(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
 
 
 def test_comparison_aligns_runs_and_reproduces_their_metrics(default_cohort):

@@ -35,3 +35,11 @@ def guarded(what: str) -> Iterator[None]:
     except Exception:  # noqa: BLE001 - the page must keep working; details go to the log
         log.exception("%s failed", what)
         st.error(f"{what} could not be shown because of an internal error; the details are in the server log.")
+
+
+@contextmanager
+def section(title: str) -> Iterator[None]:
+    """A page section: its subheader, then its body guarded like ``guarded``."""
+    st.subheader(title)
+    with guarded(title):
+        yield

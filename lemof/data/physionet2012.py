@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from lemof.data.bundle import NpyStreamWriter, finalize_bundle
-from lemof.data.physionet2012_source import VENDORED_DIR, LongRecords, read_raw, read_vendored
+from lemof.data.physionet2012_source import LongRecords, read_raw, read_vendored
 from lemof.data.splits import assign_splits
 from lemof.progress import Progress
 from lemof.data.tally import Tally

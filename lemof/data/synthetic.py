@@ -28,6 +28,7 @@ import pandas as pd
 
 from lemof.data import ecg_synth
 from lemof.data.bundle import NpyStreamWriter, finalize_bundle
+from lemof.progress import Progress
 from lemof.data.schema import ecg_signal, icu_static_features
 from lemof.data.splits import assign_splits
 from lemof.paths import atomic_directory, cache_dir

@@ -1,0 +1,25 @@
+"""Helpers shared by the AppTest modules: failures on a page, its Plotly charts."""
+
+from __future__ import annotations
+
+import json
+
+
+def no_failures(at) -> None:
+    """No exception and no error box on the page."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def chart_list(at) -> list[dict]:
+    """Every Plotly chart on the page in order: its figure (as JSON) and its alt text."""
+    return [{"figure": json.loads(e.proto.spec), "alt": e.proto.alt} for e in at.get("plotly_chart")]
+
+
+def charts(at) -> dict[str, dict]:
+    """The same by title (the first line of it; an untitled chart gets a numbered name)."""
+    out = {}
+    for chart in chart_list(at):
+        title = ((chart["figure"]["layout"].get("title") or {}).get("text") or "").split("<br>")[0]
+        out[title or f"untitled-{len(out)}"] = chart
+    return out
