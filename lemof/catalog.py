@@ -122,6 +122,16 @@ def list_runs(source: str | None = None) -> tuple[list[RunEntry], list[str]]:
     return entries, problems
 
 
+def run_id_from_link(value: str, ids: list[str]) -> str:
+    """A run id as a link gave it: a '+' typed into a URL arrives as a space
+    (``synthetic-gru+resnet1d`` → ``synthetic-gru resnet1d``), so one that only matches with
+    '+' restored is taken as meant. Returns ``value`` unchanged when neither matches."""
+    if value in ids:
+        return value
+    restored = value.replace(" ", "+")
+    return restored if restored in ids else value
+
+
 def preferred_order(runs: list[RunEntry], cohort_name: str | None = None) -> list[RunEntry]:
     """Runs in the order a user meets them, the default first: LeMoF before its ablations and the
     baselines, the default encoders (gru+resnet1d) first, runs trained on this very cohort before

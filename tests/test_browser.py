@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 import pytest
 
@@ -159,7 +159,7 @@ def test_compare_page_with_three_runs(browser, server, default_cohort):
     lemof_runs = [e.run_id for e in entries if e.fusion == "lemof"][:2]
     baseline = [e.run_id for e in entries if e.fusion != "lemof"][:1]
     runs = ",".join(lemof_runs + baseline)
-    p = Page(browser, f"{server}/?page=compare&runs={runs}&stay={_stay(default_cohort, True)}")
+    p = Page(browser, f"{server}/?page=compare&runs={quote(runs)}&stay={_stay(default_cohort, True)}")  # '+' in run ids must be encoded
     # metrics, profiles, calibration, scatter, this stay, and per LeMoF run: level SHAP, waterfall, attention
     text = p.check(server, "compare-three-runs", min_charts=5 + 3 * len(lemof_runs))
     assert "Compare runs" in text and "Where" in text and "disagree most" in text

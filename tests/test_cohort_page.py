@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -109,7 +110,7 @@ def test_subgroup_stay_list_links_to_case_review(default_cohort):
     stays = _table(at, "open in case review")
     assert 0 < len(stays) <= 200
     assert set(test.loc[stays["stay"], "first_careunit"]) == {unit}, "only stays of that subgroup"
-    assert list(stays["open in case review"]) == [f"./?cohort=synthetic&run={SHIPPED_RUN.name}&stay={s}" for s in stays["stay"]]
+    assert list(stays["open in case review"]) == [f"./?cohort=synthetic&run={quote(SHIPPED_RUN.name)}&stay={s}" for s in stays["stay"]]  # "+" encoded
     err = stays["absolute error (days)"].to_numpy()
     assert (np.diff(err) <= 1e-9).all(), "largest error first"
     assert np.allclose(err, (stays["predicted (days)"] - stays["observed (days)"]).abs(), atol=0.011)

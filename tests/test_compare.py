@@ -104,3 +104,27 @@ def test_deep_link_reproduces_the_stay(default_cohort):
     stay_chart = [c for c in _charts(at) if c["figure"]["layout"]["title"]["text"].startswith("This stay")][0]
     observed = float(stays.set_index("stay_id").loc[sid, "los_days"])
     assert f"Observed {observed:.1f} days" in stay_chart["alt"]
+
+
+def test_a_plus_typed_into_a_link_still_finds_the_run():
+    """'+' in a hand-typed URL arrives as a space; the run is still found, and the links the app
+    writes encode it."""
+    from types import SimpleNamespace
+
+    from lemof.catalog import run_id_from_link
+    from ui.context import case_link
+
+    ids = ["synthetic-gru+resnet1d", "synthetic-gbm"]
+    assert run_id_from_link("synthetic-gru resnet1d", ids) == "synthetic-gru+resnet1d"
+    assert run_id_from_link("synthetic-gbm", ids) == "synthetic-gbm"
+    assert run_id_from_link("nonsense", ids) == "nonsense"
+    ctx = SimpleNamespace(cohort=SimpleNamespace(key="synthetic"))
+    assert case_link(ctx, "synthetic-gru+resnet1d", 30000001) == "./?cohort=synthetic&run=synthetic-gru%2Bresnet1d&stay=30000001"
+
+
+def test_deep_link_with_unencoded_plus(default_cohort):
+    a, b = _runs("synthetic", "lemof")[:2]
+    at = _page(runs=f"{a.run_id},{b.run_id}".replace("+", " "))
+    _ok(at)
+    assert not at.warning, [w.value for w in at.warning]
+    assert at.multiselect[0].value == [a.run_id, b.run_id]

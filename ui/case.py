@@ -25,7 +25,7 @@ from lemof.plots import (
     timeline_figure,
 )
 from ui import loaders
-from ui.context import ActiveContext
+from ui.context import ActiveContext, case_link
 from ui.widgets import chart, guarded
 
 SCOPES = ("Held-out test stays", "All stays")
@@ -312,7 +312,7 @@ def similar_section(ctx: ActiveContext, stay_id: int, expl: StayExplanation) -> 
         f"The 10 most similar training stays stayed a median **{med:.1f} days** (IQR {q1:.1f}–{q3:.1f}); this stay is predicted "
         f"{expl.los_days:.1f} days and stayed {expl.observed_los_days:.1f}."
     )
-    table.insert(1, "open in case review", [f"./?cohort={ctx.cohort.key}&run={ctx.run_entry.run_id}&stay={s}" for s in table["stay"]])
+    table.insert(1, "open in case review", [case_link(ctx, ctx.run_entry.run_id, s) for s in table["stay"]])
     st.dataframe(table, hide_index=True, column_config={"open in case review": st.column_config.LinkColumn("open in case review", display_text="open ↗")})
     st.caption("Similarity: cosine of the stays' fused representations (what LeMoF's cross-modal head reads), exact search over the training stays.")
 

@@ -13,8 +13,7 @@ from lemof.plots import alt_text
 from lemof.plots.compare import calibration_figure
 from lemof.plots.cohort_view import head_spread_figure, level_spread_figure, reliability_figure, subgroup_figure, subgroup_label
 from ui import loaders
-from ui.compare import case_link
-from ui.context import ActiveContext
+from ui.context import ActiveContext, case_link
 from ui.widgets import PLOTLY_CONFIG, chart, guarded
 
 MAX_LISTED = 200

@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from lemof import LemofError, RunEntry, list_runs
+from lemof.catalog import run_id_from_link
 from lemof.compare import Comparison, compare_runs
 from lemof.plots import (
     attention_figure,
@@ -21,16 +22,11 @@ from lemof.plots import (
     waterfall_range,
 )
 from ui import loaders
-from ui.context import ActiveContext
+from ui.context import ActiveContext, case_link
 from lemof.plots import alt_text
 from ui.widgets import PLOTLY_CONFIG, chart, guarded
 
 MAX_RUNS = 6
-
-
-def case_link(ctx: ActiveContext, run_id: str, stay_id: int) -> str:
-    """URL of the case review of ``stay_id`` under ``run_id`` (relative to the app)."""
-    return f"./?cohort={ctx.cohort.key}&run={run_id}&stay={int(stay_id)}"
 
 
 def choose_runs(ctx: ActiveContext) -> list[RunEntry]:
@@ -41,7 +37,7 @@ def choose_runs(ctx: ActiveContext) -> list[RunEntry]:
     link = st.query_params.get("runs")
     if link is not None and link != st.session_state.get("_runs_link_applied"):
         st.session_state["_runs_link_applied"] = link
-        wanted = [r for r in link.split(",") if r]
+        wanted = [run_id_from_link(r, ids) for r in link.split(",") if r]
         unknown = [r for r in wanted if r not in ids]
         if unknown:
             st.warning(f"The link asks for run(s) {', '.join(repr(u) for u in unknown)}, which are not available for {ctx.cohort.label}; they are left out.")
@@ -57,7 +53,8 @@ def choose_runs(ctx: ActiveContext) -> list[RunEntry]:
     )
     st.query_params["runs"] = ",".join(chosen)
     st.session_state["_runs_link_applied"] = st.query_params["runs"]
-    return [e for e in entries if e.run_id in chosen]
+    by_id = {e.run_id: e for e in entries}
+    return [by_id[r] for r in chosen]  # in the order picked: the same order (and colours) in every figure
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)  # shared and read-only, like the runs it holds
@@ -99,7 +96,7 @@ def profiles_section(ctx: ActiveContext, comp: Comparison) -> None:
             continue
         profiles[r.run.run_id] = {"ehr": imp.importance["ehr"], "sig": imp.importance["sig"], "selected": imp.selected}
     if profiles:
-        chart(level_profile_figure(profiles, ctx.sig_label), key="compare_profiles")
+        chart(level_profile_figure(profiles, ctx.sig_label, comp.ids), key="compare_profiles")
     if missing:
         st.info(f"No level importance for {', '.join(missing)}: level SHAP is part of LeMoF, not of these baselines.")
 
@@ -180,21 +177,22 @@ def one_stay_section(ctx: ActiveContext, comp: Comparison, default_stay: int) ->
     value_range = (min(r[0] for r in ranges), max(r[1] for r in ranges))
     attention = {rid: loaders.attention(comp.get(rid).run.path, ctx.cohort.path, stay) for rid in explanations}
     zmax = max((float(np.max(a["ehr_to_sig"]["mean"])) for a in attention.values() if a is not None), default=None)
-    cols = st.columns(len(comp.runs))
-    for col, r in zip(cols, comp.runs):
-        with col:
-            st.markdown(f"**{r.run.run_id}**  \n{r.run.fusion} · {r.run.encoders}")
-            if r.run.run_id not in explanations:
-                st.info(f"{r.run.fusion} is a baseline: no level SHAP, head contributions or attention.")
-                continue
-            e = explanations[r.run.run_id]
-            chart(level_shap_figure(e, ctx.sig_label, span=span), key=f"cmp_shap_{r.run.run_id}")
-            chart(contributions_figure(e, ctx.sig_label, value_range=value_range), key=f"cmp_waterfall_{r.run.run_id}")
-            fig = attention_figure(attention[r.run.run_id], sig_label=ctx.sig_label, zmax=zmax)
-            if fig is None:
-                st.info(f"No {ctx.sig_label} for this stay: no cross-modal attention.")
-            else:
-                chart(fig, key=f"cmp_attention_{r.run.run_id}")
+    baselines = [r.run for r in comp.runs if r.run.run_id not in explanations]
+    if baselines:
+        st.info(" ".join(f"{b.run_id} ({b.fusion}) is a baseline: no level SHAP, head contributions or attention." for b in baselines))
+    lemof_runs = [r for r in comp.runs if r.run.run_id in explanations]
+    for start in range(0, len(lemof_runs), 2):  # two per row: the figures need half the page to stay legible
+        for col, r in zip(st.columns(2), lemof_runs[start:start + 2]):
+            with col:
+                st.markdown(f"**{r.run.run_id}**  \n{r.run.fusion} · {r.run.encoders}")
+                e = explanations[r.run.run_id]
+                chart(level_shap_figure(e, ctx.sig_label, span=span), key=f"cmp_shap_{r.run.run_id}")
+                chart(contributions_figure(e, ctx.sig_label, value_range=value_range), key=f"cmp_waterfall_{r.run.run_id}")
+                fig = attention_figure(attention[r.run.run_id], sig_label=ctx.sig_label, zmax=zmax)
+                if fig is None:
+                    st.info(f"No {ctx.sig_label} for this stay: no cross-modal attention.")
+                else:
+                    chart(fig, key=f"cmp_attention_{r.run.run_id}")
 
 
 def available(ctx: ActiveContext, entries: list[RunEntry]) -> tuple[Comparison, pd.DataFrame, pd.DataFrame] | None:

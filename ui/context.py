@@ -13,6 +13,7 @@ router's page identity, so their state survives from run to run.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -72,3 +73,9 @@ def follow_page_link(pages: list, current) -> None:
     if target.url_path != current.url_path:
         st.switch_page(target, query_params=params)
     st.query_params.pop("page")
+
+
+def case_link(ctx: ActiveContext, run_id: str, stay_id: int) -> str:
+    """URL of the case review of ``stay_id`` under ``run_id`` in the active cohort (relative to
+    the app; encoded, so a '+' in a run id survives)."""
+    return "./?" + urlencode({"cohort": ctx.cohort.key, "run": run_id, "stay": int(stay_id)})

@@ -13,7 +13,7 @@ import threading
 import streamlit as st
 
 from lemof import CohortEntry, LemofError, RunEntry, build_cohort, list_cohorts, list_runs
-from lemof.catalog import preferred_order
+from lemof.catalog import preferred_order, run_id_from_link
 from ui import loaders
 from ui.context import ActiveContext
 
@@ -80,6 +80,7 @@ def _choose_run(cohort: CohortEntry, runs: list[RunEntry]) -> RunEntry:
     widget = f"run_select:{cohort.key}"  # one selection per cohort: switching cohorts never shows a stale run
     wanted = _link("run")
     if wanted is not None:
+        wanted = run_id_from_link(wanted, ids)
         if wanted in ids:
             st.session_state[widget] = wanted
         else:

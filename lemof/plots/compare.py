@@ -54,13 +54,15 @@ def metrics_ci_figure(metrics: pd.DataFrame, runs: list[str], references: dict[s
     return with_alt(fig, f"Test metrics per run with 95 % bootstrap intervals. {text}.")
 
 
-def level_profile_figure(profiles: dict[str, dict], sig_label: str = "ECG") -> go.Figure:
+def level_profile_figure(profiles: dict[str, dict], sig_label: str = "ECG", order: list[str] | None = None) -> go.Figure:
     """Global level importance of each LeMoF run against encoder depth (0 shallow → 1 deep), per
-    modality, on one shared scale. ``profiles[run] = {"ehr": [...], "sig": [...], "selected": {...}}``."""
+    modality, on one shared scale. ``profiles[run] = {"ehr": [...], "sig": [...], "selected": {...}}``;
+    ``order`` is every compared run, so a run keeps its colour when others have no profile."""
+    order = order or list(profiles)
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.08,
                         subplot_titles=[f"{modality_label(m, sig_label)} levels" for m in ("ehr", "sig")])
-    for i, (run, prof) in enumerate(profiles.items()):
-        style = run_style(i)
+    for run, prof in profiles.items():
+        style = run_style(order.index(run))
         for c, m in enumerate(("ehr", "sig")):
             values = prof[m]
             n = len(values)
@@ -112,8 +114,10 @@ def scatter_figure(stays: pd.DataFrame, a: pd.Series, b: pd.Series, run_a: str, 
                     colorbar=dict(title="observed<br>LOS (days)"), line=dict(width=0.3, color="white")),
         hovertemplate="stay %{customdata}<br>" + run_a + ": %{x:.1f} d<br>" + run_b + ": %{y:.1f} d<br>observed %{marker.color:.1f} d<extra></extra>",
     )
-    fig.update_xaxes(type="log", title=f"{run_a}: predicted LOS (days)", range=[np.log10(lo), np.log10(hi)])
-    fig.update_yaxes(type="log", title=f"{run_b}: predicted LOS (days)", range=[np.log10(lo), np.log10(hi)])
+    ticks = [t for t in (0.25, 0.5, 1, 2, 3, 5, 7, 10, 14, 20, 30, 50, 100, 200) if lo <= t <= hi]  # days, labelled as such (no bare "2" for 0.2 and 20)
+    axis = dict(type="log", range=[np.log10(lo), np.log10(hi)], tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
+    fig.update_xaxes(title=f"{run_a}: predicted LOS (days)", **axis)
+    fig.update_yaxes(title=f"{run_b}: predicted LOS (days)", **axis)
     base_layout(fig, title=f"Per-stay predictions: {run_a} vs {run_b} (select points to list them)", height=520)
     fig.update_layout(dragmode="select", showlegend=False)
     corr = float(np.corrcoef(np.log1p(a), np.log1p(b))[0, 1])

@@ -141,7 +141,7 @@ def contributions_figure(expl: StayExplanation, sig_label: str = "ECG", value_ra
         bases.append(running)
         widths.append(value)
         colours.append(HEAD_KIND_COLOURS[kind])
-        texts.append("weight 0 (not used)" if zero_weight else f"{value:+.3f}")
+        texts.append("w = 0" if zero_weight else f"{value:+.3f}")  # short: it sits wherever the running sum is, often at the right edge
         running += value
     labels.append("prediction")
     bases.append(0.0)
@@ -183,9 +183,11 @@ def contributions_figure(expl: StayExplanation, sig_label: str = "ECG", value_ra
     base_layout(fig, title=title, height=max(340, 34 * len(labels) + 190))
     fig.update_layout(margin=dict(t=115 if absent else 95))
     parts = "; ".join(f"{kind} heads {totals[kind]:+.3f}" for kind in HEAD_KINDS if kind in totals)
+    unused = [label for label, _, value, zero_weight in rows if zero_weight and value is not None]
     return with_alt(
         fig,
         f"Waterfall on the log1p-days scale: bias {expl.meta_bias:+.3f}; {parts}; prediction {expl.meta_output:.3f} log1p-days = {expl.los_days:.2f} days."
+        + (f" Not used by the meta-learner (w = 0): {', '.join(unused)}." if unused else "")
         + (f" Absent heads: {', '.join(absent)}." if absent else ""),
     )
 
