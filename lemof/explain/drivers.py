@@ -79,7 +79,7 @@ def input_drivers(attr: InputAttribution, bundle: CohortBundle, k: int = 5, sig_
     for name, a in attr.static.items():
         value = static_row.get(name)
         effect = _days(f, float(a))
-        shown = f"{name.replace('_', ' ')} {_fmt(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value}"
+        shown = f"{name.replace('_', ' ').capitalize()} {_fmt(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value}"
         drivers.append(Driver("static", name.replace("_", " "), float(a), effect, f"{shown} {_effect_words(effect)}."))
     if attr.sig is not None:
         sig = np.asarray(attr.sig)  # (C, L')
