@@ -11,6 +11,7 @@ calibration — is cached per set of runs). Also times building the comparison i
 from __future__ import annotations
 
 import statistics
+from urllib.parse import urlencode
 import sys
 import time
 
@@ -41,7 +42,9 @@ def main() -> None:
     comp.calibration()
     calibration = time.perf_counter() - t
     n_charts = 5 + 3 * sum(r.is_lemof for r in runs)
-    url_tail = "/?page=compare&runs=" + ",".join(e.run_id for e in picks)
+    stays = bundle.stays
+    stay = int(stays.loc[(stays["split"] == "test") & stays["has_signal"], "stay_id"].iloc[0])  # with an ECG: every chart applies
+    url_tail = "/?" + urlencode({"page": "compare", "runs": ",".join(e.run_id for e in picks), "stay": stay})
     times = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -59,6 +62,7 @@ def main() -> None:
         "compare_page",
         {
             "runs": [e.run_id for e in picks],
+            "stay": stay,
             "test_stays_in_scatter": len(comp.stays),
             "charts": n_charts,
             "in_process_s": {"align_predictions": round(align, 3), "metrics_bootstrap_400": round(metrics, 3), "calibration": round(calibration, 3)},
