@@ -15,6 +15,7 @@ import pandas as pd
 
 from lemof.data.bundle import CohortBundle
 from lemof.errors import LemofError
+from lemof.metrics import los_metrics
 from lemof.models.meta import conformal_quantile, cross_fit_residuals
 from lemof.runs import Run
 from lemof.stats import bootstrap_indices, metric_replicates, percentile_ci
@@ -62,8 +63,6 @@ class Comparison:
             p = r.pred.reindex(self.stays.index)
             interval = p[["interval_low_days", "interval_high_days"]].to_numpy()
             reps = metric_replicates(observed, p["los_days"].to_numpy(), interval, idx, COMPARE_METRICS)
-            from lemof.metrics import los_metrics
-
             point = los_metrics(observed, p["los_days"].to_numpy(), interval).to_dict()
             for m in COMPARE_METRICS:
                 lo, hi = percentile_ci(reps[m])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -90,8 +91,6 @@ def form(ctx: ActiveContext) -> None:
 
 
 def _train_stays(cohort: CohortEntry) -> int | None:
-    import pandas as pd
-
     try:
         return int((pd.read_parquet(cohort.path / "stays.parquet", columns=["split"])["split"] == "train").sum())
     except Exception:  # noqa: BLE001 - a cohort not built yet: no estimate
@@ -193,8 +192,6 @@ def show_job(job: JobStatus) -> None:
 def _activate(job: JobStatus) -> None:
     """Make the job's run the active model (no restart): select its cohort and run in the sidebar
     (a button callback, so it runs before the sidebar's widgets exist)."""
-    from pathlib import Path
-
     cohort = next((c for c in list_cohorts() if Path(c.path).resolve() == Path(job.spec["cohort"]).resolve()), None)
     if cohort is None:
         st.session_state["_activate_error"] = f"The cohort of this run ({job.spec['cohort']}) is not one the app knows."
