@@ -28,10 +28,12 @@ _EXPORTS = {
     "evaluate_run": "lemof.evaluation",
     "StayExplanation": "lemof.explain.explanation",
     "check_run_fits_cohort": "lemof.explain.explanation",
-    "explain_stay": "lemof.explain.explanation",
-    "stay_attention": "lemof.explain.explanation",
+    "explain_stay": "lemof.explain.results",
+    "stay_attention": "lemof.explain.results",
     "StayPrediction": "lemof.explain.explanation",
-    "predict_stay": "lemof.explain.explanation",
+    "predict_stay": "lemof.explain.results",
+    "CohortResults": "lemof.explain.results",
+    "StayResults": "lemof.explain.results",
     "FUSIONS": "lemof.models.fusions",
     "InputAttribution": "lemof.explain.input_attribution",
     "input_attributions": "lemof.explain.input_attribution",
@@ -69,7 +71,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs
     from lemof.errors import CohortError, ConfigError, LemofError, RunError, StayNotFoundError
     from lemof.evaluation import evaluate_run
     from lemof.catalog import CohortEntry, RunEntry, build_cohort, list_cohorts, list_runs
-    from lemof.explain.explanation import StayExplanation, StayPrediction, check_run_fits_cohort, explain_stay, predict_stay, stay_attention
+    from lemof.explain.explanation import StayExplanation, StayPrediction, check_run_fits_cohort
+    from lemof.explain.results import CohortResults, StayResults, explain_stay, predict_stay, stay_attention
     from lemof.models.fusions import FUSIONS
     from lemof.explain.input_attribution import InputAttribution, input_attributions
     from lemof.metrics import LosMetrics, RunMetrics

@@ -193,12 +193,32 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _cmd_explain(args: argparse.Namespace) -> int:
     from lemof.data.bundle import open_bundle
-    from lemof.explain.explanation import explain_stay
+    from lemof.explain.results import explain_stay
     from lemof.runs import load_run
 
     run = load_run(args.run)
     explanation = explain_stay(run, open_bundle(args.data), args.stay, per_head_attention=args.per_head)
     _print_json(explanation.to_dict(per_head_attention=args.per_head))
+    return 0
+
+
+def _cmd_precompute(args: argparse.Namespace) -> int:
+    from lemof.data.bundle import open_bundle
+    from lemof.explain.stay_vectors import compute_stay_vectors
+    from lemof.errors import RunError
+    from lemof.progress import TqdmProgress
+    from lemof.runs import STAY_VECTORS_FILE, load_run, write_stay_vectors
+
+    run = load_run(args.run)
+    bundle = open_bundle(args.data)
+    if not run.is_lemof:
+        raise RunError(f"run {run.run_id} is the {run.fusion!r} baseline: it has no fused representation or cross-modal attention to store")
+    if bundle.fingerprint != run.cohort.fingerprint:
+        raise RunError(f"run {run.run_id} was trained on cohort {run.cohort.name} (fingerprint {run.cohort.fingerprint[:12]}), not on {bundle.name} ({bundle.fingerprint[:12]})")
+    tensors = compute_stay_vectors(run.model, run.preprocessor, bundle, progress=TqdmProgress(disable=not sys.stderr.isatty(), unit="stays"))
+    out = run.path / STAY_VECTORS_FILE
+    write_stay_vectors(out, tensors, weights_sha256=run.weights_sha256, fingerprint=bundle.fingerprint)
+    _print_json({"run": run.run_id, "written": str(out), "stays": int(len(tensors["stay_id"])), "bytes": out.stat().st_size})
     return 0
 
 
@@ -292,6 +312,10 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--stay", required=True, help="stay id")
     ex.add_argument("--per-head", action="store_true", help="include every attention head, not only the average")
     ex.set_defaults(func=_cmd_explain)
+    pc = sub.add_parser("precompute", help="store what the case review needs at first paint (stay vectors) in a LeMoF run trained before they were stored")
+    pc.add_argument("--run", type=Path, required=True)
+    pc.add_argument("--data", type=Path, required=True, help="the cohort the run was trained on")
+    pc.set_defaults(func=_cmd_precompute)
     rp = sub.add_parser("report", help="write one stay's case review as a self-contained HTML file (opens offline)")
     rp.add_argument("--run", type=Path, required=True)
     rp.add_argument("--data", type=Path, required=True)

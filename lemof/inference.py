@@ -57,6 +57,7 @@ def predict_rows(
     device: torch.device | str = "cpu",
     keep_attention: bool = False,
     hide_signal: bool = False,
+    batch_size: int = 256,
 ) -> dict[str, np.ndarray]:
     """Predictions for ``rows`` of ``bundle``: ``los_days``, ``interval_days`` and every model output.
 
@@ -67,7 +68,7 @@ def predict_rows(
     sig_x, available = pre.signal(bundle, rows)
     if hide_signal:
         available = np.zeros_like(available)
-    out = forward_arrays(model, ehr_x, sig_x, available, device=device, keep_attention=keep_attention)
+    out = forward_arrays(model, ehr_x, sig_x, available, device=device, keep_attention=keep_attention, batch_size=batch_size)
     out["sig_available"] = available
     out["los_days"] = np.expm1(out["final"]).clip(min=0.0)
     out["interval_days"] = interval_days(out["final"], out["halfwidth"])

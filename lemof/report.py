@@ -16,6 +16,20 @@ import plotly.graph_objects as go
 
 from lemof import __version__
 from lemof.data.bundle import CohortBundle
+from lemof.explain.results import CohortResults, StayResults
+from lemof.paths import write_bytes_atomic
+from lemof.plots import (
+    attention_figure,
+    contributions_figure,
+    ehr_attribution_figure,
+    feature_title,
+    level_shap_figure,
+    signal_attribution_figure,
+    signal_figure,
+    static_attribution_figure,
+    timeline_figure,
+)
+from lemof.plots.style import alt_text
 from lemof.runs import Run
 
 _CSS = """
@@ -38,8 +52,6 @@ def _code_version() -> str:
 def _figure(fig: go.Figure | None, first: list[bool]) -> str:
     if fig is None:
         return ""
-    from lemof.plots.style import alt_text
-
     include = first[0]
     first[0] = False
     div = fig.to_html(full_html=False, include_plotlyjs=include, config={"displaylogo": False})
@@ -47,28 +59,15 @@ def _figure(fig: go.Figure | None, first: list[bool]) -> str:
     return f'<figure role="img" aria-label="{alt}">{div}<figcaption class="alt">{alt}</figcaption></figure>'
 
 
-def case_report_html(run: Run, bundle: CohortBundle, stay_id: int | str) -> str:
-    """The HTML of one stay's case report (raises the same errors as ``explain_stay`` / ``predict_stay``)."""
-    from lemof.explain.drivers import input_drivers
-    from lemof.explain.explanation import explain_stay, predict_stay
-    from lemof.explain.input_attribution import input_attributions
-    from lemof.patient import stay_context
-    from lemof.plots import (
-        attention_figure,
-        contributions_figure,
-        ehr_attribution_figure,
-        feature_title,
-        level_shap_figure,
-        signal_attribution_figure,
-        signal_figure,
-        static_attribution_figure,
-        timeline_figure,
-    )
+def case_report_html(results: StayResults) -> str:
+    """The HTML of one stay's case report, from the stay's results object (what the page has
+    computed already is reused; raises the errors of ``StayResults``)."""
 
-    sig_label = str(bundle.features["signal"].get("short_label", "Signal"))
-    pred = predict_stay(run, bundle, stay_id)
+    run, bundle = results.run, results.bundle
+    sig_label = results.sig_label
+    pred = results.prediction
     sid = pred.stay_id
-    pc = stay_context(bundle, sid)
+    pc = results.context
     first = [True]
     parts: list[str] = []
     lo, hi = pred.interval_days
@@ -86,27 +85,19 @@ def case_report_html(run: Run, bundle: CohortBundle, stay_id: int | str) -> str:
     parts.append(_figure(timeline_figure(pc, hours), first))
     if pc.unmeasured:
         parts.append(f"<p class='alt'>Not measured in this window: {html.escape(', '.join(pc.unmeasured))}.</p>")
-    attention = None
-    if run.is_lemof:
-        expl = explain_stay(run, bundle, sid)
-        attention = expl.attention
-    received = None
-    if attention is not None:
-        import numpy as np
-
-        received = (attention["sig_seconds"], np.asarray(attention["ehr_to_sig"]["mean"]).mean(axis=0).tolist())
+    received = results.attention_received if run.is_lemof else None
     parts.append(_figure(signal_figure(pc, None, received), first) if pc.signal is not None else f"<p class='note'>No {html.escape(sig_label)} for this stay: its heads are absent from the prediction, not counted as normal.</p>")
     parts.append("<h2>Why this prediction</h2>")
     if run.is_lemof:
+        expl = results.explanation
         parts.append(_figure(level_shap_figure(expl, sig_label), first))
         parts.append(_figure(contributions_figure(expl, sig_label), first))
-        fig = attention_figure(expl, sig_label=sig_label)
+        fig = attention_figure(results.attention, sig_label=sig_label)
         parts.append(_figure(fig, first) if fig is not None else f"<p class='note'>No cross-modal attention: no {html.escape(sig_label)}.</p>")
     else:
         parts.append(f"<p class='note'>{html.escape(run.run_id)} is the {html.escape(run.fusion)} baseline: level SHAP, head contributions and cross-modal attention explain LeMoF and do not apply.</p>")
     if run.kind != "tabular":
-        attr = input_attributions(run, bundle, sid)
-        drivers = input_drivers(attr, bundle, sig_label=sig_label)
+        attr, drivers = results.attribution, results.drivers
         parts.append("<h2>Input drivers, in words</h2><ol>" + "".join(f"<li>{html.escape(d.text)}</li>" for d in drivers) + "</ol>")
         parts.append(
             "<p class='alt'>From Integrated Gradients (captum, 128 steps, all-zero baseline in the standardised input space: every value at its "
@@ -128,8 +119,7 @@ def case_report_html(run: Run, bundle: CohortBundle, stay_id: int | str) -> str:
 
 
 def write_case_report(run: Run, bundle: CohortBundle, stay_id: int | str, out: str | Path) -> Path:
-    from lemof.paths import write_bytes_atomic
-
+    """Write the case report of one stay to ``out`` (atomically)."""
     out = Path(out)
-    write_bytes_atomic(out, case_report_html(run, bundle, stay_id).encode("utf-8"))
+    write_bytes_atomic(out, case_report_html(CohortResults(run, bundle).stay(stay_id)).encode("utf-8"))
     return out

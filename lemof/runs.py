@@ -10,6 +10,8 @@ predictions and explanations of every stay of the cohort it was trained on.
     level_importance.json  global level importance (stage 2) and the selected levels (LeMoF)
     level_shap.parquet     per-stay level Shapley values for the cohort it was trained on (LeMoF)
     predictions.parquet    per-stay prediction, interval, head predictions and contributions
+    stay_vectors.safetensors  per stay of that cohort: the fused representation (similar stays)
+                           and the attention each biosignal token receives (LeMoF; tensors only)
     train.log              what training printed
 
 ``load_run`` reads and checks everything but does not import torch: the network is built from
@@ -40,6 +42,7 @@ from lemof.training.config import TrainConfig
 
 RUN_FORMAT_VERSION = 2
 WEIGHTS_FILE = "model.safetensors"
+STAY_VECTORS_FILE = "stay_vectors.safetensors"
 
 
 def spec_sha256(config: dict[str, Any]) -> str:
@@ -86,6 +89,52 @@ class MetaWeights:
     interval_halfwidth: float  # log1p-days
 
 
+@dataclass(frozen=True)
+class StayVectors:
+    """What the case review needs at first paint beyond the stored predictions, per stay of the
+    cohort the run was trained on (``stay_vectors.safetensors``, written at training or by
+    ``python -m lemof precompute``)."""
+
+    stay_ids: np.ndarray  # (N,) int64
+    representation: np.ndarray  # (N, 4d) float32, unit length: the fused representation
+    attention_to_signal: np.ndarray  # (N, Ts) float32: mean attention each biosignal token receives; NaN rows without one
+    sig_seconds: np.ndarray  # (Ts,) centre of each biosignal token (s)
+
+    def index_of(self) -> dict[int, int]:
+        return {int(s): i for i, s in enumerate(self.stay_ids)}
+
+
+def read_stay_vectors(path: Path, weights_sha256: str | None, fingerprint: str) -> tuple[StayVectors | None, str | None]:
+    """The stored stay vectors at ``path`` if they belong to these weights and this cohort:
+    (vectors, None), or (None, why not) — a missing file says nothing (None, None)."""
+    if not path.exists():
+        return None, None
+    from safetensors import SafetensorError, safe_open
+
+    run = path.parent.name
+    try:
+        with safe_open(str(path), framework="numpy") as fh:
+            meta = fh.metadata() or {}
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        return None, f"{STAY_VECTORS_FILE} of run {run} is unreadable ({exc}); similar stays and attention are computed instead"
+    if meta.get("weights_sha256") != weights_sha256 or meta.get("cohort_fingerprint") != fingerprint:
+        return None, f"{STAY_VECTORS_FILE} of run {run} was computed for other weights or another cohort; it is ignored (python -m lemof precompute rewrites it)"
+    try:
+        vectors = StayVectors(
+            stay_ids=tensors["stay_id"].astype(np.int64),
+            representation=tensors["representation"].astype(np.float32),
+            attention_to_signal=tensors["attention_to_signal"].astype(np.float32),
+            sig_seconds=tensors["sig_seconds"].astype(np.float64),
+        )
+    except KeyError as exc:
+        return None, f"{STAY_VECTORS_FILE} of run {run} lacks tensor {exc}; it is ignored"
+    n = len(vectors.stay_ids)
+    if len(vectors.representation) != n or len(vectors.attention_to_signal) != n or not np.isfinite(vectors.representation).all():
+        return None, f"{STAY_VECTORS_FILE} of run {run} is inconsistent (row counts or non-finite values); it is ignored"
+    return vectors, None
+
+
 @dataclass
 class Run:
     path: Path
@@ -104,7 +153,9 @@ class Run:
     level_shap: pd.DataFrame | None
     predictions: pd.DataFrame | None
     warnings: list[str] = field(default_factory=list)
+    weights_sha256: str | None = None
     _model: Any = field(default=None, repr=False)
+    _vectors: tuple[StayVectors | None, dict[int, int]] | None = field(default=None, repr=False)
     _model_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _shap_index: tuple[dict[int, int], np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     _pred_index: dict[int, int] | None = field(default=None, repr=False)
@@ -162,6 +213,19 @@ class Run:
         i = rows.get(int(stay_id))
         return None if i is None else (phi[i], float(output[i]))
 
+    def stored_stay_vectors(self) -> tuple[StayVectors | None, dict[int, int]]:
+        """The stay vectors stored for the cohort it was trained on (None if there are none) and
+        their row index by stay id; read once. A file that does not belong to this run is
+        reported in ``warnings`` and ignored."""
+        if self._vectors is None:
+            with self._model_lock:
+                if self._vectors is None:
+                    vectors, problem = read_stay_vectors(self.path / STAY_VECTORS_FILE, self.weights_sha256, self.cohort.fingerprint)
+                    if problem:
+                        self.warnings.append(problem)
+                    self._vectors = (vectors, vectors.index_of() if vectors is not None else {})
+        return self._vectors
+
     def stored_prediction(self, stay_id: int) -> pd.Series | None:
         """The row of ``predictions.parquet`` for ``stay_id``, or None."""
         if self.predictions is None:
@@ -188,6 +252,7 @@ def save_run(
     log_text: str,
     level_importance: dict[str, Any] | None = None,
     level_shap: pd.DataFrame | None = None,
+    stay_vectors: dict[str, np.ndarray] | None = None,
 ) -> None:
     """Write every file of a run into ``directory`` (which the caller makes atomic).
 
@@ -224,7 +289,25 @@ def save_run(
     if level_shap is not None:
         level_shap.to_parquet(directory / "level_shap.parquet", index=False)
     predictions.to_parquet(directory / "predictions.parquet", index=False)
+    if stay_vectors is not None:
+        write_stay_vectors(directory / STAY_VECTORS_FILE, stay_vectors, weights_sha256=weights_sha256, fingerprint=cohort["fingerprint"])
     write_bytes_atomic(directory / "train.log", log_text.encode("utf-8"))
+
+
+def write_stay_vectors(path: Path, tensors: dict[str, np.ndarray], *, weights_sha256: str | None, fingerprint: str) -> None:
+    """Write ``stay_vectors.safetensors`` atomically, bound to the weights and cohort it was computed for."""
+    from safetensors.numpy import save
+
+    data = save(
+        {
+            "stay_id": np.ascontiguousarray(tensors["stay_id"], dtype=np.int64),
+            "representation": np.ascontiguousarray(tensors["representation"], dtype=np.float32),
+            "attention_to_signal": np.ascontiguousarray(tensors["attention_to_signal"], dtype=np.float16),
+            "sig_seconds": np.ascontiguousarray(tensors["sig_seconds"], dtype=np.float64),
+        },
+        metadata={"weights_sha256": str(weights_sha256), "cohort_fingerprint": fingerprint},
+    )
+    write_bytes_atomic(path, data)
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:
@@ -373,4 +456,5 @@ def load_run(path: str | Path) -> Run:
         level_shap=_read_parquet(path / "level_shap.parquet"),
         predictions=predictions,
         warnings=warnings,
+        weights_sha256=config.get("weights_sha256"),
     )

@@ -10,33 +10,34 @@ st.title("Case review")
 stay_id = case.stay_picker(ctx)
 if stay_id is None:
     st.stop()
+results = case.stay_results(ctx, stay_id)  # one object per (run, cohort, stay), shared by every section below
+if results is None:
+    st.stop()
 
 if not ctx.run.is_lemof:  # a baseline: its prediction, the patient, and what of the explanation applies
-    pred = case.prediction(ctx, stay_id)
+    pred = case.prediction(results)
     if pred is None:
         st.stop()
     case.headline(pred, ctx.sig_label)
     case.not_lemof_note(ctx)
     st.subheader("Patient context")
-    draw_signal = case.patient_context(ctx, stay_id)
+    draw_signal = case.patient_context(ctx, results)
     if draw_signal is not None:
         draw_signal()
-    case.report_button(ctx, stay_id)
+    case.report_button(ctx, results)
     if ctx.run.kind == "baseline":
-        with section("Drivers in words"):
-            case.drivers_section(ctx, stay_id)
-        with section("Input attribution"):
-            case.attribution_section(ctx, stay_id)
+        with section("Input drivers"):
+            case.drivers_section(ctx, results)
     st.stop()
 
-expl = case.explanation(ctx, stay_id)
+expl = case.explanation(ctx, results)
 if expl is None:
     st.stop()
 
 case.headline(expl, ctx.sig_label)
-case.report_button(ctx, stay_id)
+case.report_button(ctx, results)
 st.subheader("Patient context")
-draw_signal = case.patient_context(ctx, stay_id)
+draw_signal = case.patient_context(ctx, results)
 
 st.subheader("Why this prediction")
 left, right = st.columns(2)
@@ -45,16 +46,14 @@ with left, guarded("Level importance"):
 with right, guarded("Head contributions"):
     case.contribution_section(expl, ctx.sig_label)
 
-# Below this line the network runs (attention, attributions, what-if): everything above has painted.
+# Below this line the network may run (attention maps; what-if and Integrated Gradients on request): everything above has painted.
 if draw_signal is not None:
     draw_signal()
-with section("Drivers in words"):
-    case.drivers_section(ctx, stay_id)
-with section("Cross-modal attention"):
-    case.attention_section(ctx, stay_id, expl)
-with section("What if"):
-    case.what_if_section(ctx, stay_id, expl)
 with section("Similar stays"):
-    case.similar_section(ctx, stay_id, expl)
-with section("Input attribution"):
-    case.attribution_section(ctx, stay_id)
+    case.similar_section(ctx, results)
+with section("Cross-modal attention"):
+    case.attention_section(ctx, results)
+with section("What if"):
+    case.what_if_section(ctx, results)
+with section("Input drivers"):
+    case.drivers_section(ctx, results)

@@ -192,16 +192,45 @@ def test_attention_controls_change_the_heatmap(default_cohort, picks):
     assert _array(reverse["data"][0]["z"]).shape == z_head2.shape[::-1], "rows are now the ECG tokens"
 
 
+def _count_integrated_gradients(monkeypatch) -> list:
+    """Fresh shared results (no stay computed yet) and a list that records every Integrated Gradients pass."""
+    import lemof.explain.results as results_module
+    from ui import loaders
+
+    loaders._cohort_results.clear()
+    calls: list = []
+    real = results_module.input_attributions
+
+    def counted(run, bundle, stay_id, **kw):
+        calls.append(int(stay_id))
+        return real(run, bundle, stay_id, **kw)
+
+    monkeypatch.setattr(results_module, "input_attributions", counted)
+    return calls
+
+
 @pytest.mark.parametrize("which", ["a", "no_ecg"])
-def test_input_attribution_on_request(default_cohort, picks, which):
+def test_input_attribution_on_request(default_cohort, picks, which, monkeypatch):
+    from lemof.report import case_report_html
+    from ui import loaders
+
+    calls = _count_integrated_gradients(monkeypatch)
     at = _app(default_cohort, stay=str(picks[which]))
-    assert not any("Integrated Gradients (captum)" in c.value for c in at.caption), "not computed until asked"
+    _no_failures(at)
+    assert calls == [], "loading the page runs no Integrated Gradients"
+    assert not any("Integrated Gradients (captum)" in c.value for c in at.caption)
     at.toggle(key="show_attribution").set_value(True).run()
     _no_failures(at)
+    assert calls == [picks[which]], "asked once: computed once"
     caption = " ".join(c.value for c in at.caption)
     assert "Integrated Gradients (captum)" in caption and "add up to prediction" in caption
     if which == "no_ecg":
         assert any("none to attribute" in i.value for i in at.info)
+    # another rerun and the case report reuse the same computation
+    at.run()
+    html = case_report_html(loaders.stay(loaders.run(SHIPPED_RUN), loaders.bundle(default_cohort), picks[which]))
+    assert "Input drivers, in words" in html
+    assert calls == [picks[which]], "the report reuses what the page computed"
 
 
 def test_model_card_page(default_cohort):
@@ -277,8 +306,7 @@ def test_physionet_cohort_with_its_own_model(default_cohort, physionet_cohort):
     test = stays[stays["split"] == "test"]
     for has_signal in (True, False):
         pick = test[test["has_signal"] == has_signal]
-        if pick.empty:
-            continue
+        assert not pick.empty, f"the PhysioNet test split has stays with has_signal={has_signal}"
         sid = int(pick["stay_id"].iloc[0])
         at = _app(default_cohort, cohort="physionet2012", stay=str(sid))
         _no_failures(at)
@@ -292,8 +320,11 @@ def test_physionet_cohort_with_its_own_model(default_cohort, physionet_cohort):
     assert options and all("physionet2012" in o for o in options)
 
 
-def test_drivers_what_if_similar_stays_and_report_button(default_cohort, picks):
+def test_drivers_what_if_similar_stays_and_report_button(default_cohort, picks, monkeypatch):
+    _count_integrated_gradients(monkeypatch)
     at = _app(default_cohort, stay=str(picks["a"]))
+    _no_failures(at)
+    at.toggle(key="show_attribution").set_value(True).run()
     _no_failures(at)
     drivers = [m.value for m in at.markdown if m.value.startswith("1. ")]
     assert drivers and drivers[0].count("\n") == 4, "five drivers"

@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lemof import StayExplanation, StayNotFoundError, StayPrediction, stay_context
+from lemof import LemofError, StayExplanation, StayNotFoundError, StayPrediction, StayResults
+from lemof.explain.whatif import Edit, limits
+from lemof.report import case_report_html
 from lemof.plots import (
     span_of,
     waterfall_range,
@@ -24,20 +26,20 @@ from lemof.plots import (
     static_attribution_figure,
     timeline_figure,
 )
-from ui import loaders
+from ui import links, loaders
 from ui.context import ActiveContext, case_link
 from ui.widgets import chart, guarded
 
 SCOPES = ("Held-out test stays", "All stays")
 SIGNAL_FILTER = ("any", "recorded", "absent")
+LINK_SCOPE = "case"  # of its links (ui.links)
 
 
 def _apply_deep_link(ctx: ActiveContext, keys: dict[str, str]) -> None:
     """Select the stay named by ``?stay=`` once per new link value; warn if it is unknown."""
-    link = st.query_params.get("stay")
-    if link is None or link == st.session_state.get("_stay_link_applied"):
+    link = links.take(LINK_SCOPE, "stay")
+    if link is None:
         return
-    st.session_state["_stay_link_applied"] = link
     try:
         row = ctx.bundle.row_of(link)
     except StayNotFoundError as exc:
@@ -83,16 +85,23 @@ def stay_picker(ctx: ActiveContext) -> int | None:
     text += np.where(shown["has_signal"], f"with {sig}", f"no {sig}")
     labels = dict(zip(options, text))  # built once per run: thousands of options stay fast
     stay_id = st.selectbox(f"ICU stay ({len(options):,} match; type to search by id)", options, key=keys["stay"], format_func=labels.__getitem__)
-    st.query_params["stay"] = str(stay_id)
-    st.session_state["_stay_link_applied"] = str(stay_id)
+    links.mirror(LINK_SCOPE, "stay", str(stay_id))
     return int(stay_id)
 
 
-def prediction(ctx: ActiveContext, stay_id: int) -> StayPrediction | None:
+def stay_results(ctx: ActiveContext, stay_id: int) -> StayResults | None:
+    """The stay's shared results object (None, with an error box, if the run cannot explain it)."""
+    found = None
+    with guarded(f"Stay {stay_id}"):
+        found = loaders.stay(ctx.run, ctx.bundle, stay_id)
+    return found
+
+
+def prediction(results: StayResults) -> StayPrediction | None:
     """What any run gives for the stay (used for baselines, which LeMoF's explanations do not fit)."""
     pred = None
-    with guarded(f"Prediction for stay {stay_id}"), st.spinner("Predicting this stay…"):
-        pred = loaders.prediction(ctx.run_entry.path, ctx.cohort.path, stay_id)
+    with guarded(f"Prediction for stay {results.stay_id}"), st.spinner("Predicting this stay…"):
+        pred = results.prediction
     return pred
 
 
@@ -109,11 +118,11 @@ def not_lemof_note(ctx: ActiveContext) -> None:
     )
 
 
-def explanation(ctx: ActiveContext, stay_id: int) -> StayExplanation | None:
+def explanation(ctx: ActiveContext, results: StayResults) -> StayExplanation | None:
     message = "Explaining this stay…" if ctx.trained_on_this_cohort else "Running the model and computing exact level Shapley values for this stay…"
     expl = None
-    with guarded(f"Explanation of stay {stay_id}"), st.spinner(message):
-        expl = loaders.explanation(ctx.run_entry.path, ctx.cohort.path, stay_id)
+    with guarded(f"Explanation of stay {results.stay_id}"), st.spinner(message):
+        expl = results.explanation
     return expl
 
 
@@ -137,14 +146,15 @@ def _facts(static: dict) -> str:
     )
 
 
-def patient_context(ctx: ActiveContext, stay_id: int) -> Callable[[], None] | None:
+def patient_context(ctx: ActiveContext, results: StayResults) -> Callable[[], None] | None:
     """Static facts, the EHR timeline and the biosignal channel picker.
 
     Returns a function that draws the biosignal strip with the attention it receives into its
-    place beside the timeline; the page calls it after the explanation has painted, because the
-    attention needs the network. None when the stay has no biosignal.
+    place beside the timeline; the page calls it after the explanation has painted (for the
+    run's own cohort the attention is stored; for another it needs the network). None when the
+    stay has no biosignal.
     """
-    pc = stay_context(ctx.bundle, stay_id)
+    pc = results.context
     st.markdown(_facts(pc.static))
     left, right = st.columns([1.35, 1])
     hours = ctx.bundle.features["ehr"]["n_steps"] * ctx.bundle.ehr_step_hours
@@ -166,11 +176,7 @@ def patient_context(ctx: ActiveContext, stay_id: int) -> Callable[[], None] | No
 
     def draw_strip() -> None:
         with slot.container(), guarded(ctx.sig_label):
-            attention = loaders.attention(ctx.run_entry.path, ctx.cohort.path, stay_id) if ctx.run.is_lemof else None
-            received = None
-            if attention is not None:
-                received = (attention["sig_seconds"], np.asarray(attention["ehr_to_sig"]["mean"]).mean(axis=0).tolist())
-            chart(signal_figure(pc, shown, received), key="signal")
+            chart(signal_figure(pc, shown, results.attention_received), key="signal")
 
     return draw_strip
 
@@ -185,13 +191,13 @@ def contribution_section(expl: StayExplanation, sig_label: str) -> None:
         st.table(pd.DataFrame(head_table_rows(expl, sig_label)).set_index("head"))
 
 
-def attention_section(ctx: ActiveContext, stay_id: int, expl: StayExplanation) -> None:
+def attention_section(ctx: ActiveContext, results: StayResults) -> None:
     sig_label = ctx.sig_label
-    if not expl.has_signal:
+    if not results.has_signal:
         st.info(f"No cross-modal attention for this stay: its {sig_label} data are absent, so the fused head used the EHR alone.")
         return
     with st.spinner("Running the model for the attention maps…"):
-        attention = loaders.attention(ctx.run_entry.path, ctx.cohort.path, stay_id)
+        attention = results.attention
     n_heads = attention["ehr_to_sig"]["shape"][0]
     c1, c2 = st.columns(2)
     direction = c1.segmented_control(
@@ -202,12 +208,24 @@ def attention_section(ctx: ActiveContext, stay_id: int, expl: StayExplanation) -
     chart(attention_figure(attention, direction, None if head == "mean" else int(head), sig_label), key="attention")
 
 
-def attribution_section(ctx: ActiveContext, stay_id: int) -> None:
-    """Integrated Gradients over the inputs, computed on request (about half a second)."""
-    if not st.toggle("Show which hours, features and signal segments drove the prediction (Integrated Gradients)", key="show_attribution"):
+ATTRIBUTION_TOGGLE = "Find the inputs that drove this prediction (Integrated Gradients, about a second)"
+
+
+def drivers_section(ctx: ActiveContext, results: StayResults) -> None:
+    """The five input drivers in words and the Integrated Gradients figures: computed on request
+    (a toggle), in one of the server's shared compute slots, then kept for every session."""
+    if not results.computed("attribution") and not st.toggle(ATTRIBUTION_TOGGLE, key="show_attribution"):
+        st.caption("Computed on request: Integrated Gradients run the network 128 times for this stay.")
         return
     with st.spinner("Integrating gradients over 128 steps…"):
-        attr = loaders.attribution(ctx.run_entry.path, ctx.cohort.path, stay_id)
+        attr, drivers = results.attribution, results.drivers
+    st.markdown("\n".join(f"{i}. {d.text}" for i, d in enumerate(drivers, 1)))
+    st.caption(
+        "From Integrated Gradients against a baseline of every value at its training mean and nothing observed. Days = the change in the "
+        "predicted LOS if that input's attribution were removed: expm1(f) − expm1(f − a), with f the prediction and a the attribution on the "
+        "log1p(days) scale where attributions add up; the day effects do not add up exactly. An EHR variable counts over all its hours; the "
+        "hour named is the one that weighed most."
+    )
     labels = {f["name"]: feature_title(f) for f in ctx.bundle.features["ehr"]["features"]}
     left, right = st.columns([1.4, 1])
     with left:
@@ -225,27 +243,9 @@ def attribution_section(ctx: ActiveContext, stay_id: int) -> None:
     )
 
 
-def drivers_section(ctx: ActiveContext, stay_id: int) -> None:
-    """The five input drivers in words (Integrated Gradients; computed after the first paint)."""
-    from lemof.explain.drivers import input_drivers
-
-    with st.spinner("Finding the inputs that drove this prediction (Integrated Gradients)…"):
-        attr = loaders.attribution(ctx.run_entry.path, ctx.cohort.path, stay_id)
-    drivers = input_drivers(attr, ctx.bundle, k=5, sig_label=ctx.sig_label)
-    st.markdown("\n".join(f"{i}. {d.text}" for i, d in enumerate(drivers, 1)))
-    st.caption(
-        "From Integrated Gradients against a baseline of every value at its training mean and nothing observed. Days = the change in the "
-        "predicted LOS if that input's attribution were removed: expm1(f) − expm1(f − a), with f the prediction and a the attribution on the "
-        "log1p(days) scale where attributions add up; the day effects do not add up exactly. An EHR variable counts over all its hours; the "
-        "hour named is the one that weighed most."
-    )
-
-
-def what_if_section(ctx: ActiveContext, stay_id: int, expl: StayExplanation) -> None:
+def what_if_section(ctx: ActiveContext, results: StayResults) -> None:
     """Edit the stay (hide the biosignal, set a value, shift a series) and see the new explanation beside the original."""
-    from lemof import LemofError
-    from lemof.explain.whatif import Edit, limits
-
+    stay_id, expl = results.stay_id, results.explanation
     features = ctx.bundle.features["ehr"]["features"]
     editable = [f["name"] for f in features if limits(ctx.bundle, f["name"]) is not None]
     if ctx.bundle.signal_mask is not None:
@@ -276,7 +276,7 @@ def what_if_section(ctx: ActiveContext, stay_id: int, expl: StayExplanation) -> 
         st.info("Choose an edit: hide the biosignal, or a variable to set or shift.")
         return
     try:
-        edited = loaders.what_if(ctx.run_entry.path, ctx.cohort.path, stay_id, edits)
+        edited = loaders.what_if(ctx.run, ctx.bundle, stay_id, edits)
     except LemofError as exc:
         st.error(f"This edit cannot be applied: {exc}")
         return
@@ -300,13 +300,12 @@ def what_if_section(ctx: ActiveContext, stay_id: int, expl: StayExplanation) -> 
         chart(contributions_figure(edited, ctx.sig_label, value_range=value_range), key="whatif_heads_after")
 
 
-def similar_section(ctx: ActiveContext, stay_id: int, expl: StayExplanation) -> None:
+def similar_section(ctx: ActiveContext, results: StayResults) -> None:
     """The ten nearest training stays in the model's fused representation, as precedents."""
-    from lemof.explain.similar import similar_stays
-
-    with st.spinner("Finding similar training stays (the first time, every training stay is encoded)…"):
-        index = loaders.similarity_index(ctx.run_entry.path, ctx.cohort.path)
-        table = similar_stays(ctx.run, ctx.bundle, stay_id, index, k=10, sig_label=ctx.sig_label)
+    message = "Finding similar training stays…" if ctx.trained_on_this_cohort else "Finding similar training stays (the first time, every training stay is encoded)…"
+    with st.spinner(message):
+        table = results.similar(10).copy()
+    expl = results.explanation
     q1, med, q3 = table["observed LOS (days)"].quantile([0.25, 0.5, 0.75])
     st.markdown(
         f"The 10 most similar training stays stayed a median **{med:.1f} days** (IQR {q1:.1f}–{q3:.1f}); this stay is predicted "
@@ -317,15 +316,15 @@ def similar_section(ctx: ActiveContext, stay_id: int, expl: StayExplanation) -> 
     st.caption("Similarity: cosine of the stays' fused representations (what LeMoF's cross-modal head reads), exact search over the training stays.")
 
 
-def report_button(ctx: ActiveContext, stay_id: int) -> None:
-    """One click: the stay's review as a self-contained HTML file (generated when clicked)."""
-    from lemof.report import case_report_html
+def report_button(ctx: ActiveContext, results: StayResults) -> None:
+    """One click: the stay's review as a self-contained HTML file, built when clicked from the
+    same results object the page shows (what the page computed is reused)."""
 
     def build() -> bytes:
-        return case_report_html(ctx.run, ctx.bundle, stay_id).encode("utf-8")
+        return case_report_html(results).encode("utf-8")
 
     st.download_button(
-        "Download the case report (HTML, opens offline)", data=build, file_name=f"case-report-{stay_id}-{ctx.run_entry.run_id}.html",
-        mime="text/html", icon=":material/download:", key=f"report_{stay_id}",
+        "Download the case report (HTML, opens offline)", data=build, file_name=f"case-report-{results.stay_id}-{ctx.run_entry.run_id}.html",
+        mime="text/html", icon=":material/download:", key=f"report_{results.stay_id}",
         help="Prediction and interval, patient context, every explanation figure (interactive), the drivers in words, model, cohort and code versions.",
     )

@@ -2,7 +2,8 @@
 
 Runs and cohorts are loaded once per server (``st.cache_resource``, keyed by path and file
 times, so a retrained run is never served stale) and never mutated per user. Per-stay results
-are cached per (run, cohort, stay) with ``st.cache_data``.
+live in one ``CohortResults`` per (run, cohort), shared by every session: a stay's prediction,
+explanation, attention, similar stays and attributions are computed once, whoever asks first.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from lemof import CohortBundle, Run, StayExplanation, StayPrediction, explain_stay, input_attributions, load_run, open_bundle, predict_stay, stay_attention
+from lemof import CohortBundle, CohortResults, Run, StayExplanation, StayResults, load_run, open_bundle
+from lemof.explain.results import compute_slot
 
 
 log = logging.getLogger("lemof.app")
@@ -65,69 +67,31 @@ def bundle(path: Path) -> CohortBundle:
     return _bundle(str(path), bundle_stamp(path))
 
 
-@st.cache_data(show_spinner=False, max_entries=1024)
-def _explain(run_path: str, r_stamp: tuple[float, float], cohort_path: str, c_stamp: float, stay_id: int) -> StayExplanation:
-    return explain_stay(_run(run_path, r_stamp), _bundle(cohort_path, c_stamp), stay_id, attention=False)
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _cohort_results(key: tuple, _run: Run, _bundle: CohortBundle) -> CohortResults:
+    return CohortResults(_run, _bundle)
 
 
-@st.cache_data(show_spinner=False, max_entries=1024)
-def _predict(run_path: str, r_stamp: tuple[float, float], cohort_path: str, c_stamp: float, stay_id: int) -> StayPrediction:
-    return predict_stay(_run(run_path, r_stamp), _bundle(cohort_path, c_stamp), stay_id)
+def results(run: Run, bundle: CohortBundle) -> CohortResults:
+    """The one shared results object of ``run`` on ``bundle`` (every session, every page): each
+    stay's parts are computed once, when first asked for. Keyed by the loaded objects, which the
+    loaders above replace when their files change."""
+    return _cohort_results((str(run.path), run.weights_sha256, id(run), bundle.fingerprint, id(bundle)), run, bundle)
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
-def _attention(run_path: str, r_stamp: tuple[float, float], cohort_path: str, c_stamp: float, stay_id: int) -> dict | None:
-    return stay_attention(_run(run_path, r_stamp), _bundle(cohort_path, c_stamp), stay_id)
-
-
-@st.cache_data(show_spinner=False, max_entries=128)
-def _attribution(run_path: str, r_stamp: tuple[float, float], cohort_path: str, c_stamp: float, stay_id: int):
-    return input_attributions(_run(run_path, r_stamp), _bundle(cohort_path, c_stamp), stay_id)
-
-
-def _key(run_path: Path, cohort_path: Path, stay_id: int) -> tuple:
-    return (str(run_path), run_stamp(run_path), str(cohort_path), bundle_stamp(cohort_path), int(stay_id))
-
-
-def explanation(run_path: Path, cohort_path: Path, stay_id: int) -> StayExplanation:
-    """Prediction, level SHAP and head contributions of one stay (stored ones when available)."""
-    return _explain(*_key(run_path, cohort_path, stay_id))
-
-
-def prediction(run_path: Path, cohort_path: Path, stay_id: int) -> StayPrediction:
-    """The prediction and interval of any run (LeMoF or baseline) for one stay."""
-    return _predict(*_key(run_path, cohort_path, stay_id))
-
-
-def attention(run_path: Path, cohort_path: Path, stay_id: int) -> dict | None:
-    """Cross-modal attention maps of one stay (runs the network)."""
-    return _attention(*_key(run_path, cohort_path, stay_id))
-
-
-def attribution(run_path: Path, cohort_path: Path, stay_id: int):
-    """Integrated Gradients over one stay's inputs (runs the network, ~0.3 s)."""
-    return _attribution(*_key(run_path, cohort_path, stay_id))
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _similarity_index(run_path: str, r_stamp: tuple[float, float], cohort_path: str, c_stamp: float):
-    from lemof.explain.similar import training_index
-
-    return training_index(_run(run_path, r_stamp), _bundle(cohort_path, c_stamp))
-
-
-def similarity_index(run_path: Path, cohort_path: Path):
-    """The training stays' fused representations (computed once per run and cohort)."""
-    return _similarity_index(str(run_path), run_stamp(run_path), str(cohort_path), bundle_stamp(cohort_path))
+def stay(run: Run, bundle: CohortBundle, stay_id: int) -> StayResults:
+    """The results object of one stay (``StayNotFoundError`` for an unknown id)."""
+    return results(run, bundle).stay(stay_id)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _what_if(run_path: str, r_stamp: tuple[float, float], cohort_path: str, c_stamp: float, stay_id: int, edits: tuple) -> StayExplanation:
-    from lemof.explain.whatif import what_if
+def _what_if(key: tuple, _run: Run, _bundle: CohortBundle, stay_id: int, edits: tuple) -> StayExplanation:
+    from lemof.explain.whatif import what_if  # lazy: the what-if tool is rarely used
 
-    return what_if(_run(run_path, r_stamp), _bundle(cohort_path, c_stamp), stay_id, list(edits))
+    with compute_slot():
+        return what_if(_run, _bundle, stay_id, list(edits))
 
 
-def what_if(run_path: Path, cohort_path: Path, stay_id: int, edits: list) -> StayExplanation:
+def what_if(run: Run, bundle: CohortBundle, stay_id: int, edits: list) -> StayExplanation:
     """The stay's explanation with ``edits`` (``lemof.explain.whatif.Edit``) applied."""
-    return _what_if(*_key(run_path, cohort_path, stay_id), tuple(edits))
+    return _what_if((str(run.path), run.weights_sha256, id(run), bundle.fingerprint), run, bundle, int(stay_id), tuple(edits))

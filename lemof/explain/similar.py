@@ -1,10 +1,11 @@
 """Similar stays: the training stays closest to a stay in LeMoF's fused representation.
 
-The fused representation (``LeMoF.fused_representation``, (4d,) per stay) is what the
-cross-modal fused head reads: the stay as the model sees it across both modalities. Stays are
+The fused representation (the ``representation`` output of ``LeMoF.forward``, (4d,) per stay)
+is what the cross-modal fused head reads: the stay as the model sees it across both modalities. Stays are
 compared by cosine similarity; the search is exact (one matrix product over the training
-stays' L2-normalised vectors), which takes milliseconds up to ~100,000 stays (see
-``benchmarks/bench_similar.py``), so no approximate index is needed at these sizes.
+stays' L2-normalised vectors), which takes milliseconds up to ~100,000 stays, so no
+approximate index is needed at these sizes. For the cohort a run was trained on the vectors are
+stored in the run (``stay_vectors.safetensors``); ``lemof.explain.results`` builds the index.
 """
 
 from __future__ import annotations
@@ -15,24 +16,6 @@ import numpy as np
 import pandas as pd
 
 from lemof.data.bundle import CohortBundle
-from lemof.explain.explanation import check_run_fits_cohort, require_lemof
-from lemof.runs import Run
-
-
-def fused_vectors(run: Run, bundle: CohortBundle, rows: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """(n, 4d) fused representations of ``rows``, L2-normalised, float32."""
-    import torch
-
-    model, pre = run.model, run.preprocessor
-    out = []
-    with torch.no_grad():
-        for start in range(0, len(rows), batch_size):
-            r = np.asarray(rows[start : start + batch_size])
-            ehr = torch.as_tensor(pre.ehr(bundle, r))
-            sig, avail = pre.signal(bundle, r)
-            out.append(model.fused_representation(ehr, torch.as_tensor(sig), torch.as_tensor(avail)).numpy())
-    z = np.concatenate(out).astype(np.float32)
-    return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
 
 
 @dataclass
@@ -51,14 +34,6 @@ class SimilarityIndex:
         return top, sims[top]
 
 
-def training_index(run: Run, bundle: CohortBundle) -> SimilarityIndex:
-    """The index of the cohort's training stays (a LeMoF run)."""
-    require_lemof(run)
-    check_run_fits_cohort(run, bundle)
-    rows = bundle.rows("train")
-    return SimilarityIndex(bundle.stays["stay_id"].to_numpy()[rows], fused_vectors(run, bundle, rows))
-
-
 def _summary(row: pd.Series, sig_label: str) -> str:
     parts = []
     if "age" in row and pd.notna(row["age"]):
@@ -73,11 +48,10 @@ def _summary(row: pd.Series, sig_label: str) -> str:
     return ", ".join(parts)
 
 
-def similar_stays(run: Run, bundle: CohortBundle, stay_id: int | str, index: SimilarityIndex, k: int = 10, sig_label: str = "ECG") -> pd.DataFrame:
-    """The ``k`` training stays nearest to ``stay_id``: similarity, observed LOS, a one-line summary."""
-    row = bundle.row_of(stay_id)
-    query = fused_vectors(run, bundle, np.array([row]))[0]
-    top, sims = index.nearest(query, k, exclude=int(bundle.stays["stay_id"].iloc[row]))
+def neighbour_table(bundle: CohortBundle, index: SimilarityIndex, query: np.ndarray, stay_id: int, k: int = 10, sig_label: str = "ECG") -> pd.DataFrame:
+    """The ``k`` stays of ``index`` nearest to ``query`` (``stay_id`` itself excluded): similarity,
+    observed LOS and a one-line summary of each."""
+    top, sims = index.nearest(query, k, exclude=int(stay_id))
     stays = bundle.stays.set_index("stay_id")
     ids = index.stay_ids[top]
     return pd.DataFrame(

@@ -16,7 +16,8 @@ import numpy as np
 
 from lemof.data.bundle import CohortBundle
 from lemof.errors import ConfigError
-from lemof.explain.explanation import StayExplanation, explain_stay
+from lemof.explain.explanation import StayExplanation
+from lemof.explain.results import CohortResults
 from lemof.runs import Run
 
 KINDS = ("hide_signal", "value", "shift")
@@ -123,4 +124,4 @@ def edited_stay(bundle: CohortBundle, stay_id: int | str, edits: list[Edit]) -> 
 
 def what_if(run: Run, bundle: CohortBundle, stay_id: int | str, edits: list[Edit]) -> StayExplanation:
     """The explanation of ``stay_id`` with ``edits`` applied (computed, never the stored one)."""
-    return explain_stay(run, edited_stay(bundle, stay_id, edits), stay_id, attention=False)
+    return CohortResults(run, edited_stay(bundle, stay_id, edits)).stay(stay_id).explanation

@@ -107,23 +107,18 @@ class LeMoF(nn.Module):
         """(B, Le + Ls) level predictions, absent biosignal levels at their background value."""
         return self.stacker.fill_absent(torch.cat([ehr_levels, sig_levels], dim=1), self.level_present(sig_available))
 
-    def fused_representation(self, ehr_x: torch.Tensor, sig_x: torch.Tensor, sig_available: torch.Tensor) -> torch.Tensor:
-        """(B, 4d): what the cross-modal fused head reads — the stay as the model sees it across
-        both modalities (used to find similar stays)."""
-        e, s = self.ehr(ehr_x), self.sig(sig_x)
-        ehr_tok, sig_tok = self.aggregated_tokens(e.tokens, s.tokens)
-        return self.fusion.attend(ehr_tok, sig_tok, sig_available)[0]
-
     def forward(self, ehr_x: torch.Tensor, sig_x: torch.Tensor, sig_available: torch.Tensor) -> dict[str, torch.Tensor]:
         """ehr_x (B, T, C_ehr), sig_x (B, C_sig, L), sig_available (B,) bool.
 
         Returns head predictions (B, H), the meta-learner's final prediction, contributions
-        and bias (log1p-days scale), level predictions, the stacker output and attention."""
+        and bias (log1p-days scale), level predictions, the stacker output, attention and the
+        fused representation (B, 4d) the cross-modal head reads (what similar stays compare)."""
         if self.fusion is None or self.meta is None:
             raise RuntimeError("stage 3 has not been built: select levels first")
         e, s = self.ehr(ehr_x), self.sig(sig_x)
         ehr_tok, sig_tok = self.aggregated_tokens(e.tokens, s.tokens)
-        fused, attn_e2s, attn_s2e = self.fusion(ehr_tok, sig_tok, sig_available)
+        representation, attn_e2s, attn_s2e = self.fusion.attend(ehr_tok, sig_tok, sig_available)  # (B, 4d), attention maps
+        fused = self.fusion.head(representation).squeeze(1)  # (B,)
         heads = torch.stack(head_columns(self.heads, e.global_pred, s.global_pred, fused, e.level_preds, s.level_preds), dim=1)  # (B, H)
         meta = self.meta(heads, sig_available)
         stacker_in = self.stacker_inputs(e.level_preds, s.level_preds, sig_available)
@@ -136,4 +131,5 @@ class LeMoF(nn.Module):
             "stacker_output": self.stacker(stacker_in),
             "attn_ehr_to_sig": attn_e2s,
             "attn_sig_to_ehr": attn_s2e,
+            "representation": representation,
         }

@@ -26,6 +26,7 @@ from lemof.models.model import LeMoF
 from lemof.models.spec import ModelSpec
 from lemof.paths import atomic_directory, safe_name
 from lemof.progress import Progress
+from lemof.explain.stay_vectors import compute_stay_vectors
 from lemof.runs import save_run
 from lemof.training.config import TrainConfig
 from lemof.training.inputs import TrainingInputs, prepare_inputs, split_rows
@@ -259,6 +260,8 @@ def train(
         network, stored = (_lemof_steps if kind == "lemof" else _baseline_steps)(network, inputs, cfg, progress, say)
         pred, hidden, metrics = assess(network, inputs, say)
         spec, pre, rows = network.spec, inputs.pre, inputs.rows
+        if kind == "lemof" and w.is_main:  # what the case review reads at first paint, so it needs no network
+            stored["stay_vectors"] = compute_stay_vectors(network, pre, bundle, device=dev, progress=progress)
     say(f"total training time {say.elapsed:.1f} s")
     if not w.is_main:  # rank 0 alone writes the run
         w.barrier()
@@ -277,6 +280,7 @@ def train(
             predictions=prediction_table(pred, [h.name for h in spec.heads] if spec is not None else [], bundle.stays["split"].to_numpy(), hidden),
             level_importance=stored.get("level_importance"),
             level_shap=stored.get("level_shap"),
+            stay_vectors=stored.get("stay_vectors"),
             extra={
                 "stage_reports": stored.get("stage_reports", {}),
                 "train_median_los_days": metrics.train_median_los_days,
