@@ -115,8 +115,7 @@ def test_model_card_pages(browser, server, default_cohort, physionet_cohort):
 def test_physionet_cohort_in_the_browser(browser, server, physionet_cohort):
     for with_signal in (True, False):
         sid = _stay(physionet_cohort, with_signal)
-        if sid is None:
-            continue
+        assert sid is not None, f"the PhysioNet test split has stays with has_signal={with_signal}"
         p = Page(browser, f"{server}/?cohort=physionet2012&stay={sid}")
         p.check(server, f"case-review-physionet2012{'' if with_signal else '-without-bedside'}", min_charts=5 if with_signal else 3)
         sidebar = p.sidebar()
