@@ -194,3 +194,26 @@ def test_report_errors_are_one_line(tiny_run, tiny_cohort):
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     lines = [l for l in proc.stderr.splitlines() if l.strip()]
     assert proc.returncode == 2 and len(lines) == 1 and "stay 12345 is not in cohort" in lines[0]
+
+
+def test_one_forward_pass_serves_a_stay_of_another_cohort(tiny_run, tmp_path, monkeypatch):
+    """Prediction, explanation, attention and the fused representation of a stay the run has no
+    stored results for come from one pass of the network (it took four before)."""
+    import lemof.inference
+    from lemof.data.synthetic import generate_synthetic
+    from lemof.explain.results import CohortResults
+
+    generate_synthetic(tmp_path / "other", n=40, seed=5)
+    run, bundle = load_run(tiny_run), open_bundle(tmp_path / "other")
+    assert bundle.fingerprint != run.cohort.fingerprint
+    calls = []
+    real = lemof.inference.forward_arrays
+    monkeypatch.setattr(lemof.inference, "forward_arrays", lambda *a, **k: calls.append(len(a[1])) or real(*a, **k))
+    sid = int(bundle.stays.loc[bundle.stays["has_signal"], "stay_id"].iloc[0])
+    stay = CohortResults(run, bundle).stay(sid)
+    assert stay.explanation.source == "computed"
+    assert stay.prediction.los_days == stay.explanation.los_days
+    assert stay.attention is not None and stay.attention_received is not None
+    assert stay.representation.shape == (4 * run.spec.d_model,)
+    assert explain_stay(run, bundle, sid).attention is not None  # the public API: a new results object, one more pass
+    assert calls == [1, 1], "one single-stay pass per results object"
