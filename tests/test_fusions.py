@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -15,12 +16,30 @@ from lemof.errors import ConfigError
 from lemof.models.fusions import ABLATIONS, BASELINES, fusion_kind
 
 
-@pytest.fixture(scope="session")
-def fusion_runs(tiny_cohort, tmp_path_factory) -> dict:
-    from lemof.training.pipeline import train
+class _RunsOnDemand(dict):
+    """fusion -> run directory, trained (tiny recipe, seed 0) the first time a test asks for it, so
+    a test that needs two fusions does not wait for twelve. LeMoF itself is the session's tiny_run
+    (the same tiny recipe and seed), not trained a second time."""
 
-    root = tmp_path_factory.mktemp("fusion-runs")
-    return {f: train(tiny_cohort, root / f, tiny_config(fusion=f), device="cpu") for f in FUSIONS}
+    def __init__(self, cohort, root, lemof_run):
+        super().__init__(lemof=lemof_run)
+        self.cohort, self.root = cohort, root
+
+    def __missing__(self, fusion):
+        from threadpoolctl import threadpool_limits
+
+        from lemof.training.pipeline import train
+
+        # one OpenMP thread: gbm's histogram boosting spins its threads on a loaded machine
+        with threadpool_limits(1) if fusion == "gbm" else contextlib.nullcontext():
+            self[fusion] = train(self.cohort, self.root / fusion, tiny_config(fusion=fusion), device="cpu")
+        return self[fusion]
+
+
+@pytest.fixture(scope="session")
+def fusion_runs(tiny_cohort, tiny_run, tmp_path_factory) -> dict:
+    assert tiny_config().fusion == "lemof"
+    return _RunsOnDemand(tiny_cohort, tmp_path_factory.mktemp("fusion-runs"), tiny_run)
 
 
 @pytest.mark.parametrize("fusion", FUSIONS)

@@ -18,14 +18,16 @@ TINY = {"ehr_params": {"hidden": 16, "layers": 2}, "sig_params": {"channels": [8
         "epochs_stage1": 2, "epochs_stage3": 2, "batch_size": 64}
 
 
-def _wait(job_id, root, timeout=300):
+def _wait(job_id, root, timeout=120):
+    """The job's final status; fails (well inside the test's timeout) if it has not finished in ``timeout`` s."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         status = job_status(job_id, root)
         if status.finished:
             return status
         time.sleep(0.3)
-    raise TimeoutError(job_id)
+    status = job_status(job_id, root)
+    raise AssertionError(f"job {job_id} still {status.status!r} after {timeout} s; log tail:\n{status.log_tail}")
 
 
 def test_a_job_runs_to_completion_and_reports_progress(tiny_cohort, tmp_path):
@@ -54,6 +56,8 @@ def test_cancel_leaves_no_run_and_frees_the_lock(tiny_cohort, tmp_path):
     deadline = time.time() + 120
     while not job_status(job.job_id, root).progress.get("stages") and time.time() < deadline:
         time.sleep(0.3)
+    started = job_status(job.job_id, root)
+    assert started.progress.get("stages"), f"the job reported no training stage in 120 s ({started.status}); log tail:\n{started.log_tail}"
     status = cancel_job(job.job_id, root)
     assert status.status == "cancelled" and "cancel" in status.reason
     assert not (root / "to-cancel").exists() and not list(root.glob(".*.partial"))
@@ -89,23 +93,50 @@ def test_bad_names_and_options_are_refused(tiny_cohort, tmp_path):
     assert not (root / ".train.lock").exists()
 
 
+def _shard_probe(args: list[str], probe_dir, env, ranks: int = 1):
+    """Run the lemof CLI (under torchrun for ``ranks`` > 1) through tests/shard_probe.py; return the
+    process and, per rank, what each stage trained and validated on."""
+    probe_dir.mkdir()
+    launcher = [sys.executable] if ranks == 1 else [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(ranks)]
+    proc = subprocess.run(launcher + [str(REPO / "tests" / "shard_probe.py"), *args], cwd=REPO, capture_output=True, text=True, timeout=130,
+                          env={**env, "LEMOF_SHARD_PROBE": str(probe_dir), "PYTHONPATH": str(REPO)})
+    seen = {int(f.stem.removeprefix("rank")): json.loads(f.read_text()) for f in probe_dir.glob("rank*.json")}
+    return proc, seen
+
+
 def test_torchrun_with_two_cpu_processes_matches_one(tiny_cohort, tmp_path):
     cfg = tmp_path / "cfg.json"
     cfg.write_text(json.dumps(dict(TINY, epochs_stage1=3, epochs_stage3=3)))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    single = subprocess.run([sys.executable, "-m", "lemof", "train", "--data", str(tiny_cohort), "--out", str(tmp_path / "one"), "--config", str(cfg), "--device", "cpu", "--quiet"],
-                            cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    common = ["train", "--data", str(tiny_cohort), "--config", str(cfg), "--device", "cpu", "--quiet"]
+    single, one_saw = _shard_probe(common + ["--out", str(tmp_path / "one")], tmp_path / "probe-one", env)
     assert single.returncode == 0, single.stderr
     progress = tmp_path / "p.json"
-    multi = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "lemof", "train", "--data", str(tiny_cohort),
-                            "--out", str(tmp_path / "two"), "--config", str(cfg), "--device", "cpu", "--quiet", "--progress-file", str(progress)],
-                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    multi, two_saw = _shard_probe(common + ["--out", str(tmp_path / "two"), "--progress-file", str(progress)], tmp_path / "probe-two", env, ranks=2)
     assert multi.returncode == 0, multi.stderr[-3000:]
     one, two = load_run(tmp_path / "one"), load_run(tmp_path / "two")
     assert json.loads((tmp_path / "two" / "config.json").read_text())["world_size"] == 2
     assert json.loads(progress.read_text())["world_size"] == 2
     assert two.level_shap is not None and not two.level_shap[two.level_importance.levels["ehr"]].isna().any().any(), "every stay's level SHAP was gathered"
+    # The data is sharded: at every step of every stage each rank trains on its own half of the
+    # global batch the single process trains on, the two halves disjoint and together the whole
+    # batch; validation likewise (each rank scores its share of the validation stays).
+    assert sorted(one_saw) == [0] and sorted(two_saw) == [0, 1], "every process recorded what it trained on"
+    (single_calls,), (rank0, rank1) = one_saw.values(), (two_saw[0], two_saw[1])
+    assert [c["stage"] for c in rank0] == [c["stage"] for c in rank1] == [c["stage"] for c in single_calls] and len(single_calls) >= 3
+    for whole, a, b in zip(single_calls, rank0, rank1):
+        steps = min(len(whole["train"]), len(a["train"]), len(b["train"]))  # early stopping may end one run sooner
+        assert steps >= 1 and len(a["train"]) == len(b["train"]), whole["stage"]
+        for batch, x, y in zip(whole["train"][:steps], a["train"], b["train"]):
+            assert not set(x) & set(y), f"{whole['stage']}: the ranks train on disjoint shares"
+            assert sorted(x + y) == sorted(batch), f"{whole['stage']}: together the global batch"
+            assert abs(len(x) - len(y)) <= 1 and len(x) < len(batch)
+        val = lambda c: [i for batch in c["val"] for i in batch]  # noqa: E731
+        epoch_one = len(set(val(whole)))  # the validation stays, scored once per epoch
+        shares = [set(val(a)), set(val(b))]
+        assert not shares[0] & shares[1] and shares[0] | shares[1] == set(val(whole)), f"{whole['stage']}: validation is sharded"
+        assert abs(len(shares[0]) - len(shares[1])) <= 1 and len(shares[0]) + len(shares[1]) == epoch_one
     a, b = one.metrics.test.model, two.metrics.test.model
-    # Same global batches and steps; they differ by dropout draws and per-rank batch-norm statistics.
+    # Same global batches and steps (checked above); they differ by dropout draws and per-rank batch-norm statistics.
     assert abs(a.mae_days - b.mae_days) <= 0.15 * a.mae_days
     assert abs(a.kappa_linear_10bucket - b.kappa_linear_10bucket) <= 0.15

@@ -45,7 +45,7 @@ def _fill(at: AppTest, name: str, preset: str = "quick", **numbers) -> None:
     [b for b in at.button if b.label == "Train"][0].click().run()
 
 
-def _until(at: AppTest, status: str, timeout: float = 300) -> None:
+def _until(at: AppTest, status: str, timeout: float = 150) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         at.run()
@@ -90,7 +90,9 @@ def test_cancel_and_a_failing_job_leave_the_active_model_alone(app_cache, tiny_c
     while not [b for b in at.button if b.label == "Cancel"] and time.time() < deadline:
         time.sleep(0.5)
         at.run()
-    [b for b in at.button if b.label == "Cancel"][0].click().run()
+    cancel = [b for b in at.button if b.label == "Cancel"]
+    assert cancel, "no Cancel button within 120 s of starting the job: " + " | ".join(m.value for m in at.markdown)
+    cancel[0].click().run()
     _until(at, "cancelled")
     assert any("No run was written" in e.value for e in at.error)
     assert not (app_cache / "runs" / "long-run").exists()
