@@ -45,7 +45,7 @@ def default_bundle_dir(source: str) -> Path:
         from lemof.data.synthetic import ensure_synthetic
 
         return Path(ensure_synthetic())
-    from lemof.catalog import PHYSIONET_KEY, build_cohort, list_cohorts
+    from lemof.runs.catalog import PHYSIONET_KEY, build_cohort, list_cohorts
 
     if source != PHYSIONET_KEY:
         raise SystemExit(f"no default cohort for {source!r} runs: pass its bundle with --data")

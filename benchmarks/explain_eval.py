@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from _common import REPO  # noqa: F401  (puts the repository on sys.path)
-from lemof.metrics import auroc
-from lemof.stats import B_DEFAULT, SEED_DEFAULT, bootstrap_indices, bootstrap_mean_ci, percentile_ci
+from lemof.evaluation.metrics import auroc
+from lemof.evaluation.stats import B_DEFAULT, SEED_DEFAULT, bootstrap_indices, bootstrap_mean_ci, percentile_ci
 
 # Removal fractions of the input cells (by count): 0 %, 5 %, 10 %, 20 %, ..., 100 %.
 INPUT_FRACTIONS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
@@ -60,7 +60,7 @@ def lemof_outputs(run, bundle, rows: np.ndarray) -> dict:
     """One batched forward pass over ``rows``: stacker inputs and output, the exact level Shapley
     values (NaN for absent levels), the base value, head contributions and the final prediction."""
     from lemof.explain.level_shap import level_shapley
-    from lemof.inference import predict_rows
+    from lemof.models.inference import predict_rows
 
     pred = predict_rows(run.model, run.preprocessor, bundle, np.asarray(rows))
     n_ehr = len(run.level_importance.levels["ehr"])
@@ -370,7 +370,7 @@ def spearman_ci(x, y, B: int = B_DEFAULT, seed: int = SEED_DEFAULT) -> dict:
 
 
 def mean_ci(values, B: int = B_DEFAULT, seed: int = SEED_DEFAULT, nd: int = 5) -> dict:
-    """``lemof.stats.bootstrap_mean_ci`` rounded, with n."""
+    """``lemof.evaluation.stats.bootstrap_mean_ci`` rounded, with n."""
     v = np.asarray(values, dtype=float)
     ci = bootstrap_mean_ci(v, B, seed)
     return {"estimate": _r(ci["estimate"], nd), "lo": _r(ci["lo"], nd), "hi": _r(ci["hi"], nd), "n": len(v)}

@@ -25,7 +25,7 @@ _EXPORTS = {
     "LemofError": "lemof.errors",
     "RunError": "lemof.errors",
     "StayNotFoundError": "lemof.errors",
-    "evaluate_run": "lemof.evaluation",
+    "evaluate_run": "lemof.evaluation.evaluate",
     "StayExplanation": "lemof.explain.explanation",
     "check_run_fits_cohort": "lemof.explain.explanation",
     "explain_stay": "lemof.explain.explanation",
@@ -35,19 +35,19 @@ _EXPORTS = {
     "FUSIONS": "lemof.models.fusions",
     "InputAttribution": "lemof.explain.input_attribution",
     "input_attributions": "lemof.explain.input_attribution",
-    "stay_context": "lemof.patient",
-    "StayContext": "lemof.patient",
+    "stay_context": "lemof.data.patient",
+    "StayContext": "lemof.data.patient",
     "Head": "lemof.models.spec",
     "HEAD_KINDS": "lemof.models.spec",
-    "RunMetrics": "lemof.metrics",
-    "LosMetrics": "lemof.metrics",
-    "CohortEntry": "lemof.catalog",
-    "RunEntry": "lemof.catalog",
-    "build_cohort": "lemof.catalog",
-    "list_cohorts": "lemof.catalog",
-    "list_runs": "lemof.catalog",
-    "Run": "lemof.runs",
-    "load_run": "lemof.runs",
+    "RunMetrics": "lemof.evaluation.metrics",
+    "LosMetrics": "lemof.evaluation.metrics",
+    "CohortEntry": "lemof.runs.catalog",
+    "RunEntry": "lemof.runs.catalog",
+    "build_cohort": "lemof.runs.catalog",
+    "list_cohorts": "lemof.runs.catalog",
+    "list_runs": "lemof.runs.catalog",
+    "Run": "lemof.runs.run",
+    "load_run": "lemof.runs.run",
     "TrainConfig": "lemof.training.config",
     "train": "lemof.training.pipeline",
 }
@@ -67,14 +67,14 @@ if TYPE_CHECKING:  # for type checkers and IDEs
     from lemof.data.bundle import CohortBundle, open_bundle
     from lemof.data.synthetic import ensure_synthetic, generate_synthetic
     from lemof.errors import CohortError, ConfigError, LemofError, RunError, StayNotFoundError
-    from lemof.evaluation import evaluate_run
-    from lemof.catalog import CohortEntry, RunEntry, build_cohort, list_cohorts, list_runs
+    from lemof.evaluation.evaluate import evaluate_run
+    from lemof.runs.catalog import CohortEntry, RunEntry, build_cohort, list_cohorts, list_runs
     from lemof.explain.explanation import StayExplanation, StayPrediction, check_run_fits_cohort, explain_stay, predict_stay, stay_attention
     from lemof.models.fusions import FUSIONS
     from lemof.explain.input_attribution import InputAttribution, input_attributions
-    from lemof.metrics import LosMetrics, RunMetrics
+    from lemof.evaluation.metrics import LosMetrics, RunMetrics
     from lemof.models.spec import HEAD_KINDS, Head
-    from lemof.patient import StayContext, stay_context
-    from lemof.runs import Run, load_run
+    from lemof.data.patient import StayContext, stay_context
+    from lemof.runs.run import Run, load_run
     from lemof.training.config import TrainConfig
     from lemof.training.pipeline import train

@@ -94,17 +94,6 @@ def _cmd_data_mimic(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_data_mimic_fixture(args: argparse.Namespace) -> int:
-    from lemof.data.mimic_fixture import write_mimic_fixture
-
-    truth = write_mimic_fixture(
-        args.out, args.patients, args.seed, extra_chartevents=args.extra_chartevents, record_list_rows=args.record_list_rows,
-        log=None if args.quiet else (lambda m: print(m, file=sys.stderr)),
-    )
-    _print_json({"mimic_dir": str(args.out / "mimic"), "ecg_dir": str(args.out / "ecg"), "stays": len(truth.stays), "chartevents_rows": truth.chartevents_rows})
-    return 0
-
-
 def _train_config(args: argparse.Namespace):
     from lemof.errors import ConfigError
     from lemof.training.config import TrainConfig
@@ -136,7 +125,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import signal
 
     from lemof.progress import FileProgress, TqdmProgress
-    from lemof.runs import load_run
+    from lemof.runs.run import load_run
     from lemof.training.pipeline import train
 
     cfg = _train_config(args)
@@ -182,8 +171,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from lemof.data.bundle import open_bundle
-    from lemof.evaluation import evaluate_run
-    from lemof.runs import load_run
+    from lemof.evaluation.evaluate import evaluate_run
+    from lemof.runs.run import load_run
 
     run = load_run(args.run)
     report = evaluate_run(run, open_bundle(args.data), args.split, use_stored=args.stored)
@@ -194,7 +183,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_explain(args: argparse.Namespace) -> int:
     from lemof.data.bundle import open_bundle
     from lemof.explain.explanation import explain_stay
-    from lemof.runs import load_run
+    from lemof.runs.run import load_run
 
     run = load_run(args.run)
     explanation = explain_stay(run, open_bundle(args.data), args.stay, per_head_attention=args.per_head)
@@ -205,7 +194,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from lemof.data.bundle import open_bundle
     from lemof.report import write_case_report
-    from lemof.runs import load_run
+    from lemof.runs.run import load_run
 
     out = write_case_report(load_run(args.run), open_bundle(args.data), args.stay, args.out)
     _print_json({"report": str(out), "bytes": out.stat().st_size})
@@ -252,15 +241,6 @@ def build_parser() -> argparse.ArgumentParser:
     mm.add_argument("--overwrite", action="store_true")
     mm.add_argument("--quiet", action="store_true")
     mm.set_defaults(func=_cmd_data_mimic)
-
-    mf = data.add_parser("mimic-fixture", help="write a MIMIC-IV look-alike in MIMIC's exact formats (tests, benchmarks)")
-    mf.add_argument("--out", type=Path, required=True)
-    mf.add_argument("--patients", type=int, default=100)
-    mf.add_argument("--seed", type=int, default=0)
-    mf.add_argument("--extra-chartevents", type=int, default=0, help="add this many rows of other itemids (MIMIC-scale)")
-    mf.add_argument("--record-list-rows", type=int, default=0, help="pad record_list.csv with this many ECGs of other patients")
-    mf.add_argument("--quiet", action="store_true")
-    mf.set_defaults(func=_cmd_data_mimic_fixture)
 
     tr = sub.add_parser("train", help="train LeMoF (three stages), an ablation or a baseline, and write a run directory")
     tr.add_argument("--data", type=Path, required=True, help="cohort bundle directory")

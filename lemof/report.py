@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 
 from lemof import __version__
 from lemof.data.bundle import CohortBundle
-from lemof.runs import Run
+from lemof.runs.run import Run
 
 _CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#111;padding:0 1rem}
@@ -52,7 +52,7 @@ def case_report_html(run: Run, bundle: CohortBundle, stay_id: int | str) -> str:
     from lemof.explain.drivers import input_drivers
     from lemof.explain.explanation import explain_stay, predict_stay
     from lemof.explain.input_attribution import input_attributions
-    from lemof.patient import stay_context
+    from lemof.data.patient import stay_context
     from lemof.plots import (
         attention_figure,
         contributions_figure,

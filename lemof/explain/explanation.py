@@ -17,7 +17,7 @@ import numpy as np
 
 from lemof.data.bundle import CohortBundle
 from lemof.errors import CohortError
-from lemof.runs import Run
+from lemof.runs.run import Run
 
 
 @dataclass
@@ -87,8 +87,8 @@ class StayPrediction:
 
 def predict_stay(run: Run, bundle: CohortBundle, stay_id: int | str) -> StayPrediction:
     """The prediction of any run for one stay: stored for the cohort it was trained on, else computed."""
-    from lemof.evaluation import stored_predictions
-    from lemof.inference import predict_rows
+    from lemof.evaluation.evaluate import stored_predictions
+    from lemof.models.inference import predict_rows
 
     check_run_fits_cohort(run, bundle)
     row = bundle.row_of(stay_id)
@@ -164,7 +164,7 @@ def _stored(run: Run, bundle: CohortBundle, stay_id: int) -> dict[str, Any] | No
 def _computed(run: Run, bundle: CohortBundle, row: int) -> dict[str, Any]:
     """Run the network on one stay and compute its exact level Shapley values."""
     from lemof.explain.level_shap import level_shapley
-    from lemof.inference import predict_rows
+    from lemof.models.inference import predict_rows
 
     pred = predict_rows(run.model, run.preprocessor, bundle, np.array([row]))
     has_signal = bool(pred["sig_available"][0])
@@ -193,7 +193,7 @@ def stay_attention(run: Run, bundle: CohortBundle, stay_id: int | str, *, per_he
     ``ehr_to_sig`` is (heads, EHR tokens, biosignal tokens): which biosignal times each EHR hour
     attends to; ``sig_to_ehr`` the reverse. Token centres are in hours (EHR) and seconds.
     """
-    from lemof.inference import predict_rows
+    from lemof.models.inference import predict_rows
 
     require_lemof(run)
     check_run_fits_cohort(run, bundle)

@@ -17,7 +17,7 @@ import numpy as np
 from lemof.data.bundle import CohortBundle
 from lemof.errors import ConfigError
 from lemof.explain.explanation import StayExplanation, explain_stay
-from lemof.runs import Run
+from lemof.runs.run import Run
 
 KINDS = ("hide_signal", "value", "shift")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lemof.models.fusion import CrossModalFusion
+from lemof.models.attention import CrossModalFusion
 from lemof.models.meta import PATTERNS, MetaLearner
 from lemof.models.modality import ModalityModel, mlp_head, pool_tokens
 from lemof.models.registry import create_encoder

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lemof.models.fusion import CrossModalFusion, aggregate_levels
+from lemof.models.attention import CrossModalFusion, aggregate_levels
 from lemof.models.meta import MetaLearner
 from lemof.models.modality import ModalityModel
 from lemof.models.registry import create_encoder

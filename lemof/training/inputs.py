@@ -9,7 +9,7 @@ import torch
 
 from lemof.data.bundle import CohortBundle
 from lemof.errors import CohortError
-from lemof.preprocess import Preprocessor
+from lemof.data.preprocess import Preprocessor
 from lemof.training.config import TrainConfig
 
 MIN_STAYS = {"train": 8, "val": 4, "test": 1}

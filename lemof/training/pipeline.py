@@ -18,15 +18,15 @@ import pandas as pd
 import torch
 
 from lemof.data.bundle import open_bundle
-from lemof.evaluation import evaluation_report
-from lemof.inference import prediction_arrays, predict_rows, prediction_table
-from lemof.metrics import RunMetrics
+from lemof.evaluation.evaluate import evaluation_report
+from lemof.models.inference import prediction_arrays, predict_rows, prediction_table
+from lemof.evaluation.metrics import RunMetrics
 from lemof.models.fusions import LEMOF_VARIANTS, fusion_kind
 from lemof.models.model import LeMoF
 from lemof.models.spec import ModelSpec
 from lemof.paths import atomic_directory, safe_name
 from lemof.progress import Progress
-from lemof.runs import save_run
+from lemof.runs.run import save_run
 from lemof.training.config import TrainConfig
 from lemof.training.inputs import TrainingInputs, prepare_inputs, split_rows
 from lemof.training.distributed import init_from_env

@@ -50,7 +50,7 @@ def paired_bootstrap(err_a, err_b, B: int = B_DEFAULT, seed: int = SEED_DEFAULT,
 
 def metric_replicates(observed, predicted, interval, idx: np.ndarray, metrics: tuple[str, ...] = METRICS) -> dict[str, np.ndarray]:
     """Each of ``metrics`` (fields of ``LosMetrics``) on each resample (NaN where undefined)."""
-    from lemof.metrics import los_metrics
+    from lemof.evaluation.metrics import los_metrics
 
     out = {m: np.full(len(idx), np.nan) for m in metrics}
     for b, rows in enumerate(idx):

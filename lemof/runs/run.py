@@ -31,11 +31,11 @@ import pandas as pd
 
 from lemof import __version__ as LEMOF_VERSION
 from lemof.errors import ConfigError, RunError
-from lemof.metrics import RunMetrics
+from lemof.evaluation.metrics import RunMetrics
 from lemof.models.fusions import check_fusion, fusion_kind
 from lemof.models.spec import Head, ModelSpec
 from lemof.paths import file_sha256, write_bytes_atomic, write_json_atomic
-from lemof.preprocess import Preprocessor
+from lemof.data.preprocess import Preprocessor
 from lemof.training.config import TrainConfig
 
 RUN_FORMAT_VERSION = 2
