@@ -8,7 +8,6 @@ import dataclasses
 import numpy as np
 import pytest
 
-
 from lemof.explain import evaluation as ev
 
 

@@ -32,8 +32,8 @@ import pandas as pd
 from lemof import __version__ as LEMOF_VERSION
 from lemof.errors import ConfigError, RunError
 from lemof.evaluation.metrics import RunMetrics
-from lemof.models.fusions import check_fusion, fusion_kind
-from lemof.models.spec import Head, ModelSpec
+from lemof.models.fusions import check_fusion, create_model, fusion_kind
+from lemof.models.spec import Head, ModelSpec, head_kinds
 from lemof.paths import file_sha256, write_bytes_atomic, write_json_atomic
 from lemof.data.preprocess import Preprocessor
 from lemof.training.config import TrainConfig
@@ -130,7 +130,8 @@ class Run:
 
     @property
     def head_kinds(self) -> dict[str, str]:
-        return {h.name: h.kind for h in self.heads}
+        """``{head name: kind}`` of this run's heads."""
+        return head_kinds(self.heads)
 
     @property
     def interval_level(self) -> float:
@@ -283,12 +284,9 @@ def _build_model(path: Path, spec: ModelSpec):
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from lemof.models.baselines import BaselineNet
-    from lemof.models.model import LeMoF
-
     run = path.name
     try:
-        model = LeMoF(spec) if fusion_kind(spec.fusion) == "lemof" else BaselineNet(spec)
+        model = create_model(spec)  # imports torch and the fusion's network module
     except ConfigError as exc:
         raise RunError(f"run {run} does not match this code: {exc}") from None
     try:

@@ -36,10 +36,6 @@ class TrainingInputs:
     def val(self) -> np.ndarray:
         return self.rows["val"]
 
-    @property
-    def train_median_los_days(self) -> float:
-        return float(np.median(self.bundle.stays["los_days"].to_numpy()[self.train]))
-
     def describe(self) -> str:
         p = self.pre
         return (

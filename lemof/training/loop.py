@@ -15,6 +15,21 @@ from torch import nn
 from lemof.progress import Progress
 
 
+def signal_dropout(rate: float, seed: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Training-time biosignal dropout: a function that hides each stay's biosignal with
+    probability ``rate`` (``avail`` (B,) bool -> (B,) bool), drawn from its own CPU generator
+    seeded with ``seed + 1`` so it does not shift the batch order's random stream."""
+    generator = torch.Generator().manual_seed(seed + 1)
+
+    def drop(avail: torch.Tensor) -> torch.Tensor:
+        if rate <= 0:
+            return avail
+        keep = torch.rand(len(avail), generator=generator) >= rate
+        return avail & keep.to(avail.device)
+
+    return drop
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)

@@ -21,7 +21,7 @@ from lemof.data.bundle import open_bundle
 from lemof.evaluation.evaluate import evaluation_report
 from lemof.models.inference import prediction_arrays, predict_rows, prediction_table
 from lemof.evaluation.metrics import RunMetrics
-from lemof.models.fusions import LEMOF_VARIANTS, fusion_kind
+from lemof.models.fusions import LEMOF_VARIANTS, create_model, fusion_kind
 from lemof.models.model import LeMoF
 from lemof.models.spec import ModelSpec
 from lemof.paths import atomic_directory, safe_name
@@ -182,10 +182,7 @@ def level_shap_table(model: LeMoF, inputs: TrainingInputs, s2: Stage2Result) -> 
 
 def build_network(inputs: TrainingInputs, cfg: TrainConfig):
     """LeMoF or the baseline network of ``cfg.fusion``; a ``ConfigError`` if an encoder cannot take the inputs."""
-    from lemof.models.baselines import BaselineNet
-
-    spec = build_spec(inputs, cfg)
-    return (LeMoF(spec) if fusion_kind(cfg.fusion) == "lemof" else BaselineNet(spec)).to(inputs.device)
+    return create_model(build_spec(inputs, cfg)).to(inputs.device)
 
 
 def _lemof_steps(model: LeMoF, inputs: TrainingInputs, cfg: TrainConfig, progress: Progress | None, say: TrainingLog) -> tuple[LeMoF, dict]:
