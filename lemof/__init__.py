@@ -27,7 +27,7 @@ _EXPORTS = {
     "StayNotFoundError": "lemof.errors",
     "evaluate_run": "lemof.evaluation.evaluate",
     "StayExplanation": "lemof.explain.explanation",
-    "check_run_fits_cohort": "lemof.explain.explanation",
+    "check_run_fits_cohort": "lemof.runs.run",
     "explain_stay": "lemof.explain.explanation",
     "stay_attention": "lemof.explain.explanation",
     "StayPrediction": "lemof.explain.explanation",
@@ -69,12 +69,12 @@ if TYPE_CHECKING:  # for type checkers and IDEs
     from lemof.errors import CohortError, ConfigError, LemofError, RunError, StayNotFoundError
     from lemof.evaluation.evaluate import evaluate_run
     from lemof.runs.catalog import CohortEntry, RunEntry, build_cohort, list_cohorts, list_runs
-    from lemof.explain.explanation import StayExplanation, StayPrediction, check_run_fits_cohort, explain_stay, predict_stay, stay_attention
+    from lemof.explain.explanation import StayExplanation, StayPrediction, explain_stay, predict_stay, stay_attention
     from lemof.models.fusions import FUSIONS
     from lemof.explain.input_attribution import InputAttribution, input_attributions
     from lemof.evaluation.metrics import LosMetrics, RunMetrics
     from lemof.models.spec import HEAD_KINDS, Head
     from lemof.data.patient import StayContext, stay_context
-    from lemof.runs.run import Run, load_run
+    from lemof.runs.run import Run, check_run_fits_cohort, load_run
     from lemof.training.config import TrainConfig
     from lemof.training.pipeline import train

@@ -33,8 +33,8 @@ def _print_json(obj, indent: int | None = None) -> None:
 
 
 def _cmd_data_synthetic(args: argparse.Namespace) -> int:
-    from lemof.data.synthetic import generate_synthetic
-    from lemof.progress import TqdmProgress
+    from lemof.data.synthetic import generate_synthetic  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.progress import TqdmProgress  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     bars = TqdmProgress(disable=args.quiet, unit="stay")
     try:
@@ -46,9 +46,9 @@ def _cmd_data_synthetic(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_physionet2012(args: argparse.Namespace) -> int:
-    from lemof.data.bundle import open_bundle
-    from lemof.data.physionet2012 import build_physionet2012
-    from lemof.progress import TqdmProgress
+    from lemof.data.bundle import open_bundle  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.data.physionet2012 import build_physionet2012  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.progress import TqdmProgress  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     bars = TqdmProgress(disable=args.quiet, unit="step")
     try:
@@ -61,7 +61,7 @@ def _cmd_data_physionet2012(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_vendor_physionet2012(args: argparse.Namespace) -> int:
-    from lemof.data.physionet2012_source import read_raw, write_vendored
+    from lemof.data.physionet2012_source import read_raw, write_vendored  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     records = read_raw(args.source)
     write_vendored(records, args.out)
@@ -70,10 +70,10 @@ def _cmd_data_vendor_physionet2012(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_mimic(args: argparse.Namespace) -> int:
-    from lemof.progress import TqdmProgress
+    from lemof.progress import TqdmProgress  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
-    from lemof.data.bundle import open_bundle
-    from lemof.data.mimic import MimicOptions, build_mimic
+    from lemof.data.bundle import open_bundle  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.data.mimic import MimicOptions, build_mimic  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     options = MimicOptions(
         window_hours=args.window_hours,
@@ -95,8 +95,8 @@ def _cmd_data_mimic(args: argparse.Namespace) -> int:
 
 
 def _train_config(args: argparse.Namespace):
-    from lemof.errors import ConfigError
-    from lemof.training.config import TrainConfig
+    from lemof.errors import ConfigError  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.training.config import TrainConfig  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     options: dict = {}
     if args.config:
@@ -124,9 +124,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import os
     import signal
 
-    from lemof.progress import FileProgress, TqdmProgress
-    from lemof.runs.run import load_run
-    from lemof.training.pipeline import train
+    from lemof.progress import FileProgress, TqdmProgress  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.runs.run import load_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.training.pipeline import train  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     cfg = _train_config(args)
     main = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 alone reports
@@ -170,9 +170,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from lemof.data.bundle import open_bundle
-    from lemof.evaluation.evaluate import evaluate_run
-    from lemof.runs.run import load_run
+    from lemof.data.bundle import open_bundle  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.evaluation.evaluate import evaluate_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.runs.run import load_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     run = load_run(args.run)
     report = evaluate_run(run, open_bundle(args.data), args.split, use_stored=args.stored)
@@ -181,9 +181,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
-    from lemof.data.bundle import open_bundle
-    from lemof.explain.explanation import explain_stay
-    from lemof.runs.run import load_run
+    from lemof.data.bundle import open_bundle  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.explain.explanation import explain_stay  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.runs.run import load_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     run = load_run(args.run)
     explanation = explain_stay(run, open_bundle(args.data), args.stay, per_head_attention=args.per_head)
@@ -192,9 +192,9 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from lemof.data.bundle import open_bundle
-    from lemof.report import write_case_report
-    from lemof.runs.run import load_run
+    from lemof.data.bundle import open_bundle  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.report import write_case_report  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.runs.run import load_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     out = write_case_report(load_run(args.run), open_bundle(args.data), args.stay, args.out)
     _print_json({"report": str(out), "bytes": out.stat().st_size})

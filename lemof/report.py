@@ -16,6 +16,23 @@ import plotly.graph_objects as go
 
 from lemof import __version__
 from lemof.data.bundle import CohortBundle
+from lemof.data.patient import stay_context
+from lemof.explain.drivers import input_drivers
+from lemof.explain.explanation import explain_stay, predict_stay
+from lemof.explain.input_attribution import input_attributions
+from lemof.paths import write_bytes_atomic
+from lemof.plots import (
+    attention_figure,
+    contributions_figure,
+    ehr_attribution_figure,
+    feature_title,
+    level_shap_figure,
+    signal_attribution_figure,
+    signal_figure,
+    static_attribution_figure,
+    timeline_figure,
+)
+from lemof.plots.style import alt_text
 from lemof.runs.run import Run
 
 _CSS = """
@@ -38,8 +55,6 @@ def _code_version() -> str:
 def _figure(fig: go.Figure | None, first: list[bool]) -> str:
     if fig is None:
         return ""
-    from lemof.plots.style import alt_text
-
     include = first[0]
     first[0] = False
     div = fig.to_html(full_html=False, include_plotlyjs=include, config={"displaylogo": False})
@@ -49,22 +64,6 @@ def _figure(fig: go.Figure | None, first: list[bool]) -> str:
 
 def case_report_html(run: Run, bundle: CohortBundle, stay_id: int | str) -> str:
     """The HTML of one stay's case report (raises the same errors as ``explain_stay`` / ``predict_stay``)."""
-    from lemof.explain.drivers import input_drivers
-    from lemof.explain.explanation import explain_stay, predict_stay
-    from lemof.explain.input_attribution import input_attributions
-    from lemof.data.patient import stay_context
-    from lemof.plots import (
-        attention_figure,
-        contributions_figure,
-        ehr_attribution_figure,
-        feature_title,
-        level_shap_figure,
-        signal_attribution_figure,
-        signal_figure,
-        static_attribution_figure,
-        timeline_figure,
-    )
-
     sig_label = str(bundle.features["signal"].get("short_label", "Signal"))
     pred = predict_stay(run, bundle, stay_id)
     sid = pred.stay_id
@@ -128,8 +127,6 @@ def case_report_html(run: Run, bundle: CohortBundle, stay_id: int | str) -> str:
 
 
 def write_case_report(run: Run, bundle: CohortBundle, stay_id: int | str, out: str | Path) -> Path:
-    from lemof.paths import write_bytes_atomic
-
     out = Path(out)
     write_bytes_atomic(out, case_report_html(run, bundle, stay_id).encode("utf-8"))
     return out

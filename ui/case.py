@@ -27,6 +27,11 @@ from lemof.plots import (
 from ui import loaders
 from ui.context import ActiveContext, case_link
 from ui.widgets import chart, guarded
+from lemof.explain.drivers import input_drivers
+from lemof import LemofError
+from lemof.explain.whatif import Edit, limits
+from lemof.explain.similar import similar_stays
+from lemof.report import case_report_html
 
 SCOPES = ("Held-out test stays", "All stays")
 SIGNAL_FILTER = ("any", "recorded", "absent")
@@ -227,8 +232,6 @@ def attribution_section(ctx: ActiveContext, stay_id: int) -> None:
 
 def drivers_section(ctx: ActiveContext, stay_id: int) -> None:
     """The five input drivers in words (Integrated Gradients; computed after the first paint)."""
-    from lemof.explain.drivers import input_drivers
-
     with st.spinner("Finding the inputs that drove this prediction (Integrated Gradients)…"):
         attr = loaders.attribution(ctx.run_entry.path, ctx.cohort.path, stay_id)
     drivers = input_drivers(attr, ctx.bundle, k=5, sig_label=ctx.sig_label)
@@ -243,9 +246,6 @@ def drivers_section(ctx: ActiveContext, stay_id: int) -> None:
 
 def what_if_section(ctx: ActiveContext, stay_id: int, expl: StayExplanation) -> None:
     """Edit the stay (hide the biosignal, set a value, shift a series) and see the new explanation beside the original."""
-    from lemof import LemofError
-    from lemof.explain.whatif import Edit, limits
-
     features = ctx.bundle.features["ehr"]["features"]
     editable = [f["name"] for f in features if limits(ctx.bundle, f["name"]) is not None]
     if ctx.bundle.signal_mask is not None:
@@ -302,8 +302,6 @@ def what_if_section(ctx: ActiveContext, stay_id: int, expl: StayExplanation) -> 
 
 def similar_section(ctx: ActiveContext, stay_id: int, expl: StayExplanation) -> None:
     """The ten nearest training stays in the model's fused representation, as precedents."""
-    from lemof.explain.similar import similar_stays
-
     with st.spinner("Finding similar training stays (the first time, every training stay is encoded)…"):
         index = loaders.similarity_index(ctx.run_entry.path, ctx.cohort.path)
         table = similar_stays(ctx.run, ctx.bundle, stay_id, index, k=10, sig_label=ctx.sig_label)
@@ -319,8 +317,6 @@ def similar_section(ctx: ActiveContext, stay_id: int, expl: StayExplanation) -> 
 
 def report_button(ctx: ActiveContext, stay_id: int) -> None:
     """One click: the stay's review as a self-contained HTML file (generated when clicked)."""
-    from lemof.report import case_report_html
-
     def build() -> bytes:
         return case_report_html(ctx.run, ctx.bundle, stay_id).encode("utf-8")
 

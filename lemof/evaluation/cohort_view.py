@@ -323,7 +323,7 @@ def _validation_predictions(run: Run, bundle: CohortBundle, rp) -> pd.DataFrame:
         if rp.pred.index.isin(ids).sum() == len(ids):
             table = rp.pred.loc[ids, ["final", "sig_available"]]
         else:
-            from lemof.evaluation.compare import run_predictions
+            from lemof.evaluation.compare import run_predictions  # lazy: imports torch (compare uses models.meta)
 
             table = run_predictions(run, bundle, rows).pred[["final", "sig_available"]]
     return table.assign(observed_days=observed.reindex(table.index).to_numpy())
@@ -333,7 +333,7 @@ def build_view(run: Run, bundle: CohortBundle, split: str = "test", sig_label: s
     """Everything the Cohort page draws, for ``split`` (``test`` or ``all``) of ``bundle``.
 
     Raises ``LemofError`` (one readable line) when the run cannot predict this cohort."""
-    from lemof.evaluation.compare import Comparison, run_predictions
+    from lemof.evaluation.compare import Comparison, run_predictions  # lazy: imports torch (compare uses models.meta)
 
     rows = bundle.rows(split)
     if not len(rows):

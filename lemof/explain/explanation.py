@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from lemof.data.bundle import CohortBundle
-from lemof.errors import CohortError
-from lemof.runs.run import Run
+from lemof.runs.run import Run, check_run_fits_cohort, require_lemof
+from lemof.evaluation.evaluate import stored_predictions
+from lemof.explain.level_shap import level_shapley
 
 
 @dataclass
@@ -87,8 +88,7 @@ class StayPrediction:
 
 def predict_stay(run: Run, bundle: CohortBundle, stay_id: int | str) -> StayPrediction:
     """The prediction of any run for one stay: stored for the cohort it was trained on, else computed."""
-    from lemof.evaluation.evaluate import stored_predictions
-    from lemof.models.inference import predict_rows
+    from lemof.models.inference import predict_rows  # lazy: imports torch (stored explanations are read without it)
 
     check_run_fits_cohort(run, bundle)
     row = bundle.row_of(stay_id)
@@ -111,31 +111,8 @@ def predict_stay(run: Run, bundle: CohortBundle, stay_id: int | str) -> StayPred
     )
 
 
-def require_lemof(run: Run) -> None:
-    """``RunError`` naming what does apply, for a run whose model is not LeMoF."""
-    if not run.is_lemof:
-        from lemof.errors import RunError
-
-        extra = "Integrated Gradients over its inputs do" if run.kind == "baseline" else "it stores predictions only"
-        raise RunError(
-            f"run {run.run_id} is the {run.fusion!r} baseline: level SHAP, head contributions and cross-modal attention "
-            f"explain LeMoF and do not apply to it ({extra}; its metrics: python -m lemof evaluate)"
-        )
-
-
 def _none_if_nan(values: np.ndarray) -> list[float | None]:
     return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype=float)]
-
-
-def check_run_fits_cohort(run: Run, bundle: CohortBundle) -> None:
-    """A model explains only cohorts of the family (source) it was trained on."""
-    if run.cohort.source != bundle.source:
-        raise CohortError(
-            f"run {run.run_id!r} was trained on {run.cohort.source!r} data and cannot explain "
-            f"the {bundle.source!r} cohort {bundle.name!r}"
-        )
-    if run.preprocessor is not None:
-        run.preprocessor.check_compatible(bundle)
 
 
 def _stored(run: Run, bundle: CohortBundle, stay_id: int) -> dict[str, Any] | None:
@@ -163,8 +140,7 @@ def _stored(run: Run, bundle: CohortBundle, stay_id: int) -> dict[str, Any] | No
 
 def _computed(run: Run, bundle: CohortBundle, row: int) -> dict[str, Any]:
     """Run the network on one stay and compute its exact level Shapley values."""
-    from lemof.explain.level_shap import level_shapley
-    from lemof.models.inference import predict_rows
+    from lemof.models.inference import predict_rows  # lazy: imports torch (stored explanations are read without it)
 
     pred = predict_rows(run.model, run.preprocessor, bundle, np.array([row]))
     has_signal = bool(pred["sig_available"][0])
@@ -193,7 +169,7 @@ def stay_attention(run: Run, bundle: CohortBundle, stay_id: int | str, *, per_he
     ``ehr_to_sig`` is (heads, EHR tokens, biosignal tokens): which biosignal times each EHR hour
     attends to; ``sig_to_ehr`` the reverse. Token centres are in hours (EHR) and seconds.
     """
-    from lemof.models.inference import predict_rows
+    from lemof.models.inference import predict_rows  # lazy: imports torch (stored explanations are read without it)
 
     require_lemof(run)
     check_run_fits_cohort(run, bundle)

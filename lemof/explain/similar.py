@@ -15,8 +15,7 @@ import numpy as np
 import pandas as pd
 
 from lemof.data.bundle import CohortBundle
-from lemof.explain.explanation import check_run_fits_cohort, require_lemof
-from lemof.runs.run import Run
+from lemof.runs.run import Run, check_run_fits_cohort, require_lemof
 
 
 def fused_vectors(run: Run, bundle: CohortBundle, rows: np.ndarray, batch_size: int = 256) -> np.ndarray:

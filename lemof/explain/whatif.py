@@ -18,6 +18,7 @@ from lemof.data.bundle import CohortBundle
 from lemof.errors import ConfigError
 from lemof.explain.explanation import StayExplanation, explain_stay
 from lemof.runs.run import Run
+from lemof.data.physionet2012 import SIGNAL_CHANNELS
 
 KINDS = ("hide_signal", "value", "shift")
 
@@ -45,8 +46,6 @@ def limits(bundle: CohortBundle, name: str) -> tuple[float, float] | None:
         if f["name"] == name and f.get("display_range"):
             return float(f["display_range"][0]), float(f["display_range"][1])
     if bundle.source == "physionet2012":
-        from lemof.data.physionet2012 import SIGNAL_CHANNELS
-
         if name in SIGNAL_CHANNELS:
             return float(SIGNAL_CHANNELS[name][2]), float(SIGNAL_CHANNELS[name][3])
     return None

@@ -34,6 +34,9 @@ from lemof.training.loop import FitReport, device_name, resolve_device, seed_eve
 from lemof.training.stage1 import modality_outputs, train_modality
 from lemof.training.stage2 import Stage2Result, run_stage2
 from lemof.training.stage3 import best_level_tokens, fit_meta_learner, fused_predictions, head_matrix, train_fusion
+from lemof.training.baselines import train_baseline
+from lemof.errors import ConfigError
+from lemof.training.gbm import train_gbm
 
 
 class TrainingLog:
@@ -196,8 +199,6 @@ def _lemof_steps(model: LeMoF, inputs: TrainingInputs, cfg: TrainConfig, progres
 
 
 def _baseline_steps(net, inputs: TrainingInputs, cfg: TrainConfig, progress: Progress | None, say: TrainingLog):
-    from lemof.training.baselines import train_baseline
-
     fits, reports = train_baseline(net, inputs, cfg, progress, say)
     stage_reports = {k: v.__dict__ for k, v in fits.items()}
     stage_reports["meta_learner" if cfg.fusion == "late" else "intervals"] = reports
@@ -239,10 +240,7 @@ def train(
     say(f"{cfg.fusion} ({kind}) on cohort {bundle.name} ({bundle.source}, {len(bundle)} stays, fingerprint {bundle.fingerprint}); device {device_name(dev)}, {w.size} process(es)")
     if kind == "tabular":
         if w.active:
-            from lemof.errors import ConfigError
-
             raise ConfigError("gbm trains on the CPU in one process; run it without torchrun")
-        from lemof.training.gbm import train_gbm
 
         rows = split_rows(bundle)
         say("splits: " + ", ".join(f"{k} {len(v)}" for k, v in rows.items()))
