@@ -21,7 +21,7 @@ from lemof.paths import cache_dir
 from lemof.progress import Progress
 from lemof.errors import CohortError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]  # lemof/<package>/<module>.py
 SHIPPED_MODELS = REPO_ROOT / "assets" / "models"
 DEFAULT_SYNTHETIC_KEY = "synthetic"
 DEFAULT_SYNTHETIC_N = 4000

@@ -30,7 +30,7 @@ from lemof.training.config import TrainConfig
 
 JOBS = ".jobs"
 LOCK = ".train.lock"
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]  # lemof/<package>/<module>.py
 _CHILDREN: dict[int, subprocess.Popen] = {}  # jobs this process started (reaped on status checks)
 
 
