@@ -15,7 +15,6 @@ import streamlit as st
 
 from lemof import CohortBundle, Run, StayExplanation, StayPrediction, explain_stay, input_attributions, load_run, open_bundle, predict_stay, stay_attention
 from lemof.explain.similar import training_index
-from lemof.explain.whatif import what_if
 
 
 log = logging.getLogger("lemof.app")
@@ -123,6 +122,8 @@ def similarity_index(run_path: Path, cohort_path: Path):
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _what_if(run_path: str, r_stamp: tuple[float, float], cohort_path: str, c_stamp: float, stay_id: int, edits: tuple) -> StayExplanation:
+    from lemof.explain.whatif import what_if  # here, not at the top: this module's own what_if (below) would shadow it
+
     return what_if(_run(run_path, r_stamp), _bundle(cohort_path, c_stamp), stay_id, list(edits))
 
 
