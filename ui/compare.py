@@ -7,8 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from lemof import LemofError, RunEntry, list_runs
-from lemof.catalog import run_id_from_link
-from lemof.compare import Comparison, compare_runs
+from lemof.runs.catalog import run_id_from_link
+from lemof.evaluation.compare import Comparison, compare_runs
 from lemof.plots import (
     attention_figure,
     calibration_figure,
@@ -25,6 +25,7 @@ from ui import loaders
 from ui.context import ActiveContext, case_link
 from lemof.plots import alt_text
 from ui.widgets import PLOTLY_CONFIG, chart, guarded
+from lemof.evaluation.metrics import los_metrics
 
 MAX_RUNS = 6
 
@@ -80,7 +81,6 @@ def report_problems(ctx: ActiveContext, comp: Comparison) -> None:
 
 def metrics_section(comp: Comparison, metrics: pd.DataFrame) -> None:
     median = float(np.median(comp.bundle.stays.loc[comp.bundle.stays["split"] == "train", "los_days"]))
-    from lemof.metrics import los_metrics
 
     ref = los_metrics(comp.stays["los_days"].to_numpy(), np.full(len(comp.stays), median)).to_dict()
     references = {"mae_days": ref["mae_days"], "kappa_linear_10bucket": 0.0, "auroc_los_gt7": 0.5}

@@ -32,7 +32,7 @@ class ActiveContext:
     @property
     def sig_label(self) -> str:
         """Short name of the cohort's biosignal ("ECG", "Bedside")."""
-        return str(self.bundle.features["signal"].get("short_label", "Signal"))
+        return self.bundle.sig_label
 
     @property
     def trained_on_this_cohort(self) -> bool:
@@ -49,7 +49,7 @@ def current() -> ActiveContext:
     from streamlit.runtime.pages_manager import PagesManager
 
     if PagesManager.uses_pages_directory:  # a page file run without app.py: run it through the router instead
-        from ui import router
+        from ui import router  # lazy: ui.router imports ui.sidebar, which imports this module
 
         router.route().run()  # st.navigation (ends this mode), the sidebar, then this very page, in this run
         st.stop()
