@@ -56,6 +56,31 @@ def sessions_at_once(browser, urls: list[tuple[str, int]], timeout_s: float = 30
     return ready
 
 
+def sequential_visitors(browser, url: str, charts: int, pid: int, n: int = 5) -> list[dict]:
+    """``n`` visitors one after another, each in a new browser context closed before the next
+    opens: page-ready time and the server's resident memory after each (a session whose tab
+    closed must be released, so neither should grow)."""
+    out = []
+    for _ in range(n):
+        context = browser.new_context(viewport=VIEWPORT)
+        page = context.new_page()
+        t = time.perf_counter()
+        page.goto(url)
+        page.wait_for_function(CHARTS_READY_JS, arg=charts, timeout=120_000)
+        ready = time.perf_counter() - t
+        context.close()
+        time.sleep(1.0)  # let the server notice the closed websocket
+        out.append({"ready_s": round(ready, 2), "server_rss_mb": round(current_rss_mb(pid), 1)})
+    return out
+
+
+def current_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def summary(times: list[float], rss: float) -> dict:
     return {
         "page_ready_s": [round(t, 2) for t in times],
@@ -90,6 +115,11 @@ def main() -> None:
         with streamlit_server(on_start=procs.append) as url:
             times = sessions_at_once(browser, [(f"{url}/{q}", k) for q, k in picks])
             app = summary(times, peak_rss_mb(procs[0].pid))
+            # five more visitors, one after another, on stays nobody opened yet
+            fresh = syn[syn["has_signal"]]["stay_id"].iloc[n : n + 5]
+            visitors = []
+            for sid in fresh:
+                visitors += sequential_visitors(browser, f"{url}/?stay={int(sid)}", 5, procs[0].pid, n=1)
         with tempfile.TemporaryDirectory() as tmp:
             script = Path(tmp) / "trivial.py"
             script.write_text(TRIVIAL_APP)
@@ -108,6 +138,9 @@ def main() -> None:
             "ratio_all_ready": round(app["all_ready_s"] / trivial["all_ready_s"], 2),
             "ratio_p50": round(app["p50_s"] / trivial["p50_s"], 2),
             "goal_ratio": 1.5,
+            "goal_peak_rss_mb": 800,
+            "sequential_visitors_after": visitors,
+            "fifth_over_first_visitor": round(visitors[-1]["ready_s"] / visitors[0]["ready_s"], 2),
         },
     )
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from lemof import LemofError, RunEntry, list_runs
-from lemof.runs.catalog import run_id_from_link
+from lemof.runs.catalog import preferred_order, run_id_from_link
 from lemof.evaluation.compare import Comparison, compare_runs
+from lemof.evaluation.metrics import los_metrics
 from lemof.plots import (
+    alt_text,
     attention_figure,
     calibration_figure,
     contributions_figure,
@@ -21,47 +25,78 @@ from lemof.plots import (
     stay_predictions_figure,
     waterfall_range,
 )
-from ui import loaders
+from ui import links, loaders
 from ui.context import ActiveContext, case_link
-from lemof.plots import alt_text
 from ui.widgets import PLOTLY_CONFIG, chart, guarded
-from lemof.evaluation.metrics import los_metrics
 
 MAX_RUNS = 6
+LINK_SCOPE = "compare"  # of its links (ui.links)
+
+
+def lemof_configurations(ctx: ActiveContext, entries: list[RunEntry]) -> list[str]:
+    """The cohort's LeMoF encoder configurations: one ``fusion == "lemof"`` run per encoder pair,
+    in the sidebar's order (the default encoders first); the active run stands for its own pair."""
+    active = ctx.run_entry
+    out: dict[str, str] = {}  # encoders -> run id
+    for e in preferred_order(entries, ctx.bundle.name):
+        if e.fusion == "lemof" and e.encoders not in out:
+            out[e.encoders] = active.run_id if (active.fusion, active.encoders) == ("lemof", e.encoders) else e.run_id
+    return list(out.values())[:MAX_RUNS]
+
+
+def baselines(ctx: ActiveContext, entries: list[RunEntry]) -> list[str]:
+    """One run per other fusion method (the baselines, gbm, any ablation), in the sidebar's order."""
+    out: dict[str, str] = {}  # fusion -> run id
+    for e in preferred_order(entries, ctx.bundle.name):
+        if e.fusion != "lemof":
+            out.setdefault(e.fusion, e.run_id)
+    return list(out.values())
+
+
+def _choose(key: str, run_ids: list[str]) -> None:
+    st.session_state[key] = run_ids[:MAX_RUNS]  # a button callback: before the multiselect is drawn
 
 
 def choose_runs(ctx: ActiveContext) -> list[RunEntry]:
-    """The runs to compare (of the active cohort's family); the choice lives in ``?runs=a,b,c``."""
+    """The runs to compare (of the active cohort's family): at first the LeMoF encoder
+    configurations, the baselines one click away; the choice lives in ``?runs=a,b,c``."""
     entries, _ = list_runs(source=ctx.bundle.source)
     ids = [e.run_id for e in entries]
     key = f"compare_runs:{ctx.cohort.key}"
-    link = st.query_params.get("runs")
-    if link is not None and link != st.session_state.get("_runs_link_applied"):
-        st.session_state["_runs_link_applied"] = link
+    configurations = lemof_configurations(ctx, entries)
+    link = links.take(LINK_SCOPE, "runs")
+    if link is not None:
         wanted = [run_id_from_link(r, ids) for r in link.split(",") if r]
         unknown = [r for r in wanted if r not in ids]
         if unknown:
             st.warning(f"The link asks for run(s) {', '.join(repr(u) for u in unknown)}, which are not available for {ctx.cohort.label}; they are left out.")
         st.session_state[key] = [r for r in wanted if r in ids][:MAX_RUNS]
     if key not in st.session_state:
-        others = [r for r in ids if r != ctx.run_entry.run_id]
-        st.session_state[key] = [ctx.run_entry.run_id] + others[:2]
+        if len(configurations) >= 2:
+            st.session_state[key] = configurations
+        else:  # fewer than two LeMoF configurations in this family: the active run and the next ones
+            others = [e.run_id for e in preferred_order(entries, ctx.bundle.name) if e.run_id != ctx.run_entry.run_id]
+            st.session_state[key] = [ctx.run_entry.run_id] + others[:2]
     st.session_state[key] = [r for r in st.session_state[key] if r in ids]
     labels = {e.run_id: e.label for e in entries}
     chosen = st.multiselect(
         f"Runs to compare ({len(ids)} trained on {ctx.bundle.source} cohorts; up to {MAX_RUNS})", ids, key=key, format_func=labels.__getitem__,
         max_selections=MAX_RUNS, help="Shipped runs and your own (trained from the Retrain page or the command line).",
     )
-    st.query_params["runs"] = ",".join(chosen)
-    st.session_state["_runs_link_applied"] = st.query_params["runs"]
+    links.mirror(LINK_SCOPE, "runs", ",".join(chosen))
+    missing = [r for r in baselines(ctx, entries) if r not in chosen]
     by_id = {e.run_id: e for e in entries}
+    c1, c2 = st.columns(2)
+    c1.button(f"Add the baselines ({', '.join(by_id[r].fusion for r in missing) or 'all shown'})", key="compare_add_baselines", disabled=not missing,
+              on_click=_choose, args=(key, chosen + missing), icon=":material/add:",
+              help=f"At most {MAX_RUNS} runs: those beyond are left out." if len(chosen) + len(missing) > MAX_RUNS else None)
+    c2.button("Only the LeMoF encoder configurations", key="compare_configurations", disabled=chosen == configurations or len(configurations) < 2,
+              on_click=_choose, args=(key, configurations), icon=":material/restart_alt:")
     return [by_id[r] for r in chosen]  # in the order picked: the same order (and colours) in every figure
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)  # shared and read-only, like the runs it holds
 def _comparison(run_paths: tuple[str, ...], stamps: tuple, cohort_path: str, cohort_stamp: float) -> tuple[Comparison, pd.DataFrame, pd.DataFrame]:
-    from pathlib import Path
-
     runs = [loaders.run(Path(p)) for p in run_paths]
     comparison = compare_runs(runs, loaders.bundle(Path(cohort_path)))
     return comparison, comparison.metrics(), comparison.calibration()
@@ -81,7 +116,6 @@ def report_problems(ctx: ActiveContext, comp: Comparison) -> None:
 
 def metrics_section(comp: Comparison, metrics: pd.DataFrame) -> None:
     median = float(np.median(comp.bundle.stays.loc[comp.bundle.stays["split"] == "train", "los_days"]))
-
     ref = los_metrics(comp.stays["los_days"].to_numpy(), np.full(len(comp.stays), median)).to_dict()
     references = {"mae_days": ref["mae_days"], "kappa_linear_10bucket": 0.0, "auroc_los_gt7": 0.5}
     chart(metrics_ci_figure(metrics, comp.ids, references), key="compare_metrics")
@@ -145,9 +179,8 @@ def pair_section(ctx: ActiveContext, comp: Comparison) -> tuple[str, str]:
 def one_stay_section(ctx: ActiveContext, comp: Comparison, default_stay: int) -> None:
     ids = comp.stays.index.astype(int).tolist()
     key = "compare_stay"
-    link = st.query_params.get("stay")
-    if link is not None and link != st.session_state.get("_compare_stay_link"):
-        st.session_state["_compare_stay_link"] = link
+    link = links.take(LINK_SCOPE, "stay")
+    if link is not None:
         if link.isdigit() and int(link) in ids:
             st.session_state[key] = int(link)
         else:
@@ -155,8 +188,7 @@ def one_stay_section(ctx: ActiveContext, comp: Comparison, default_stay: int) ->
     if st.session_state.get(key) not in ids:
         st.session_state[key] = default_stay
     stay = st.selectbox("Test stay (default: where the two runs disagree most)", ids, key=key)
-    st.query_params["stay"] = str(stay)
-    st.session_state["_compare_stay_link"] = str(stay)
+    links.mirror(LINK_SCOPE, "stay", str(stay))
     st.page_link("pages/case_review.py", label=f"Open stay {stay} in case review", icon=":material/person_search:", query_params={"stay": str(stay)})
     rows = []
     for r in comp.runs:
@@ -164,18 +196,18 @@ def one_stay_section(ctx: ActiveContext, comp: Comparison, default_stay: int) ->
         rows.append({"run": r.run.run_id, "los_days": p["los_days"], "low": p["interval_low_days"], "high": p["interval_high_days"]})
     chart(stay_predictions_figure(rows, float(comp.stays.loc[stay, "los_days"])), key="compare_stay_predictions")
 
+    results = {r.run.run_id: loaders.stay(r.run, ctx.bundle, stay) for r in comp.runs if r.run.is_lemof}  # shared with case review
     explanations = {}
-    for r in comp.runs:
-        if r.run.is_lemof:
-            with guarded(f"Explanation by {r.run.run_id}"):
-                explanations[r.run.run_id] = loaders.explanation(r.run.path, ctx.cohort.path, stay)
+    for run_id, res in results.items():
+        with guarded(f"Explanation by {run_id}"):
+            explanations[run_id] = res.explanation
     if not explanations:
         st.info("None of these runs is LeMoF: level SHAP, head contributions and attention do not apply to baselines.")
         return
     span = 1.15 * max(span_of(e) for e in explanations.values())
     ranges = [waterfall_range(e) for e in explanations.values()]
     value_range = (min(r[0] for r in ranges), max(r[1] for r in ranges))
-    attention = {rid: loaders.attention(comp.get(rid).run.path, ctx.cohort.path, stay) for rid in explanations}
+    attention = {rid: results[rid].attention for rid in explanations}
     zmax = max((float(np.max(a["ehr_to_sig"]["mean"])) for a in attention.values() if a is not None), default=None)
     baselines = [r.run for r in comp.runs if r.run.run_id not in explanations]
     if baselines:

@@ -1,21 +1,26 @@
 """The active context (cohort, bundle, run) a page works on: built once per script run by the
-sidebar in ``app.py`` and handed to the page that runs next.
+sidebar, published by the router (``ui.router``, run by ``app.py``) and read by the page that runs
+next (``current()``).
 
 Streamlit has two multipage modes. ``app.py`` uses ``st.navigation``; but while a server has
 not yet run ``st.navigation`` once, the presence of a ``pages/`` folder makes it run a page file
 named in the very first request *directly*, without ``app.py`` (and ``AppTest.switch_page``
-always does). ``current()`` detects that mode exactly (``PagesManager.uses_pages_directory``),
-routes as ``app.py`` would (menu, sidebar, context) and runs the page from there, then stops
-the direct run: one run, so no click is lost, and the page's widgets always live under the
-router's page identity, so their state survives from run to run.
+may do the same). ``current()`` detects that mode exactly (``PagesManager.uses_pages_directory``),
+runs the app's entry point in its place (Streamlit's main script, ``app.py``: menu, sidebar,
+context, then this very page) and stops the direct run: one run, so no click is lost, and the
+page's widgets always live under the router's page identity, so their state survives from run
+to run. This module imports nothing of ``ui``: the router and the sidebar import it.
 """
 
 from __future__ import annotations
 
+import runpy
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from lemof import CohortBundle, CohortEntry, Run, RunEntry
 
@@ -40,39 +45,20 @@ class ActiveContext:
 
 
 def publish(ctx: ActiveContext | None) -> None:
-    """Called by ``app.py`` after the sidebar, before the page runs."""
+    """Called by the router after the sidebar, before the page runs."""
     st.session_state[_KEY] = ctx
 
 
 def current() -> ActiveContext:
-    """The active context for a page; stops the page (a message is already shown) if there is none."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:  # a page file run without app.py: run it through the router instead
-        from ui import router  # lazy: ui.router imports ui.sidebar, which imports this module
-
-        router.route().run()  # st.navigation (ends this mode), the sidebar, then this very page, in this run
+    """The active context for a page (every page starts with it); stops the page (a message is
+    already shown) if there is none."""
+    if PagesManager.uses_pages_directory:  # a page file run without app.py: run app.py instead
+        runpy.run_path(get_script_run_ctx().main_script_path)  # st.navigation (ends this mode), the sidebar, then this very page
         st.stop()
     ctx = st.session_state.get(_KEY)
     if ctx is None:
         st.stop()
     return ctx
-
-
-def follow_page_link(pages: list, current) -> None:
-    """``?page=compare`` (a page's URL path) opens that page, keeping the link's other parameters."""
-    wanted = st.query_params.get("page")
-    if not wanted:
-        return
-    params = {k: v for k, v in st.query_params.items() if k != "page"}
-    target = next((p for p in pages if p.url_path == wanted), None)
-    if target is None:
-        st.query_params.pop("page")
-        st.warning(f"The link asks for page {wanted!r}, which does not exist; showing {current.title} instead.")
-        return
-    if target.url_path != current.url_path:
-        st.switch_page(target, query_params=params)
-    st.query_params.pop("page")
 
 
 def case_link(ctx: ActiveContext, run_id: str, stay_id: int) -> str:

@@ -13,9 +13,12 @@ from lemof import FUSIONS, CohortEntry, LemofError, list_cohorts
 from lemof.training.jobs import JobSpec, JobStatus, cancel_job, check_name, job_status, list_jobs, running_job, runs_root, start_job
 from lemof.models.registry import list_encoders
 from lemof.training.recipes import load_recipe
+from ui import sidebar
 from ui.context import ActiveContext
 from ui.widgets import chart
 from lemof.plots.model_card import training_curves_figure
+
+_ACTIVATION = "retrain_activation"  # (job id, why it could not be made active) of the last click
 
 PRESETS = {
     "quick": {"epochs_stage1": 2, "epochs_stage3": 2, "batch_size": 128, "lr": 2e-3},
@@ -175,8 +178,12 @@ def show_job(job: JobStatus) -> None:
         st.success(f"Finished: test MAE {test.get('mae_days', float('nan')):.2f} days, kappa {test.get('kappa_linear_10bucket', float('nan')):.3f}. The run is in {job.run_dir}.")
         c1, c2 = st.columns(2)
         c1.button("Make it the active model", key=f"activate_{job.job_id}", type="primary", on_click=_activate, args=(job,))
-        if st.session_state.pop("_activated", False):
+        outcome = st.session_state.get(_ACTIVATION)
+        if outcome == (job.job_id, None):
+            st.session_state.pop(_ACTIVATION)
             st.rerun()  # the whole app, so the sidebar shows the new active model
+        if outcome is not None and outcome[0] == job.job_id:
+            st.error(outcome[1])  # stays while this job is shown (the panel polls)
         c2.page_link("pages/compare.py", label="Compare it with the other runs", icon=":material/compare_arrows:", query_params={"runs": job.name})
     else:
         st.error(f"The job ended: {job.reason}. No run was written; every existing run and the active model are unchanged.")
@@ -188,19 +195,16 @@ def show_job(job: JobStatus) -> None:
             st.code("\n".join(job.log_tail[-15:]), language=None)
 
 
+def _cohort_key(path: str) -> str:
+    """The catalog key of the cohort at ``path``; the path itself when the app does not list it."""
+    return next((c.key for c in list_cohorts() if Path(c.path).resolve() == Path(path).resolve()), path)
+
+
 def _activate(job: JobStatus) -> None:
-    """Make the job's run the active model (no restart): select its cohort and run in the sidebar
-    (a button callback, so it runs before the sidebar's widgets exist)."""
-    cohort = next((c for c in list_cohorts() if Path(c.path).resolve() == Path(job.spec["cohort"]).resolve()), None)
-    if cohort is None:
-        st.session_state["_activate_error"] = f"The cohort of this run ({job.spec['cohort']}) is not one the app knows."
-        return
-    st.session_state["cohort_select"] = cohort.key
-    st.session_state[f"run_select:{cohort.key}"] = job.name
-    st.query_params["cohort"] = cohort.key
-    st.query_params["run"] = job.name
-    st.session_state.setdefault("_lemof_links_applied", {}).update({"cohort": cohort.key, "run": job.name})
-    st.session_state["_activated"] = True
+    """Make the job's run the active model (no restart), through the sidebar (a button callback,
+    so it runs before the sidebar's widgets exist); why it could not be done is shown under the
+    button."""
+    st.session_state[_ACTIVATION] = (job.job_id, sidebar.activate(_cohort_key(job.spec["cohort"]), Path(job.run_dir).name))
 
 
 def history() -> None:

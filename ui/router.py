@@ -29,12 +29,29 @@ def pages() -> list:
     ]
 
 
+def follow_page_link(registry: list, page) -> None:
+    """``?page=compare`` (a page's URL path) opens that page, keeping the link's other parameters
+    (a one-shot parameter: removed once followed)."""
+    wanted = st.query_params.get("page")
+    if not wanted:
+        return
+    params = {k: v for k, v in st.query_params.items() if k != "page"}
+    target = next((p for p in registry if p.url_path == wanted), None)
+    if target is None:
+        st.query_params.pop("page")
+        st.warning(f"The link asks for page {wanted!r}, which does not exist; showing {page.title} instead.")
+        return
+    if target.url_path != page.url_path:
+        st.switch_page(target, query_params=params)
+    st.query_params.pop("page")
+
+
 def route():
     """Register the pages (the sidebar menu), follow a ``?page=`` link, draw the sidebar and
     publish the active context; returns the page to run."""
     configure()
     registry = pages()
     page = st.navigation(registry)
-    context.follow_page_link(registry, page)
+    follow_page_link(registry, page)
     context.publish(sidebar.render())
     return page

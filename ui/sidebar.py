@@ -1,8 +1,10 @@
 """The sidebar: which cohort and which trained run are active. The single source of truth.
 
 The choice lives in two widgets (cohort; run, keyed per cohort) and is mirrored into the URL
-(``?cohort=…&run=…``) so a view can be shared. A link is applied once, when it is new; a link
-that names something unknown is reported, with what is shown instead.
+(``?cohort=…&run=…``) so a view can be shared. A link is applied once, when it is new
+(``ui.links``); a link that names something unknown is reported, with what is shown instead.
+This module is the only writer of its widgets' keys: another page that changes the active model
+calls ``activate``.
 """
 
 from __future__ import annotations
@@ -14,27 +16,40 @@ import streamlit as st
 
 from lemof import CohortEntry, LemofError, RunEntry, build_cohort, list_cohorts, list_runs
 from lemof.runs.catalog import preferred_order, run_id_from_link
-from ui import loaders
+from lemof.paths import cache_dir
+from ui import links, loaders
 from ui.context import ActiveContext
 
 log = logging.getLogger("lemof.app")
 _build_lock = threading.Lock()
-_APPLIED = "_lemof_links_applied"
+LINK_SCOPE = "sidebar"  # of its links (ui.links)
+COHORT_WIDGET = "cohort_select"
 
 
-def _link(param: str) -> str | None:
-    """``?param=`` if it is new since it was last applied (then it is marked applied)."""
-    value = st.query_params.get(param)
-    applied = st.session_state.setdefault(_APPLIED, {})
-    if value is None or applied.get(param) == value:
-        return None
-    applied[param] = value
-    return value
+def _run_widget(cohort_key: str) -> str:
+    return f"run_select:{cohort_key}"  # one selection per cohort: switching cohorts never shows a stale run
 
 
-def _mark_applied(param: str, value: str) -> None:
-    st.session_state.setdefault(_APPLIED, {})[param] = value
-    st.query_params[param] = value
+def activate(cohort_key: str, run_id: str) -> str | None:
+    """Make ``run_id`` the active model on cohort ``cohort_key`` (a catalog key), as if picked here.
+
+    Call it from a button callback: it runs before the sidebar's widgets are drawn, and the next
+    run shows the choice. Returns why it cannot be done (a cohort the app does not know, a run not
+    offered for that cohort's family), with nothing changed, or None when done.
+    """
+    cohorts = {c.key: c for c in list_cohorts()}
+    cohort = cohorts.get(cohort_key)
+    if cohort is None:
+        return (f"Cannot make {run_id} the active model: its cohort {cohort_key!r} is not one the app knows "
+                f"(it offers cohorts under {cache_dir() / 'cohorts'} and those listed in LEMOF_COHORTS).")
+    runs, _ = list_runs(source=cohort.source)
+    if run_id not in {r.run_id for r in runs}:
+        return f"Cannot make {run_id} the active model: it is not a readable run for {cohort.label}."
+    st.session_state[COHORT_WIDGET] = cohort.key
+    st.session_state[_run_widget(cohort.key)] = run_id
+    links.mirror(LINK_SCOPE, "cohort", cohort.key)
+    links.mirror(LINK_SCOPE, "run", run_id)
+    return None
 
 
 def _ensure_built(entry: CohortEntry) -> bool:
@@ -59,26 +74,26 @@ def _ensure_built(entry: CohortEntry) -> bool:
 
 def _choose_cohort(cohorts: list[CohortEntry]) -> CohortEntry:
     keys = [c.key for c in cohorts]
-    wanted = _link("cohort")
+    wanted = links.take(LINK_SCOPE, "cohort")
     if wanted is not None:
         if wanted in keys:
-            st.session_state["cohort_select"] = wanted
+            st.session_state[COHORT_WIDGET] = wanted
         else:
-            current = st.session_state.get("cohort_select", keys[0])
+            current = st.session_state.get(COHORT_WIDGET, keys[0])
             shown = cohorts[keys.index(current)] if current in keys else cohorts[0]
             st.warning(f"The link asks for cohort {wanted!r}, which is not available here. Showing **{shown.label}** instead.")
-    if st.session_state.get("cohort_select") not in keys:
-        st.session_state["cohort_select"] = keys[0]
+    if st.session_state.get(COHORT_WIDGET) not in keys:
+        st.session_state[COHORT_WIDGET] = keys[0]
     labels = {c.key: c.label for c in cohorts}
-    key = st.sidebar.selectbox("Cohort", keys, key="cohort_select", format_func=labels.__getitem__)
-    _mark_applied("cohort", key)
+    key = st.sidebar.selectbox("Cohort", keys, key=COHORT_WIDGET, format_func=labels.__getitem__)
+    links.mirror(LINK_SCOPE, "cohort", key)
     return cohorts[keys.index(key)]
 
 
 def _choose_run(cohort: CohortEntry, runs: list[RunEntry]) -> RunEntry:
     ids = [r.run_id for r in runs]
-    widget = f"run_select:{cohort.key}"  # one selection per cohort: switching cohorts never shows a stale run
-    wanted = _link("run")
+    widget = _run_widget(cohort.key)
+    wanted = links.take(LINK_SCOPE, "run")
     if wanted is not None:
         wanted = run_id_from_link(wanted, ids)
         if wanted in ids:
@@ -91,7 +106,7 @@ def _choose_run(cohort: CohortEntry, runs: list[RunEntry]) -> RunEntry:
         st.session_state[widget] = ids[0]
     labels = {r.run_id: r.label for r in runs}
     run_id = st.sidebar.selectbox("Model (trained run)", ids, key=widget, format_func=labels.__getitem__)
-    _mark_applied("run", run_id)
+    links.mirror(LINK_SCOPE, "run", run_id)
     return runs[ids.index(run_id)]
 
 
