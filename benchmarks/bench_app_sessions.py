@@ -95,7 +95,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from lemof import open_bundle
-    from lemof.catalog import PHYSIONET_KEY, build_cohort, list_cohorts
+    from lemof.runs.catalog import PHYSIONET_KEY, build_cohort, list_cohorts
     from lemof.data.synthetic import ensure_synthetic
 
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 8

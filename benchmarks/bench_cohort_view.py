@@ -1,6 +1,6 @@
 """The Cohort page at 100,000 stays: time of every aggregation step and of drawing its figures.
 
-The page aggregates before drawing (``lemof/cohort_view.py``): only percentiles, bin counts and
+The page aggregates before drawing (``lemof/evaluation/cohort_view.py``): only percentiles, bin counts and
 bootstrap intervals reach the figures. This benchmark tiles the shipped synthetic run's stored
 test predictions, level Shapley values and the cohort's stays to N stays (default 100,000,
 fresh stay ids, the same columns as the page uses) and times each step the page runs after
@@ -23,8 +23,8 @@ from _common import REPO, peak_rss_mb, save
 
 def main(n: int = 100_000) -> None:
     from lemof import load_run, open_bundle
-    from lemof.catalog import cache_dir
-    from lemof.cohort_view import (
+    from lemof.runs.catalog import cache_dir
+    from lemof.evaluation.cohort_view import (
         bin_of, brier_score, head_kind_totals, head_spread, level_spread, mean_ci, prob_long_stay, reliability_table, subgroup_columns,
         subgroup_errors, validation_residuals,
     )

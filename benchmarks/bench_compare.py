@@ -26,7 +26,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from lemof import list_runs, load_run, open_bundle
-    from lemof.compare import compare_runs
+    from lemof.evaluation.compare import compare_runs
     from lemof.data.synthetic import ensure_synthetic
 
     bundle = open_bundle(ensure_synthetic())

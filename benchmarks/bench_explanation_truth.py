@@ -35,8 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-import explain_eval as ev
-from _common import REPO, save
+from _common import REPO, save  # puts the repository root on sys.path
+from lemof.explain import evaluation as ev  # noqa: E402
 
 SHIPPED = REPO / "assets" / "models" / "synthetic-gru+resnet1d"
 GRID_FUSIONS = ("lemof", "xattn_last", "early")

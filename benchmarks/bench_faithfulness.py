@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-import explain_eval as ev
-from _common import REPO, RESULTS, save
+from _common import REPO, RESULTS, save  # puts the repository root on sys.path
+from lemof.explain import evaluation as ev  # noqa: E402
 
 SHIPPED = [REPO / "assets" / "models" / "synthetic-gru+resnet1d", REPO / "assets" / "models" / "physionet2012-gru+resnet1d"]
 N_RANDOM_LEVELS = 10
@@ -45,7 +45,7 @@ def default_bundle_dir(source: str) -> Path:
         from lemof.data.synthetic import ensure_synthetic
 
         return Path(ensure_synthetic())
-    from lemof.catalog import PHYSIONET_KEY, build_cohort, list_cohorts
+    from lemof.runs.catalog import PHYSIONET_KEY, build_cohort, list_cohorts
 
     if source != PHYSIONET_KEY:
         raise SystemExit(f"no default cohort for {source!r} runs: pass its bundle with --data")

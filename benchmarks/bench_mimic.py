@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import REPO, peak_rss_mb, save
+from _common import REPO, peak_rss_mb, save  # _common puts the repository root on sys.path, so tests.fixtures imports
 
 PATIENTS = 2000
 CHILD = """
@@ -33,7 +33,7 @@ print(json.dumps({{"seconds": round(time.perf_counter() - t, 1), "peak_rss_mb": 
 
 
 def etl_at(rows: int, tmp: Path) -> dict:
-    from lemof.data.mimic_fixture import write_mimic_fixture
+    from tests.fixtures.mimic_fixture import write_mimic_fixture
 
     fixture = tmp / f"fixture-{rows}"
     t = time.perf_counter()
@@ -66,7 +66,7 @@ def ecg_matching(tmp: Path, rows: int = 800_000) -> dict:
     import pandas as pd
 
     from lemof.data.mimic import MimicOptions, _cohort, _connect, _match_ecgs
-    from lemof.data.mimic_fixture import write_mimic_fixture
+    from tests.fixtures.mimic_fixture import write_mimic_fixture
     from lemof.data.mimic_schema import TIMESTAMP_FORMAT
 
     fixture = tmp / "fixture-ecg"

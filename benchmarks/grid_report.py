@@ -2,7 +2,7 @@
 
 Uncertainty is over test stays only: every cell of a cohort is scored on the same test stays,
 resampled with replacement with one fixed set of B = 2000 index draws (percentile intervals).
-- Per cell: every metric recomputed by ``lemof.metrics.los_metrics`` on each resample.
+- Per cell: every metric recomputed by ``lemof.evaluation.metrics.los_metrics`` on each resample.
 - Per method (fusion, encoders): the mean over seeds. Its MAE interval comes from resampling
   test stays on the seed-averaged per-stay absolute error (mean over seeds of |pred - obs| per
   stay, then bootstrap), i.e. it is the test-sampling uncertainty of the seed-averaged method;
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from grid_run import FUSIONS, GBM, LEMOF, TABULAR, Cell, GridSpec, method_kind, scan  # first: it puts the repository on sys.path
-from lemof.stats import (  # noqa: F401  (re-exported: the grid's statistics in one place)
+from lemof.evaluation.stats import (  # noqa: F401  (re-exported: the grid's statistics in one place)
     B_DEFAULT, LEVEL, METRICS, SEED_DEFAULT, bootstrap_indices, bootstrap_mean_ci, metric_replicates, paired_bootstrap, percentile_ci,
 )
 
@@ -34,7 +34,7 @@ LABELS = {
 }
 
 
-# --- statistics (pure functions; the bootstrap itself is lemof.stats, shared with the compare page) ---
+# --- statistics (pure functions; the bootstrap itself is lemof.evaluation.stats, shared with the compare page) ---
 
 def best_baseline(mean_mae: dict[str, float | None]) -> str | None:
     """The baseline (not LeMoF, not an ablation; gbm counts) with the lowest mean MAE."""
@@ -181,7 +181,7 @@ def _not_started(out: Path, cohort: str, expected: list[Cell]) -> dict:
 
 
 def _cell_row(d: CellData, reps: dict[str, np.ndarray]) -> dict:
-    from lemof.metrics import los_metrics
+    from lemof.evaluation.metrics import los_metrics
 
     est = los_metrics(d.observed, d.predicted, d.interval).to_dict()
     return {

@@ -124,7 +124,7 @@ def cohort_dir(cohort: str, progress=None) -> Path:
 
         return Path(ensure_synthetic(progress=progress))
     if cohort == PHYSIONET:
-        from lemof.catalog import PHYSIONET_KEY, build_cohort, list_cohorts
+        from lemof.runs.catalog import PHYSIONET_KEY, build_cohort, list_cohorts
 
         entry = [c for c in list_cohorts() if c.key == PHYSIONET_KEY][0]
         if not entry.ready:

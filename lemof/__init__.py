@@ -25,9 +25,9 @@ _EXPORTS = {
     "LemofError": "lemof.errors",
     "RunError": "lemof.errors",
     "StayNotFoundError": "lemof.errors",
-    "evaluate_run": "lemof.evaluation",
+    "evaluate_run": "lemof.evaluation.evaluate",
     "StayExplanation": "lemof.explain.explanation",
-    "check_run_fits_cohort": "lemof.explain.explanation",
+    "check_run_fits_cohort": "lemof.runs.run",
     "explain_stay": "lemof.explain.results",
     "stay_attention": "lemof.explain.results",
     "StayPrediction": "lemof.explain.explanation",
@@ -37,19 +37,19 @@ _EXPORTS = {
     "FUSIONS": "lemof.models.fusions",
     "InputAttribution": "lemof.explain.input_attribution",
     "input_attributions": "lemof.explain.input_attribution",
-    "stay_context": "lemof.patient",
-    "StayContext": "lemof.patient",
+    "stay_context": "lemof.data.patient",
+    "StayContext": "lemof.data.patient",
     "Head": "lemof.models.spec",
     "HEAD_KINDS": "lemof.models.spec",
-    "RunMetrics": "lemof.metrics",
-    "LosMetrics": "lemof.metrics",
-    "CohortEntry": "lemof.catalog",
-    "RunEntry": "lemof.catalog",
-    "build_cohort": "lemof.catalog",
-    "list_cohorts": "lemof.catalog",
-    "list_runs": "lemof.catalog",
-    "Run": "lemof.runs",
-    "load_run": "lemof.runs",
+    "RunMetrics": "lemof.evaluation.metrics",
+    "LosMetrics": "lemof.evaluation.metrics",
+    "CohortEntry": "lemof.runs.catalog",
+    "RunEntry": "lemof.runs.catalog",
+    "build_cohort": "lemof.runs.catalog",
+    "list_cohorts": "lemof.runs.catalog",
+    "list_runs": "lemof.runs.catalog",
+    "Run": "lemof.runs.run",
+    "load_run": "lemof.runs.run",
     "TrainConfig": "lemof.training.config",
     "train": "lemof.training.pipeline",
 }
@@ -69,15 +69,15 @@ if TYPE_CHECKING:  # for type checkers and IDEs
     from lemof.data.bundle import CohortBundle, open_bundle
     from lemof.data.synthetic import ensure_synthetic, generate_synthetic
     from lemof.errors import CohortError, ConfigError, LemofError, RunError, StayNotFoundError
-    from lemof.evaluation import evaluate_run
-    from lemof.catalog import CohortEntry, RunEntry, build_cohort, list_cohorts, list_runs
-    from lemof.explain.explanation import StayExplanation, StayPrediction, check_run_fits_cohort
+    from lemof.evaluation.evaluate import evaluate_run
+    from lemof.runs.catalog import CohortEntry, RunEntry, build_cohort, list_cohorts, list_runs
+    from lemof.explain.explanation import StayExplanation, StayPrediction
     from lemof.explain.results import CohortResults, StayResults, explain_stay, predict_stay, stay_attention
     from lemof.models.fusions import FUSIONS
     from lemof.explain.input_attribution import InputAttribution, input_attributions
-    from lemof.metrics import LosMetrics, RunMetrics
+    from lemof.evaluation.metrics import LosMetrics, RunMetrics
     from lemof.models.spec import HEAD_KINDS, Head
-    from lemof.patient import StayContext, stay_context
-    from lemof.runs import Run, load_run
+    from lemof.data.patient import StayContext, stay_context
+    from lemof.runs.run import Run, check_run_fits_cohort, load_run
     from lemof.training.config import TrainConfig
     from lemof.training.pipeline import train

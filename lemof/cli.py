@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from lemof.errors import LemofError
+from lemof.errors import LemofError, RunError
 from lemof.models.fusions import FUSIONS
 
 
@@ -33,8 +33,8 @@ def _print_json(obj, indent: int | None = None) -> None:
 
 
 def _cmd_data_synthetic(args: argparse.Namespace) -> int:
-    from lemof.data.synthetic import generate_synthetic
-    from lemof.progress import TqdmProgress
+    from lemof.data.synthetic import generate_synthetic  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.progress import TqdmProgress  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     bars = TqdmProgress(disable=args.quiet, unit="stay")
     try:
@@ -46,9 +46,9 @@ def _cmd_data_synthetic(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_physionet2012(args: argparse.Namespace) -> int:
-    from lemof.data.bundle import open_bundle
-    from lemof.data.physionet2012 import build_physionet2012
-    from lemof.progress import TqdmProgress
+    from lemof.data.bundle import open_bundle  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.data.physionet2012 import build_physionet2012  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.progress import TqdmProgress  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     bars = TqdmProgress(disable=args.quiet, unit="step")
     try:
@@ -61,7 +61,7 @@ def _cmd_data_physionet2012(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_vendor_physionet2012(args: argparse.Namespace) -> int:
-    from lemof.data.physionet2012_source import read_raw, write_vendored
+    from lemof.data.physionet2012_source import read_raw, write_vendored  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     records = read_raw(args.source)
     write_vendored(records, args.out)
@@ -70,10 +70,10 @@ def _cmd_data_vendor_physionet2012(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_mimic(args: argparse.Namespace) -> int:
-    from lemof.progress import TqdmProgress
+    from lemof.progress import TqdmProgress  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
-    from lemof.data.bundle import open_bundle
-    from lemof.data.mimic import MimicOptions, build_mimic
+    from lemof.data.bundle import open_bundle  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.data.mimic import MimicOptions, build_mimic  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     options = MimicOptions(
         window_hours=args.window_hours,
@@ -94,20 +94,9 @@ def _cmd_data_mimic(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_data_mimic_fixture(args: argparse.Namespace) -> int:
-    from lemof.data.mimic_fixture import write_mimic_fixture
-
-    truth = write_mimic_fixture(
-        args.out, args.patients, args.seed, extra_chartevents=args.extra_chartevents, record_list_rows=args.record_list_rows,
-        log=None if args.quiet else (lambda m: print(m, file=sys.stderr)),
-    )
-    _print_json({"mimic_dir": str(args.out / "mimic"), "ecg_dir": str(args.out / "ecg"), "stays": len(truth.stays), "chartevents_rows": truth.chartevents_rows})
-    return 0
-
-
 def _train_config(args: argparse.Namespace):
-    from lemof.errors import ConfigError
-    from lemof.training.config import TrainConfig
+    from lemof.errors import ConfigError  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.training.config import TrainConfig  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     options: dict = {}
     if args.config:
@@ -135,9 +124,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import os
     import signal
 
-    from lemof.progress import FileProgress, TqdmProgress
-    from lemof.runs import load_run
-    from lemof.training.pipeline import train
+    from lemof.progress import FileProgress, TqdmProgress  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.runs.run import load_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.training.pipeline import train  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     cfg = _train_config(args)
     main = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 alone reports
@@ -181,9 +170,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from lemof.data.bundle import open_bundle
-    from lemof.evaluation import evaluate_run
-    from lemof.runs import load_run
+    from lemof.data.bundle import open_bundle  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.evaluation.evaluate import evaluate_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.runs.run import load_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     run = load_run(args.run)
     report = evaluate_run(run, open_bundle(args.data), args.split, use_stored=args.stored)
@@ -192,9 +181,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
-    from lemof.data.bundle import open_bundle
-    from lemof.explain.results import explain_stay
-    from lemof.runs import load_run
+    from lemof.data.bundle import open_bundle  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.explain.results import explain_stay  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.runs.run import load_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     run = load_run(args.run)
     explanation = explain_stay(run, open_bundle(args.data), args.stay, per_head_attention=args.per_head)
@@ -203,11 +192,10 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _cmd_precompute(args: argparse.Namespace) -> int:
-    from lemof.data.bundle import open_bundle
-    from lemof.explain.stay_vectors import compute_stay_vectors
-    from lemof.errors import RunError
-    from lemof.progress import TqdmProgress
-    from lemof.runs import STAY_VECTORS_FILE, load_run, write_stay_vectors
+    from lemof.data.bundle import open_bundle  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.explain.stay_vectors import compute_stay_vectors  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.progress import TqdmProgress  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.runs.run import STAY_VECTORS_FILE, load_run, write_stay_vectors  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     run = load_run(args.run)
     bundle = open_bundle(args.data)
@@ -223,9 +211,9 @@ def _cmd_precompute(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from lemof.data.bundle import open_bundle
-    from lemof.report import write_case_report
-    from lemof.runs import load_run
+    from lemof.data.bundle import open_bundle  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.report import write_case_report  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.runs.run import load_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     out = write_case_report(load_run(args.run), open_bundle(args.data), args.stay, args.out)
     _print_json({"report": str(out), "bytes": out.stat().st_size})
@@ -272,15 +260,6 @@ def build_parser() -> argparse.ArgumentParser:
     mm.add_argument("--overwrite", action="store_true")
     mm.add_argument("--quiet", action="store_true")
     mm.set_defaults(func=_cmd_data_mimic)
-
-    mf = data.add_parser("mimic-fixture", help="write a MIMIC-IV look-alike in MIMIC's exact formats (tests, benchmarks)")
-    mf.add_argument("--out", type=Path, required=True)
-    mf.add_argument("--patients", type=int, default=100)
-    mf.add_argument("--seed", type=int, default=0)
-    mf.add_argument("--extra-chartevents", type=int, default=0, help="add this many rows of other itemids (MIMIC-scale)")
-    mf.add_argument("--record-list-rows", type=int, default=0, help="pad record_list.csv with this many ECGs of other patients")
-    mf.add_argument("--quiet", action="store_true")
-    mf.set_defaults(func=_cmd_data_mimic_fixture)
 
     tr = sub.add_parser("train", help="train LeMoF (three stages), an ablation or a baseline, and write a run directory")
     tr.add_argument("--data", type=Path, required=True, help="cohort bundle directory")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from typing import Protocol
+from lemof.paths import write_json_atomic
 
 
 class Progress(Protocol):
@@ -94,7 +95,6 @@ class FileProgress:
     def _write(self, force: bool = False) -> None:
         import time
 
-        from lemof.paths import write_json_atomic
 
         if force or time.time() - self._last_write >= self.min_interval_s:
             write_json_atomic(self.path, self.state)

@@ -30,7 +30,7 @@ from lemof.plots import (
     timeline_figure,
 )
 from lemof.plots.style import alt_text
-from lemof.runs import Run
+from lemof.runs.run import Run
 
 _CSS = """
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2rem auto;max-width:1200px;color:#111;padding:0 1rem}

@@ -266,10 +266,10 @@ def test_a_broken_run_is_reported_not_fatal(default_cohort, tmp_path, monkeypatc
 
 
 def test_first_use_generates_the_cohort_with_a_progress_bar(tmp_path, monkeypatch):
-    import lemof.catalog
+    import lemof.runs.catalog
 
     monkeypatch.setenv("LEMOF_CACHE_DIR", str(tmp_path / "fresh-cache"))
-    monkeypatch.setattr(lemof.catalog, "DEFAULT_SYNTHETIC_N", 60)  # a small cohort keeps the test fast
+    monkeypatch.setattr(lemof.runs.catalog, "DEFAULT_SYNTHETIC_N", 60)  # a small cohort keeps the test fast
     at = _app(None)
     _no_failures(at)
     generated = tmp_path / "fresh-cache" / "cohorts" / "synthetic-n60-seed0-v1"

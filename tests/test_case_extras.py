@@ -117,7 +117,7 @@ def test_stay_vectors_of_other_weights_are_ignored_with_a_warning(tiny_run, tiny
     import shutil
 
     from lemof.explain.results import CohortResults
-    from lemof.runs import STAY_VECTORS_FILE, write_stay_vectors
+    from lemof.runs.run import STAY_VECTORS_FILE, write_stay_vectors
     from safetensors.numpy import load_file
 
     run_dir = tmp_path / "run"
@@ -138,7 +138,7 @@ def test_stay_vectors_of_other_weights_are_ignored_with_a_warning(tiny_run, tiny
 def test_precompute_writes_the_stay_vectors_of_an_older_run(tiny_run, tiny_cohort, tmp_path):
     import shutil
 
-    from lemof.runs import STAY_VECTORS_FILE
+    from lemof.runs.run import STAY_VECTORS_FILE
 
     run_dir = tmp_path / "older"
     shutil.copytree(tiny_run, run_dir)
@@ -199,7 +199,7 @@ def test_report_errors_are_one_line(tiny_run, tiny_cohort):
 def test_one_forward_pass_serves_a_stay_of_another_cohort(tiny_run, tmp_path, monkeypatch):
     """Prediction, explanation, attention and the fused representation of a stay the run has no
     stored results for come from one pass of the network (it took four before)."""
-    import lemof.inference
+    import lemof.models.inference
     from lemof.data.synthetic import generate_synthetic
     from lemof.explain.results import CohortResults
 
@@ -207,8 +207,8 @@ def test_one_forward_pass_serves_a_stay_of_another_cohort(tiny_run, tmp_path, mo
     run, bundle = load_run(tiny_run), open_bundle(tmp_path / "other")
     assert bundle.fingerprint != run.cohort.fingerprint
     calls = []
-    real = lemof.inference.forward_arrays
-    monkeypatch.setattr(lemof.inference, "forward_arrays", lambda *a, **k: calls.append(len(a[1])) or real(*a, **k))
+    real = lemof.models.inference.forward_arrays
+    monkeypatch.setattr(lemof.models.inference, "forward_arrays", lambda *a, **k: calls.append(len(a[1])) or real(*a, **k))
     sid = int(bundle.stays.loc[bundle.stays["has_signal"], "stay_id"].iloc[0])
     stay = CohortResults(run, bundle).stay(sid)
     assert stay.explanation.source == "computed"

@@ -1,4 +1,4 @@
-"""The Cohort page (AppTest on the shipped runs) and the computations behind it (lemof.cohort_view)."""
+"""The Cohort page (AppTest on the shipped runs) and the computations behind it (lemof.evaluation.cohort_view)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from apptest import charts as _charts, no_failures as _no_failures
 from conftest import REPO, SHIPPED_PHYSIONET_RUN, SHIPPED_RUN
 from lemof import LemofError, RunError, load_run, open_bundle
-from lemof.cohort_view import AGE_BANDS, RELIABILITY_CATEGORY, build_view, prob_long_stay, reliability_table, validation_residuals
+from lemof.evaluation.cohort_view import AGE_BANDS, RELIABILITY_CATEGORY, build_view, prob_long_stay, reliability_table, validation_residuals
 
 TIMEOUT = 120
 LOG1P_7 = float(np.log1p(7.0))

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 from apptest import chart_list as _charts, no_failures as _ok
 from conftest import REPO
 from lemof import list_runs, load_run, open_bundle
-from lemof.compare import compare_runs
+from lemof.evaluation.compare import compare_runs
 
 
 def _runs(source: str, kind: str | None = None) -> list:
@@ -111,7 +111,7 @@ def test_a_plus_typed_into_a_link_still_finds_the_run():
     writes encode it."""
     from types import SimpleNamespace
 
-    from lemof.catalog import run_id_from_link
+    from lemof.runs.catalog import run_id_from_link
     from ui.context import case_link
 
     ids = ["synthetic-gru+resnet1d", "synthetic-gbm"]

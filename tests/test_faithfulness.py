@@ -1,18 +1,14 @@
-"""The helpers of the explanation benchmarks (benchmarks/explain_eval.py): deletion removes exactly
+"""The helpers of the explanation benchmarks (lemof/explain/evaluation.py): deletion removes exactly
 what it says, curves and shares are well formed, and the synthetic truth is labelled as defined."""
 
 from __future__ import annotations
 
 import dataclasses
-import sys
 
 import numpy as np
 import pytest
 
-from conftest import REPO
-
-sys.path.insert(0, str(REPO / "benchmarks"))
-import explain_eval as ev  # noqa: E402
+from lemof.explain import evaluation as ev
 
 
 @pytest.fixture(scope="module")

@@ -162,3 +162,23 @@ def test_a_baseline_run_in_the_app(fusion_runs, default_cohort, monkeypatch):
         at.switch_page("pages/model_card.py").run()
         assert not at.exception and not at.error, [e.value for e in at.error]
         assert "Level importance is stage 2 of LeMoF" in " ".join(i.value for i in at.info)
+
+
+@pytest.mark.parametrize("fusion", [f for f in FUSIONS if fusion_kind(f) != "tabular"])
+def test_every_neural_fusion_has_a_registered_network(fusion, fusion_runs):
+    from lemof.models.fusions import create_model
+
+    spec = load_run(fusion_runs[fusion]).spec
+    model = create_model(spec)
+    assert sum(p.numel() for p in model.parameters()) > 0
+
+
+def test_create_model_fails_loudly_on_a_name_without_a_network(fusion_runs):
+    import dataclasses
+
+    from lemof.models.fusions import create_model
+
+    spec = load_run(fusion_runs["lemof"]).spec
+    for name, message in (("nope", "unknown fusion 'nope'"), ("gbm", "tabular: it has no network")):
+        with pytest.raises(ConfigError, match=message):
+            create_model(dataclasses.replace(spec, fusion=name))

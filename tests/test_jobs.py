@@ -12,7 +12,7 @@ import pytest
 
 from conftest import REPO, copy_bundle
 from lemof import load_run
-from lemof.jobs import JobError, JobSpec, cancel_job, job_status, list_jobs, running_job, start_job
+from lemof.training.jobs import JobError, JobSpec, cancel_job, job_status, list_jobs, running_job, start_job
 
 TINY = {"ehr_params": {"hidden": 16, "layers": 2}, "sig_params": {"channels": [8, 8, 16]}, "d_model": 16, "attention_heads": 2, "stacker_hidden": 8,
         "epochs_stage1": 2, "epochs_stage3": 2, "batch_size": 64}

@@ -11,7 +11,7 @@ import pytest
 from lemof.data.bundle import open_bundle
 from lemof.data.ecg_synth import LEADS
 from lemof.data.mimic import MimicOptions, build_mimic
-from lemof.data.mimic_fixture import write_mimic_fixture
+from tests.fixtures.mimic_fixture import write_mimic_fixture
 from lemof.data.mimic_schema import COLUMNS, FEATURES
 from lemof.errors import CohortError
 

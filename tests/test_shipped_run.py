@@ -92,8 +92,8 @@ def test_shipped_run_is_small_safe_and_reproduces_its_metrics(path, default_coho
         assert_metrics_match(stored[block], recorded[block], by_float32_network=False, where=f"stored {block}.")
     if run.spec is not None:
         # ... and the network, run here, gives those predictions again, stay by stay, to float32 rounding
-        from lemof.evaluation import stored_predictions
-        from lemof.inference import predict_rows
+        from lemof.evaluation.evaluate import stored_predictions
+        from lemof.models.inference import predict_rows
 
         rows = bundle.rows("test")
         fresh, kept = predict_rows(run.model, run.preprocessor, bundle, rows), stored_predictions(run, bundle, rows)
@@ -149,8 +149,8 @@ def test_the_metric_tolerance_holds_across_cpus_and_still_catches_a_real_change(
     """A float32 rounding difference in the network's output (as another CPU makes) passes the
     comparison; the old ``abs=1e-6`` failed on exactly this (24.2071619856774 vs 24.207168635113806
     days of median interval width); a change of the model by 1e-3 in log1p(days) is caught."""
-    from lemof.inference import prediction_arrays
-    from lemof.metrics import los_metrics
+    from lemof.models.inference import prediction_arrays
+    from lemof.evaluation.metrics import los_metrics
 
     path = REPO / "assets" / "models" / "physionet2012-late-gru+resnet1d"
     run, bundle = load_run(path), open_bundle(physionet_cohort)

@@ -11,7 +11,7 @@ import pytest
 from conftest import random_bytes, tiny_config
 from lemof import RunError, load_run, open_bundle
 from lemof.errors import ConfigError
-from lemof.inference import predict_rows
+from lemof.models.inference import predict_rows
 from lemof.training.pipeline import train
 
 RUN_FILES = {"config.json", "model.safetensors", "metrics.json", "level_importance.json", "level_shap.parquet", "predictions.parquet", "train.log"}

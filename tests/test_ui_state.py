@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from apptest import no_failures
 from conftest import REPO
 from lemof import list_runs, open_bundle
-from lemof.catalog import preferred_order
+from lemof.runs.catalog import preferred_order
 
 UI = REPO / "ui"
 
@@ -184,7 +184,7 @@ def private_cache(tmp_path, monkeypatch, default_cohort):
 
 def _finished_job(cache: Path, name: str, cohort: Path, run_dir: Path) -> None:
     """A finished job as the Retrain page lists it (written by hand: no training)."""
-    from lemof.jobs import JOBS
+    from lemof.training.jobs import JOBS
 
     dead = subprocess.Popen(["true"])
     dead.wait()  # a pid whose process is gone: the job is not running

@@ -1,5 +1,5 @@
 """Sections of the Cohort page: one run over the whole cohort (computed once per run, cohort and
-scope by ``lemof.cohort_view``, cached; the figures get aggregates only)."""
+scope by ``lemof.evaluation.cohort_view``, cached; the figures get aggregates only)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import streamlit as st
 
-from lemof.cohort_view import MIN_CI_STAYS, CohortView, build_view, stay_list
+from lemof.evaluation.cohort_view import MIN_CI_STAYS, CohortView, build_view, stay_list
 from lemof.plots import alt_text
 from lemof.plots.compare import calibration_figure
 from lemof.plots.cohort_view import head_spread_figure, level_spread_figure, reliability_figure, subgroup_figure, subgroup_label

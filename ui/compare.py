@@ -9,9 +9,9 @@ import pandas as pd
 import streamlit as st
 
 from lemof import LemofError, RunEntry, list_runs
-from lemof.catalog import preferred_order, run_id_from_link
-from lemof.compare import Comparison, compare_runs
-from lemof.metrics import los_metrics
+from lemof.runs.catalog import preferred_order, run_id_from_link
+from lemof.evaluation.compare import Comparison, compare_runs
+from lemof.evaluation.metrics import los_metrics
 from lemof.plots import (
     alt_text,
     attention_figure,

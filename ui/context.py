@@ -37,7 +37,7 @@ class ActiveContext:
     @property
     def sig_label(self) -> str:
         """Short name of the cohort's biosignal ("ECG", "Bedside")."""
-        return str(self.bundle.features["signal"].get("short_label", "Signal"))
+        return self.bundle.sig_label
 
     @property
     def trained_on_this_cohort(self) -> bool:

@@ -10,12 +10,13 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from lemof import FUSIONS, CohortEntry, LemofError, list_cohorts
-from lemof.jobs import JobSpec, JobStatus, cancel_job, check_name, job_status, list_jobs, running_job, runs_root, start_job
+from lemof.training.jobs import JobSpec, JobStatus, cancel_job, check_name, job_status, list_jobs, running_job, runs_root, start_job
 from lemof.models.registry import list_encoders
 from lemof.training.recipes import load_recipe
 from ui import sidebar
 from ui.context import ActiveContext
 from ui.widgets import chart
+from lemof.plots.model_card import training_curves_figure
 
 _ACTIVATION = "retrain_activation"  # (job id, why it could not be made active) of the last click
 
@@ -115,8 +116,6 @@ def _submit(cohort: CohortEntry, name: str, options: dict, device: str, gpus: in
 
 
 def loss_figure(progress: dict) -> go.Figure | None:
-    from lemof.plots.cohort import training_curves_figure
-
     stages = {stage: {"history": s["history"], "best_epoch": "", "epochs_run": len(s["history"])} for stage, s in progress.get("stages", {}).items() if s.get("history")}
     if not stages:
         return None

@@ -15,7 +15,7 @@ import threading
 import streamlit as st
 
 from lemof import CohortEntry, LemofError, RunEntry, build_cohort, list_cohorts, list_runs
-from lemof.catalog import preferred_order, run_id_from_link
+from lemof.runs.catalog import preferred_order, run_id_from_link
 from lemof.paths import cache_dir
 from ui import links, loaders
 from ui.context import ActiveContext

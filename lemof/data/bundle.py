@@ -163,6 +163,11 @@ class CohortBundle:
     def signal_scale(self) -> float:
         return float(self.features["signal"]["scale"])
 
+    @property
+    def sig_label(self) -> str:
+        """Short name of the cohort's biosignal ("ECG", "Bedside"), for labels and captions."""
+        return str(self.features["signal"].get("short_label", "Signal"))
+
     # --- rows -----------------------------------------------------------------------
     def row_of(self, stay_id: int | str) -> int:
         """Row index of ``stay_id``; raises ``StayNotFoundError`` with a readable message."""

@@ -1,6 +1,6 @@
 """MIMIC-IV and MIMIC-IV-ECG: table layouts, the itemids the project uses, units and limits.
 
-Shared by the loader (``mimic.py``) and the fixture writer (``mimic_fixture.py``), so both
+Shared by the loader (``mimic.py``) and the test fixture writer (``tests/fixtures/mimic_fixture.py``), so both
 speak exactly the same layout (DATA.md section 3).
 """
 

@@ -1,7 +1,6 @@
 """One stay's explanation: prediction and interval, level SHAP, head contributions, attention.
 
-The records that ``lemof.explain.results.StayResults`` fills (and the checks of whether a run
-can explain a cohort). Everything comes from the model the run stores; nothing is approximated
+The records that ``lemof.explain.results.StayResults`` fills. Everything comes from the model the run stores; nothing is approximated
 for display.
 """
 
@@ -11,10 +10,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-
-from lemof.data.bundle import CohortBundle
-from lemof.errors import CohortError
-from lemof.runs import Run
 
 
 @dataclass
@@ -82,28 +77,5 @@ class StayPrediction:
         return asdict(self)
 
 
-def require_lemof(run: Run) -> None:
-    """``RunError`` naming what does apply, for a run whose model is not LeMoF."""
-    if not run.is_lemof:
-        from lemof.errors import RunError
-
-        extra = "Integrated Gradients over its inputs do" if run.kind == "baseline" else "it stores predictions only"
-        raise RunError(
-            f"run {run.run_id} is the {run.fusion!r} baseline: level SHAP, head contributions and cross-modal attention "
-            f"explain LeMoF and do not apply to it ({extra}; its metrics: python -m lemof evaluate)"
-        )
-
-
 def none_if_nan(values: np.ndarray) -> list[float | None]:
     return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype=float)]
-
-
-def check_run_fits_cohort(run: Run, bundle: CohortBundle) -> None:
-    """A model explains only cohorts of the family (source) it was trained on."""
-    if run.cohort.source != bundle.source:
-        raise CohortError(
-            f"run {run.run_id!r} was trained on {run.cohort.source!r} data and cannot explain "
-            f"the {bundle.source!r} cohort {bundle.name!r}"
-        )
-    if run.preprocessor is not None:
-        run.preprocessor.check_compatible(bundle)

@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 
 from lemof.data.bundle import CohortBundle
-from lemof.explain.explanation import check_run_fits_cohort
-from lemof.runs import Run
+from lemof.runs.run import Run, check_run_fits_cohort
 
 DEFAULT_STEPS = 128  # the ReLU/max-pool path needs many steps: 32 gave up to 15 % error, 128 about 2 %
 

@@ -36,13 +36,13 @@ import pandas as pd
 from lemof.data.bundle import CohortBundle
 from lemof.errors import RunError
 from lemof.explain.drivers import Driver, input_drivers
-from lemof.explain.explanation import StayExplanation, StayPrediction, check_run_fits_cohort, none_if_nan, require_lemof
+from lemof.explain.explanation import StayExplanation, StayPrediction, none_if_nan
 from lemof.explain.input_attribution import InputAttribution, input_attributions
 from lemof.explain.level_shap import level_shapley
 from lemof.explain.similar import SimilarityIndex, neighbour_table
 from lemof.explain.stay_vectors import attention_to_signal, unit_rows
-from lemof.patient import StayContext, stay_context
-from lemof.runs import Run
+from lemof.data.patient import StayContext, stay_context
+from lemof.runs.run import Run, check_run_fits_cohort, require_lemof
 
 # --- bounded concurrency for work that runs the network -----------------------------------------
 _WORKERS = max(1, int(os.environ.get("LEMOF_COMPUTE_WORKERS", "0")) or (os.cpu_count() or 2) // 2)
@@ -134,7 +134,7 @@ class CohortResults:
         vectors, index = self.stored_vectors
         if vectors is not None and all(int(s) in index for s in ids):
             return SimilarityIndex(ids, vectors.representation[[index[int(s)] for s in ids]])
-        from lemof.inference import predict_rows  # lazy: imports torch
+        from lemof.models.inference import predict_rows  # lazy: imports torch
 
         with compute_slot():
             out = predict_rows(self.run.model, self.run.preprocessor, self.bundle, rows)
@@ -159,7 +159,7 @@ class StayResults:
 
     @property
     def sig_label(self) -> str:
-        return str(self.bundle.features["signal"].get("short_label", "Signal"))
+        return self.bundle.sig_label
 
     def computed(self, name: str) -> bool:
         """Whether part ``name`` (e.g. ``"attribution"``) has been computed already."""
@@ -170,7 +170,7 @@ class StayResults:
     def forward(self) -> dict[str, np.ndarray]:
         """One pass of the network over this stay: every output for its single row (attention
         maps and the fused representation included, for LeMoF)."""
-        from lemof.inference import predict_rows  # lazy: imports torch
+        from lemof.models.inference import predict_rows  # lazy: imports torch
 
         with compute_slot():
             out = predict_rows(self.run.model, self.run.preprocessor, self.bundle, np.array([self.row]), keep_attention=True)
@@ -263,7 +263,7 @@ class StayResults:
             level_importance={m: [float(v) for v in imp.importance[m]] for m in ("ehr", "sig")},
             selected_levels={m: list(imp.selected[m]) for m in ("ehr", "sig")},
             shap_base=r["base"], stacker_output=r["stacker_output"], source=r["source"],
-            head_names=names, head_kinds={h.name: h.kind for h in heads},
+            head_names=names, head_kinds=self.run.head_kinds,
             head_predictions=dict(zip(names, none_if_nan(head_preds))), contributions=dict(zip(names, none_if_nan(contrib))),
             meta_bias=r["bias"], meta_output=r["final"],
         )

@@ -31,7 +31,7 @@ def attention_to_signal(attn_ehr_to_sig: np.ndarray, sig_available: np.ndarray) 
 def compute_stay_vectors(model, pre, bundle: CohortBundle, *, device="cpu", batch_size: int = 256, progress: Progress | None = None) -> dict[str, np.ndarray]:
     """One forward pass over every stay of ``bundle`` (in batches, so the attention maps of the
     whole cohort are never held at once): the tensors of ``stay_vectors.safetensors``."""
-    from lemof.inference import predict_rows  # lazy: imports torch; the app reads these vectors without it
+    from lemof.models.inference import predict_rows  # lazy: imports torch; the app reads these vectors without it
 
     n = len(bundle)
     reps, received = [], []

@@ -18,7 +18,8 @@ from lemof.data.bundle import CohortBundle
 from lemof.errors import ConfigError
 from lemof.explain.explanation import StayExplanation
 from lemof.explain.results import CohortResults
-from lemof.runs import Run
+from lemof.data.physionet2012 import SIGNAL_CHANNELS
+from lemof.runs.run import Run
 
 KINDS = ("hide_signal", "value", "shift")
 
@@ -46,8 +47,6 @@ def limits(bundle: CohortBundle, name: str) -> tuple[float, float] | None:
         if f["name"] == name and f.get("display_range"):
             return float(f["display_range"][0]), float(f["display_range"][1])
     if bundle.source == "physionet2012":
-        from lemof.data.physionet2012 import SIGNAL_CHANNELS
-
         if name in SIGNAL_CHANNELS:
             return float(SIGNAL_CHANNELS[name][2]), float(SIGNAL_CHANNELS[name][3])
     return None

@@ -88,6 +88,29 @@ class MetaLearner(nn.Module):
             self.interval_halfwidth[p] = q
         return {"pattern": pattern, "n": int(len(y)), "weights": dict(zip(self.head_names, full.tolist())), "bias": b, "interval_halfwidth": q}
 
+    def fit_patterns(
+        self,
+        heads_actual: np.ndarray,
+        heads_without_signal: np.ndarray,
+        target: np.ndarray,
+        sig_available: np.ndarray,
+        val_idx: np.ndarray,
+        *,
+        alpha: float,
+        folds: int,
+        seed: int,
+        fixed: dict[str, float] | None = None,
+    ) -> list[dict]:
+        """Fit both patterns on validation stays: ``ehr+sig`` on those with a biosignal (heads
+        (N, H) as they are), ``ehr`` on all of them with their biosignal hidden
+        (``heads_without_signal``), so it has enough stays to fit on. Returns both reports."""
+        with_sig = val_idx[np.asarray(sig_available, dtype=bool)[val_idx]]
+        kw = {"alpha": alpha, "folds": folds, "seed": seed, "fixed": fixed}
+        return [
+            self.fit("ehr+sig", heads_actual[with_sig], target[with_sig], **kw),
+            self.fit("ehr", heads_without_signal[val_idx], target[val_idx], **kw),
+        ]
+
     def forward(self, head_preds: torch.Tensor, sig_available: torch.Tensor) -> dict[str, torch.Tensor]:
         """head_preds (B, H), sig_available (B,) bool -> final (B,), contributions (B, H) with NaN
         for absent heads, bias (B,), half-width (B,) of the interval, all float64."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lemof.models.fusion import CrossModalFusion, aggregate_levels
+from lemof.models.attention import CrossModalFusion, aggregate_levels
+from lemof.models.fusions import LEMOF_VARIANTS, register_fusion
 from lemof.models.meta import MetaLearner
 from lemof.models.modality import ModalityModel
 from lemof.models.registry import create_encoder
@@ -34,6 +35,7 @@ def head_columns(heads: list[Head], ehr_global, sig_global, fused, ehr_levels, s
     return out
 
 
+@register_fusion(*LEMOF_VARIANTS)
 class LeMoF(nn.Module):
     """The full model. Heads, in ``head_names`` order: the two global (modality-level) heads,
     the fused head, then the best-level heads of each modality."""

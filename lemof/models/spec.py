@@ -15,6 +15,7 @@ from dataclasses import MISSING, asdict, dataclass, field
 from typing import Any
 
 from lemof.errors import ConfigError
+from lemof.models.fusions import fusion_kind
 
 MODALITIES = ("ehr", "sig")
 HEAD_KINDS = ("modality-level", "cross-modal", "level-specific")
@@ -63,8 +64,6 @@ class ModelSpec:
     @property
     def heads(self) -> list["Head"]:
         """The meta-learner's inputs (none for a baseline that has no heads to combine)."""
-        from lemof.models.fusions import fusion_kind
-
         if fusion_kind(self.fusion) != "lemof":
             return [Head(f"{m}.global", "modality-level", m) for m in MODALITIES] if self.fusion == "late" else []
         return lemof_heads(self.selected_levels, global_heads=self.global_heads)

@@ -1,7 +1,7 @@
 """Pure Plotly figures: data in, ``go.Figure`` out. No Streamlit here."""
 
 from lemof.plots.attribution import ehr_attribution_figure, signal_attribution_figure, static_attribution_figure
-from lemof.plots.cohort import global_importance_figure, metrics_figure, training_curves_figure
+from lemof.plots.model_card import global_importance_figure, metrics_figure, training_curves_figure
 from lemof.plots.context import feature_title, signal_figure, timeline_figure
 from lemof.plots.style import alt_text, head_label, level_label
 from lemof.plots.compare import calibration_figure, level_profile_figure, metrics_ci_figure, scatter_figure, stay_predictions_figure

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from lemof.patient import StayContext
+from lemof.data.patient import StayContext
 from lemof.plots.style import MODALITY_COLOURS, OKABE_ITO, base_layout, with_alt
 
 _PANEL_PX, _GAP_PX, _TOP_PX, _BOTTOM_PX = 92, 58, 60, 64

@@ -19,7 +19,7 @@ from lemof.models.meta import PATTERNS, conformal_quantile
 from lemof.progress import Progress
 from lemof.training.config import TrainConfig
 from lemof.training.inputs import TrainingInputs
-from lemof.training.loop import FitReport, fit, optimiser_options
+from lemof.training.loop import FitReport, fit, optimiser_options, signal_dropout
 from lemof.training.stage1 import modality_outputs, train_modality
 
 
@@ -34,13 +34,10 @@ def _predict(net: BaselineNet, inputs: TrainingInputs, rows: np.ndarray, availab
 
 
 def train_end_to_end(net: BaselineNet, inputs: TrainingInputs, cfg: TrainConfig, progress: Progress | None) -> FitReport:
-    drop_gen = torch.Generator().manual_seed(cfg.seed + 1)
+    drop_signal = signal_dropout(cfg.signal_dropout, cfg.seed)
 
     def batch_loss(module: nn.Module, idx: torch.Tensor, training: bool) -> torch.Tensor:
-        avail = inputs.available[idx]
-        if training and cfg.signal_dropout > 0:
-            keep = torch.rand(len(idx), generator=drop_gen) >= cfg.signal_dropout
-            avail = avail & keep.to(avail.device)
+        avail = drop_signal(inputs.available[idx]) if training else inputs.available[idx]
         pred = module(inputs.ehr[idx], inputs.sig[idx], avail)["final"]
         return nn.functional.huber_loss(pred.float(), inputs.y[idx], delta=cfg.huber_delta)
 
@@ -70,10 +67,8 @@ def train_late(net: BaselineNet, inputs: TrainingInputs, cfg: TrainConfig, progr
     rep_sig = train_modality(net.sig, inputs.sig, inputs.y, tr[avail[tr]], va[avail[va]], cfg, stage="late: biosignal model", seed=cfg.seed + 1, progress=progress)
     _, ehr_global = modality_outputs(net.ehr, inputs.ehr)
     _, sig_global = modality_outputs(net.sig, inputs.sig)
-    heads = np.stack([ehr_global, sig_global], axis=1)
-    kw = {"alpha": cfg.interval_alpha, "folds": cfg.conformal_folds, "seed": cfg.seed}
-    with_sig = va[avail[va]]
-    reports = [net.meta.fit("ehr+sig", heads[with_sig], inputs.y_np[with_sig], **kw), net.meta.fit("ehr", heads[va], inputs.y_np[va], **kw)]
+    heads = np.stack([ehr_global, sig_global], axis=1)  # (N, 2); the ehr pattern ignores sig.global
+    reports = net.meta.fit_patterns(heads, heads, inputs.y_np, avail, va, alpha=cfg.interval_alpha, folds=cfg.conformal_folds, seed=cfg.seed)
     return {"stage1_ehr": rep_ehr, "stage1_sig": rep_sig}, reports
 
 

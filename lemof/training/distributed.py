@@ -89,9 +89,3 @@ def init_from_env(device: torch.device) -> World:
     _WORLD = World(rank=torch.distributed.get_rank(), size=size, local_rank=int(os.environ.get("LOCAL_RANK", "0")))
     return _WORLD
 
-
-def shutdown() -> None:
-    global _WORLD
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()
-    _WORLD = World()

@@ -9,7 +9,7 @@ import torch
 
 from lemof.data.bundle import CohortBundle
 from lemof.errors import CohortError
-from lemof.preprocess import Preprocessor
+from lemof.data.preprocess import Preprocessor
 from lemof.training.config import TrainConfig
 
 MIN_STAYS = {"train": 8, "val": 4, "test": 1}
@@ -35,10 +35,6 @@ class TrainingInputs:
     @property
     def val(self) -> np.ndarray:
         return self.rows["val"]
-
-    @property
-    def train_median_los_days(self) -> float:
-        return float(np.median(self.bundle.stays["los_days"].to_numpy()[self.train]))
 
     def describe(self) -> str:
         p = self.pre

@@ -13,6 +13,23 @@ import torch
 from torch import nn
 
 from lemof.progress import Progress
+from lemof.errors import ConfigError
+from lemof.training.distributed import world
+
+
+def signal_dropout(rate: float, seed: int) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Training-time biosignal dropout: a function that hides each stay's biosignal with
+    probability ``rate`` (``avail`` (B,) bool -> (B,) bool), drawn from its own CPU generator
+    seeded with ``seed + 1`` so it does not shift the batch order's random stream."""
+    generator = torch.Generator().manual_seed(seed + 1)
+
+    def drop(avail: torch.Tensor) -> torch.Tensor:
+        if rate <= 0:
+            return avail
+        keep = torch.rand(len(avail), generator=generator) >= rate
+        return avail & keep.to(avail.device)
+
+    return drop
 
 
 def seed_everything(seed: int) -> None:
@@ -24,8 +41,6 @@ def seed_everything(seed: int) -> None:
 
 def resolve_device(device: str) -> torch.device:
     """``auto`` -> CUDA when present, else CPU; ``cuda`` without a GPU is an error."""
-    from lemof.errors import ConfigError
-
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
@@ -74,8 +89,6 @@ def fit(
     device and read once per epoch. The module ends in eval mode with the weights of the epoch
     with the lowest validation loss.
     """
-    from lemof.training.distributed import world
-
     w = world()
     device = next(module.parameters()).device
     net = module
@@ -149,8 +162,6 @@ def evaluate_loss(
     module: nn.Module, batch_loss: Callable[[nn.Module, torch.Tensor, bool], torch.Tensor], idx: torch.Tensor, batch_size: int, amp: bool = False
 ) -> float:
     """Mean loss over ``idx`` (this rank's share; summed over ranks, so every rank gets the same value)."""
-    from lemof.training.distributed import world
-
     module.eval()
     device = idx.device
     total = torch.zeros(2, dtype=torch.float64, device=device)

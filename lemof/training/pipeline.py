@@ -18,16 +18,16 @@ import pandas as pd
 import torch
 
 from lemof.data.bundle import open_bundle
-from lemof.evaluation import evaluation_report
-from lemof.inference import prediction_arrays, predict_rows, prediction_table
-from lemof.metrics import RunMetrics
-from lemof.models.fusions import LEMOF_VARIANTS, fusion_kind
+from lemof.evaluation.evaluate import evaluation_report
+from lemof.models.inference import prediction_arrays, predict_rows, prediction_table
+from lemof.evaluation.metrics import RunMetrics
+from lemof.models.fusions import LEMOF_VARIANTS, create_model, fusion_kind
 from lemof.models.model import LeMoF
 from lemof.models.spec import ModelSpec
 from lemof.paths import atomic_directory, safe_name
 from lemof.progress import Progress
 from lemof.explain.stay_vectors import compute_stay_vectors
-from lemof.runs import save_run
+from lemof.runs.run import save_run
 from lemof.training.config import TrainConfig
 from lemof.training.inputs import TrainingInputs, prepare_inputs, split_rows
 from lemof.training.distributed import init_from_env
@@ -35,6 +35,9 @@ from lemof.training.loop import FitReport, device_name, resolve_device, seed_eve
 from lemof.training.stage1 import modality_outputs, train_modality
 from lemof.training.stage2 import Stage2Result, run_stage2
 from lemof.training.stage3 import best_level_tokens, fit_meta_learner, fused_predictions, head_matrix, train_fusion
+from lemof.training.baselines import train_baseline
+from lemof.errors import ConfigError
+from lemof.training.gbm import train_gbm
 
 
 class TrainingLog:
@@ -183,10 +186,7 @@ def level_shap_table(model: LeMoF, inputs: TrainingInputs, s2: Stage2Result) -> 
 
 def build_network(inputs: TrainingInputs, cfg: TrainConfig):
     """LeMoF or the baseline network of ``cfg.fusion``; a ``ConfigError`` if an encoder cannot take the inputs."""
-    from lemof.models.baselines import BaselineNet
-
-    spec = build_spec(inputs, cfg)
-    return (LeMoF(spec) if fusion_kind(cfg.fusion) == "lemof" else BaselineNet(spec)).to(inputs.device)
+    return create_model(build_spec(inputs, cfg)).to(inputs.device)
 
 
 def _lemof_steps(model: LeMoF, inputs: TrainingInputs, cfg: TrainConfig, progress: Progress | None, say: TrainingLog) -> tuple[LeMoF, dict]:
@@ -200,8 +200,6 @@ def _lemof_steps(model: LeMoF, inputs: TrainingInputs, cfg: TrainConfig, progres
 
 
 def _baseline_steps(net, inputs: TrainingInputs, cfg: TrainConfig, progress: Progress | None, say: TrainingLog):
-    from lemof.training.baselines import train_baseline
-
     fits, reports = train_baseline(net, inputs, cfg, progress, say)
     stage_reports = {k: v.__dict__ for k, v in fits.items()}
     stage_reports["meta_learner" if cfg.fusion == "late" else "intervals"] = reports
@@ -243,10 +241,7 @@ def train(
     say(f"{cfg.fusion} ({kind}) on cohort {bundle.name} ({bundle.source}, {len(bundle)} stays, fingerprint {bundle.fingerprint}); device {device_name(dev)}, {w.size} process(es)")
     if kind == "tabular":
         if w.active:
-            from lemof.errors import ConfigError
-
             raise ConfigError("gbm trains on the CPU in one process; run it without torchrun")
-        from lemof.training.gbm import train_gbm
 
         rows = split_rows(bundle)
         say("splits: " + ", ".join(f"{k} {len(v)}" for k, v in rows.items()))

@@ -8,6 +8,7 @@ import numpy as np
 
 from lemof.explain.level_shap import global_importance, level_shapley
 from lemof.models.model import LeMoF
+from lemof.training.distributed import world
 
 
 @dataclass
@@ -36,7 +37,6 @@ def run_stage2(
     """Fit the level stacker on validation stays, explain every stay, pick the top-k levels."""
     import torch
 
-    from lemof.training.distributed import world
 
     model.stacker.cpu()  # stage 2 runs on the CPU in float64 (exact Shapley values); the caller moves the model back
     available = torch.as_tensor(sig_available, dtype=torch.bool)

@@ -13,7 +13,7 @@ from torch import nn
 from lemof.models.model import LeMoF, head_columns
 from lemof.progress import Progress
 from lemof.training.config import TrainConfig
-from lemof.training.loop import FitReport, fit, optimiser_options
+from lemof.training.loop import FitReport, fit, optimiser_options, signal_dropout
 
 
 def best_level_tokens(model: LeMoF, ehr_x: torch.Tensor, sig_x: torch.Tensor, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
@@ -45,13 +45,10 @@ def train_fusion(
     """Train the cross-modal attention and fused head; some training stays hide their signal."""
     fusion = model.fusion
     assert fusion is not None
-    drop_gen = torch.Generator().manual_seed(seed + 1)
+    drop_signal = signal_dropout(cfg.signal_dropout, seed)
 
     def batch_loss(net: nn.Module, idx: torch.Tensor, training: bool) -> torch.Tensor:
-        avail = sig_available[idx]
-        if training and cfg.signal_dropout > 0:
-            keep = torch.rand(len(idx), generator=drop_gen) >= cfg.signal_dropout
-            avail = avail & keep.to(avail.device)
+        avail = drop_signal(sig_available[idx]) if training else sig_available[idx]
         pred, _, _ = net(ehr_tok[idx], sig_tok[idx], avail)
         return nn.functional.huber_loss(pred, y[idx], delta=cfg.huber_delta)
 
@@ -96,9 +93,5 @@ def fit_meta_learner(
     """Fit the ``ehr+sig`` pattern on validation stays with a signal, and the ``ehr`` pattern on
     all validation stays with their signal hidden (so it has enough stays to fit on)."""
     assert model.meta is not None
-    with_sig = val_idx[sig_available[val_idx]]
-    kw = {"alpha": cfg.interval_alpha, "folds": cfg.conformal_folds, "seed": cfg.seed, "fixed": {"fusion": 1.0} if cfg.fusion == "no_meta" else None}
-    return [
-        model.meta.fit("ehr+sig", heads_actual[with_sig], y[with_sig], **kw),
-        model.meta.fit("ehr", heads_without_signal[val_idx], y[val_idx], **kw),
-    ]
+    fixed = {"fusion": 1.0} if cfg.fusion == "no_meta" else None
+    return model.meta.fit_patterns(heads_actual, heads_without_signal, y, sig_available, val_idx, alpha=cfg.interval_alpha, folds=cfg.conformal_folds, seed=cfg.seed, fixed=fixed)

@@ -8,8 +8,20 @@ side: ``h = enc.embed(x); for l in range(enc.n_levels): h = enc.block(l, h)``.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
+
+
+def sinusoidal(length: int, d: int) -> torch.Tensor:
+    """Fixed sine/cosine position embedding, (length, d): sin on even, cos on odd channels."""
+    pos = torch.arange(length, dtype=torch.float32)[:, None]
+    freq = torch.exp(torch.arange(0, d, 2, dtype=torch.float32) * (-math.log(10000.0) / d))
+    emb = torch.zeros(length, d)
+    emb[:, 0::2] = torch.sin(pos * freq)
+    emb[:, 1::2] = torch.cos(pos * freq[: d // 2])
+    return emb
 
 
 class LevelEncoder(nn.Module):

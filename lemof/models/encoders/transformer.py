@@ -8,28 +8,17 @@ the tokens; by default the patch is chosen for at most ~50 tokens (ECG 1000 -> 5
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from lemof.errors import ConfigError
-from lemof.models.encoders.base import LevelEncoder
+from lemof.models.encoders.base import LevelEncoder, sinusoidal
 from lemof.models.registry import register_encoder
 
 TIME_EMBEDDINGS = ("sinusoidal", "learned")
 TARGET_TOKENS = 50  # biosignal: default patch = ceil(L / 50)
-
-
-def sinusoidal(length: int, d: int) -> torch.Tensor:
-    """Fixed sine/cosine time embedding, (1, length, d)."""
-    pos = torch.arange(length, dtype=torch.float32)[:, None]
-    freq = torch.exp(torch.arange(0, d, 2, dtype=torch.float32) * (-math.log(10000.0) / d))
-    emb = torch.zeros(length, d)
-    emb[:, 0::2] = torch.sin(pos * freq)
-    emb[:, 1::2] = torch.cos(pos * freq[: d // 2])
-    return emb[None]
 
 
 @dataclass
@@ -54,7 +43,7 @@ class _TransformerEncoder(LevelEncoder):
         if cfg.time_embedding == "learned":
             self.time = nn.Parameter(0.02 * torch.randn(1, n_tokens, cfg.d))
         else:
-            self.register_buffer("time", sinusoidal(n_tokens, cfg.d), persistent=False)
+            self.register_buffer("time", sinusoidal(n_tokens, cfg.d)[None], persistent=False)  # (1, T, d)
         self.drop = nn.Dropout(cfg.dropout)
         self.layers = nn.ModuleList(
             nn.TransformerEncoderLayer(

@@ -7,7 +7,7 @@ For the held-out test stays (or every stay) of a cohort and one run:
    level's modality is present: count, mean and the 5/25/50/75/95th percentiles. Only these
    numbers reach the figure, never the stays, so it costs the same for 600 or 100,000 stays.
 2. **Calibration.** The interval's nominal against observed coverage comes from
-   ``lemof.compare.Comparison.calibration`` (the run's own split-conformal recipe). The
+   ``lemof.evaluation.compare.Comparison.calibration`` (the run's own split-conformal recipe). The
    probability of a long stay is derived here, from the same conformal predictive distribution:
 
    Training calibrates the interval on validation residuals on the log1p scale, per
@@ -37,7 +37,7 @@ For the held-out test stays (or every stay) of a cohort and one run:
    Brier score, next to the Brier score of predicting the validation share of long stays for
    everyone.
 3. **Error by subgroup.** Care unit (or ICU type), age band, sex and biosignal availability:
-   MAE in days with a 95 % percentile bootstrap interval (``lemof.stats``), and the count. A
+   MAE in days with a 95 % percentile bootstrap interval (``lemof.evaluation.stats``), and the count. A
    subgroup with fewer than ``MIN_CI_STAYS`` stays gets its MAE and count, no interval.
 4. **Head contributions.** Per stay, the total contribution of each head kind (the sum of its
    heads' ``w_i · y_i``, log1p-days; a kind whose heads are all absent for a stay is absent,
@@ -59,9 +59,9 @@ import pandas as pd
 
 from lemof.data.bundle import CohortBundle
 from lemof.errors import LemofError
-from lemof.metrics import LONG_STAY_DAYS
-from lemof.runs import Run
-from lemof.stats import bootstrap_indices, bootstrap_mean_ci, percentile_ci
+from lemof.evaluation.metrics import LONG_STAY_DAYS
+from lemof.runs.run import Run
+from lemof.evaluation.stats import bootstrap_indices, bootstrap_mean_ci, percentile_ci
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 QUANTILE_COLUMNS = ("q05", "q25", "median", "q75", "q95")
@@ -71,7 +71,7 @@ RELIABILITY_BINS = 10
 BOOTSTRAP_B = 400  # as the compare page's metrics
 BOOTSTRAP_SEED = 20260101
 _BOOTSTRAP_BUDGET = 4_000_000  # resampled values held in memory at once
-log = logging.getLogger("lemof.cohort_view")
+log = logging.getLogger("lemof.evaluation.cohort_view")
 AGE_BANDS = ((-np.inf, 40.0, "<40"), (40.0, 60.0, "40–59"), (60.0, 80.0, "60–79"), (80.0, np.inf, "≥80"))
 UNIT_COLUMNS = (("first_careunit", "Care unit"), ("icu_type", "ICU type"), ("careunit", "Care unit"))
 SEX_NAMES = {"F": "female", "M": "male", "f": "female", "m": "male", "0": "female", "1": "male"}
@@ -224,7 +224,7 @@ def _order(category: str, values: list[str]) -> list[str]:
 
 
 def mean_ci(values: np.ndarray, B: int = BOOTSTRAP_B, seed: int = BOOTSTRAP_SEED) -> dict:
-    """``lemof.stats.bootstrap_mean_ci``, resampled in slices when ``B × n`` would not fit in memory."""
+    """``lemof.evaluation.stats.bootstrap_mean_ci``, resampled in slices when ``B × n`` would not fit in memory."""
     v = np.asarray(values, dtype=float)
     if len(v) * B <= _BOOTSTRAP_BUDGET:
         return bootstrap_mean_ci(v, B=B, seed=seed)
@@ -323,7 +323,7 @@ def _validation_predictions(run: Run, bundle: CohortBundle, rp) -> pd.DataFrame:
         if rp.pred.index.isin(ids).sum() == len(ids):
             table = rp.pred.loc[ids, ["final", "sig_available"]]
         else:
-            from lemof.compare import run_predictions
+            from lemof.evaluation.compare import run_predictions  # lazy: imports torch (compare uses models.meta)
 
             table = run_predictions(run, bundle, rows).pred[["final", "sig_available"]]
     return table.assign(observed_days=observed.reindex(table.index).to_numpy())
@@ -333,7 +333,7 @@ def build_view(run: Run, bundle: CohortBundle, split: str = "test", sig_label: s
     """Everything the Cohort page draws, for ``split`` (``test`` or ``all``) of ``bundle``.
 
     Raises ``LemofError`` (one readable line) when the run cannot predict this cohort."""
-    from lemof.compare import Comparison, run_predictions
+    from lemof.evaluation.compare import Comparison, run_predictions  # lazy: imports torch (compare uses models.meta)
 
     rows = bundle.rows(split)
     if not len(rows):

@@ -19,8 +19,9 @@ from typing import Any
 from lemof.data.synthetic import default_cohort_dir
 from lemof.paths import cache_dir
 from lemof.progress import Progress
+from lemof.errors import CohortError
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]  # lemof/<package>/<module>.py
 SHIPPED_MODELS = REPO_ROOT / "assets" / "models"
 DEFAULT_SYNTHETIC_KEY = "synthetic"
 DEFAULT_SYNTHETIC_N = 4000
@@ -62,9 +63,8 @@ class CohortEntry:
 
 def build_cohort(entry: CohortEntry, progress: Progress | None = None) -> None:
     """Build a built-in cohort into ``entry.path`` (no-op if another process finished first)."""
-    from lemof.data.physionet2012 import build_physionet2012
-    from lemof.data.synthetic import generate_synthetic
-    from lemof.errors import CohortError
+    from lemof.data.physionet2012 import build_physionet2012  # lazy: a cohort builder loads only when a cohort is built
+    from lemof.data.synthetic import generate_synthetic  # lazy: a cohort builder loads only when a cohort is built
 
     spec = dict(entry.builtin or ())
     kind = spec.pop("kind", None)
@@ -153,7 +153,7 @@ def _bundle_entry(path: Path, key: str | None = None) -> CohortEntry | None:
 
 
 def physionet_cohort_dir() -> Path:
-    from lemof.data.physionet2012 import BUILDER_VERSION
+    from lemof.data.physionet2012 import BUILDER_VERSION  # lazy: listing cohorts does not load the PhysioNet builder (pandas)
 
     return cache_dir() / "cohorts" / f"physionet2012-vendored-v{BUILDER_VERSION}"
 

@@ -26,10 +26,11 @@ from typing import Any
 
 from lemof.errors import LemofError
 from lemof.paths import cache_dir, safe_name, write_json_atomic
+from lemof.training.config import TrainConfig
 
 JOBS = ".jobs"
 LOCK = ".train.lock"
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]  # lemof/<package>/<module>.py
 _CHILDREN: dict[int, subprocess.Popen] = {}  # jobs this process started (reaped on status checks)
 
 
@@ -120,8 +121,6 @@ def check_name(name: str, root: Path | None = None) -> str:
 
 def start_job(spec: JobSpec, root: Path | None = None) -> JobStatus:
     """Validate ``spec``, take the lock and start the training process; returns its status."""
-    from lemof.training.config import TrainConfig
-
     root = Path(root or runs_root())
     root.mkdir(parents=True, exist_ok=True)
     name = check_name(spec.name, root)

@@ -1,7 +1,7 @@
 """Evaluating explanations: deletion curves (faithfulness) and agreement with a known truth.
 
-Shared by ``bench_faithfulness.py`` and ``bench_explanation_truth.py`` and tested by
-``tests/test_faithfulness.py``. Nothing here changes how a model is explained: level Shapley
+Used by ``benchmarks/bench_faithfulness.py`` and ``benchmarks/bench_explanation_truth.py`` and
+tested by ``tests/test_faithfulness.py``. Nothing here changes how a model is explained: level Shapley
 values come from ``lemof.explain.level_shap`` and Integrated Gradients from
 ``lemof.explain.input_attribution``; this module only removes what they point at and compares
 what they say with the synthetic cohort's latent causes.
@@ -23,10 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import torch
 
-from _common import REPO  # noqa: F401  (puts the repository on sys.path)
-from lemof.metrics import auroc
-from lemof.stats import B_DEFAULT, SEED_DEFAULT, bootstrap_indices, bootstrap_mean_ci, percentile_ci
+from lemof.evaluation.metrics import auroc
+from lemof.evaluation.stats import B_DEFAULT, SEED_DEFAULT, bootstrap_indices, bootstrap_mean_ci, percentile_ci
+from lemof.explain.level_shap import level_shapley
+from lemof.models.inference import predict_rows
 
 # Removal fractions of the input cells (by count): 0 %, 5 %, 10 %, 20 %, ..., 100 %.
 INPUT_FRACTIONS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
@@ -59,13 +61,9 @@ def signal_rows(bundle, split: str = "test", n: int | None = None, seed: int = 0
 def lemof_outputs(run, bundle, rows: np.ndarray) -> dict:
     """One batched forward pass over ``rows``: stacker inputs and output, the exact level Shapley
     values (NaN for absent levels), the base value, head contributions and the final prediction."""
-    from lemof.explain.level_shap import level_shapley
-    from lemof.inference import predict_rows
-
     pred = predict_rows(run.model, run.preprocessor, bundle, np.asarray(rows))
     n_ehr = len(run.level_importance.levels["ehr"])
-    present = np.ones(pred["stacker_inputs"].shape, dtype=bool)
-    present[:, n_ehr:] = pred["sig_available"][:, None]
+    present = run.model.level_present(torch.as_tensor(pred["sig_available"], dtype=torch.bool)).numpy()  # (n, P)
     phi, base = level_shapley(run.model.stacker, pred["stacker_inputs"], present)
     return {
         "stay_id": pred["stay_id"],
@@ -202,8 +200,6 @@ def removal_masks(order: np.ndarray, fractions, n_cells: int) -> np.ndarray:
 def model_final(model, ehr_b: np.ndarray, sig_b: np.ndarray, has_signal: bool, batch_size: int = 128) -> np.ndarray:
     """The network's final prediction (log1p-days) for a batch of one stay's (modified) inputs,
     with its biosignal availability, as Integrated Gradients sees it."""
-    import torch
-
     model.eval()
     out = []
     with torch.no_grad():
@@ -370,7 +366,7 @@ def spearman_ci(x, y, B: int = B_DEFAULT, seed: int = SEED_DEFAULT) -> dict:
 
 
 def mean_ci(values, B: int = B_DEFAULT, seed: int = SEED_DEFAULT, nd: int = 5) -> dict:
-    """``lemof.stats.bootstrap_mean_ci`` rounded, with n."""
+    """``lemof.evaluation.stats.bootstrap_mean_ci`` rounded, with n."""
     v = np.asarray(values, dtype=float)
     ci = bootstrap_mean_ci(v, B, seed)
     return {"estimate": _r(ci["estimate"], nd), "lo": _r(ci["lo"], nd), "hi": _r(ci["hi"], nd), "n": len(v)}

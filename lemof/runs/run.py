@@ -26,19 +26,23 @@ import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from lemof import __version__ as LEMOF_VERSION
-from lemof.errors import ConfigError, RunError
-from lemof.metrics import RunMetrics
-from lemof.models.fusions import check_fusion, fusion_kind
-from lemof.models.spec import Head, ModelSpec
+from lemof.errors import CohortError, ConfigError, RunError
+from lemof.evaluation.metrics import RunMetrics
+from lemof.models.fusions import check_fusion, create_model, fusion_kind
+from lemof.models.spec import Head, ModelSpec, head_kinds
 from lemof.paths import file_sha256, write_bytes_atomic, write_json_atomic
-from lemof.preprocess import Preprocessor
+from lemof.data.preprocess import Preprocessor
 from lemof.training.config import TrainConfig
+from lemof.models.registry import check_encoder_name
+
+if TYPE_CHECKING:
+    from lemof.data.bundle import CohortBundle
 
 RUN_FORMAT_VERSION = 2
 WEIGHTS_FILE = "model.safetensors"
@@ -181,7 +185,8 @@ class Run:
 
     @property
     def head_kinds(self) -> dict[str, str]:
-        return {h.name: h.kind for h in self.heads}
+        """``{head name: kind}`` of this run's heads."""
+        return head_kinds(self.heads)
 
     @property
     def interval_level(self) -> float:
@@ -366,12 +371,9 @@ def _build_model(path: Path, spec: ModelSpec):
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from lemof.models.baselines import BaselineNet
-    from lemof.models.model import LeMoF
-
     run = path.name
     try:
-        model = LeMoF(spec) if fusion_kind(spec.fusion) == "lemof" else BaselineNet(spec)
+        model = create_model(spec)  # imports torch and the fusion's network module
     except ConfigError as exc:
         raise RunError(f"run {run} does not match this code: {exc}") from None
     try:
@@ -397,8 +399,6 @@ def _build_model(path: Path, spec: ModelSpec):
 
 def load_run(path: str | Path) -> Run:
     """Load and check a run directory; every problem is a one-line ``RunError``. No torch import."""
-    from lemof.models.registry import check_encoder_name
-
     path = Path(path)
     if not path.is_dir():
         raise RunError(f"run directory {path} does not exist")
@@ -458,3 +458,24 @@ def load_run(path: str | Path) -> Run:
         warnings=warnings,
         weights_sha256=config.get("weights_sha256"),
     )
+
+
+def check_run_fits_cohort(run: Run, bundle: "CohortBundle") -> None:
+    """A model explains only cohorts of the family (source) it was trained on."""
+    if run.cohort.source != bundle.source:
+        raise CohortError(
+            f"run {run.run_id!r} was trained on {run.cohort.source!r} data and cannot explain "
+            f"the {bundle.source!r} cohort {bundle.name!r}"
+        )
+    if run.preprocessor is not None:
+        run.preprocessor.check_compatible(bundle)
+
+
+def require_lemof(run: Run) -> None:
+    """``RunError`` naming what does apply, for a run whose model is not LeMoF."""
+    if not run.is_lemof:
+        extra = "Integrated Gradients over its inputs do" if run.kind == "baseline" else "it stores predictions only"
+        raise RunError(
+            f"run {run.run_id} is the {run.fusion!r} baseline: level SHAP, head contributions and cross-modal attention "
+            f"explain LeMoF and do not apply to it ({extra}; its metrics: python -m lemof evaluate)"
+        )

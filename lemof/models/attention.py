@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
+from lemof.models.encoders.base import sinusoidal
 from lemof.models.modality import mlp_head
 
 
@@ -26,15 +25,6 @@ def aggregate_levels(tokens: list[torch.Tensor], selected: list[int], weights: l
     return out
 
 
-def _sinusoidal(length: int, d: int) -> torch.Tensor:
-    pos = torch.arange(length, dtype=torch.float32)[:, None]
-    div = torch.exp(torch.arange(0, d, 2, dtype=torch.float32) * (-math.log(10000.0) / d))
-    pe = torch.zeros(length, d)
-    pe[:, 0::2] = torch.sin(pos * div)
-    pe[:, 1::2] = torch.cos(pos * div)[:, : d // 2]
-    return pe
-
-
 class CrossModalFusion(nn.Module):
     """EHR tokens attend to biosignal tokens and the reverse; a head on the pooled result.
 
@@ -46,8 +36,8 @@ class CrossModalFusion(nn.Module):
         super().__init__()
         if d % heads:
             raise ValueError(f"d_model ({d}) must be divisible by attention heads ({heads})")
-        self.register_buffer("pos_ehr", _sinusoidal(ehr_len, d), persistent=False)
-        self.register_buffer("pos_sig", _sinusoidal(sig_len, d), persistent=False)
+        self.register_buffer("pos_ehr", sinusoidal(ehr_len, d), persistent=False)
+        self.register_buffer("pos_sig", sinusoidal(sig_len, d), persistent=False)
         self.ehr_to_sig = nn.MultiheadAttention(d, heads, dropout=dropout, batch_first=True)
         self.sig_to_ehr = nn.MultiheadAttention(d, heads, dropout=dropout, batch_first=True)
         self.norm_ehr = nn.LayerNorm(d)

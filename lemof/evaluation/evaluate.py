@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from lemof.data.bundle import CohortBundle
-from lemof.metrics import SplitReport, los_metrics
+from lemof.evaluation.metrics import SplitReport, los_metrics
 from lemof.models.spec import Head
+from lemof.errors import RunError
+from lemof.errors import CohortError
+from lemof.runs.run import check_run_fits_cohort
 
 
 def evaluation_report(
@@ -36,8 +39,7 @@ def evaluation_report(
 
 def stored_predictions(run, bundle: CohortBundle, rows: np.ndarray) -> dict[str, np.ndarray]:
     """The run's stored predictions for ``rows`` of the cohort it was trained on (``predict_rows`` layout)."""
-    from lemof.errors import RunError
-    from lemof.inference import prediction_arrays
+    from lemof.models.inference import prediction_arrays  # lazy: imports torch (stored predictions are read without it)
 
     if run.predictions is None or run.cohort.fingerprint != bundle.fingerprint:
         raise RunError(f"run {run.run_id} stores predictions only for the cohort it was trained on ({run.cohort.name})")
@@ -53,9 +55,7 @@ def evaluate_run(run, bundle: CohortBundle, split: str = "test", *, use_stored: 
 
     The network is run on the stays, unless ``use_stored`` (or the run has no network, like gbm),
     when its stored predictions for the cohort it was trained on are scored."""
-    from lemof.errors import CohortError
-    from lemof.explain.explanation import check_run_fits_cohort
-    from lemof.inference import predict_rows
+    from lemof.models.inference import predict_rows  # lazy: imports torch
 
     check_run_fits_cohort(run, bundle)
     rows = bundle.rows(split)

@@ -8,6 +8,7 @@ resamples the same stays for both models.
 from __future__ import annotations
 
 import numpy as np
+from lemof.evaluation.metrics import los_metrics
 
 B_DEFAULT = 2000
 SEED_DEFAULT = 20260101
@@ -50,8 +51,6 @@ def paired_bootstrap(err_a, err_b, B: int = B_DEFAULT, seed: int = SEED_DEFAULT,
 
 def metric_replicates(observed, predicted, interval, idx: np.ndarray, metrics: tuple[str, ...] = METRICS) -> dict[str, np.ndarray]:
     """Each of ``metrics`` (fields of ``LosMetrics``) on each resample (NaN where undefined)."""
-    from lemof.metrics import los_metrics
-
     out = {m: np.full(len(idx), np.nan) for m in metrics}
     for b, rows in enumerate(idx):
         d = los_metrics(observed[rows], predicted[rows], None if interval is None else interval[rows]).to_dict()

@@ -7,7 +7,7 @@ import pandas as pd
 import torch
 
 from lemof.data.bundle import CohortBundle
-from lemof.preprocess import Preprocessor
+from lemof.data.preprocess import Preprocessor
 
 
 def interval_days(final_log1p: np.ndarray, halfwidth: np.ndarray) -> np.ndarray:

@@ -15,10 +15,13 @@ import pandas as pd
 
 from lemof.data.bundle import CohortBundle
 from lemof.errors import LemofError
-from lemof.metrics import los_metrics
+from lemof.evaluation.metrics import los_metrics
 from lemof.models.meta import conformal_quantile, cross_fit_residuals
-from lemof.runs import Run
-from lemof.stats import bootstrap_indices, metric_replicates, percentile_ci
+from lemof.runs.run import Run
+from lemof.evaluation.stats import bootstrap_indices, metric_replicates, percentile_ci
+from lemof.evaluation.evaluate import stored_predictions
+from lemof.runs.run import check_run_fits_cohort
+from lemof.models.inference import predict_rows
 
 COMPARE_METRICS = ("mae_days", "kappa_linear_10bucket", "auroc_los_gt7")
 NOMINAL_LEVELS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
@@ -133,10 +136,6 @@ def _validation_residuals(r: RunPredictions, val_ids: np.ndarray, y_val: np.ndar
 
 def run_predictions(run: Run, bundle: CohortBundle, rows: np.ndarray) -> RunPredictions:
     """The predictions of ``run`` for ``rows`` of ``bundle``: stored when it was trained on it, else its network's."""
-    from lemof.evaluation import stored_predictions
-    from lemof.explain.explanation import check_run_fits_cohort
-    from lemof.inference import predict_rows
-
     check_run_fits_cohort(run, bundle)
     stored = run.predictions is not None and run.cohort.fingerprint == bundle.fingerprint
     pred = stored_predictions(run, bundle, rows) if stored or run.spec is None else predict_rows(run.model, run.preprocessor, bundle, rows)

@@ -73,6 +73,6 @@ def stay_context(bundle: CohortBundle, stay_id: int | str) -> StayContext:
         signal_units=list(sig_meta.get("units") or [str(sig_meta.get("unit", ""))] * len(bundle.signal_channels)),
         signal_channel_labels=list(sig_meta.get("channel_labels") or bundle.signal_channels),
         signal_label=str(sig_meta.get("label", "biosignal")),
-        signal_short_label=str(sig_meta.get("short_label", "Signal")),
+        signal_short_label=bundle.sig_label,
         signal_time_h=float(t_sig) if has_signal and t_sig is not None and np.isfinite(t_sig) else None,
     )
