@@ -94,9 +94,9 @@ def test_similar_stays_are_training_stays_ordered_by_similarity(tiny, stay_ids):
 
 def test_stored_stay_vectors_match_the_network(tiny, stay_ids):
     """What the page reads at first paint (stored at training) is what the network gives for the
-    stay on its own. Tolerance: the stored vectors come from batches of 256 stays, the check from
-    one; float32 (eps 1.2e-7) through a few hundred operations and a unit-length rescaling keeps
-    the difference below 1e-4 of a unit vector, far below anything a similarity or a chart shows."""
+    stay on its own. Tolerance: the vectors are stored as float16 (relative rounding 2**-11 = 4.9e-4
+    of a component no larger than 1), which dominates the float32 batch-versus-single differences
+    (~1e-6), so 1e-3 per component; a cosine between two such vectors moves by ~1e-4."""
     from lemof.explain.results import CohortResults
 
     run, bundle = tiny
@@ -104,7 +104,7 @@ def test_stored_stay_vectors_match_the_network(tiny, stay_ids):
         stay = CohortResults(run, bundle).stay(stay_ids[key])
         computed = stay.forward["representation"]
         computed = computed / np.linalg.norm(computed)
-        assert np.allclose(stay.representation, computed, atol=1e-4), key
+        assert np.allclose(stay.representation, computed, atol=1e-3), key
     stay = CohortResults(run, bundle).stay(stay_ids["with_signal"])
     seconds, stored = stay.attention_received
     from_maps = stay.attention["ehr_to_sig"]["per_head"].mean(axis=(0, 1))
@@ -150,7 +150,7 @@ def test_precompute_writes_the_stay_vectors_of_an_older_run(tiny_run, tiny_cohor
     fresh = load_run(run_dir).stored_stay_vectors()[0]
     original = load_run(tiny_run).stored_stay_vectors()[0]
     assert np.array_equal(fresh.stay_ids, original.stay_ids)
-    assert np.allclose(fresh.representation, original.representation, atol=1e-4), "the same network on the same cohort"
+    assert np.allclose(fresh.representation, original.representation, atol=1e-3), "the same network on the same cohort (float16)"
 
 
 def test_case_report_is_self_contained_and_opens_offline(tiny_run, tiny_cohort, stay_ids, tmp_path):

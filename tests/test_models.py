@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from lemof.errors import ConfigError
-from lemof.models.meta import MetaLearner, conformal_quantile, fit_nonnegative
+from lemof.models.conformal import conformal_quantile, fit_nonnegative
+from lemof.models.meta import MetaLearner
 from lemof.models.registry import create_encoder, list_encoders, parse_encoder_pair
 
 TINY = {  # keyed by (modality, name): both modalities have a "transformer" and a "tcn"

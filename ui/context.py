@@ -23,6 +23,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from lemof import CohortBundle, CohortEntry, Run, RunEntry
+from lemof.evaluation.predictions import reads_stored
 
 _KEY = "_lemof_active_context"
 
@@ -41,7 +42,7 @@ class ActiveContext:
 
     @property
     def trained_on_this_cohort(self) -> bool:
-        return self.run.cohort.fingerprint == self.bundle.fingerprint
+        return reads_stored(self.run, self.bundle)
 
 
 def publish(ctx: ActiveContext | None) -> None:

@@ -59,6 +59,7 @@ import pandas as pd
 
 from lemof.data.bundle import CohortBundle
 from lemof.errors import LemofError
+from lemof.evaluation.compare import Comparison, aligned_predictions
 from lemof.evaluation.metrics import LONG_STAY_DAYS
 from lemof.runs.run import Run
 from lemof.evaluation.stats import bootstrap_indices, bootstrap_mean_ci, percentile_ci
@@ -315,17 +316,12 @@ def _validation_predictions(run: Run, bundle: CohortBundle, rp) -> pd.DataFrame:
     run's stored ones for the cohort it was trained on, else its network's for this cohort's
     validation stays (taken from ``rp`` when it holds them already)."""
     observed = bundle.stays.set_index("stay_id")["los_days"]
-    if rp.source == "stored":
-        table = run.predictions[run.predictions["split"] == "val"].set_index("stay_id")[["final", "sig_available"]]
+    rows = bundle.rows("val")
+    ids = bundle.stays["stay_id"].to_numpy()[rows]
+    if rp.pred.index.isin(ids).sum() == len(ids):
+        table = rp.pred.loc[ids, ["final", "sig_available"]]
     else:
-        rows = bundle.rows("val")
-        ids = bundle.stays["stay_id"].to_numpy()[rows]
-        if rp.pred.index.isin(ids).sum() == len(ids):
-            table = rp.pred.loc[ids, ["final", "sig_available"]]
-        else:
-            from lemof.evaluation.compare import run_predictions  # lazy: imports torch (compare uses models.meta)
-
-            table = run_predictions(run, bundle, rows).pred[["final", "sig_available"]]
+        table = aligned_predictions(run, bundle, rows).pred[["final", "sig_available"]]
     return table.assign(observed_days=observed.reindex(table.index).to_numpy())
 
 
@@ -333,13 +329,11 @@ def build_view(run: Run, bundle: CohortBundle, split: str = "test", sig_label: s
     """Everything the Cohort page draws, for ``split`` (``test`` or ``all``) of ``bundle``.
 
     Raises ``LemofError`` (one readable line) when the run cannot predict this cohort."""
-    from lemof.evaluation.compare import Comparison, run_predictions  # lazy: imports torch (compare uses models.meta)
-
     rows = bundle.rows(split)
     if not len(rows):
         raise LemofError(f"cohort {bundle.name!r} has no {split} stays")
     stays = bundle.stays.iloc[rows].set_index("stay_id")
-    rp = run_predictions(run, bundle, rows)  # stored ones for the cohort it was trained on, else its network's
+    rp = aligned_predictions(run, bundle, rows)  # stored ones for the cohort it was trained on, else its network's
     stored = rp.source == "stored"
     pred = rp.pred.reindex(stays.index)
     observed = stays["los_days"].to_numpy(dtype=float)

@@ -16,12 +16,11 @@ import pandas as pd
 from lemof.data.bundle import CohortBundle
 from lemof.errors import LemofError
 from lemof.evaluation.metrics import los_metrics
-from lemof.models.meta import conformal_quantile, cross_fit_residuals
+from lemof.models.conformal import conformal_quantile, cross_fit_residuals
 from lemof.runs.run import Run
 from lemof.evaluation.stats import bootstrap_indices, metric_replicates, percentile_ci
-from lemof.evaluation.evaluate import stored_predictions
+from lemof.evaluation.predictions import run_predictions
 from lemof.runs.run import check_run_fits_cohort
-from lemof.models.inference import predict_rows
 
 COMPARE_METRICS = ("mae_days", "kappa_linear_10bucket", "auroc_los_gt7")
 NOMINAL_LEVELS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
@@ -134,11 +133,11 @@ def _validation_residuals(r: RunPredictions, val_ids: np.ndarray, y_val: np.ndar
     }
 
 
-def run_predictions(run: Run, bundle: CohortBundle, rows: np.ndarray) -> RunPredictions:
-    """The predictions of ``run`` for ``rows`` of ``bundle``: stored when it was trained on it, else its network's."""
-    check_run_fits_cohort(run, bundle)
-    stored = run.predictions is not None and run.cohort.fingerprint == bundle.fingerprint
-    pred = stored_predictions(run, bundle, rows) if stored or run.spec is None else predict_rows(run.model, run.preprocessor, bundle, rows)
+def aligned_predictions(run: Run, bundle: CohortBundle, rows: np.ndarray) -> RunPredictions:
+    """The predictions of ``run`` for ``rows`` of ``bundle`` as one table indexed by stay id
+    (``lemof.evaluation.predictions`` decides whether they are read or computed)."""
+    found = run_predictions(run, bundle, rows)
+    pred = found.arrays
     table = pd.DataFrame(
         {
             "final": pred["final"],
@@ -149,7 +148,7 @@ def run_predictions(run: Run, bundle: CohortBundle, rows: np.ndarray) -> RunPred
         },
         index=pd.Index(bundle.stays["stay_id"].to_numpy()[rows], name="stay_id"),
     )
-    return RunPredictions(run, table, "stored" if stored else "computed")
+    return RunPredictions(run, table, found.source)
 
 
 def compare_runs(runs: list[Run], bundle: CohortBundle, split: str = "test") -> Comparison:
@@ -159,7 +158,7 @@ def compare_runs(runs: list[Run], bundle: CohortBundle, split: str = "test") -> 
     out = Comparison(bundle, split, stays, [])
     for run in runs:
         try:
-            out.runs.append(run_predictions(run, bundle, rows))
+            out.runs.append(aligned_predictions(run, bundle, rows))
         except LemofError as exc:
             out.unavailable[run.run_id] = str(exc)
     return out

@@ -6,9 +6,9 @@ import numpy as np
 
 from lemof.data.bundle import CohortBundle
 from lemof.evaluation.metrics import SplitReport, los_metrics
-from lemof.models.spec import Head
-from lemof.errors import RunError
 from lemof.errors import CohortError
+from lemof.evaluation.predictions import run_predictions
+from lemof.models.spec import Head
 from lemof.runs.run import check_run_fits_cohort
 
 
@@ -37,33 +37,15 @@ def evaluation_report(
     return report
 
 
-def stored_predictions(run, bundle: CohortBundle, rows: np.ndarray) -> dict[str, np.ndarray]:
-    """The run's stored predictions for ``rows`` of the cohort it was trained on (``predict_rows`` layout)."""
-    from lemof.models.inference import prediction_arrays  # lazy: imports torch (stored predictions are read without it)
-
-    if run.predictions is None or run.cohort.fingerprint != bundle.fingerprint:
-        raise RunError(f"run {run.run_id} stores predictions only for the cohort it was trained on ({run.cohort.name})")
-    table = run.predictions.set_index("stay_id").reindex(bundle.stays["stay_id"].to_numpy()[rows])
-    pred = prediction_arrays(table.index.to_numpy(), table["sig_available"].to_numpy(dtype=bool), table["final"].to_numpy(), table["halfwidth"].to_numpy())
-    if run.heads:
-        pred["heads"] = np.stack([table[f"head:{h.name}"].to_numpy() for h in run.heads], axis=1)
-    return pred
-
-
 def evaluate_run(run, bundle: CohortBundle, split: str = "test", *, use_stored: bool = False) -> dict:
     """Evaluate ``run`` on ``split`` (train, val, test, or all for external validation); JSON-ready.
 
     The network is run on the stays, unless ``use_stored`` (or the run has no network, like gbm),
     when its stored predictions for the cohort it was trained on are scored."""
-    from lemof.models.inference import predict_rows  # lazy: imports torch
-
     check_run_fits_cohort(run, bundle)
     rows = bundle.rows(split)
     if len(rows) == 0:
         raise CohortError(f"cohort {bundle.name!r} has no {split} stays")
-    if use_stored or run.spec is None:
-        pred = stored_predictions(run, bundle, rows)
-    else:
-        pred = predict_rows(run.model, run.preprocessor, bundle, rows)
+    pred = run_predictions(run, bundle, rows, source="stored" if use_stored else "network").arrays
     report = evaluation_report(bundle, pred, rows, run.metrics.train_median_los_days, run.heads)
     return {"run": run.run_id, "cohort": {"name": bundle.name, "fingerprint": bundle.fingerprint}, "split": split, **report.to_dict()}

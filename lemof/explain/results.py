@@ -35,6 +35,7 @@ import pandas as pd
 
 from lemof.data.bundle import CohortBundle
 from lemof.errors import RunError
+from lemof.evaluation.predictions import reads_stored
 from lemof.explain.drivers import Driver, input_drivers
 from lemof.explain.explanation import StayExplanation, StayPrediction, none_if_nan
 from lemof.explain.input_attribution import InputAttribution, input_attributions
@@ -96,7 +97,7 @@ class CohortResults:
         check_run_fits_cohort(run, bundle)
         self.run = run
         self.bundle = bundle
-        self.trained_here = run.cohort.fingerprint == bundle.fingerprint
+        self.trained_here = reads_stored(run, bundle)  # its stored predictions and explanations are read
         self.max_stays = max_stays
         self._stays: OrderedDict[int, StayResults] = OrderedDict()
         self._lock = threading.Lock()

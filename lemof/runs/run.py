@@ -100,12 +100,16 @@ class StayVectors:
     ``python -m lemof precompute``)."""
 
     stay_ids: np.ndarray  # (N,) int64
-    representation: np.ndarray  # (N, 4d) float32, unit length: the fused representation
+    representation: np.ndarray  # (N, 4d) unit length, stored as float16 (cosine error ~1e-4), read as float32
     attention_to_signal: np.ndarray  # (N, Ts) float32: mean attention each biosignal token receives; NaN rows without one
     sig_seconds: np.ndarray  # (Ts,) centre of each biosignal token (s)
 
     def index_of(self) -> dict[int, int]:
         return {int(s): i for i, s in enumerate(self.stay_ids)}
+
+
+def _unit(z: np.ndarray) -> np.ndarray:
+    return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
 
 
 def read_stay_vectors(path: Path, weights_sha256: str | None, fingerprint: str) -> tuple[StayVectors | None, str | None]:
@@ -127,7 +131,7 @@ def read_stay_vectors(path: Path, weights_sha256: str | None, fingerprint: str) 
     try:
         vectors = StayVectors(
             stay_ids=tensors["stay_id"].astype(np.int64),
-            representation=tensors["representation"].astype(np.float32),
+            representation=_unit(tensors["representation"].astype(np.float32)),  # rescaled after float16 rounding
             attention_to_signal=tensors["attention_to_signal"].astype(np.float32),
             sig_seconds=tensors["sig_seconds"].astype(np.float64),
         )
@@ -231,14 +235,28 @@ class Run:
                     self._vectors = (vectors, vectors.index_of() if vectors is not None else {})
         return self._vectors
 
+    def _prediction_index(self) -> dict[int, int]:
+        if self._pred_index is None:
+            self._pred_index = {int(s): i for i, s in enumerate(self.predictions["stay_id"].to_numpy())}
+        return self._pred_index
+
     def stored_prediction(self, stay_id: int) -> pd.Series | None:
         """The row of ``predictions.parquet`` for ``stay_id``, or None."""
         if self.predictions is None:
             return None
-        if self._pred_index is None:
-            self._pred_index = {int(s): i for i, s in enumerate(self.predictions["stay_id"].to_numpy())}
-        i = self._pred_index.get(int(stay_id))
+        i = self._prediction_index().get(int(stay_id))
         return None if i is None else self.predictions.iloc[i]
+
+    def stored_rows(self, stay_ids: np.ndarray) -> pd.DataFrame:
+        """The rows of ``predictions.parquet`` for ``stay_ids`` in that order, indexed by stay id
+        (``RunError`` naming a stay it has none for)."""
+        if self.predictions is None:
+            raise RunError(f"run {self.run_id} stores no predictions")
+        index = self._prediction_index()
+        missing = [int(s) for s in stay_ids if int(s) not in index]
+        if missing:
+            raise RunError(f"run {self.run_id} stores no prediction for stay {missing[0]} ({len(missing)} stays missing)")
+        return self.predictions.iloc[[index[int(s)] for s in stay_ids]].set_index("stay_id")
 
 
 def save_run(
@@ -306,7 +324,7 @@ def write_stay_vectors(path: Path, tensors: dict[str, np.ndarray], *, weights_sh
     data = save(
         {
             "stay_id": np.ascontiguousarray(tensors["stay_id"], dtype=np.int64),
-            "representation": np.ascontiguousarray(tensors["representation"], dtype=np.float32),
+            "representation": np.ascontiguousarray(tensors["representation"], dtype=np.float16),
             "attention_to_signal": np.ascontiguousarray(tensors["attention_to_signal"], dtype=np.float16),
             "sig_seconds": np.ascontiguousarray(tensors["sig_seconds"], dtype=np.float64),
         },

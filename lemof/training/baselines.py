@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from lemof.models.baselines import BaselineNet
-from lemof.models.meta import PATTERNS, conformal_quantile
+from lemof.models.conformal import conformal_quantile
+from lemof.models.meta import PATTERNS
 from lemof.progress import Progress
 from lemof.training.config import TrainConfig
 from lemof.training.inputs import TrainingInputs

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from lemof.data.bundle import CohortBundle
-from lemof.models.meta import conformal_quantile
+from lemof.models.conformal import conformal_quantile
 from lemof.progress import Progress
 from lemof.training.config import TrainConfig
 

@@ -256,7 +256,7 @@ def train(
         pred, hidden, metrics = assess(network, inputs, say)
         spec, pre, rows = network.spec, inputs.pre, inputs.rows
         if kind == "lemof" and w.is_main:  # what the case review reads at first paint, so it needs no network
-            stored["stay_vectors"] = compute_stay_vectors(network, pre, bundle, device=dev, progress=progress)
+            stored["stay_vectors"] = compute_stay_vectors(network, pre, bundle, device=dev)  # a few seconds: no stage of its own
     say(f"total training time {say.elapsed:.1f} s")
     if not w.is_main:  # rank 0 alone writes the run
         w.barrier()
