@@ -20,9 +20,8 @@ from pathlib import Path
 import numpy as np
 from _common import REPO, save
 
-sys.path.insert(0, str(REPO / "tests"))
 from bench_app_start import TRIVIAL_APP  # noqa: E402
-from browser import CHARTS_READY_JS, CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
+from tests.browser import CHARTS_READY_JS, CHROMIUM, CHROMIUM_ARGS, streamlit_server  # _common put the repository root on sys.path
 
 VIEWPORT = {"width": 1600, "height": 1200}
 

@@ -19,8 +19,7 @@ from pathlib import Path
 
 from _common import REPO, save
 
-sys.path.insert(0, str(REPO / "tests"))
-from browser import CHARTS_READY_JS, CHROMIUM, CHROMIUM_ARGS, streamlit_server, wait_for_charts, wait_until_idle  # noqa: E402
+from tests.browser import CHARTS_READY_JS, CHROMIUM, CHROMIUM_ARGS, streamlit_server, wait_for_charts, wait_until_idle  # _common put the repository root on sys.path
 
 from lemof.data.synthetic import ensure_synthetic  # noqa: E402
 

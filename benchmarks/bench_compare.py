@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import statistics
 from urllib.parse import urlencode
-import sys
 import time
 
 from _common import REPO, save
 
-sys.path.insert(0, str(REPO / "tests"))
-from browser import CHARTS_READY_JS, CHROMIUM, CHROMIUM_ARGS, streamlit_server, wait_until_idle  # noqa: E402
+from tests.browser import CHARTS_READY_JS, CHROMIUM, CHROMIUM_ARGS, streamlit_server, wait_until_idle  # _common put the repository root on sys.path
 from bench_app_start import trivial_app_floor  # noqa: E402
 
 

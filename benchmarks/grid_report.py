@@ -376,12 +376,7 @@ def write_forest(out: Path, cohort: str, c: dict, png: bool = True, say=print) -
 
 def html_to_png(html: Path, say=print) -> Path | None:
     """Screenshot of the plot element of ``html``, rendered by Debian's Chromium via Playwright."""
-    import sys
-
-    from _common import REPO
-
-    sys.path.insert(0, str(REPO / "tests"))
-    from browser import CHROMIUM, CHROMIUM_ARGS
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS  # lazy: only figures need it; grid_run put the repository root on sys.path
 
     if not Path(CHROMIUM).exists():
         say(f"note: Chromium not found at {CHROMIUM}; skipped {html.with_suffix('.png').name} (the HTML has the same plot)")

@@ -87,9 +87,11 @@ def test_case_review_with_an_ecg(browser, server, default_cohort):
     text = p.check(server, "case-review-with-ecg", min_charts=5)  # timeline, ECG, level SHAP, waterfall, attention
     assert "Predicted LOS" in text and "Cross-modal attention" in text and "recorded" in text
     assert "synthetic-gru+resnet1d" in p.sidebar() and "Model and cohort" in p.sidebar()
-    p.page.get_by_text("Show which hours, features and signal segments").click()
+    assert "Computed on request" in text and "lengthened the predicted stay" not in text, "no drivers until asked"
+    p.page.get_by_text("Find the inputs that drove this prediction").click()
     p.page.wait_for_selector("text=Integrated Gradients (captum)", timeout=90_000)
-    p.check(server, "case-review-with-ecg-attribution", min_charts=8)
+    text = p.check(server, "case-review-with-ecg-attribution", min_charts=8)
+    assert "1." in text and "the predicted stay" in text, "the drivers in words"
     p.page.close()
 
 
