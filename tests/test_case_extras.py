@@ -217,3 +217,32 @@ def test_one_forward_pass_serves_a_stay_of_another_cohort(tiny_run, tmp_path, mo
     assert stay.representation.shape == (4 * run.spec.d_model,)
     assert explain_stay(run, bundle, sid).attention is not None  # the public API: a new results object, one more pass
     assert calls == [1, 1], "one single-stay pass per results object"
+
+
+def test_compute_slots_bound_concurrent_work_and_are_reentrant():
+    """At most ``compute_workers()`` network computations at once, whoever asks; a computation that
+    needs another part inside its slot does not wait for a second one (no deadlock with one slot)."""
+    import threading
+    import time
+
+    from lemof.explain.results import compute_slot, compute_workers
+
+    running, peak, lock = [0], [0], threading.Lock()
+
+    def work():
+        with compute_slot():
+            with compute_slot():  # re-entrant: the inner part runs in the same slot
+                with lock:
+                    running[0] += 1
+                    peak[0] = max(peak[0], running[0])
+                time.sleep(0.05)
+                with lock:
+                    running[0] -= 1
+
+    threads = [threading.Thread(target=work) for _ in range(3 * compute_workers() + 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not any(t.is_alive() for t in threads), "every computation finished (no deadlock)"
+    assert peak[0] == compute_workers(), f"{peak[0]} ran at once with {compute_workers()} slots"

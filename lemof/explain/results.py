@@ -91,9 +91,10 @@ def _once(method: Callable[[Any], Any]) -> property:
 # --- a run on a cohort -----------------------------------------------------------------------------
 class CohortResults:
     """``run`` applied to ``bundle``: the results of its stays (the ``max_stays`` most recent
-    kept) and the similar-stays index of the cohort's training stays."""
+    kept: a stay with its biosignal and attention maps holds ~0.7 MB) and the similar-stays index
+    of the cohort's training stays."""
 
-    def __init__(self, run: Run, bundle: CohortBundle, *, max_stays: int = 512):
+    def __init__(self, run: Run, bundle: CohortBundle, *, max_stays: int = 128):
         check_run_fits_cohort(run, bundle)
         self.run = run
         self.bundle = bundle

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
 import pandas as pd
 import torch
@@ -15,6 +17,27 @@ def interval_days(final_log1p: np.ndarray, halfwidth: np.ndarray) -> np.ndarray:
     lo = np.expm1(np.asarray(final_log1p) - halfwidth).clip(min=0.0)
     hi = np.expm1(np.asarray(final_log1p) + halfwidth)
     return np.stack([lo, hi], axis=1)
+
+
+def _concat(parts: list):
+    first = parts[0]
+    if isinstance(first, dict):
+        return {k: _concat([p[k] for p in parts]) for k in first}
+    if isinstance(first, tuple):
+        return tuple(_concat([p[i] for p in parts]) for i in range(len(first)))
+    return torch.cat(parts) if isinstance(first, torch.Tensor) else np.concatenate(parts)
+
+
+def in_batches(module: torch.nn.Module, n: int, step: Callable[[slice], Any], batch_size: int = 256):
+    """``step(rows)`` over rows 0..n-1 in slices of ``batch_size``, with ``module`` in eval mode
+    and no gradients; the outputs concatenated along the first axis (``step`` may return a
+    tensor, an array, or a tuple or dict of them). The one batched inference loop of the project."""
+    module.eval()
+    parts = []
+    with torch.no_grad():
+        for start in range(0, n, batch_size):
+            parts.append(step(slice(start, min(start + batch_size, n))))
+    return _concat(parts)
 
 
 def forward_arrays(
@@ -31,21 +54,16 @@ def forward_arrays(
 
     Attention maps are (n, H, Te, Ts) and (n, H, Ts, Te): kept only when asked for.
     """
-    model.eval()
-    parts: dict[str, list[np.ndarray]] = {}
-    with torch.no_grad():
-        for start in range(0, len(ehr_x), batch_size):
-            sl = slice(start, start + batch_size)
-            out = model(
-                torch.as_tensor(ehr_x[sl], device=device),
-                torch.as_tensor(sig_x[sl], device=device),
-                torch.as_tensor(sig_available[sl], device=device),
-            )
-            for key, val in out.items():
-                if key.startswith("attn_") and not keep_attention:
-                    continue
-                parts.setdefault(key, []).append(val.detach().cpu().numpy())
-    return {key: np.concatenate(vals) for key, vals in parts.items()}
+
+    def step(sl: slice) -> dict[str, np.ndarray]:
+        out = model(
+            torch.as_tensor(ehr_x[sl], device=device),
+            torch.as_tensor(sig_x[sl], device=device),
+            torch.as_tensor(sig_available[sl], device=device),
+        )
+        return {key: val.cpu().numpy() for key, val in out.items() if keep_attention or not key.startswith("attn_")}
+
+    return in_batches(model, len(ehr_x), step, batch_size)
 
 
 def predict_rows(

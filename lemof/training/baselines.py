@@ -16,6 +16,7 @@ from torch import nn
 
 from lemof.models.baselines import BaselineNet
 from lemof.models.conformal import conformal_quantile
+from lemof.models.inference import in_batches
 from lemof.models.meta import PATTERNS
 from lemof.progress import Progress
 from lemof.training.config import TrainConfig
@@ -25,13 +26,11 @@ from lemof.training.stage1 import modality_outputs, train_modality
 
 
 def _predict(net: BaselineNet, inputs: TrainingInputs, rows: np.ndarray, available: torch.Tensor, batch_size: int = 512) -> np.ndarray:
-    net.eval()
-    out = []
-    with torch.no_grad():
-        for start in range(0, len(rows), batch_size):
-            idx = torch.as_tensor(rows[start : start + batch_size], device=inputs.device)
-            out.append(net(inputs.ehr[idx], inputs.sig[idx], available[idx])["final"].cpu().numpy())
-    return np.concatenate(out)
+    def step(sl: slice) -> np.ndarray:
+        idx = torch.as_tensor(rows[sl], device=inputs.device)
+        return net(inputs.ehr[idx], inputs.sig[idx], available[idx])["final"].cpu().numpy()
+
+    return in_batches(net, len(rows), step, batch_size)
 
 
 def train_end_to_end(net: BaselineNet, inputs: TrainingInputs, cfg: TrainConfig, progress: Progress | None) -> FitReport:

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from lemof.models.fusions import LEMOF_VARIANTS
+from lemof.models.inference import in_batches
 from lemof.models.modality import ModalityModel
 from lemof.progress import Progress
 from lemof.training.config import TrainConfig
@@ -53,11 +54,8 @@ def train_modality(
 
 def modality_outputs(model: ModalityModel, x: torch.Tensor, batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
     """Level predictions (N, L) and global prediction (N,) of every row, in eval mode."""
-    model.eval()
-    levels, glob = [], []
-    with torch.no_grad():
-        for start in range(0, len(x), batch_size):
-            out = model(x[start : start + batch_size])
-            levels.append(out.level_preds.cpu().numpy())
-            glob.append(out.global_pred.cpu().numpy())
-    return np.concatenate(levels), np.concatenate(glob)
+    def step(sl: slice) -> tuple[np.ndarray, np.ndarray]:
+        out = model(x[sl])
+        return out.level_preds.cpu().numpy(), out.global_pred.cpu().numpy()
+
+    return in_batches(model, len(x), step, batch_size)

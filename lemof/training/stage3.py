@@ -12,21 +12,14 @@ from torch import nn
 
 from lemof.models.model import LeMoF, head_columns
 from lemof.progress import Progress
+from lemof.models.inference import in_batches
 from lemof.training.config import TrainConfig
 from lemof.training.loop import FitReport, fit, optimiser_options, signal_dropout
 
 
 def best_level_tokens(model: LeMoF, ehr_x: torch.Tensor, sig_x: torch.Tensor, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """Aggregated best-level tokens of every row: (N, Te, d) and (N, Ts, d)."""
-    model.eval()
-    ehr_parts, sig_parts = [], []
-    with torch.no_grad():
-        for start in range(0, len(ehr_x), batch_size):
-            sl = slice(start, start + batch_size)
-            e_tok, s_tok = model.aggregated_tokens(model.ehr(ehr_x[sl]).tokens, model.sig(sig_x[sl]).tokens)
-            ehr_parts.append(e_tok)
-            sig_parts.append(s_tok)
-    return torch.cat(ehr_parts), torch.cat(sig_parts)
+    return in_batches(model, len(ehr_x), lambda sl: model.aggregated_tokens(model.ehr(ehr_x[sl]).tokens, model.sig(sig_x[sl]).tokens), batch_size)
 
 
 def train_fusion(
@@ -67,13 +60,7 @@ def train_fusion(
 def fused_predictions(model: LeMoF, ehr_tok: torch.Tensor, sig_tok: torch.Tensor, sig_available: torch.Tensor, batch_size: int = 512) -> np.ndarray:
     """Fused head's prediction for every row, (N,)."""
     assert model.fusion is not None
-    model.fusion.eval()
-    out = []
-    with torch.no_grad():
-        for start in range(0, len(ehr_tok), batch_size):
-            sl = slice(start, start + batch_size)
-            out.append(model.fusion(ehr_tok[sl], sig_tok[sl], sig_available[sl])[0].cpu().numpy())
-    return np.concatenate(out)
+    return in_batches(model.fusion, len(ehr_tok), lambda sl: model.fusion(ehr_tok[sl], sig_tok[sl], sig_available[sl])[0].cpu().numpy(), batch_size)
 
 
 def head_matrix(model: LeMoF, ehr_global: np.ndarray, sig_global: np.ndarray, fused: np.ndarray, ehr_levels: np.ndarray, sig_levels: np.ndarray) -> np.ndarray:

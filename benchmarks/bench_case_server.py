@@ -1,0 +1,59 @@
+"""The case-review page on the server alone: its first run on a fresh server, a new stay, a rerun.
+
+Runs the app in Streamlit's AppTest (no browser) in a fresh process per repeat, on the default
+cohort and run: (1) the first run of a fresh server (imports, loading the cohort and the run,
+the page script); (2) a second stay in the same process (a new visitor on a warm server);
+(3) the same stay again (a rerun: every part is read from the shared results object); (4) the
+input drivers on request (Integrated Gradients, in one compute slot). Also records every pass
+of the network before the drivers were asked for, by batch size: one single-stay pass per stay
+(its attention heatmap) and nothing else (no similar-stays index to encode, no second pass).
+
+    python benchmarks/bench_case_server.py [repeats]
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+
+from _common import REPO, save
+
+ONE = r"""
+import json, os, sys, time
+sys.path.insert(0, {repo!r})
+from streamlit.testing.v1 import AppTest
+import lemof.models.inference as inference
+calls = []
+real = inference.forward_arrays
+inference.forward_arrays = lambda *a, **k: calls.append(len(a[1])) or real(*a, **k)
+def run(at):
+    t = time.perf_counter(); at.run(); assert not at.exception, [e.value for e in at.exception]; return time.perf_counter() - t
+at = AppTest.from_file({app!r}, default_timeout=300)
+at.query_params["stay"] = "30000001"
+first = run(at)
+at2 = AppTest.from_file({app!r}, default_timeout=300)
+at2.query_params["stay"] = "30000002"
+second = run(at2)
+rerun = run(at2)
+first_paint_passes = list(calls)
+at2.toggle(key="show_attribution").set_value(True)
+drivers = run(at2)
+print(json.dumps({{"first_run_s": first, "new_stay_warm_s": second, "rerun_s": rerun, "drivers_on_request_s": drivers,
+                   "network_passes_before_drivers": first_paint_passes}}))
+"""
+
+
+def main() -> None:
+    repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    runs = []
+    for _ in range(repeats):
+        out = subprocess.run([sys.executable, "-c", ONE.format(repo=str(REPO), app=str(REPO / "app.py"))], capture_output=True, text=True, check=True, cwd=REPO)
+        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    med = {k: round(statistics.median(r[k] for r in runs), 3) for k in runs[0] if k.endswith("_s")}
+    save("case_server", {"runs": runs, "median": med})
+
+
+if __name__ == "__main__":
+    main()
