@@ -24,10 +24,11 @@ ONE = r"""
 import json, os, sys, time
 sys.path.insert(0, {repo!r})
 from streamlit.testing.v1 import AppTest
-import lemof.models.inference as inference
 calls = []
-real = inference.forward_arrays
-inference.forward_arrays = lambda *a, **k: calls.append(len(a[1])) or real(*a, **k)
+if {count!r}:  # importing the inference module imports torch: only in the counting process
+    import lemof.models.inference as inference
+    real = inference.forward_arrays
+    inference.forward_arrays = lambda *a, **k: calls.append(len(a[1])) or real(*a, **k)
 def run(at):
     t = time.perf_counter(); at.run(); assert not at.exception, [e.value for e in at.exception]; return time.perf_counter() - t
 at = AppTest.from_file({app!r}, default_timeout=300)
@@ -47,12 +48,15 @@ print(json.dumps({{"first_run_s": first, "new_stay_warm_s": second, "rerun_s": r
 
 def main() -> None:
     repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-    runs = []
-    for _ in range(repeats):
-        out = subprocess.run([sys.executable, "-c", ONE.format(repo=str(REPO), app=str(REPO / "app.py"))], capture_output=True, text=True, check=True, cwd=REPO)
-        runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    def once(count: bool) -> dict:
+        code = ONE.format(repo=str(REPO), app=str(REPO / "app.py"), count=count)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    runs = [once(False) for _ in range(repeats)]  # timed: nothing imported beforehand
+    passes = once(True)["network_passes_before_drivers"]  # counted, in a process of its own
     med = {k: round(statistics.median(r[k] for r in runs), 3) for k in runs[0] if k.endswith("_s")}
-    save("case_server", {"runs": runs, "median": med})
+    save("case_server", {"runs": runs, "median": med, "network_passes_before_drivers_by_batch_size": passes})
 
 
 if __name__ == "__main__":
