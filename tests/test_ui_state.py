@@ -235,3 +235,18 @@ def test_activating_a_finished_run_selects_it_in_the_sidebar(private_cache, defa
     at.switch_page("pages/case_review.py").run()
     no_failures(at)
     assert _model_box(at).value == "copied-tcn", "and it stays active on the other pages"
+
+
+def test_a_new_runs_compare_link_opens_on_it_and_the_lemof_configurations():
+    """The Retrain page's "Compare it with the other runs" link names the new run and its family's
+    LeMoF encoder configurations (it named the new run alone, and Compare asked for a second one)."""
+    from lemof import list_runs
+    from ui.retrain import compare_with
+
+    entries = {e.run_id: e for e in list_runs()[0]}
+    runs = compare_with("synthetic-tcn+tcn")
+    assert runs[0] == "synthetic-tcn+tcn" and len(runs) >= 3
+    others = [entries[r] for r in runs[1:]]
+    assert all(e.source == "synthetic" and e.fusion == "lemof" for e in others)
+    assert len({e.encoders for e in others} | {"tcn+tcn"}) == len(runs), "one run per encoder pair"
+    assert compare_with("not-a-run") == ["not-a-run"]

@@ -9,7 +9,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from lemof import FUSIONS, CohortEntry, LemofError, list_cohorts
+from lemof import FUSIONS, CohortEntry, LemofError, list_cohorts, list_runs
+from lemof.runs.catalog import preferred_order
 from lemof.training.jobs import JobSpec, JobStatus, cancel_job, check_name, job_status, list_jobs, running_job, runs_root, start_job
 from lemof.models.registry import list_encoders
 from lemof.training.recipes import load_recipe
@@ -184,7 +185,7 @@ def show_job(job: JobStatus) -> None:
             st.rerun()  # the whole app, so the sidebar shows the new active model
         if outcome is not None and outcome[0] == job.job_id:
             st.error(outcome[1])  # stays while this job is shown (the panel polls)
-        c2.page_link("pages/compare.py", label="Compare it with the other runs", icon=":material/compare_arrows:", query_params={"runs": job.name})
+        c2.page_link("pages/compare.py", label="Compare it with the other runs", icon=":material/compare_arrows:", query_params={"runs": ",".join(compare_with(job.name))})
     else:
         st.error(f"The job ended: {job.reason}. No run was written; every existing run and the active model are unchanged.")
     fig = loss_figure(p)
@@ -193,6 +194,21 @@ def show_job(job: JobStatus) -> None:
     if job.log_tail:
         with st.expander("Log (last lines)", expanded=job.status in ("failed", "crashed")):
             st.code("\n".join(job.log_tail[-15:]), language=None)
+
+
+def compare_with(run_id: str) -> list[str]:
+    """The new run and the LeMoF encoder configurations of its cohort family (one run per encoder
+    pair, in the sidebar's order): what its Compare link opens on."""
+    entries, _ = list_runs()
+    new = next((e for e in entries if e.run_id == run_id), None)
+    if new is None:
+        return [run_id]
+    seen, out = {new.encoders} if new.fusion == "lemof" else set(), [run_id]
+    for e in preferred_order([e for e in entries if e.source == new.source], new.cohort_name):
+        if e.fusion == "lemof" and e.encoders not in seen and len(out) < 6:
+            seen.add(e.encoders)
+            out.append(e.run_id)
+    return out
 
 
 def _cohort_key(path: str) -> str:
