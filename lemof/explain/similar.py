@@ -1,64 +1,201 @@
 """Similar stays: the training stays closest to a stay in LeMoF's fused representation.
 
 The fused representation (the ``representation`` output of ``LeMoF.forward``, (4d,) per stay)
-is what the cross-modal fused head reads: the stay as the model sees it across both modalities. Stays are
-compared by cosine similarity; the search is exact (one matrix product over the training
-stays' L2-normalised vectors), which takes milliseconds up to ~100,000 stays, so no
-approximate index is needed at these sizes. For the cohort a run was trained on the vectors are
+is what the cross-modal fused head reads: the stay as the model sees it across both modalities.
+Raw cosine between these vectors does not separate stays (they share a large common direction:
+the ten nearest are all at 0.97–0.99), so the index compares them in a space fitted on the
+training stays (``SimilarityIndex.fit``):
+
+- ``cosine``: raw cosine of the unit vectors;
+- ``centred``: cosine after subtracting the training mean;
+- ``whitened``: cosine after subtracting the training mean and whitening with the training
+  covariance (PCA whitening, kept to the components that carry variance well above the float16
+  rounding of the stored vectors), i.e. the angle under the Mahalanobis metric;
+- ``mahalanobis``: minus the Euclidean distance in the whitened space.
+
+The metric shown (``DEFAULT_METRIC``) was chosen on the validation split
+(``benchmarks/bench_similar.py``). Each similarity is also given as a **percentile** among the
+similarities of random pairs of training stays: 99 means closer than 99 % of such pairs, a scale
+that does not depend on the metric. The search is exact (one matrix product over the training
+stays), milliseconds up to ~100,000 stays. For the cohort a run was trained on the vectors are
 stored in the run (``stay_vectors.safetensors``); ``lemof.explain.results`` builds the index.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from lemof.data.bundle import CohortBundle
+from lemof.errors import ConfigError
+
+METRICS = ("cosine", "centred", "whitened", "mahalanobis")
+DEFAULT_METRIC = "cosine"  # lowest validation MAE of the neighbours' median LOS on both cohorts (benchmarks/results/similar_stays.json)
+FLOAT16_REL = 2.0**-11  # relative rounding of a float16 (half an ulp)
+REFERENCE_STAYS = 1500  # stays whose pairwise similarities form the percentile scale (~1.1 M pairs)
+
+
+def _unit(z: np.ndarray) -> np.ndarray:
+    return z / np.maximum(np.linalg.norm(z, axis=-1, keepdims=True), 1e-12)
 
 
 @dataclass
 class SimilarityIndex:
+    """Training stays' vectors in the comparison space of ``metric``; build with ``fit``."""
+
     stay_ids: np.ndarray  # (N,)
-    vectors: np.ndarray  # (N, D), unit length
+    vectors: np.ndarray  # (N, D), the stored unit fused representations (raw)
+    metric: str = "cosine"
+    mean: np.ndarray | None = None  # (D,) training mean (centred, whitened, mahalanobis)
+    projection: np.ndarray | None = None  # (D, r) whitening: eigenvectors / sqrt(eigenvalues)
+    space: np.ndarray = field(default=None, repr=False)  # (N, r) the rows compared
+    reference: np.ndarray = field(default=None, repr=False)  # sorted similarities of random training pairs
+    components_kept: int = 0
+
+    @classmethod
+    def fit(cls, stay_ids: np.ndarray, vectors: np.ndarray, metric: str = DEFAULT_METRIC, *, seed: int = 0) -> "SimilarityIndex":
+        """Fit the comparison space of ``metric`` on these (training) stays' vectors."""
+        if metric not in METRICS:
+            raise ConfigError(f"similarity metric must be one of {', '.join(METRICS)}; got {metric!r}")
+        x = np.asarray(vectors, dtype=np.float64)
+        index = cls(np.asarray(stay_ids), np.asarray(vectors, dtype=np.float32), metric)
+        if metric != "cosine":
+            index.mean = x.mean(axis=0)
+        if metric in ("whitened", "mahalanobis"):
+            centred = x - index.mean
+            eigval, eigvec = np.linalg.eigh(centred.T @ centred / max(len(x) - 1, 1))
+            # float16 storage adds independent rounding noise of variance ~ mean(x**2) * rel**2 / 3
+            # per component; whitening divides by sqrt(eigenvalue), so a component whose variance
+            # is not well above that noise would be mostly rounding: keep those >= 100x the noise
+            # and >= 1e-4 of the largest.
+            noise = float(np.mean(x**2)) * FLOAT16_REL**2 / 3
+            keep = (eigval >= 100 * noise) & (eigval >= 1e-4 * eigval.max())
+            index.projection = eigvec[:, keep] / np.sqrt(eigval[keep])
+        index.space = index.transform(x)
+        index.components_kept = int(index.space.shape[1])
+        rng = np.random.default_rng(seed)
+        sample = index.space[rng.choice(len(x), size=min(len(x), REFERENCE_STAYS), replace=False)]
+        upper = np.triu_indices(len(sample), k=1)
+        index.reference = np.sort(index._score(sample, sample)[upper].astype(np.float32))
+        return index
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """Rows in the comparison space (unit rows for the cosine metrics), float32."""
+        x = np.asarray(x, dtype=np.float64)
+        if self.mean is not None:
+            x = x - self.mean
+        if self.projection is not None:
+            x = x @ self.projection
+        return (x if self.metric == "mahalanobis" else _unit(x)).astype(np.float32)
+
+    def _score(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Similarities between rows of ``a`` (n, r) and ``b`` (m, r) in the comparison space."""
+        if self.metric == "mahalanobis":
+            sq = (a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2 * a @ b.T
+            return -np.sqrt(np.maximum(sq, 0.0))
+        return a @ b.T
+
+    def similarities(self, query: np.ndarray) -> np.ndarray:
+        """(N,) similarity of every indexed stay to ``query`` (D,), a raw stored vector."""
+        q = self.transform(_unit(np.asarray(query, dtype=np.float64))[None, :])
+        return self._score(self.space, q)[:, 0]
+
+    def percentile(self, sims: np.ndarray) -> np.ndarray:
+        """Percent of random training pairs less similar than each of ``sims``, in [0, 100]."""
+        return 100.0 * np.searchsorted(self.reference, np.asarray(sims, dtype=np.float32), side="left") / len(self.reference)
 
     def nearest(self, query: np.ndarray, k: int = 10, exclude: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Indices and cosine similarities of the ``k`` nearest stays to ``query`` (D,)."""
-        sims = self.vectors @ (query / max(float(np.linalg.norm(query)), 1e-12))
+        """Indices and similarities of the ``k`` nearest stays to ``query`` (D,)."""
+        sims = self.similarities(query)
         if exclude is not None:
             sims = np.where(self.stay_ids == exclude, -np.inf, sims)
         k = min(k, len(sims))
         top = np.argpartition(-sims, k - 1)[:k]
-        top = top[np.argsort(-sims[top])]
+        top = top[np.argsort(-sims[top], kind="stable")]
         return top, sims[top]
 
 
-def _summary(row: pd.Series, sig_label: str) -> str:
-    parts = []
-    if "age" in row and pd.notna(row["age"]):
-        parts.append(f"age {row['age']:.0f}")
-    if "sex" in row and pd.notna(row["sex"]):
-        parts.append(str(row["sex"]))
+def _unit_of(row: pd.Series) -> str | None:
     for unit in ("first_careunit", "icu_type"):
         if unit in row and pd.notna(row[unit]):
-            parts.append(str(row[unit]))
-            break
-    parts.append(f"with {sig_label}" if row["has_signal"] else f"no {sig_label}")
-    return ", ".join(parts)
+            return str(row[unit])
+    return None
 
 
 def neighbour_table(bundle: CohortBundle, index: SimilarityIndex, query: np.ndarray, stay_id: int, k: int = 10, sig_label: str = "ECG") -> pd.DataFrame:
     """The ``k`` stays of ``index`` nearest to ``query`` (``stay_id`` itself excluded): similarity,
-    observed LOS and a one-line summary of each."""
+    its percentile among random training pairs, observed LOS, and what a reader compares (care
+    unit, age, sex, whether the biosignal was recorded)."""
     top, sims = index.nearest(query, k, exclude=int(stay_id))
     stays = bundle.stays.set_index("stay_id")
     ids = index.stay_ids[top]
+    rows = stays.loc[ids]
     return pd.DataFrame(
         {
             "stay": ids.astype(int),
             "similarity": np.round(sims, 3),
-            "observed LOS (days)": stays.loc[ids, "los_days"].round(1).to_numpy(),
-            "summary": [_summary(stays.loc[i], sig_label) for i in ids],
+            "percentile": np.floor(index.percentile(sims) * 10) / 10,  # floored: 100.0 only when closer than every pair
+            "observed LOS (days)": rows["los_days"].round(1).to_numpy(),
+            "care unit": [_unit_of(r) for _, r in rows.iterrows()],
+            "age": rows["age"].round(0).to_numpy() if "age" in rows else np.nan,
+            "sex": rows["sex"].to_numpy() if "sex" in rows else None,
+            sig_label: np.where(rows["has_signal"].to_numpy(dtype=bool), "yes", "no"),
+        }
+    )
+
+
+def shared_summary(bundle: CohortBundle, stay_id: int, table: pd.DataFrame, sig_label: str) -> str:
+    """One line: the stay's care unit, age and biosignal against its neighbours'."""
+    row = bundle.stays.iloc[bundle.row_of(stay_id)]
+    n = len(table)
+    parts = []
+    unit = _unit_of(row)
+    if unit is not None:
+        parts.append(f"{int((table['care unit'] == unit).sum())} of {n} were also in {unit}")
+    if "age" in row and pd.notna(row["age"]):
+        parts.append(f"median age {np.nanmedian(table['age'].astype(float)):.0f} (this stay {row['age']:.0f})")
+    has = bool(row["has_signal"])
+    same = int((table[sig_label] == ("yes" if has else "no")).sum())
+    parts.append(f"{same} of {n} {'also had' if has else 'also lacked'} a {sig_label}")
+    return "; ".join(parts)
+
+
+def window_means(bundle: CohortBundle, rows: np.ndarray) -> np.ndarray:
+    """(n, F) mean of each EHR series over the observation window (NaN where never observed)."""
+    values = np.asarray(bundle.ehr_values[np.asarray(rows)], dtype=np.float64)
+    counts = np.isfinite(values).sum(axis=1)
+    sums = np.nansum(values, axis=1)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def training_reference(bundle: CohortBundle) -> tuple[np.ndarray, np.ndarray]:
+    """Median and spread (IQR / 1.349, a robust SD) of each EHR series' window mean over the
+    training stays."""
+    means = window_means(bundle, bundle.rows("train"))
+    q1, med, q3 = np.nanpercentile(means, [25, 50, 75], axis=0)
+    return med, np.maximum((q3 - q1) / 1.349, 1e-9)
+
+
+def key_values(bundle: CohortBundle, stay_id: int, neighbour_ids: np.ndarray, reference: tuple[np.ndarray, np.ndarray], n: int = 3) -> pd.DataFrame:
+    """The stay's ``n`` most abnormal EHR series (window mean farthest from the training median,
+    in robust SDs) against the neighbours' median and the training median."""
+    med, spread = reference
+    own = window_means(bundle, np.array([bundle.row_of(stay_id)]))[0]
+    z = np.abs(own - med) / spread
+    order = [int(i) for i in np.argsort(-np.nan_to_num(z, nan=-1.0)) if np.isfinite(z[i])][:n]
+    neighbours = window_means(bundle, np.array([bundle.row_of(s) for s in neighbour_ids]))
+    names = bundle.ehr_feature_names
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a series none of the neighbours had: NaN
+        nb = np.nanmedian(neighbours[:, order], axis=0) if order else np.array([])
+    return pd.DataFrame(
+        {
+            "value (window mean)": [names[i] for i in order],
+            "this stay": [round(float(own[i]), 2) for i in order],
+            "neighbours' median": [round(float(v), 2) if np.isfinite(v) else None for v in nb],
+            "training median": [round(float(med[i]), 2) for i in order],
         }
     )
