@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from lemof.errors import LemofError, RunError
+from lemof.errors import ConfigError, LemofError, RunError
 from lemof.models.fusions import FUSIONS
 
 
@@ -191,6 +191,31 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_similar(args: argparse.Namespace) -> int:
+    from lemof.data.bundle import open_bundle  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.explain.results import CohortResults  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.runs.run import load_run, require_lemof  # lazy: a command loads only its own dependencies (`data` never imports torch)
+
+    if args.k < 1:
+        raise ConfigError(f"--k must be at least 1; got {args.k}")
+    run = load_run(args.run)
+    require_lemof(run)
+    cohort = CohortResults(run, open_bundle(args.data))
+    stays = [cohort.stay(s) for s in args.stay]  # every id checked before any work
+    out = []
+    for stay in stays:
+        table = stay.similar(args.k)
+        out.append({
+            "stay_id": stay.stay_id,
+            "neighbours": [
+                {"stay_id": int(r["stay"]), "similarity": round(float(r["similarity"]), 4), "percentile": round(float(r["percentile"]), 1), "observed_los_days": round(float(r["observed LOS (days)"]), 1)}
+                for _, r in table.iterrows()
+            ],
+        })
+    _print_json(out)
+    return 0
+
+
 def _cmd_precompute(args: argparse.Namespace) -> int:
     from lemof.data.bundle import open_bundle  # lazy: a command loads only its own dependencies (`data` never imports torch)
     from lemof.explain.stay_vectors import compute_stay_vectors  # lazy: a command loads only its own dependencies (`data` never imports torch)
@@ -291,6 +316,12 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--stay", required=True, help="stay id")
     ex.add_argument("--per-head", action="store_true", help="include every attention head, not only the average")
     ex.set_defaults(func=_cmd_explain)
+    sm = sub.add_parser("similar", help="print the most similar training stays of one or more stays as JSON")
+    sm.add_argument("--run", type=Path, required=True)
+    sm.add_argument("--data", type=Path, required=True)
+    sm.add_argument("--stay", required=True, action="append", help="stay id (repeat for several stays, answered in one process)")
+    sm.add_argument("--k", type=int, default=10, help="neighbours per stay (default 10)")
+    sm.set_defaults(func=_cmd_similar)
     pc = sub.add_parser("precompute", help="store what the case review needs at first paint (stay vectors) in a LeMoF run trained before they were stored")
     pc.add_argument("--run", type=Path, required=True)
     pc.add_argument("--data", type=Path, required=True, help="the cohort the run was trained on")

@@ -40,7 +40,7 @@ from lemof.explain.drivers import Driver, input_drivers
 from lemof.explain.explanation import StayExplanation, StayPrediction, none_if_nan
 from lemof.explain.input_attribution import InputAttribution, input_attributions
 from lemof.explain.level_shap import level_shapley
-from lemof.explain.similar import SimilarityIndex, neighbour_table
+from lemof.explain.similar import SimilarityIndex, key_values, neighbour_table, shared_summary, training_reference
 from lemof.explain.stay_vectors import attention_to_signal, unit_rows
 from lemof.data.patient import StayContext, stay_context
 from lemof.runs.run import Run, check_run_fits_cohort, require_lemof
@@ -128,19 +128,25 @@ class CohortResults:
 
     @_once
     def similarity_index(self) -> SimilarityIndex:
-        """The training stays' unit fused representations: stored for the run's own cohort,
-        else computed once (every training stay through the network)."""
+        """The training stays' unit fused representations (stored for the run's own cohort,
+        else computed once: every training stay through the network), with the comparison space
+        and percentile scale fitted on them alone (``SimilarityIndex.fit``)."""
         require_lemof(self.run)
         rows = self.bundle.rows("train")
         ids = self.bundle.stays["stay_id"].to_numpy()[rows]
         vectors, index = self.stored_vectors
         if vectors is not None and all(int(s) in index for s in ids):
-            return SimilarityIndex(ids, vectors.representation[[index[int(s)] for s in ids]])
+            return SimilarityIndex.fit(ids, vectors.representation[[index[int(s)] for s in ids]])
         from lemof.models.inference import predict_rows  # lazy: imports torch
 
         with compute_slot():
             out = predict_rows(self.run.model, self.run.preprocessor, self.bundle, rows)
-        return SimilarityIndex(ids, unit_rows(out["representation"]))
+        return SimilarityIndex.fit(ids, unit_rows(out["representation"]))
+
+    @_once
+    def ehr_reference(self) -> tuple[np.ndarray, np.ndarray]:
+        """Training median and robust SD of each EHR series' window mean (the key values)."""
+        return training_reference(self.bundle)
 
 
 # --- one stay --------------------------------------------------------------------------------------
@@ -330,13 +336,22 @@ class StayResults:
         return unit_rows(self.forward["representation"][None, :])[0]
 
     def similar(self, k: int = 10) -> pd.DataFrame:
-        """The ``k`` training stays nearest in the fused representation (this stay excluded)."""
+        """The ``k`` training stays nearest in the fused representation (this stay excluded):
+        similarity, its percentile among random training pairs, observed LOS, care unit, age,
+        sex, biosignal."""
         key = f"similar:{k}"
         if key not in self._values:
             with self._locks.setdefault(key, threading.Lock()):
                 if key not in self._values:
                     self._values[key] = neighbour_table(self.bundle, self.cohort.similarity_index, self.representation, self.stay_id, k, self.sig_label)
         return self._values[key]
+
+    def similar_shared(self, k: int = 10) -> tuple[str, pd.DataFrame]:
+        """What the ``k`` neighbours share with the stay: one line (care unit, age, biosignal) and
+        the stay's three most abnormal EHR series against the neighbours' median."""
+        table = self.similar(k)
+        values = key_values(self.bundle, self.stay_id, table["stay"].to_numpy(), self.cohort.ehr_reference)
+        return shared_summary(self.bundle, self.stay_id, table, self.sig_label), values
 
     # --- input attribution, on request --------------------------------------------------------
     @_once

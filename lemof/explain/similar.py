@@ -136,7 +136,7 @@ def neighbour_table(bundle: CohortBundle, index: SimilarityIndex, query: np.ndar
     return pd.DataFrame(
         {
             "stay": ids.astype(int),
-            "similarity": np.round(sims, 3),
+            "similarity": np.round(sims, 4),
             "percentile": np.floor(index.percentile(sims) * 10) / 10,  # floored: 100.0 only when closer than every pair
             "observed LOS (days)": rows["los_days"].round(1).to_numpy(),
             "care unit": [_unit_of(r) for _, r in rows.iterrows()],
