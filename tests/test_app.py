@@ -331,7 +331,11 @@ def test_drivers_what_if_similar_stays_and_report_button(default_cohort, picks, 
     assert "the predicted stay" in drivers[0]
     similar = [d.value for d in at.dataframe if "similarity" in d.value.columns][0]
     assert len(similar) == 10 and similar["open in case review"].str.contains("stay=").all()
+    assert {"percentile", "observed LOS (days)", "care unit", "age"} <= set(similar.columns)
+    assert similar["percentile"].between(0, 100).all()
     assert any("most similar training stays" in m.value for m in at.markdown)
+    assert any(m.value.startswith("**What they share**") for m in at.markdown)
+    assert any("Percentile" in c.value and "random" in c.value for c in at.caption)
     assert [b for b in at.get("download_button")], "the case report can be downloaded"
     # what-if: hide the ECG
     at.checkbox[0].check()

@@ -83,13 +83,74 @@ def test_similar_stays_are_training_stays_ordered_by_similarity(tiny, stay_ids):
     index = results.similarity_index
     assert np.allclose(np.linalg.norm(index.vectors, axis=1), 1.0, atol=1e-5)
     train_ids = set(bundle.stays.loc[bundle.stays["split"] == "train", "stay_id"])
+    assert set(index.stay_ids) == train_ids and len(index.stay_ids) == len(train_ids), "fitted on the training stays alone"
     table = results.stay(stay_ids["with_signal"]).similar(5)
     assert len(table) == 5 and set(table["stay"]) <= train_ids and stay_ids["with_signal"] not in set(table["stay"])
     assert list(table["similarity"]) == sorted(table["similarity"], reverse=True)
-    # a training stay's nearest neighbour, itself included, is itself
+    assert table["percentile"].between(0, 100).all()
+    assert list(table["percentile"]) == sorted(table["percentile"], reverse=True), "the percentile is ordered with the similarity"
+    assert {"care unit", "age", "observed LOS (days)", bundle.sig_label} <= set(table.columns)
+    shared, values = results.stay(stay_ids["with_signal"]).similar_shared(5)
+    assert f"of 5 also had a {bundle.sig_label}" in shared
+    assert 1 <= len(values) <= 3 and set(values["value (window mean)"]) <= set(bundle.ehr_feature_names)
+    # a training stay's nearest neighbour, itself excluded, is another stay; itself included, it is itself
     own = int(bundle.stays.loc[bundle.stays["split"] == "train", "stay_id"].iloc[0])
-    top, sims = index.nearest(index.vectors[list(index.stay_ids).index(own)], k=1)
+    mine = index.vectors[list(index.stay_ids).index(own)]
+    top, sims = index.nearest(mine, k=1)
     assert index.stay_ids[top[0]] == own and sims[0] == pytest.approx(1.0, abs=1e-5)
+    top, _ = index.nearest(mine, k=3, exclude=own)
+    assert own not in set(index.stay_ids[top]) and len(top) == 3
+    assert int(results.stay(own).similar(3)["stay"].iloc[0]) != own
+
+
+@pytest.mark.parametrize("metric", ["cosine", "centred", "whitened", "mahalanobis"])
+def test_similarity_space_is_fitted_on_training_stays_only(metric):
+    """The mean, whitening and percentile scale come from the vectors given to ``fit`` (the
+    training stays): other stays moving does not change them, the training stays moving does."""
+    from lemof.explain.similar import SimilarityIndex
+
+    rng = np.random.default_rng(0)
+    common = rng.normal(size=32)
+    train = (common + 0.3 * rng.normal(size=(300, 32)) * np.linspace(0.05, 1, 32)).astype(np.float32)
+    train[:, 28:] = 0.0  # four directions without variance
+    train /= np.linalg.norm(train, axis=1, keepdims=True)
+    index = SimilarityIndex.fit(np.arange(300), train, metric)
+    if metric != "cosine":
+        assert np.allclose(index.mean, train.astype(np.float64).mean(axis=0))
+    if metric in ("whitened", "mahalanobis"):
+        whitened = (train - index.mean) @ index.projection
+        assert np.allclose(np.cov(whitened, rowvar=False), np.eye(whitened.shape[1]), atol=1e-6), "unit covariance on the training stays"
+        assert index.components_kept <= 28, "the components without variance are dropped"
+    query = train[0] + 0.01 * rng.normal(size=32)
+    before = index.similarities(query)
+    moved = SimilarityIndex.fit(np.arange(300), np.vstack([train[:150], -train[150:]]), metric)
+    assert not np.allclose(moved.similarities(query), before), "refitting on other training vectors changes the space"
+    pct = index.percentile(np.sort(before)[::-1][:10])
+    assert ((0 <= pct) & (pct <= 100)).all() and np.all(np.diff(pct) <= 0) and pct[0] > 90
+
+
+def test_similarity_metric_of_the_page_is_the_one_chosen_on_validation():
+    from lemof.explain.similar import DEFAULT_METRIC, METRICS
+
+    recorded = json.loads((REPO / "benchmarks/results/similar_stays.json").read_text())
+    assert recorded["chosen_on_validation"]["metric"] == DEFAULT_METRIC
+    assert set(recorded["cohorts"]["synthetic"]["val"]) == set(METRICS)
+
+
+def test_similar_command_prints_every_stay_in_one_call(tiny_run, tiny_cohort, stay_ids):
+    cmd = [sys.executable, "-m", "lemof", "similar", "--run", str(tiny_run), "--data", str(tiny_cohort), "--k", "4"]
+    ids = [stay_ids["with_signal"], stay_ids["without_signal"]]
+    proc = subprocess.run(cmd + [a for s in ids for a in ("--stay", str(s))], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert [o["stay_id"] for o in out] == ids
+    for o in out:
+        assert len(o["neighbours"]) == 4 and o["stay_id"] not in {n["stay_id"] for n in o["neighbours"]}
+        assert set(o["neighbours"][0]) == {"stay_id", "similarity", "percentile", "observed_los_days"}
+        sims = [n["similarity"] for n in o["neighbours"]]
+        assert sims == sorted(sims, reverse=True) and all(0 <= n["percentile"] <= 100 for n in o["neighbours"])
+    bad = subprocess.run(cmd + ["--stay", str(ids[0]), "--stay", "999999999"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and bad.stdout == "" and bad.stderr.strip().count("\n") == 0 and "999999999" in bad.stderr
 
 
 def test_stored_stay_vectors_match_the_network(tiny, stay_ids):

@@ -312,8 +312,20 @@ def similar_section(ctx: ActiveContext, results: StayResults) -> None:
         f"{expl.los_days:.1f} days and stayed {expl.observed_los_days:.1f}."
     )
     table.insert(1, "open in case review", [case_link(ctx, ctx.run_entry.run_id, s) for s in table["stay"]])
-    st.dataframe(table, hide_index=True, column_config={"open in case review": st.column_config.LinkColumn("open in case review", display_text="open ↗")})
-    st.caption("Similarity: cosine of the stays' fused representations (what LeMoF's cross-modal head reads), exact search over the training stays.")
+    shared, values = results.similar_shared(10)
+    st.dataframe(table, hide_index=True, column_config={
+        "open in case review": st.column_config.LinkColumn("open in case review", display_text="open ↗"),
+        "percentile": st.column_config.NumberColumn("percentile", format="%.1f", help="closer than this percent of random pairs of training stays"),
+    })
+    st.caption(
+        "**Percentile**: how close this pair is compared with pairs of training stays drawn at random — 99.5 means closer than "
+        "99.5 % of such pairs (100 would be closer than every pair). Similarity is the cosine of the stays' fused representations "
+        "(what LeMoF's cross-modal head reads); raw cosines of these vectors are all close to 1, so read the percentile. Exact search over the training stays."
+    )
+    st.markdown(f"**What they share**: {shared}.")
+    if len(values):
+        st.dataframe(values, hide_index=True)
+        st.caption("This stay's most abnormal EHR values (window mean farthest from the training median, in robust SDs) against the 10 neighbours' median.")
 
 
 def report_button(ctx: ActiveContext, results: StayResults) -> None:

@@ -159,7 +159,7 @@ def shared_summary(bundle: CohortBundle, stay_id: int, table: pd.DataFrame, sig_
         parts.append(f"median age {np.nanmedian(table['age'].astype(float)):.0f} (this stay {row['age']:.0f})")
     has = bool(row["has_signal"])
     same = int((table[sig_label] == ("yes" if has else "no")).sum())
-    parts.append(f"{same} of {n} {'also had' if has else 'also lacked'} a {sig_label}")
+    parts.append(f"{same} of {n} {'also had' if has else 'also lacked'} a {sig_label} recording")
     return "; ".join(parts)
 
 
