@@ -2,9 +2,9 @@
 
 The fused representation (the ``representation`` output of ``LeMoF.forward``, (4d,) per stay)
 is what the cross-modal fused head reads: the stay as the model sees it across both modalities.
-Raw cosine between these vectors does not separate stays (they share a large common direction:
-the ten nearest are all at 0.97–0.99), so the index compares them in a space fitted on the
-training stays (``SimilarityIndex.fit``):
+The vectors share a large common direction, so raw cosines are all close to 1 (the ten nearest
+at 0.97–0.99). ``SimilarityIndex.fit`` offers four comparison spaces, fitted on the training
+stays alone:
 
 - ``cosine``: raw cosine of the unit vectors;
 - ``centred``: cosine after subtracting the training mean;
@@ -13,10 +13,12 @@ training stays (``SimilarityIndex.fit``):
   rounding of the stored vectors), i.e. the angle under the Mahalanobis metric;
 - ``mahalanobis``: minus the Euclidean distance in the whitened space.
 
-The metric shown (``DEFAULT_METRIC``) was chosen on the validation split
-(``benchmarks/bench_similar.py``). Each similarity is also given as a **percentile** among the
-similarities of random pairs of training stays: 99 means closer than 99 % of such pairs, a scale
-that does not depend on the metric. The search is exact (one matrix product over the training
+The metric used (``DEFAULT_METRIC``) was chosen on the validation split
+(``benchmarks/bench_similar.py``): raw cosine ranks the neighbours best for LOS on both cohorts
+(centred is within 0.04 d, whitening is worse), so the ranking is raw cosine, and what makes the
+number readable is its **percentile** among the similarities of random pairs of training stays:
+99 means closer than 99 % of such pairs (the 10th neighbour's ranges from ~88 to 99.9 over
+stays, where the raw cosine spans 0.007). The search is exact (one matrix product over the training
 stays), milliseconds up to ~100,000 stays. For the cohort a run was trained on the vectors are
 stored in the run (``stay_vectors.safetensors``); ``lemof.explain.results`` builds the index.
 """
