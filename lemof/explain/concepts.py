@@ -300,3 +300,10 @@ def level_concepts_of(level_concepts: dict | None, level: str, thresholds: dict 
 def level_labels(level_concepts: dict | None, levels: list[str]) -> dict[str, str]:
     """``{level: "wide QRS, ischaemia"}`` for every level in ``levels`` ("" where none clears the threshold)."""
     return {level: ", ".join(level_concepts_of(level_concepts, level)) for level in levels}
+
+
+def cohort_has_concepts(bundle: CohortBundle) -> bool:
+    """Whether ``cohort_concepts`` defines concepts for this cohort (a synthetic one needs its latent causes)."""
+    if bundle.source == "synthetic":
+        return (bundle.path / "latent_causes.parquet").exists()
+    return bundle.source == "physionet2012"

@@ -34,7 +34,8 @@ def level_shap_figure(expl: StayExplanation, sig_label: str = "ECG", span: float
     fig = go.Figure()
     all_labels, glob = [], []
     for m in ("ehr", "sig"):
-        labels = [("★ " if k in selected else "") + level_label(k, sig_label) for k in expl.level_names[m]]
+        labels = [("★ " if k in selected else "") + level_label(k, sig_label) + (f" · {expl.level_labels[k]}" if expl.level_labels.get(k) else "")
+                  for k in expl.level_names[m]]
         phis = expl.level_shap[m]
         all_labels += labels
         glob += expl.level_importance[m]
