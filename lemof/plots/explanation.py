@@ -28,7 +28,8 @@ def level_shap_figure(expl: StayExplanation, sig_label: str = "ECG", span: float
 
     Bars are coloured by modality; their direction is the sign (right lengthens the predicted
     stay). Levels chosen by stage 2 are starred; levels of an absent modality are grey
-    "absent" bars, never zero.
+    "absent" bars, never zero. A level is named after the concepts it encodes
+    (``expl.level_labels``, from the run's concept probes) when it has any.
     """
     selected = set(expl.selected_levels["ehr"]) | set(expl.selected_levels["sig"])
     fig = go.Figure()
