@@ -235,6 +235,27 @@ def _cmd_precompute(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_concepts(args: argparse.Namespace) -> int:
+    from lemof.data.bundle import open_bundle  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.explain.concepts import CONCEPTS_FILE, compute_level_concepts, level_labels  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.paths import write_json_atomic  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.progress import TqdmProgress  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.runs.run import load_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
+
+    run = load_run(args.run)
+    bundle = open_bundle(args.data)
+    if not run.is_lemof:
+        raise RunError(f"run {run.run_id} is the {run.fusion!r} baseline: it has no encoder levels to probe")
+    if bundle.fingerprint != run.cohort.fingerprint:
+        raise RunError(f"run {run.run_id} was trained on cohort {run.cohort.name} (fingerprint {run.cohort.fingerprint[:12]}), not on {bundle.name} ({bundle.fingerprint[:12]})")
+    result = compute_level_concepts(run.model, run.preprocessor, bundle, seed=run.train_config.seed, n_boot=args.bootstrap,
+                                    progress=TqdmProgress(disable=not sys.stderr.isatty(), unit="levels"))
+    out = run.path / CONCEPTS_FILE
+    write_json_atomic(out, result)
+    _print_json({"run": run.run_id, "written": str(out), "levels": level_labels(result, list(result["levels"])), "bytes": out.stat().st_size})
+    return 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from lemof.data.bundle import open_bundle  # lazy: a command loads only its own dependencies (`data` never imports torch)
     from lemof.report import write_case_report  # lazy: a command loads only its own dependencies (`data` never imports torch)
@@ -326,6 +347,11 @@ def build_parser() -> argparse.ArgumentParser:
     pc.add_argument("--run", type=Path, required=True)
     pc.add_argument("--data", type=Path, required=True, help="the cohort the run was trained on")
     pc.set_defaults(func=_cmd_precompute)
+    cc = sub.add_parser("concepts", help="probe what each level of a LeMoF run encodes and store it (level_concepts.json) in the run; no retraining")
+    cc.add_argument("--run", type=Path, required=True)
+    cc.add_argument("--data", type=Path, required=True, help="the cohort the run was trained on")
+    cc.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples of the CI (default 200)")
+    cc.set_defaults(func=_cmd_concepts)
     rp = sub.add_parser("report", help="write one stay's case review as a self-contained HTML file (opens offline)")
     rp.add_argument("--run", type=Path, required=True)
     rp.add_argument("--data", type=Path, required=True)

@@ -25,6 +25,8 @@ with section("Test metrics"):
     compare.metrics_section(comp, metrics)
 with section("Level importance profiles"):
     compare.profiles_section(ctx, comp)
+with section("What each level encodes"):
+    compare.concepts_section(ctx, comp)
 with section("Interval calibration"):
     compare.calibration_section(comp, calibration)
 st.subheader("Run against run")

@@ -18,6 +18,7 @@ if run.metrics.test is not None:
 if run.level_importance is not None:
     with guarded("Global level importance"):
         chart(global_importance_figure(run.level_importance, ctx.sig_label), key="global_importance")
+    model_card.concepts_section(ctx)
 else:
     st.info(f"Level importance is stage 2 of LeMoF; the {run.fusion!r} baseline has none.")
 

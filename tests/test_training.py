@@ -14,7 +14,7 @@ from lemof.errors import ConfigError
 from lemof.models.inference import predict_rows
 from lemof.training.pipeline import train
 
-RUN_FILES = {"config.json", "model.safetensors", "metrics.json", "level_importance.json", "level_shap.parquet", "predictions.parquet", "stay_vectors.safetensors", "train.log"}
+RUN_FILES = {"config.json", "model.safetensors", "metrics.json", "level_importance.json", "level_shap.parquet", "predictions.parquet", "stay_vectors.safetensors", "level_concepts.json", "train.log"}
 
 
 def _predict_all(run_dir, cohort):

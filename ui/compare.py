@@ -17,6 +17,7 @@ from lemof.plots import (
     attention_figure,
     calibration_figure,
     contributions_figure,
+    level_concepts_compare_figure,
     level_profile_figure,
     level_shap_figure,
     metrics_ci_figure,
@@ -133,6 +134,22 @@ def profiles_section(ctx: ActiveContext, comp: Comparison) -> None:
         chart(level_profile_figure(profiles, ctx.sig_label, comp.ids), key="compare_profiles")
     if missing:
         st.info(f"No level importance for {', '.join(missing)}: level SHAP is part of LeMoF, not of these baselines.")
+
+
+def concepts_section(ctx: ActiveContext, comp: Comparison) -> None:
+    """Level x concept probe heatmaps of the LeMoF runs side by side: where over depth each configuration keeps each concept."""
+    runs, missing = {}, []
+    for r in comp.runs:
+        if r.run.level_concepts is None or r.run.level_importance is None:
+            missing.append(r.run.run_id)
+            continue
+        imp = r.run.level_importance
+        runs[r.run.run_id] = (r.run.level_concepts, set(imp.selected["ehr"]) | set(imp.selected["sig"]))
+    if runs:
+        chart(level_concepts_compare_figure(runs, ctx.sig_label), key="compare_concepts")
+        st.caption("Held-out linear probe scores (AUROC for binary concepts, R² for continuous ones) of each level's pooled representation; ★ = selected by stage 2.")
+    if missing:
+        st.info(f"No concept probes for {', '.join(missing)} (baselines have no levels; a LeMoF run trained before they were stored gets them with `python -m lemof concepts`).")
 
 
 def calibration_section(comp: Comparison, calibration: pd.DataFrame) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from lemof.plots import head_label
+from lemof.plots import head_label, level_concepts_figure
 from ui.context import ActiveContext
+from ui.widgets import chart, guarded
 
 SPLIT_NAMES = {"train": "Training", "val": "Validation", "test": "Test (held out)"}
 
@@ -100,3 +101,21 @@ def dropped_table(ctx: ActiveContext) -> pd.DataFrame | None:
     if "Count" in table:
         table["Count"] = table["Count"].map("{:,}".format)
     return table
+
+
+def concepts_section(ctx: ActiveContext) -> None:
+    """The level x concept heatmap of the run's concept probes, or how to compute them."""
+    run = ctx.run
+    st.subheader("What each level encodes")
+    if run.level_concepts is None:
+        st.info(f"No concept probes stored for {run.run_id}: `python -m lemof concepts --run {run.path} --data <the cohort it was trained on>` computes them (no retraining).")
+        return
+    imp = run.level_importance
+    with guarded("Concept probes"):
+        chart(level_concepts_figure(run.level_concepts, set(imp.selected["ehr"]) | set(imp.selected["sig"]), ctx.sig_label), key="level_concepts")
+    t = run.level_concepts.get("thresholds", {})
+    st.caption(
+        "A linear probe per level and concept, cross-validated on held-out stays (validation + test); cells give the AUROC (binary concept) "
+        f"or R² (continuous), coloured on one 0–1 skill scale (2·(AUROC − 0.5), or R²). A level is named after the concepts that reach "
+        f"AUROC ≥ {t.get('binary', 0.8)} or R² ≥ {t.get('continuous', 0.3)} (at most two). That a level encodes a concept does not mean the prediction uses it."
+    )

@@ -6,7 +6,7 @@ for display.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,7 @@ class StayExplanation:
     meta_bias: float
     meta_output: float
     attention: dict[str, Any] | None = None  # None: no biosignal, or not asked for
+    level_labels: dict[str, str] = field(default_factory=dict)  # level -> the concepts it encodes ("" if none clears the threshold)
 
     def to_dict(self, *, per_head_attention: bool = False) -> dict[str, Any]:
         out = asdict(self)

@@ -40,6 +40,7 @@ from lemof.explain.drivers import Driver, input_drivers
 from lemof.explain.explanation import StayExplanation, StayPrediction, none_if_nan
 from lemof.explain.input_attribution import InputAttribution, input_attributions
 from lemof.explain.level_shap import level_shapley
+from lemof.explain.concepts import level_labels
 from lemof.explain.similar import SimilarityIndex, key_values, neighbour_table, shared_summary, training_reference
 from lemof.explain.stay_vectors import attention_to_signal, unit_rows
 from lemof.data.patient import StayContext, stay_context
@@ -274,6 +275,7 @@ class StayResults:
             head_names=names, head_kinds=self.run.head_kinds,
             head_predictions=dict(zip(names, none_if_nan(head_preds))), contributions=dict(zip(names, none_if_nan(contrib))),
             meta_bias=r["bias"], meta_output=r["final"],
+            level_labels=level_labels(self.run.level_concepts, imp.all_levels),
         )
 
     # --- attention --------------------------------------------------------------------------

@@ -4,10 +4,13 @@ from lemof.plots.attribution import ehr_attribution_figure, signal_attribution_f
 from lemof.plots.model_card import global_importance_figure, metrics_figure, training_curves_figure
 from lemof.plots.context import feature_title, signal_figure, timeline_figure
 from lemof.plots.style import alt_text, head_label, level_label
+from lemof.plots.concepts import level_concepts_compare_figure, level_concepts_figure
 from lemof.plots.compare import calibration_figure, level_profile_figure, metrics_ci_figure, scatter_figure, stay_predictions_figure
 from lemof.plots.explanation import attention_figure, contributions_figure, head_table_rows, level_shap_figure, span_of, waterfall_range
 
 __all__ = [
+    "level_concepts_compare_figure",
+    "level_concepts_figure",
     "calibration_figure",
     "level_profile_figure",
     "metrics_ci_figure",

@@ -28,13 +28,15 @@ def level_shap_figure(expl: StayExplanation, sig_label: str = "ECG", span: float
 
     Bars are coloured by modality; their direction is the sign (right lengthens the predicted
     stay). Levels chosen by stage 2 are starred; levels of an absent modality are grey
-    "absent" bars, never zero.
+    "absent" bars, never zero. A level is named after the concepts it encodes
+    (``expl.level_labels``, from the run's concept probes) when it has any.
     """
     selected = set(expl.selected_levels["ehr"]) | set(expl.selected_levels["sig"])
     fig = go.Figure()
     all_labels, glob = [], []
     for m in ("ehr", "sig"):
-        labels = [("★ " if k in selected else "") + level_label(k, sig_label) for k in expl.level_names[m]]
+        labels = [("★ " if k in selected else "") + level_label(k, sig_label) + (f" · {expl.level_labels[k]}" if expl.level_labels.get(k) else "")
+                  for k in expl.level_names[m]]
         phis = expl.level_shap[m]
         all_labels += labels
         glob += expl.level_importance[m]

@@ -12,6 +12,8 @@ predictions and explanations of every stay of the cohort it was trained on.
     predictions.parquet    per-stay prediction, interval, head predictions and contributions
     stay_vectors.safetensors  per stay of that cohort: the fused representation (similar stays)
                            and the attention each biosignal token receives (LeMoF; tensors only)
+    level_concepts.json    what each level encodes: concept probes per level (LeMoF; optional,
+                           ``lemof.explain.concepts``)
     train.log              what training printed
 
 ``load_run`` reads and checks everything but does not import torch: the network is built from
@@ -34,6 +36,7 @@ import pandas as pd
 from lemof import __version__ as LEMOF_VERSION
 from lemof.errors import CohortError, ConfigError, RunError
 from lemof.evaluation.metrics import RunMetrics
+from lemof.explain.concepts import CONCEPTS_FILE, read_level_concepts
 from lemof.models.fusions import check_fusion, create_model, fusion_kind
 from lemof.models.spec import Head, ModelSpec, head_kinds
 from lemof.paths import file_sha256, write_bytes_atomic, write_json_atomic
@@ -162,6 +165,7 @@ class Run:
     predictions: pd.DataFrame | None
     warnings: list[str] = field(default_factory=list)
     weights_sha256: str | None = None
+    level_concepts: dict[str, Any] | None = None  # level_concepts.json (LeMoF), when present
     _model: Any = field(default=None, repr=False)
     _vectors: tuple[StayVectors | None, dict[int, int]] | None = field(default=None, repr=False)
     _model_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -276,6 +280,7 @@ def save_run(
     level_importance: dict[str, Any] | None = None,
     level_shap: pd.DataFrame | None = None,
     stay_vectors: dict[str, np.ndarray] | None = None,
+    level_concepts: dict[str, Any] | None = None,
 ) -> None:
     """Write every file of a run into ``directory`` (which the caller makes atomic).
 
@@ -314,6 +319,8 @@ def save_run(
     predictions.to_parquet(directory / "predictions.parquet", index=False)
     if stay_vectors is not None:
         write_stay_vectors(directory / STAY_VECTORS_FILE, stay_vectors, weights_sha256=weights_sha256, fingerprint=cohort["fingerprint"])
+    if level_concepts is not None:
+        write_json_atomic(directory / CONCEPTS_FILE, level_concepts)
     write_bytes_atomic(directory / "train.log", log_text.encode("utf-8"))
 
 
@@ -475,6 +482,7 @@ def load_run(path: str | Path) -> Run:
         predictions=predictions,
         warnings=warnings,
         weights_sha256=config.get("weights_sha256"),
+        level_concepts=read_level_concepts(path / CONCEPTS_FILE) if kind == "lemof" else None,
     )
 
 

@@ -27,6 +27,7 @@ from lemof.models.spec import ModelSpec
 from lemof.paths import atomic_directory, safe_name
 from lemof.progress import Progress
 from lemof.explain.stay_vectors import compute_stay_vectors
+from lemof.explain.concepts import cohort_has_concepts, compute_level_concepts
 from lemof.runs.run import save_run
 from lemof.training.config import TrainConfig
 from lemof.training.inputs import TrainingInputs, prepare_inputs, split_rows
@@ -257,6 +258,9 @@ def train(
         spec, pre, rows = network.spec, inputs.pre, inputs.rows
         if kind == "lemof" and w.is_main:  # what the case review reads at first paint, so it needs no network
             stored["stay_vectors"] = compute_stay_vectors(network, pre, bundle, device=dev)  # a few seconds: no stage of its own
+            if cohort_has_concepts(bundle):  # what each level encodes (linear probes on held-out stays)
+                stored["level_concepts"] = compute_level_concepts(network, pre, bundle, device=dev, seed=cfg.seed, progress=progress)
+                say(f"concept probes: {len(stored['level_concepts']['levels'])} levels x {len(stored['level_concepts']['concepts'])} concepts")
     say(f"total training time {say.elapsed:.1f} s")
     if not w.is_main:  # rank 0 alone writes the run
         w.barrier()
@@ -276,6 +280,7 @@ def train(
             level_importance=stored.get("level_importance"),
             level_shap=stored.get("level_shap"),
             stay_vectors=stored.get("stay_vectors"),
+            level_concepts=stored.get("level_concepts"),
             extra={
                 "stage_reports": stored.get("stage_reports", {}),
                 "train_median_los_days": metrics.train_median_los_days,
