@@ -177,3 +177,15 @@ def input_drivers(
         reference_description=attr.reference, reference_days=reference_days, items=shown, rest_days=rest, los_days=total,
         slope=s, integration_error_days=s * attr.delta, candidates=out,
     )
+
+
+def allocation_note(drivers: Drivers) -> str:
+    """How the days were allocated, in one paragraph (the page's caption, the report's note)."""
+    return (
+        f"Reference: {drivers.reference_description}, {drivers.reference_days:.1f} d. From Integrated Gradients from each reference stay to "
+        f"this one, averaged; on the log1p(days) scale they add up to the prediction minus the reference. Each is turned into days with one "
+        f"factor, {drivers.slope:.2f} d per log1p-day (the slope of expm1 between the reference and the prediction), so the effects add up. "
+        f"A measured variable counts through its values; one never measured counts as \"not measured\". Everything else "
+        f"({drivers.rest_days:+.2f} d) holds the inputs not named, when the named variables were measured, and the integration error "
+        f"({-drivers.integration_error_days:+.3f} d). Inputs under {MIN_EFFECT_DAYS} d are not named."
+    )
