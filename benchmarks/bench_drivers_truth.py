@@ -99,7 +99,7 @@ def main() -> None:
             "reference_population_ig_mass": ev.spearman_ci(s, np.array(mass[c])),
             "all_zero_baseline_ig_mass": ev.spearman_ci(s, np.array(mass0[c])),
         }
-        spear[c]["meets_goal_0.6"] = (spear[c]["drivers_abs_signed_attribution"]["estimate"] or 0) >= GOAL_RHO
+        spear[c]["meets_goal_0.6"] = (spear[c]["drivers_abs_signed_attribution"]["rho"] or 0) >= GOAL_RHO
     save("drivers_truth", {
         "run": str(SHIPPED.relative_to(REPO)), "cohort": bundle.name, "stays": len(rows),
         "stays_driven_mostly_by_one_cause": int(mostly.sum()),
