@@ -182,12 +182,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _cmd_explain(args: argparse.Namespace) -> int:
     from lemof.data.bundle import open_bundle  # lazy: a command loads only its own dependencies (`data` never imports torch)
-    from lemof.explain.results import explain_stay  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.explain.results import CohortResults, with_attention  # lazy: a command loads only its own dependencies (`data` never imports torch)
     from lemof.runs.run import load_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     run = load_run(args.run)
-    explanation = explain_stay(run, open_bundle(args.data), args.stay, per_head_attention=args.per_head)
-    _print_json(explanation.to_dict(per_head_attention=args.per_head))
+    results = CohortResults(run, open_bundle(args.data)).stay(args.stay)
+    out = with_attention(results, per_head=args.per_head).to_dict(per_head_attention=args.per_head)
+    out["drivers"] = results.drivers.to_dict()  # the same StayResults.drivers the page and the report show
+    _print_json(out)
     return 0
 
 
@@ -331,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--stored", action="store_true", help="score the run's stored predictions instead of running its network (the only way for gbm)")
     ev.set_defaults(func=_cmd_evaluate)
 
-    ex = sub.add_parser("explain", help="print one stay's explanation as JSON")
+    ex = sub.add_parser("explain", help="print one stay's explanation as JSON, with its input drivers (reference + drivers + everything else = the prediction)")
     ex.add_argument("--run", type=Path, required=True)
     ex.add_argument("--data", type=Path, required=True)
     ex.add_argument("--stay", required=True, help="stay id")

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 
 from lemof import __version__
 from lemof.data.bundle import CohortBundle
+from lemof.explain.drivers import allocation_note
 from lemof.explain.results import CohortResults, StayResults
 from lemof.paths import write_bytes_atomic
 from lemof.plots import (
@@ -98,12 +99,12 @@ def case_report_html(results: StayResults) -> str:
         parts.append(f"<p class='note'>{html.escape(run.run_id)} is the {html.escape(run.fusion)} baseline: level SHAP, head contributions and cross-modal attention explain LeMoF and do not apply.</p>")
     if run.kind != "tabular":
         attr, drivers = results.attribution, results.drivers
-        parts.append("<h2>Input drivers, in words</h2><ol>" + "".join(f"<li>{html.escape(d.text)}</li>" for d in drivers) + "</ol>")
         parts.append(
-            "<p class='alt'>From Integrated Gradients (captum, 128 steps, all-zero baseline in the standardised input space: every value at its "
-            "training mean, nothing observed). The days are the change in the predicted LOS if that input's attribution were removed, "
-            "expm1(f) − expm1(f − a) with f the prediction and a the attribution on the log1p(days) scale; they do not add up exactly.</p>"
+            f"<h2>Input drivers, in words</h2><p>A typical stay of this cohort: <b>{drivers.reference_days:.1f} d</b>.</p><ol>"
+            + "".join(f"<li>{html.escape(d.text)}</li>" for d in drivers)
+            + f"<li>Everything else: {drivers.rest_days:+.1f} d.</li></ol><p><b>{html.escape(drivers.sum_text())}</b></p>"
         )
+        parts.append(f"<p class='alt'>{html.escape(allocation_note(drivers))} Figures below: {html.escape(attr.method)}, in log1p-days.</p>")
         labels = {f["name"]: feature_title(f) for f in bundle.features["ehr"]["features"]}
         parts.append(_figure(ehr_attribution_figure(attr, labels), first))
         parts.append(_figure(static_attribution_figure(attr), first))

@@ -20,27 +20,85 @@ def tiny(tiny_run, tiny_cohort):
     return load_run(tiny_run), open_bundle(tiny_cohort)
 
 
-def test_drivers_are_the_largest_attributions_with_honest_day_effects(tiny, stay_ids):
-    from lemof.explain.drivers import input_drivers
+@pytest.mark.parametrize("which", ["with_signal", "without_signal"])
+def test_drivers_add_up_to_the_prediction_in_days(tiny, stay_ids, which):
+    from lemof.explain.drivers import secant_slope
+    from lemof.explain.results import CohortResults
 
     run, bundle = tiny
-    attr = input_attributions(run, bundle, stay_ids["with_signal"])
-    drivers = input_drivers(attr, bundle, k=5)
-    assert len(drivers) == 5
-    sizes = [abs(d.attribution) for d in drivers]
-    assert sizes == sorted(sizes, reverse=True)
-    every = [float(np.sum(row)) for row in attr.ehr] + list(attr.static.values()) + [float(np.sum(attr.sig))]
-    assert sizes[0] == pytest.approx(max(abs(v) for v in every))
+    results = CohortResults(run, bundle).stay(stay_ids[which])
+    attr, drivers = results.attribution, results.drivers
+    assert attr.reference_stays is not None and len(attr.reference_stays) == len(set(attr.reference_stays)) > 1
+    train = set(bundle.stays.loc[bundle.stays["split"] == "train", "stay_id"].astype(int))
+    assert set(attr.reference_stays) <= train, "the reference population is training stays"
+    shown = sum(d.effect_days for d in drivers)
+    assert drivers.reference_days + shown + drivers.rest_days == pytest.approx(results.prediction.los_days, abs=0.01)
+    assert drivers.reference_days == pytest.approx(math.expm1(attr.baseline_output))
+    s = secant_slope(attr.output, attr.baseline_output)
+    every = drivers.candidates
+    assert sum(d.effect_days for d in every) == pytest.approx(s * (float(np.sum(attr.ehr_value)) + float(np.sum([np.sum(attr.ehr_missing[j]) for j, _ in enumerate(attr.ehr_features) if not np.asarray(bundle.ehr_mask[bundle.row_of(attr.stay_id)])[:, j].any()])) + sum(attr.static.values()) + (float(np.sum(attr.sig)) if attr.sig is not None else 0.0)))
+    # all inputs (measurement timing included) add up to the prediction minus the reference, up to captum's error
+    assert s * attr.total == pytest.approx(math.expm1(attr.output) - drivers.reference_days + drivers.integration_error_days, abs=1e-4)  # captum works in float32
+    sizes = [abs(d.effect_days) for d in drivers]
+    assert sizes == sorted(sizes, reverse=True) and len(drivers) <= 5
     for d in drivers:
-        assert d.effect_days == pytest.approx(math.expm1(attr.output) - math.expm1(attr.output - d.attribution))
+        assert d.effect_days == pytest.approx(s * d.attribution) and abs(d.effect_days) >= 0.05
         assert ("lengthened" in d.text) == (d.effect_days > 0) and d.text.endswith(".")
-    # Every EHR variable's sentence names the hour that weighed most: ask for all the drivers, so
-    # the EHR ones are there whatever the top five happen to be.
-    everyone = input_drivers(attr, bundle, k=len(every))
-    ehr = [d for d in everyone if d.kind == "ehr"]
-    assert len(ehr) == len(attr.ehr_features) > 0
-    for d in ehr:
-        assert re.search(r"at hour \d", d.text), d.text
+    assert (attr.sig is None) == (which == "without_signal") and not any(d.kind == "signal" for d in every if which == "without_signal")
+    assert f"= {results.prediction.los_days:.1f} d" in drivers.sum_text()
+
+
+def test_not_measured_only_for_unmeasured_variables(tiny, stay_ids):
+    from lemof.explain.results import CohortResults
+
+    run, bundle = tiny
+    for sid in (stay_ids["with_signal"], stay_ids["without_signal"], stay_ids["another"]):
+        drivers = CohortResults(run, bundle).stay(sid).drivers
+        mask = np.asarray(bundle.ehr_mask[bundle.row_of(sid)]).astype(bool)
+        labels = {f["label"]: bundle.ehr_feature_names.index(f["name"]) for f in bundle.features["ehr"]["features"]}
+        ehr = [d for d in drivers.candidates if d.kind in ("value", "not measured")]
+        assert len(ehr) == len(bundle.ehr_feature_names)
+        for d in ehr:
+            assert (d.kind == "not measured") == (not mask[:, labels[d.name]].any()), d.text
+            assert ("not measured" in d.text) == (d.kind == "not measured") and ("at hour" in d.text) == (d.kind == "value")
+
+
+def test_a_value_at_the_reference_mean_is_not_a_driver(tiny, stay_ids):
+    """A variable set, at every hour, to the reference stays' mean gets (nearly) no effect; the
+    same variable set to the top of its range does: the check can fail both ways."""
+    from lemof.explain.drivers import input_drivers
+    from lemof.explain.input_attribution import reference_background
+    from lemof.explain.whatif import Edit, edited_stay
+
+    run, bundle = tiny
+    pre = run.preprocessor
+    sid = stay_ids["with_signal"]
+    bg = reference_background(run, bundle, True)
+    effects = {}
+    for j, name in enumerate(pre.ehr_features):
+        z = bg.ehr[:, :, j].mean(axis=0)  # reference mean of the value channel at each hour
+        v = z * pre.ehr_std[j] + pre.ehr_mean[j]
+        v = np.exp(v) if pre.ehr_log[j] else v
+        hi = next(f["display_range"][1] for f in bundle.features["ehr"]["features"] if f["name"] == name)
+        step = bundle.ehr_step_hours
+        for case, values in (("mean", v), ("high", np.full_like(v, hi))):
+            one = edited_stay(bundle, sid, [Edit("value", name, hour=t * step, value=float(x)) for t, x in enumerate(values)])
+            d = next(d for d in input_drivers(input_attributions(run, one, sid, background=bg), one, k=99, min_effect_days=0).candidates if d.kind == "value" and d.name == bundle.features["ehr"]["features"][j]["label"])
+            effects[name, case] = d.effect_days
+    for name in pre.ehr_features:
+        assert abs(effects[name, "mean"]) < 0.25 * abs(effects[name, "high"]) + 0.02, (name, effects)
+
+
+def test_explain_prints_drivers_that_add_up(tiny_run, tiny_cohort, stay_ids):
+    proc = subprocess.run([sys.executable, "-m", "lemof", "explain", "--run", str(tiny_run), "--data", str(tiny_cohort), "--stay", str(stay_ids["without_signal"])],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    drivers = out["drivers"]
+    assert isinstance(drivers["reference"]["description"], str) and drivers["reference"]["los_days"] > 0
+    assert drivers["items"] and all(set(d) >= {"input", "kind", "effect_days", "text"} and d["kind"] in ("value", "not measured", "signal", "static") for d in drivers["items"])
+    total = drivers["reference"]["los_days"] + sum(d["effect_days"] for d in drivers["items"]) + drivers["rest_days"]
+    assert total == pytest.approx(out["los_days"], abs=0.01)
 
 
 def test_what_if_changes_only_what_it_says(tiny, stay_ids):

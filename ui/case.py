@@ -10,6 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from lemof import LemofError, StayExplanation, StayNotFoundError, StayPrediction, StayResults
+from lemof.explain.drivers import allocation_note
+from lemof.explain.input_attribution import BACKGROUND_SIZE, BACKGROUND_STEPS
 from lemof.explain.whatif import Edit, limits
 from lemof.report import case_report_html
 from lemof.plots import (
@@ -208,24 +210,23 @@ def attention_section(ctx: ActiveContext, results: StayResults) -> None:
     chart(attention_figure(attention, direction, None if head == "mean" else int(head), sig_label), key="attention")
 
 
-ATTRIBUTION_TOGGLE = "Find the inputs that drove this prediction (Integrated Gradients, about a second)"
+ATTRIBUTION_TOGGLE = "Find the inputs that drove this prediction (Integrated Gradients against typical stays, about a second)"
 
 
 def drivers_section(ctx: ActiveContext, results: StayResults) -> None:
-    """The five input drivers in words and the Integrated Gradients figures: computed on request
+    """The reference as a prediction in days, the five input drivers in words and days, everything
+    else (they add up to the prediction) and the Integrated Gradients figures: computed on request
     (a toggle), in one of the server's shared compute slots, then kept for every session."""
     if not results.computed("attribution") and not st.toggle(ATTRIBUTION_TOGGLE, key="show_attribution"):
-        st.caption("Computed on request: Integrated Gradients run the network 128 times for this stay.")
+        st.caption(f"Computed on request: Integrated Gradients from {BACKGROUND_SIZE} typical training stays to this one, {BACKGROUND_STEPS} steps each.")
         return
-    with st.spinner("Integrating gradients over 128 steps…"):
+    with st.spinner("Integrating gradients from typical stays…"):
         attr, drivers = results.attribution, results.drivers
-    st.markdown("\n".join(f"{i}. {d.text}" for i, d in enumerate(drivers, 1)))
-    st.caption(
-        "From Integrated Gradients against a baseline of every value at its training mean and nothing observed. Days = the change in the "
-        "predicted LOS if that input's attribution were removed: expm1(f) − expm1(f − a), with f the prediction and a the attribution on the "
-        "log1p(days) scale where attributions add up; the day effects do not add up exactly. An EHR variable counts over all its hours; the "
-        "hour named is the one that weighed most."
-    )
+    lines = [f"A typical stay of this cohort: **{drivers.reference_days:.1f} d**."]
+    lines += [f"{i}. {d.text}" for i, d in enumerate(drivers, 1)]
+    lines += [f"{len(drivers) + 1}. Everything else: {drivers.rest_days:+.1f} d.", "", f"**{drivers.sum_text()}**"]
+    st.markdown("\n".join(lines))
+    st.caption(allocation_note(drivers) + " An EHR variable counts over all its hours; the hour named is the one that weighed most.")
     labels = {f["name"]: feature_title(f) for f in ctx.bundle.features["ehr"]["features"]}
     left, right = st.columns([1.4, 1])
     with left:
@@ -238,7 +239,7 @@ def drivers_section(ctx: ActiveContext, results: StayResults) -> None:
         else:
             chart(fig, key="attr_signal")
     st.caption(
-        f"{attr.method}. Attributions add up to prediction − baseline prediction: {attr.total:+.3f} vs "
+        f"{attr.method}. Attributions add up to prediction − reference prediction: {attr.total:+.3f} vs "
         f"{attr.output - attr.baseline_output:+.3f} log1p-days (integration error {attr.delta:+.4f})."
     )
 

@@ -1,41 +1,104 @@
-"""The input drivers of one prediction, in words, from its Integrated Gradients.
+"""The input drivers of one prediction, in words and in days that add up.
 
-A driver is one input of the stay: an EHR variable (all its hours together), a static fact, or
-the biosignal. Its attribution ``a`` is the sum of its Integrated Gradients on the log1p(days)
-scale, where they add up to prediction − baseline prediction. The effect in days is the change
-of the predicted LOS if that attribution were taken away:
+From Integrated Gradients against a reference population (``input_attribution.Background``):
+on the log1p(days) scale the attributions ``a_i`` add up to f − f_ref (+ captum's integration
+error δ), with f the stay's prediction and f_ref the mean prediction of the reference stays. The
+reference is shown as a prediction in days, expm1(f_ref) ("a typical stay of this cohort").
 
-    effect_days = expm1(f) − expm1(f − a)      (f: the prediction on log1p(days))
+A driver is one input of the stay, and one of four kinds:
 
-so "lengthened the predicted stay by about 0.6 d" means the prediction would be 0.6 d shorter
-without it — measured against Integrated Gradients' baseline: every value at its training mean,
-nothing observed, no biosignal deflection. Because the scale is not linear, these day effects do not add up exactly; the
-log1p attributions do. The sentence names the value and the hour that mattered most (the
-carried-forward value when the variable was not measured at that hour).
+- ``value``: an EHR variable that was measured in the window — its value channels over all hours
+  (the measured and carried-forward values against those of the reference stays);
+- ``not measured``: an EHR variable never measured in the window — all its channels (its value
+  channel then holds "the training mean", its mask "not observed");
+- ``static``: a static fact (age, sex, ...);
+- ``signal``: the biosignal (only when the stay has one: without, the reference stays have it
+  switched off too and it gets no attribution).
+
+The mask and time-since-last channels of a *measured* variable (when and how often it was
+measured) are not a driver of their own; they count in "everything else".
+
+Days: every attribution is multiplied by the same factor, the secant slope of expm1 between
+f_ref and f,
+
+    s = (expm1(f) − expm1(f_ref)) / (f − f_ref)      (→ exp(f) as f → f_ref)
+
+so effect_i = s · a_i. s is positive and finite whatever the sum of the attributions (no sign
+flips when Σa ≈ 0, unlike scaling by (expm1(f) − expm1(f_ref)) / Σa), and the effects of all
+inputs add up to expm1(f) − expm1(f_ref) + s·δ. "Everything else" is the prediction − the
+reference − the shown effects: the inputs not shown, the timing of measurements, and −s·δ (the
+integration error, reported). So reference + shown + everything else = the prediction, exactly.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from lemof.data.bundle import CohortBundle
 from lemof.explain.input_attribution import InputAttribution
 
+MIN_EFFECT_DAYS = 0.05  # an input below this is not named as a driver
+
 
 @dataclass
 class Driver:
-    kind: str  # ehr | static | signal
-    name: str  # display name
-    attribution: float  # log1p-days (sum of IG)
-    effect_days: float  # expm1(f) - expm1(f - attribution)
+    kind: str  # value | not measured | static | signal
+    name: str  # display name of the input
+    attribution: float  # log1p-days (sum of its Integrated Gradients)
+    effect_days: float  # s * attribution, see the module docstring
     text: str
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"input": self.name, "kind": self.kind, "effect_days": self.effect_days, "text": self.text}
 
-def _days(f: float, a: float) -> float:
-    return math.expm1(f) - math.expm1(f - a)
+
+@dataclass
+class Drivers:
+    reference_description: str
+    reference_days: float  # expm1(mean log1p prediction of the reference stays)
+    items: list[Driver]
+    rest_days: float  # everything else: los_days - reference_days - sum(items)
+    los_days: float  # the prediction, days
+    slope: float  # s: days per log1p-day
+    integration_error_days: float  # s * delta, inside rest_days
+    candidates: list[Driver] = field(default_factory=list)  # every input, largest |effect| first
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+    def sum_text(self) -> str:
+        """"2.6 d typical + 1.2 + … − 0.3 everything else = 4.4 d"."""
+        parts = [f"{self.reference_days:.1f} d typical"] + [f"{'+' if d.effect_days >= 0 else '−'} {abs(d.effect_days):.1f}" for d in self.items]
+        rest = f"{'+' if self.rest_days >= 0 else '−'} {abs(self.rest_days):.1f} everything else"
+        return " ".join(parts + [rest]) + f" = {self.los_days:.1f} d"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reference": {"description": self.reference_description, "los_days": self.reference_days},
+            "items": [d.to_dict() for d in self.items],
+            "rest_days": self.rest_days,
+            "los_days": self.los_days,
+            "days_per_log1p_day": self.slope,
+            "integration_error_days": self.integration_error_days,
+        }
+
+
+def secant_slope(f: float, f_ref: float) -> float:
+    """(expm1(f) − expm1(f_ref)) / (f − f_ref), exp(f) in the limit."""
+    d = f - f_ref
+    if abs(d) < 1e-9:
+        return math.exp(f)
+    return (math.expm1(f) - math.expm1(f_ref)) / d
 
 
 def _effect_words(effect: float) -> str:
@@ -47,54 +110,82 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
-def input_drivers(attr: InputAttribution, bundle: CohortBundle, k: int = 5, sig_label: str = "ECG") -> list[Driver]:
-    """The ``k`` inputs with the largest |attribution|, each with a sentence."""
+def input_drivers(
+    attr: InputAttribution, bundle: CohortBundle, k: int = 5, sig_label: str = "ECG", *, los_days: float | None = None, min_effect_days: float = MIN_EFFECT_DAYS
+) -> Drivers:
+    """The (at most) ``k`` inputs with the largest |effect| of at least ``min_effect_days``, each
+    with a sentence, the reference and everything else; ``los_days`` is the prediction shown
+    (default expm1 of the attributed output)."""
     row = bundle.row_of(attr.stay_id)
-    f = attr.output
+    f, f_ref = attr.output, attr.baseline_output
+    s = secant_slope(f, f_ref)
     meta = {m["name"]: m for m in bundle.features["ehr"]["features"]}
     values = np.asarray(bundle.ehr_values[row], dtype=float)  # (T, F)
     mask = np.asarray(bundle.ehr_mask[row]).astype(bool)
     names = bundle.ehr_feature_names
     step_h = bundle.ehr_step_hours
-    ehr = np.asarray(attr.ehr)  # (F, T)
-    drivers: list[Driver] = []
+    value_attr = np.asarray(attr.ehr_value if attr.ehr_value else attr.ehr)  # (F, T)
+    missing_attr = np.asarray(attr.ehr_missing) if attr.ehr_missing else np.zeros_like(value_attr)
+    window_h = len(attr.ehr_hours) * step_h
+    out: list[Driver] = []
     for j, name in enumerate(attr.ehr_features):
-        a = float(ehr[j].sum())
-        t = int(np.argmax(np.abs(ehr[j])))
         m = meta.get(name, {"label": name, "unit": ""})
         label, unit = m.get("label", name), (m.get("unit") or "").strip()
-        col = names.index(name)
-        seen = np.flatnonzero(mask[: t + 1, col])
         u = f" {unit}" if unit else ""
+        col = names.index(name)
+        seen = np.flatnonzero(mask[:, col])
         if len(seen) == 0:
-            what = f"{label} (not yet measured at hour {t * step_h:g}, the hour that weighed most)"
-        elif seen[-1] == t:
-            what = f"{label} (most at hour {t * step_h:g}: {_fmt(values[t, col])}{u})"
-        else:
-            h = seen[-1]
-            what = f"{label} (most at hour {t * step_h:g}: {_fmt(values[h, col])}{u}, measured at hour {h * step_h:g})"
-        effect = _days(f, a)
-        drivers.append(Driver("ehr", label, a, effect, f"{what} {_effect_words(effect)}."))
+            a = float(value_attr[j].sum() + missing_attr[j].sum())
+            e = s * a
+            out.append(Driver("not measured", label, a, e, f"{label} not measured in the first {window_h:g} h {_effect_words(e)}."))
+            continue
+        a = float(value_attr[j].sum())
+        e = s * a
+        t = int(np.argmax(np.abs(value_attr[j])))
+        prior = seen[seen <= t]
+        h = prior[-1] if len(prior) else seen[0]
+        when = f"at hour {h * step_h:g}" if h == t or not len(prior) else f"at hour {h * step_h:g}, carried to hour {t * step_h:g}"
+        n_seen = len(seen)
+        out.append(Driver("value", label, a, e, f"{label} {_fmt(values[h, col])}{u} ({when}; measured {n_seen}×) {_effect_words(e)}."))
     static_row = bundle.stays.iloc[row]
     for name, a in attr.static.items():
         value = static_row.get(name)
-        effect = _days(f, float(a))
+        e = s * float(a)
         shown = f"{name.replace('_', ' ').capitalize()} {_fmt(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value}"
-        drivers.append(Driver("static", name.replace("_", " "), float(a), effect, f"{shown} {_effect_words(effect)}."))
+        out.append(Driver("static", name.replace("_", " "), float(a), e, f"{shown} {_effect_words(e)}."))
     if attr.sig is not None:
         sig = np.asarray(attr.sig)  # (C, L')
         a = float(sig.sum())
         seconds = np.asarray(attr.sig_seconds)
         n_seg = max(1, min(10, sig.shape[1]))
         edges = np.linspace(0, sig.shape[1], n_seg + 1).astype(int)
-        seg = np.array([sig[:, s:e].sum() for s, e in zip(edges[:-1], edges[1:])])
+        seg = np.array([sig[:, lo:hi].sum() for lo, hi in zip(edges[:-1], edges[1:])])
         top = int(np.argmax(np.abs(seg)))
         lo, hi = seconds[edges[top]], seconds[min(edges[top + 1], len(seconds) - 1)]
         in_hours = seconds.max() > 3600
         span = f"hours {lo / 3600:.0f}–{hi / 3600:.0f}" if in_hours else f"{lo:.1f}–{hi:.1f} s"
         per_channel = np.abs(sig[:, edges[top] : edges[top + 1]]).sum(axis=1)
         leads = [attr.sig_channels[i] for i in np.argsort(-per_channel)[:2]]
-        effect = _days(f, a)
-        drivers.append(Driver("signal", sig_label, a, effect, f"The {sig_label}, mostly {span} ({'leads' if not in_hours else 'series'} {', '.join(leads)}), {_effect_words(effect)}."))
-    drivers.sort(key=lambda d: -abs(d.attribution))
-    return drivers[:k]
+        e = s * a
+        out.append(Driver("signal", sig_label, a, e, f"The {sig_label}, mostly {span} ({'leads' if not in_hours else 'series'} {', '.join(leads)}), {_effect_words(e)}."))
+    out.sort(key=lambda d: -abs(d.effect_days))
+    shown = [d for d in out if abs(d.effect_days) >= min_effect_days][:k]
+    total = float(los_days) if los_days is not None else math.expm1(f)
+    reference_days = math.expm1(f_ref)
+    rest = total - reference_days - sum(d.effect_days for d in shown)
+    return Drivers(
+        reference_description=attr.reference, reference_days=reference_days, items=shown, rest_days=rest, los_days=total,
+        slope=s, integration_error_days=s * attr.delta, candidates=out,
+    )
+
+
+def allocation_note(drivers: Drivers) -> str:
+    """How the days were allocated, in one paragraph (the page's caption, the report's note)."""
+    return (
+        f"Reference: {drivers.reference_description}, {drivers.reference_days:.1f} d. From Integrated Gradients from each reference stay to "
+        f"this one, averaged; on the log1p(days) scale they add up to the prediction minus the reference. Each is turned into days with one "
+        f"factor, {drivers.slope:.2f} d per log1p-day (the slope of expm1 between the reference and the prediction), so the effects add up. "
+        f"A measured variable counts through its values; one never measured counts as \"not measured\". Everything else "
+        f"({drivers.rest_days:+.2f} d) holds the inputs not named, when the named variables were measured, and the integration error "
+        f"({-drivers.integration_error_days:+.3f} d). Inputs under {MIN_EFFECT_DAYS} d are not named."
+    )

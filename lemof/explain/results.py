@@ -13,7 +13,8 @@ one computation):
   run's own cohort (no network at first paint), else taken from ``forward``;
 - ``similar(k)``: nearest training stays in the fused representation (``CohortResults`` holds
   the index, built once per run and cohort);
-- ``attribution`` / ``drivers``: Integrated Gradients, on request only.
+- ``attribution`` / ``drivers``: Integrated Gradients against the reference population of
+  training stays (``CohortResults.background``, drawn once per run and cohort), on request only.
 
 Work that runs the network is bounded across all sessions of a server by ``compute_slot()``: at
 most ``LEMOF_COMPUTE_WORKERS`` (default: half the CPU cores, at least 1) such computations run
@@ -36,9 +37,9 @@ import pandas as pd
 from lemof.data.bundle import CohortBundle
 from lemof.errors import RunError
 from lemof.evaluation.predictions import reads_stored
-from lemof.explain.drivers import Driver, input_drivers
+from lemof.explain.drivers import Drivers, input_drivers
 from lemof.explain.explanation import StayExplanation, StayPrediction, none_if_nan
-from lemof.explain.input_attribution import InputAttribution, input_attributions
+from lemof.explain.input_attribution import Background, InputAttribution, input_attributions, reference_background
 from lemof.explain.level_shap import level_shapley
 from lemof.explain.concepts import level_labels
 from lemof.explain.similar import SimilarityIndex, key_values, neighbour_table, shared_summary, training_reference
@@ -148,6 +149,16 @@ class CohortResults:
     def ehr_reference(self) -> tuple[np.ndarray, np.ndarray]:
         """Training median and robust SD of each EHR series' window mean (the key values)."""
         return training_reference(self.bundle)
+
+    def background(self, has_signal: bool) -> Background:
+        """The reference population for Integrated Gradients of stays with (or without) a
+        biosignal: training stays drawn with a fixed seed, preprocessed once."""
+        key = f"background:{bool(has_signal)}"
+        if key not in self._values:
+            with self._locks.setdefault(key, threading.Lock()):
+                if key not in self._values:
+                    self._values[key] = reference_background(self.run, self.bundle, bool(has_signal))
+        return self._values[key]
 
 
 # --- one stay --------------------------------------------------------------------------------------
@@ -358,16 +369,19 @@ class StayResults:
     # --- input attribution, on request --------------------------------------------------------
     @_once
     def attribution(self) -> InputAttribution:
-        """Integrated Gradients over the stay's inputs (runs the network)."""
+        """Integrated Gradients over the stay's inputs against the cohort's reference population
+        (runs the network)."""
         if self.run.spec is None:
             raise RunError(f"run {self.run.run_id} ({self.run.fusion}) has no network: Integrated Gradients do not apply")
+        has_signal = bool(self.bundle.stays["has_signal"].iloc[self.row])
         with compute_slot():
-            return input_attributions(self.run, self.bundle, self.stay_id)
+            return input_attributions(self.run, self.bundle, self.stay_id, background=self.cohort.background(has_signal))
 
     @_once
-    def drivers(self) -> list[Driver]:
-        """The five input drivers in words, from ``attribution``."""
-        return input_drivers(self.attribution, self.bundle, k=5, sig_label=self.sig_label)
+    def drivers(self) -> Drivers:
+        """The reference in days, the five input drivers in words and days, and everything else:
+        they add up to the prediction shown."""
+        return input_drivers(self.attribution, self.bundle, k=5, sig_label=self.sig_label, los_days=self.prediction.los_days)
 
     # --- patient context ----------------------------------------------------------------------
     @_once
