@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 from lemof import __version__
 from lemof.data.bundle import CohortBundle
 from lemof.explain.drivers import allocation_note
+from lemof.explain.similar import PERCENTILE_NOTE, neighbours_sentence
 from lemof.explain.results import CohortResults, StayResults
 from lemof.paths import write_bytes_atomic
 from lemof.plots import (
@@ -102,13 +103,26 @@ def case_report_html(results: StayResults) -> str:
         parts.append(
             f"<h2>Input drivers, in words</h2><p>A typical stay of this cohort: <b>{drivers.reference_days:.1f} d</b>.</p><ol>"
             + "".join(f"<li>{html.escape(d.text)}</li>" for d in drivers)
-            + f"<li>Everything else: {drivers.rest_days:+.1f} d.</li></ol><p><b>{html.escape(drivers.sum_text())}</b></p>"
+            + f"<li>Everything else: {drivers.rest_shown_days:+.1f} d.</li></ol><p><b>{html.escape(drivers.sum_text())}</b></p>"
         )
         parts.append(f"<p class='alt'>{html.escape(allocation_note(drivers))} Figures below: {html.escape(attr.method)}, in log1p-days.</p>")
         labels = {f["name"]: feature_title(f) for f in bundle.features["ehr"]["features"]}
         parts.append(_figure(ehr_attribution_figure(attr, labels), first))
         parts.append(_figure(static_attribution_figure(attr), first))
         parts.append(_figure(signal_attribution_figure(attr, sig_label), first))
+    if run.is_lemof:
+        table = results.similar(10)
+        shared, _ = results.similar_shared(10)
+        rows = "".join(
+            f"<tr><td>{int(r['stay'])}</td><td>{r['percentile']:.1f}</td><td>{r['observed LOS (days)']:.1f}</td></tr>" for _, r in table.iterrows()
+        )
+        parts.append(
+            f"<h2>Similar stays</h2><p>{html.escape(neighbours_sentence(table, pred.los_days, pred.observed_los_days))}</p>"
+            f"<p><b>What they share</b>: {html.escape(shared)}.</p><table><tr><th>stay</th><th>percentile</th><th>observed LOS (days)</th></tr>{rows}</table>"
+            f"<p class='alt'>{html.escape(PERCENTILE_NOTE)}</p>"
+        )
+    else:
+        parts.append(f"<p class='note'>Similar stays compare LeMoF's fused representation, which {html.escape(run.fusion)} does not have.</p>")
     when = time.strftime("%Y-%m-%d %H:%M %Z")
     header = (
         f"<h1>Case report: ICU stay {sid}</h1><p class='meta'>Model <b>{html.escape(run.run_id)}</b> ({html.escape(run.fusion)}, {html.escape(run.encoders)}, "

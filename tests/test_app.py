@@ -326,9 +326,20 @@ def test_drivers_what_if_similar_stays_and_report_button(default_cohort, picks, 
     _no_failures(at)
     at.toggle(key="show_attribution").set_value(True).run()
     _no_failures(at)
-    drivers = [m.value for m in at.markdown if m.value.startswith("1. ")]
-    assert drivers and drivers[0].count("\n") == 4, "five drivers"
-    assert "the predicted stay" in drivers[0]
+    block = [m.value for m in at.markdown if m.value.startswith("A typical stay of this cohort")]
+    assert len(block) == 1, "the reference, as a prediction in days, opens the drivers"
+    items = [line for line in block[0].splitlines() if line[:1].isdigit()]
+    assert 2 <= len(items) <= 6 and items[-1].split(". ", 1)[1].startswith("Everything else"), "up to five drivers, then everything else"
+    assert "the predicted stay" in items[0]
+    predicted = [m.value for m in at.metric if m.label == "Predicted LOS"][0]  # e.g. "4.4 days"
+    assert block[0].rstrip("*").endswith(f"= {predicted.split()[0]} d"), "the sum ends at the prediction"
+    import re
+
+    total_line = block[0].splitlines()[-1].strip("*")  # "2.3 d typical + 1.0 − 0.5 … everything else = 4.4 d"
+    terms = [float(x) for x in re.findall(r"^(\d+\.\d)", total_line)] + [
+        (1 if sign == "+" else -1) * float(x) for sign, x in re.findall(r"([+−]) (\d+\.\d)", total_line)
+    ]
+    assert abs(sum(terms) - float(predicted.split()[0])) < 1e-9 + 0.05, f"the shown numbers add up: {total_line}"
     similar = [d.value for d in at.dataframe if "similarity" in d.value.columns][0]
     assert len(similar) == 10 and similar["open in case review"].str.contains("stay=").all()
     assert {"percentile", "observed LOS (days)", "care unit", "age"} <= set(similar.columns)

@@ -40,7 +40,7 @@ def test_a_job_runs_to_completion_and_reports_progress(tiny_cohort, tmp_path):
     assert done.status == "done", done.log_tail
     p = done.progress
     assert p["status"] == "done" and p["test"]["mae_days"] > 0
-    assert list(p["stages"]) == ["stage 1: EHR encoder", "stage 1: biosignal encoder", "stage 2: level SHAP", "stage 3: cross-modal attention"]
+    assert list(p["stages"]) == ["stage 1: EHR encoder", "stage 1: biosignal encoder", "stage 2: level SHAP", "stage 3: cross-modal attention", "concept probes"]
     assert len(p["stages"]["stage 1: EHR encoder"]["history"]) == 2 and p["stays_per_s"] > 0
     run = load_run(root / "tiny-job")
     assert run.metrics.test.model.mae_days == pytest.approx(p["test"]["mae_days"])

@@ -13,6 +13,7 @@ from lemof import LemofError, StayExplanation, StayNotFoundError, StayPrediction
 from lemof.explain.drivers import allocation_note
 from lemof.explain.input_attribution import BACKGROUND_SIZE, BACKGROUND_STEPS
 from lemof.explain.whatif import Edit, limits
+from lemof.explain.similar import PERCENTILE_NOTE, neighbours_sentence
 from lemof.report import case_report_html
 from lemof.plots import (
     span_of,
@@ -110,12 +111,12 @@ def prediction(results: StayResults) -> StayPrediction | None:
 def not_lemof_note(ctx: ActiveContext) -> None:
     run = ctx.run
     what = {
-        "baseline": "Integrated Gradients over its inputs (below) do apply",
+        "baseline": "the input drivers against typical stays (below) do apply",
         "tabular": "it is a gradient-boosting model on summary statistics whose predictions were stored at training; nothing else of it is kept",
     }[run.kind]
     st.info(
-        f"**{run.run_id}** is the **{run.fusion}** baseline ({run.encoders}). Level SHAP, the head waterfall and the cross-modal "
-        f"attention explain LeMoF's levels, heads and attention, so they do not apply to it; {what}. "
+        f"**{run.run_id}** is the **{run.fusion}** baseline ({run.encoders}). Level SHAP, the head waterfall, the cross-modal "
+        f"attention and the similar stays (they compare LeMoF's fused representation) explain LeMoF, so they do not apply to it; {what}. "
         "Pick a LeMoF run in the sidebar for the full explanation, or compare the runs on the model page."
     )
 
@@ -224,7 +225,7 @@ def drivers_section(ctx: ActiveContext, results: StayResults) -> None:
         attr, drivers = results.attribution, results.drivers
     lines = [f"A typical stay of this cohort: **{drivers.reference_days:.1f} d**."]
     lines += [f"{i}. {d.text}" for i, d in enumerate(drivers, 1)]
-    lines += [f"{len(drivers) + 1}. Everything else: {drivers.rest_days:+.1f} d.", "", f"**{drivers.sum_text()}**"]
+    lines += [f"{len(drivers) + 1}. Everything else: {drivers.rest_shown_days:+.1f} d.", "", f"**{drivers.sum_text()}**"]
     st.markdown("\n".join(lines))
     st.caption(allocation_note(drivers) + " An EHR variable counts over all its hours; the hour named is the one that weighed most.")
     labels = {f["name"]: feature_title(f) for f in ctx.bundle.features["ehr"]["features"]}
@@ -306,23 +307,14 @@ def similar_section(ctx: ActiveContext, results: StayResults) -> None:
     message = "Finding similar training stays…" if ctx.trained_on_this_cohort else "Finding similar training stays (the first time, every training stay is encoded)…"
     with st.spinner(message):
         table = results.similar(10).copy()
-    expl = results.explanation
-    q1, med, q3 = table["observed LOS (days)"].quantile([0.25, 0.5, 0.75])
-    st.markdown(
-        f"The 10 most similar training stays stayed a median **{med:.1f} days** (IQR {q1:.1f}–{q3:.1f}); this stay is predicted "
-        f"{expl.los_days:.1f} days and stayed {expl.observed_los_days:.1f}."
-    )
+    st.markdown(neighbours_sentence(table, results.prediction.los_days, results.observed_los_days))
     table.insert(1, "open in case review", [case_link(ctx, ctx.run_entry.run_id, s) for s in table["stay"]])
     shared, values = results.similar_shared(10)
     st.dataframe(table, hide_index=True, column_config={
         "open in case review": st.column_config.LinkColumn("open in case review", display_text="open ↗"),
         "percentile": st.column_config.NumberColumn("percentile", format="%.1f", help="closer than this percent of random pairs of training stays"),
     })
-    st.caption(
-        "**Percentile**: how close this pair is compared with pairs of training stays drawn at random — 99.5 means closer than "
-        "99.5 % of such pairs (100 would be closer than every pair). Similarity is the cosine of the stays' fused representations "
-        "(what LeMoF's cross-modal head reads); raw cosines of these vectors are all close to 1, so read the percentile. Exact search over the training stays."
-    )
+    st.caption(PERCENTILE_NOTE)
     st.markdown(f"**What they share**: {shared}.")
     if len(values):
         st.dataframe(values, hide_index=True)

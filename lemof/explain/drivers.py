@@ -76,10 +76,18 @@ class Drivers:
     def __getitem__(self, i):
         return self.items[i]
 
+    @property
+    def rest_shown_days(self) -> float:
+        """"Everything else" as shown to one decimal: what makes the *shown* (rounded) numbers add
+        up to the shown prediction; it differs from ``rest_days`` by rounding only (< 0.05 d per
+        shown number)."""
+        shown = round(self.reference_days, 1) + sum(round(d.effect_days, 1) for d in self.items)
+        return round(round(self.los_days, 1) - shown, 1)
+
     def sum_text(self) -> str:
-        """"2.6 d typical + 1.2 + … − 0.3 everything else = 4.4 d"."""
+        """"2.6 d typical + 1.2 + … − 0.3 everything else = 4.4 d": the shown numbers add up."""
         parts = [f"{self.reference_days:.1f} d typical"] + [f"{'+' if d.effect_days >= 0 else '−'} {abs(d.effect_days):.1f}" for d in self.items]
-        rest = f"{'+' if self.rest_days >= 0 else '−'} {abs(self.rest_days):.1f} everything else"
+        rest = f"{'+' if self.rest_shown_days >= 0 else '−'} {abs(self.rest_shown_days):.1f} everything else"
         return " ".join(parts + [rest]) + f" = {self.los_days:.1f} d"
 
     def to_dict(self) -> dict[str, Any]:

@@ -201,3 +201,19 @@ def key_values(bundle: CohortBundle, stay_id: int, neighbour_ids: np.ndarray, re
             "training median": [round(float(med[i]), 2) for i in order],
         }
     )
+
+
+PERCENTILE_NOTE = (
+    "Percentile: how close this pair is compared with pairs of training stays drawn at random — 99.5 means closer than "
+    "99.5 % of such pairs (100 would be closer than every pair). Similarity is the cosine of the stays' fused representations "
+    "(what LeMoF's cross-modal head reads); raw cosines of these vectors are all close to 1, so read the percentile. Exact search over the training stays."
+)
+
+
+def neighbours_sentence(table: pd.DataFrame, predicted_days: float, observed_days: float) -> str:
+    """One sentence: how long the neighbours stayed, next to this stay's prediction and outcome."""
+    q1, med, q3 = table["observed LOS (days)"].quantile([0.25, 0.5, 0.75])
+    return (
+        f"The {len(table)} most similar training stays stayed a median {med:.1f} days (IQR {q1:.1f}–{q3:.1f}); this stay is predicted "
+        f"{predicted_days:.1f} days and stayed {observed_days:.1f}."
+    )
