@@ -38,6 +38,13 @@ REQUIRED_FILES = ("stays.parquet", "features.json", "provenance.json", *ARRAY_FI
 _CHECK_CHUNK = 4096
 
 
+def feature_title(meta: dict) -> str:
+    """A feature's display name from its ``features.json`` entry: ``Heart rate (bpm)``; no empty
+    brackets when it has no unit."""
+    label, unit = meta.get("label", meta["name"]), str(meta.get("unit", "") or "").strip()
+    return f"{label} ({unit})" if unit else label
+
+
 class NpyStreamWriter:
     """Write a ``.npy`` file of known shape chunk by chunk along axis 0, hashing as it goes.
 

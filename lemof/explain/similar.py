@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from lemof.data.bundle import CohortBundle
+from lemof.data.bundle import CohortBundle, feature_title
 from lemof.errors import ConfigError
 
 METRICS = ("cosine", "centred", "whitened", "mahalanobis")
@@ -161,7 +161,8 @@ def shared_summary(bundle: CohortBundle, stay_id: int, table: pd.DataFrame, sig_
         parts.append(f"median age {np.nanmedian(table['age'].astype(float)):.0f} (this stay {row['age']:.0f})")
     has = bool(row["has_signal"])
     same = int((table[sig_label] == ("yes" if has else "no")).sum())
-    parts.append(f"{same} of {n} {'also had' if has else 'also lacked'} a {sig_label} recording")
+    article = "an" if sig_label[:1].upper() in "AEFHILMNORSX" else "a"  # an ECG, a bedside series
+    parts.append(f"{same} of {n} {'also had' if has else 'also lacked'} {article} {sig_label} recording")
     return "; ".join(parts)
 
 
@@ -189,7 +190,8 @@ def key_values(bundle: CohortBundle, stay_id: int, neighbour_ids: np.ndarray, re
     z = np.abs(own - med) / spread
     order = [int(i) for i in np.argsort(-np.nan_to_num(z, nan=-1.0)) if np.isfinite(z[i])][:n]
     neighbours = window_means(bundle, np.array([bundle.row_of(s) for s in neighbour_ids]))
-    names = bundle.ehr_feature_names
+    meta = {f["name"]: f for f in bundle.features["ehr"]["features"]}
+    names = [feature_title(meta.get(n, {"name": n})) for n in bundle.ehr_feature_names]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a series none of the neighbours had: NaN
         nb = np.nanmedian(neighbours[:, order], axis=0) if order else np.array([])

@@ -8,16 +8,11 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from lemof.data.bundle import feature_title
 from lemof.data.patient import StayContext
 from lemof.plots.style import MODALITY_COLOURS, OKABE_ITO, base_layout, with_alt
 
 _PANEL_PX, _GAP_PX, _TOP_PX, _BOTTOM_PX = 92, 58, 60, 64
-
-
-def feature_title(meta: dict) -> str:
-    """``Heart rate (bpm)``; no empty brackets when a feature has no unit."""
-    label, unit = meta.get("label", meta["name"]), str(meta.get("unit", "") or "").strip()
-    return f"{label} ({unit})" if unit else label
 
 
 def timeline_figure(ctx: StayContext, n_steps_hours: float, columns: int = 3) -> go.Figure:
