@@ -149,7 +149,7 @@ def test_similar_stays_are_training_stays_ordered_by_similarity(tiny, stay_ids):
     assert list(table["percentile"]) == sorted(table["percentile"], reverse=True), "the percentile is ordered with the similarity"
     assert {"care unit", "age", "observed LOS (days)", bundle.sig_label} <= set(table.columns)
     shared, values = results.stay(stay_ids["with_signal"]).similar_shared(5)
-    assert f"of 5 also had a {bundle.sig_label}" in shared
+    assert f"of 5 also had an {bundle.sig_label} recording" in shared
     assert 1 <= len(values) <= 3 and set(values["value (window mean)"]) <= set(bundle.ehr_feature_names)
     # a training stay's nearest neighbour, itself excluded, is another stay; itself included, it is itself
     own = int(bundle.stays.loc[bundle.stays["split"] == "train", "stay_id"].iloc[0])
