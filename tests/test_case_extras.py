@@ -150,7 +150,10 @@ def test_similar_stays_are_training_stays_ordered_by_similarity(tiny, stay_ids):
     assert {"care unit", "age", "observed LOS (days)", bundle.sig_label} <= set(table.columns)
     shared, values = results.stay(stay_ids["with_signal"]).similar_shared(5)
     assert f"of 5 also had an {bundle.sig_label} recording" in shared
-    assert 1 <= len(values) <= 3 and set(values["value (window mean)"]) <= set(bundle.ehr_feature_names)
+    from lemof.data.bundle import feature_title
+
+    titles = {feature_title(f) for f in bundle.features["ehr"]["features"]}
+    assert 1 <= len(values) <= 3 and set(values["value (window mean)"]) <= titles, "named as the timeline names them, with units"
     # a training stay's nearest neighbour, itself excluded, is another stay; itself included, it is itself
     own = int(bundle.stays.loc[bundle.stays["split"] == "train", "stay_id"].iloc[0])
     mine = index.vectors[list(index.stay_ids).index(own)]
