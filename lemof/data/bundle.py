@@ -11,6 +11,9 @@ A bundle is a directory (see ``docs/COHORT_BUNDLE.md``)::
     features.json        names, units and groups of every feature and channel
     provenance.json      source, version, seed, counts of what was dropped and why, fingerprint
     latent_causes.parquet   (synthetic cohorts only) ground truth, never read by the model
+    outcomes.parquet     optional (MIMIC-IV with diagnoses_icd): stay_id, has_diagnoses and one
+                         bool per diagnosis (dx_*); for the concept probes, never read by the model
+                         and outside the fingerprint
 
 Arrays are memory-mapped on open, so a bundle of 100,000 stays opens instantly.
 Nothing downstream knows which source a bundle came from.
@@ -35,6 +38,7 @@ REQUIRED_COLUMNS = ("stay_id", "subject_id", "los_days", "split", "has_signal")
 ARRAY_FILES = ("ehr_values.npy", "ehr_mask.npy", "signal.npy")
 OPTIONAL_ARRAY_FILES = ("signal_mask.npy",)
 REQUIRED_FILES = ("stays.parquet", "features.json", "provenance.json", *ARRAY_FILES)
+OUTCOMES_FILE = "outcomes.parquet"  # optional, not a model input (see ``CohortBundle.outcomes``)
 _CHECK_CHUNK = 4096
 
 
@@ -205,6 +209,23 @@ class CohortBundle:
         """Ground-truth causes of a synthetic cohort (never fed to a model), else None."""
         path = self.path / "latent_causes.parquet"
         return pd.read_parquet(path) if path.exists() else None
+
+    def outcomes(self) -> pd.DataFrame | None:
+        """``outcomes.parquet`` in the bundle's row order (stay_id, has_diagnoses, dx_* bools), or
+        None if the bundle has none. Not a model input: for concept probes only."""
+        path = self.path / OUTCOMES_FILE
+        if not path.exists():
+            return None
+        try:
+            table = pd.read_parquet(path)
+        except Exception as exc:  # pyarrow raises several types for corrupt files
+            raise CohortError(f"{path} is not a readable Parquet table ({type(exc).__name__})") from None
+        if "stay_id" not in table.columns or table["stay_id"].duplicated().any():
+            raise CohortError(f"{path} must have a unique stay_id column")
+        unknown = sorted(set(self.stays["stay_id"].astype(np.int64)) - set(table["stay_id"].astype(np.int64)))
+        if unknown:
+            raise CohortError(f"{path} lacks {len(unknown)} stay(s) of stays.parquet, e.g. stay {unknown[0]}")
+        return table.set_index("stay_id").reindex(self.stays["stay_id"].to_numpy()).reset_index()
 
 
 def _load_json(path: Path) -> dict[str, Any]:

@@ -16,6 +16,13 @@ the future leaks in -- and the latest such ECG is read with ``wfdb``. Stays with
 whose record cannot be read (for example a header and data that disagree), take the
 missing-modality path. Only the matched records are opened.
 
+Diagnoses (optional, ``hosp/diagnoses_icd``): per stay, one flag per diagnosis of
+``mimic_schema.DIAGNOSES`` (ICD-9 and ICD-10 code prefixes), matched by the stay's ``hadm_id``,
+written to ``outcomes.parquet``. They are administrative codes of the whole admission -- they can
+postdate the observation window -- so they are **never a model input**: they are not in
+``stays.parquet`` or the arrays, and not in the fingerprint. They only serve the concept probes.
+A copy without the table still builds; the provenance says so and the concepts are absent.
+
 DuckDB streams the tables (``.csv.gz``, ``.csv`` or Parquet with MIMIC's names) and aggregates
 them to per-(stay, hour, item) sums; memory does not grow with the number of chartevents rows.
 """
@@ -28,9 +35,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lemof.data.bundle import NpyStreamWriter, finalize_bundle
+from lemof.data.bundle import OUTCOMES_FILE, NpyStreamWriter, finalize_bundle, table_sha256
 from lemof.data.ecg_synth import LEADS
-from lemof.data.mimic_schema import ADMISSION_TYPES, CARE_UNITS, CHART_ITEMS, COLUMNS, FEATURES, GCS_COMPONENTS, LAB_ITEMS, VITAL_GROUP
+from lemof.data.mimic_schema import (
+    ADMISSION_TYPES,
+    CARE_UNITS,
+    CHART_ITEMS,
+    COLUMNS,
+    DIAGNOSES,
+    FEATURES,
+    GCS_COMPONENTS,
+    LAB_ITEMS,
+    VITAL_GROUP,
+)
 from lemof.data.schema import ecg_signal, icu_static_features
 from lemof.data.splits import assign_splits
 from lemof.progress import Progress
@@ -47,7 +64,9 @@ _TYPES = {
     "charttime": "TIMESTAMP", "intime": "TIMESTAMP", "outtime": "TIMESTAMP", "ecg_time": "TIMESTAMP", "path": "VARCHAR",
     "gender": "VARCHAR", "first_careunit": "VARCHAR", "admission_type": "VARCHAR", "storetime": "VARCHAR",
     "anchor_year_group": "VARCHAR", "dod": "VARCHAR", "caregiver_id": "VARCHAR", "valueuom": "VARCHAR",
+    "seq_num": "INTEGER", "icd_code": "VARCHAR", "icd_version": "INTEGER",
 }
+_SUFFIXES = ((".csv.gz", "csv"), (".csv", "csv"), (".parquet", "parquet"))
 
 
 @dataclass
@@ -71,9 +90,13 @@ class MimicOptions:
         return float(self.min_los_hours if self.min_los_hours is not None else self.window_hours)
 
 
+def _has_table(root: Path, name: str) -> bool:
+    return any((root / f"{name}{suffix}").exists() for suffix, _ in _SUFFIXES)
+
+
 def _table(root: Path, name: str) -> str:
     """A DuckDB scan of MIMIC table ``name`` (e.g. ``icu/chartevents``) in any published form."""
-    for suffix, reader in ((".csv.gz", "csv"), (".csv", "csv"), (".parquet", "parquet")):
+    for suffix, reader in _SUFFIXES:
         path = root / f"{name}{suffix}"
         if path.exists():
             quoted = str(path).replace("'", "''")
@@ -278,6 +301,36 @@ def _read_ecg(root: Path, rel: str) -> np.ndarray:
     return np.clip(np.round(np.nan_to_num(sig) * ECG_GAIN_PER_MV), -32767, 32767).astype(np.int16)
 
 
+def _diagnoses(con, root: Path, stays: pd.DataFrame, tally: Tally) -> pd.DataFrame:
+    """Per stay (row order of ``stays``): ``stay_id``, ``has_diagnoses`` (its admission has any
+    row in diagnoses_icd) and one bool per ``DIAGNOSES`` column, matched by ``hadm_id``."""
+    rules = pd.DataFrame(
+        [(col, int(version), prefix) for col, (_, codes) in DIAGNOSES.items() for version, prefixes in codes.items() for prefix in prefixes],
+        columns=["dx", "icd_version", "prefix"],
+    )
+    con.register("dx_rules", rules)
+    con.register("dx_admissions", pd.DataFrame({"hadm_id": stays["hadm_id"].dropna().astype(np.int64).unique()}))
+    sql_rows = f"""
+        SELECT d.hadm_id, d.icd_version, upper(replace(trim(d.icd_code), '.', '')) AS code
+        FROM (SELECT hadm_id, icd_code, icd_version FROM {_table(root, 'hosp/diagnoses_icd')}) d
+        SEMI JOIN dx_admissions a ON d.hadm_id = a.hadm_id
+    """
+    codes = _frame(con, f"SELECT hadm_id, count(*) AS n FROM ({sql_rows}) GROUP BY hadm_id", "diagnoses_icd")
+    hits = _frame(
+        con,
+        f"""SELECT DISTINCT c.hadm_id, r.dx FROM ({sql_rows}) c
+            JOIN dx_rules r ON c.icd_version = r.icd_version AND starts_with(c.code, r.prefix)""",
+        "diagnoses_icd",
+    )
+    hadm = stays["hadm_id"].to_numpy()
+    out = pd.DataFrame({"stay_id": stays["stay_id"].astype(np.int64).to_numpy(), "has_diagnoses": np.isin(hadm, codes["hadm_id"].to_numpy())})
+    for col in DIAGNOSES:
+        out[col] = np.isin(hadm, hits.loc[hits["dx"] == col, "hadm_id"].to_numpy()) & out["has_diagnoses"].to_numpy()
+    tally.count("diagnoses_icd rows: of the cohort's admissions", int(codes["n"].sum()))
+    tally.count("stays: no diagnoses_icd row for the admission (diagnosis concepts unknown)", int((~out["has_diagnoses"]).sum()))
+    return out
+
+
 _STEPS = ("cohort", "chartevents", "labevents", "ECG", "writing")
 
 
@@ -359,6 +412,10 @@ def build_mimic(
             for start in range(0, n, 256):
                 writer.write(np.zeros((min(256, n - start), len(LEADS), ECG_SAMPLES), dtype=np.int16))
         hashes["signal.npy"] = writer.close()
+        # diagnoses (optional): concept probes only, never a model input, outside the fingerprint
+        diagnoses = _diagnoses(con, root, stays, tally) if _has_table(root, "hosp/diagnoses_icd") else None
+        if diagnoses is not None:
+            diagnoses.to_parquet(tmp / OUTCOMES_FILE, index=False)  # inside the atomic directory
         step(4)
         con.close()
 
@@ -401,7 +458,22 @@ def build_mimic(
             "n_stays": n,
             "n_without_signal": int((~has_signal).sum()),
             "missing_itemids": missing_items,
-            "warnings": [f"itemid {i} was asked for but does not occur in the data" for i in missing_items],
+            "warnings": [f"itemid {i} was asked for but does not occur in the data" for i in missing_items]
+            + ([] if diagnoses is not None else [f"hosp/diagnoses_icd not found in {root}: no diagnosis concepts ({OUTCOMES_FILE} not written)"]),
+            "diagnoses": (
+                {
+                    "table": "hosp/diagnoses_icd",
+                    "file": OUTCOMES_FILE,
+                    "model_input": False,
+                    "matched_by": "hadm_id",
+                    "codes": {col: {"concept": name, **{f"icd{v}": list(p) for v, p in codes.items()}} for col, (name, codes) in DIAGNOSES.items()},
+                    "n_stays_with_codes": int(diagnoses["has_diagnoses"].sum()),
+                    "positives": {col: int(diagnoses[col].sum()) for col in DIAGNOSES},
+                    "file_sha256": table_sha256(diagnoses),
+                }
+                if diagnoses is not None
+                else None
+            ),
             "counts": tally.counts(),
             "dropped": tally.dropped(),
             "citation": (

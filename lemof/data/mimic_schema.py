@@ -27,6 +27,19 @@ COLUMNS = {
         "itemid", "label", "abbreviation", "linksto", "category", "unitname", "param_type", "lownormalvalue", "highnormalvalue",
     ],
     "hosp/d_labitems": ["itemid", "label", "fluid", "category"],
+    "hosp/diagnoses_icd": ["subject_id", "hadm_id", "seq_num", "icd_code", "icd_version"],  # optional: concepts only
+}
+OPTIONAL_TABLES = ("hosp/diagnoses_icd",)
+
+# Diagnosis concepts from hosp/diagnoses_icd (administrative codes of the whole admission; never a
+# model input): column of outcomes.parquet -> (concept name, {icd_version: code prefixes}). MIMIC
+# writes codes without the dot (995.91 -> "99591", R65.2 -> "R652").
+DIAGNOSES = {
+    "dx_sepsis": ("sepsis (ICD)", {9: ("038", "99591", "99592"), 10: ("A40", "A41", "R652")}),
+    "dx_aki": ("AKI (ICD)", {9: ("584",), 10: ("N17",)}),
+    "dx_heart_failure": ("heart failure (ICD)", {9: ("428",), 10: ("I50",)}),
+    "dx_mi": ("MI (ICD)", {9: ("410",), 10: ("I21", "I22")}),
+    "dx_af": ("AF (ICD)", {9: ("4273",), 10: ("I48",)}),
 }
 RECORD_LIST_COLUMNS = ["subject_id", "study_id", "file_name", "ecg_time", "path"]
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
