@@ -3,7 +3,8 @@
 For every level of a LeMoF run (``ehr.L1`` ... ``sig.L4``) a linear probe on the level's pooled
 representation (the projected level tokens ``proj_l(H_m^l)``, mean-pooled over time) predicts
 each *concept* of the cohort: the stored latent causes of a synthetic cohort, clinical concepts
-derived from the data (and the outcome file's SAPS-I and SOFA) for PhysioNet 2012. The probe is
+derived from the data (and the outcome file's SAPS-I and SOFA) for PhysioNet 2012, and for
+MIMIC-IV from the data plus the ICD diagnoses of the bundle's ``outcomes.parquet``. The probe is
 cross-validated on held-out stays only (validation + test; ``FOLDS``-fold, stratified for binary
 concepts), so it measures what the frozen encoder holds, not what the probe memorised:
 
@@ -36,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from lemof.data.bundle import CohortBundle
+from lemof.data.mimic import SOURCE as MIMIC_SOURCE
 from lemof.errors import CohortError, RunError
 
 CONCEPTS_FILE = "level_concepts.json"
@@ -135,27 +137,111 @@ def _physionet2012(bundle: CohortBundle) -> pd.DataFrame:
     mean_bp = np.where(np.isnan(mean_bp), sig[:, channels.index("NIMAP")], mean_bp)
     with np.errstate(invalid="ignore"):
         low = np.where(np.isnan(mean_bp), False, (mean_bp < 65) & (mean_bp > 0))
-    out["shock"] = (low[:, 1:] & low[:, :-1]).any(axis=1).astype(float)
+    out["shock"] = _sustained(low, 2)
     out["lactate > 2"] = _any(_ehr_feature(bundle, "Lactate"), lambda v: v > 2)
-    creat = _ehr_feature(bundle, "Creatinine")
+    out["AKI"] = _aki(_ehr_feature(bundle, "Creatinine"))
+    out["GCS <= 8"] = _any(_ehr_feature(bundle, "GCS"), lambda v: v <= 8)
+    return pd.DataFrame({c.name: out[c.name] for c in PHYSIONET2012})
+
+
+def _sustained(flag: np.ndarray, bins: int) -> np.ndarray:
+    """(N,) 1.0 where ``flag`` (N, T) holds in ``bins`` consecutive bins."""
+    run = flag[:, : flag.shape[1] - bins + 1].copy()
+    for k in range(1, bins):
+        run &= flag[:, k : flag.shape[1] - bins + 1 + k]
+    return run.any(axis=1).astype(float)
+
+
+def _aki(creat: np.ndarray) -> np.ndarray:
+    """KDIGO-like AKI from (N, T) creatinine (mg/dL, NaN unobserved): max >= 1.5 x min or a rise
+    >= 0.3 over the first value; fewer than two values: 0 (no evidence)."""
     seen = (~np.isnan(creat)).sum(axis=1) >= 2
     with np.errstate(invalid="ignore", all="ignore"):
         first = np.array([row[~np.isnan(row)][0] if s else np.nan for row, s in zip(creat, seen)])
         cmax, cmin = np.nanmax(np.where(seen[:, None], creat, 0.0), axis=1), np.nanmin(np.where(seen[:, None], creat, 0.0), axis=1)
         aki = (cmax >= 1.5 * cmin) | (cmax - first >= 0.3)
-    out["AKI"] = np.where(seen, aki.astype(float), 0.0)  # fewer than two values: no evidence of AKI
-    out["GCS <= 8"] = _any(_ehr_feature(bundle, "GCS"), lambda v: v <= 8)
-    return pd.DataFrame({c.name: out[c.name] for c in PHYSIONET2012})
+    return np.where(seen, aki.astype(float), 0.0)
+
+
+# MIMIC-IV: from the EHR features the bundle has (hourly, the observation window), the first care
+# unit, and the ICD diagnoses of outcomes.parquet (hosp/diagnoses_icd; not model inputs).
+MIMIC_SURGICAL_UNITS = (
+    "Surgical Intensive Care Unit (SICU)", "Cardiac Vascular Intensive Care Unit (CVICU)", "Trauma SICU (TSICU)",
+    "Neuro Surgical Intensive Care Unit (Neuro SICU)",
+)
+MIMIC_MEDICAL_UNITS = ("Medical Intensive Care Unit (MICU)", "Coronary Care Unit (CCU)")
+_ICD_NOTE = "administrative ICD code of the whole hospital admission (may postdate the window; outcomes.parquet, not a model input)"
+MIMIC = (
+    Concept("surgical ICU", "surgical ICU: first care unit SICU, CVICU, TSICU or Neuro SICU, vs MICU / CCU "
+                            "(MICU/SICU and other units: unknown)", "binary"),
+    Concept("shock", "hypotension: hourly mean arterial pressure (mbp) < 65 mmHg in at least one hour (>= 1 h) of the window", "binary"),
+    Concept("lactate > 2", "lactate > 2 mmol/L at any time in the window", "binary"),
+    Concept("AKI", "acute kidney injury by creatinine (KDIGO-like): max >= 1.5 x min or a rise >= 0.3 mg/dL over the window", "binary"),
+    Concept("GCS <= 8", "Glasgow Coma Scale total <= 8 at any time in the window", "binary"),
+    Concept("sepsis (ICD)", f"sepsis: ICD-10 A40, A41, R65.2 / ICD-9 038, 995.91, 995.92; {_ICD_NOTE}", "binary"),
+    Concept("AKI (ICD)", f"acute kidney failure: ICD-10 N17 / ICD-9 584; {_ICD_NOTE}", "binary"),
+    Concept("heart failure (ICD)", f"heart failure: ICD-10 I50 / ICD-9 428; {_ICD_NOTE}", "binary"),
+    Concept("MI (ICD)", f"myocardial infarction: ICD-10 I21, I22 / ICD-9 410; {_ICD_NOTE}", "binary"),
+    Concept("AF (ICD)", f"atrial fibrillation or flutter: ICD-10 I48 / ICD-9 427.3; {_ICD_NOTE}", "binary"),
+)
+_MIMIC_EHR_INPUTS = {"shock": "mbp", "lactate > 2": "lactate", "AKI": "creatinine", "GCS <= 8": "gcs"}
+_MIMIC_DIAGNOSES = {"sepsis (ICD)": "dx_sepsis", "AKI (ICD)": "dx_aki", "heart failure (ICD)": "dx_heart_failure",
+                    "MI (ICD)": "dx_mi", "AF (ICD)": "dx_af"}
+
+
+def _mimic_available(bundle: CohortBundle, outcomes: pd.DataFrame | None) -> tuple[Concept, ...]:
+    """The MIMIC concepts whose inputs this bundle has (EHR feature, care unit, diagnosis column)."""
+    features = set(bundle.ehr_feature_names)
+    ok = []
+    for c in MIMIC:
+        if c.name in _MIMIC_EHR_INPUTS:
+            ok.append(_MIMIC_EHR_INPUTS[c.name] in features)
+        elif c.name in _MIMIC_DIAGNOSES:
+            ok.append(outcomes is not None and _MIMIC_DIAGNOSES[c.name] in outcomes.columns)
+        else:
+            ok.append("first_careunit" in bundle.stays.columns)
+    return tuple(c for c, keep in zip(MIMIC, ok) if keep)
+
+
+def _mimic(bundle: CohortBundle) -> tuple[tuple[Concept, ...], pd.DataFrame]:
+    outcomes = bundle.outcomes()
+    concepts = _mimic_available(bundle, outcomes)
+    out: dict[str, np.ndarray] = {}
+    for c in concepts:
+        if c.name == "surgical ICU":
+            unit = bundle.stays["first_careunit"].astype(str)
+            out[c.name] = np.where(unit.isin(MIMIC_SURGICAL_UNITS), 1.0, np.where(unit.isin(MIMIC_MEDICAL_UNITS), 0.0, np.nan))
+        elif c.name == "shock":
+            mbp = _ehr_feature(bundle, "mbp")
+            with np.errstate(invalid="ignore"):
+                out[c.name] = _sustained(np.where(np.isnan(mbp), False, (mbp < 65) & (mbp > 0)), 1)
+        elif c.name == "lactate > 2":
+            out[c.name] = _any(_ehr_feature(bundle, "lactate"), lambda v: v > 2)
+        elif c.name == "AKI":
+            out[c.name] = _aki(_ehr_feature(bundle, "creatinine"))
+        elif c.name == "GCS <= 8":
+            out[c.name] = _any(_ehr_feature(bundle, "gcs"), lambda v: v <= 8)
+        else:  # a diagnosis: unknown where the admission has no diagnoses_icd row
+            flag = outcomes[_MIMIC_DIAGNOSES[c.name]].to_numpy(dtype=float)
+            listed = outcomes["has_diagnoses"].to_numpy(dtype=bool) if "has_diagnoses" in outcomes.columns else np.isfinite(flag)
+            out[c.name] = np.where(listed, flag, np.nan)
+    return concepts, pd.DataFrame({c.name: out[c.name] for c in concepts}, index=pd.RangeIndex(len(bundle)))
 
 
 def cohort_concepts(bundle: CohortBundle) -> tuple[tuple[Concept, ...], pd.DataFrame]:
     """The concepts of ``bundle``'s family and their value for every stay (row order of the
-    bundle; NaN where unknown). ``CohortError`` for a family without any (e.g. MIMIC-IV)."""
+    bundle; NaN where unknown). ``CohortError`` for a family without any. A MIMIC-IV cohort gets
+    the concepts whose inputs it has (the diagnoses only with ``outcomes.parquet``)."""
     if bundle.source == "synthetic":
         return SYNTHETIC, _synthetic(bundle)
     if bundle.source == "physionet2012":
         return PHYSIONET2012, _physionet2012(bundle)
-    raise CohortError(f"no concepts are defined for {bundle.source!r} cohorts (synthetic and physionet2012 have them; see docs/CONCEPTS.md)")
+    if bundle.source == MIMIC_SOURCE:
+        concepts, values = _mimic(bundle)
+        if not concepts:
+            raise CohortError(f"MIMIC-IV cohort {bundle.name} has none of the inputs of its concepts (see docs/CONCEPTS.md)")
+        return concepts, values
+    raise CohortError(f"no concepts are defined for {bundle.source!r} cohorts (synthetic, physionet2012 and mimic-iv have them; see docs/CONCEPTS.md)")
 
 
 # --- probes -----------------------------------------------------------------------------------
@@ -306,4 +392,6 @@ def cohort_has_concepts(bundle: CohortBundle) -> bool:
     """Whether ``cohort_concepts`` defines concepts for this cohort (a synthetic one needs its latent causes)."""
     if bundle.source == "synthetic":
         return (bundle.path / "latent_causes.parquet").exists()
+    if bundle.source == MIMIC_SOURCE:
+        return bool(_mimic_available(bundle, bundle.outcomes()))
     return bundle.source == "physionet2012"
