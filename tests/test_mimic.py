@@ -12,7 +12,7 @@ from lemof.data.bundle import open_bundle
 from lemof.data.ecg_synth import LEADS
 from lemof.data.mimic import MimicOptions, build_mimic
 from tests.fixtures.mimic_fixture import write_mimic_fixture
-from lemof.data.mimic_schema import COLUMNS, FEATURES
+from lemof.data.mimic_schema import COLUMNS, DIAGNOSES, FEATURES
 from lemof.errors import CohortError
 
 
@@ -157,6 +157,84 @@ def test_missing_tables_and_folders_name_the_expected_path(fixture, tmp_path):
     assert not (tmp_path / "out").exists(), "nothing half-written is left behind"
 
 
+def _planted(truth, stay_ids):
+    """The planted diagnosis flags per stay (row order of ``stay_ids``), via the stay's hadm_id."""
+    hadm = truth.stays.set_index("stay_id").loc[list(stay_ids), "hadm_id"].to_numpy()
+    return truth.diagnoses.set_index("hadm_id").loc[hadm].reset_index()
+
+
+def test_diagnosis_flags_are_the_planted_icd9_and_icd10_codes(fixture, bundle_dir):
+    _, truth = fixture
+    b = open_bundle(bundle_dir)
+    got = b.outcomes()
+    assert list(got["stay_id"]) == list(b.stays["stay_id"]) and list(got.columns) == ["stay_id", "has_diagnoses", *DIAGNOSES]
+    want = _planted(truth, b.stays["stay_id"])
+    assert np.array_equal(got["has_diagnoses"].to_numpy(), want["has_diagnoses"].to_numpy())
+    assert (~want["has_diagnoses"]).any(), "some admissions have no diagnoses_icd row"
+    for col in DIAGNOSES:
+        assert got[col].dtype == bool
+        assert np.array_equal(got[col].to_numpy(), want[col].to_numpy()), col
+        for version in (9, 10):  # each diagnosis is recognised under both code systems
+            assert got.loc[(want["icd_version"] == version).to_numpy(), col].sum() > 0, (col, version)
+    # decoys (995.90, 585, 427.5, R65.10, N18, I20, ...) and other admissions of the patient did not match
+    assert not got.loc[~want[list(DIAGNOSES)].any(axis=1).to_numpy(), list(DIAGNOSES)].to_numpy().any()
+    dx = b.provenance["diagnoses"]
+    assert dx["model_input"] is False and dx["positives"] == {c: int(want[c].sum()) for c in DIAGNOSES}
+    assert "outcomes.parquet" not in b.provenance["file_sha256"], "not part of the fingerprint"
+    for name in ("stays.parquet", "features.json"):
+        assert "dx_" not in (bundle_dir / name).read_bytes().decode("latin-1"), name
+
+
+def test_a_copy_without_diagnoses_builds_with_identical_model_inputs(fixture, bundle_dir, tmp_path):
+    from lemof.data.preprocess import Preprocessor
+    from lemof.explain.concepts import cohort_concepts, cohort_has_concepts
+
+    root, _ = fixture
+    bare = tmp_path / "mimic"
+    shutil.copytree(root / "mimic", bare)
+    (bare / "hosp" / "diagnoses_icd.csv.gz").unlink()
+    fp = build_mimic(bare, tmp_path / "bundle", ecg_dir=root / "ecg")
+    b, full = open_bundle(tmp_path / "bundle"), open_bundle(bundle_dir)
+    assert b.outcomes() is None and not (tmp_path / "bundle" / "outcomes.parquet").exists()
+    assert b.provenance["diagnoses"] is None and any("diagnoses_icd not found" in w for w in b.provenance["warnings"])
+    assert fp == full.fingerprint, "the diagnoses are outside the fingerprint: model inputs are the same"
+    rows = full.rows("all")
+    pre_a, pre_b = Preprocessor.fit(full, full.rows("train")), Preprocessor.fit(b, b.rows("train"))
+    assert np.array_equal(pre_a.ehr(full, rows), pre_b.ehr(b, rows), equal_nan=True)
+    assert b.stays.equals(full.stays)
+    names = [c.name for c in cohort_concepts(b)[0]]
+    assert cohort_has_concepts(b) and "shock" in names and not any(n.endswith("(ICD)") for n in names)
+
+
+def test_cohort_concepts_of_a_mimic_bundle_hold_the_diagnoses(fixture, bundle_dir):
+    from lemof.explain.concepts import cohort_concepts, cohort_has_concepts
+
+    _, truth = fixture
+    b = open_bundle(bundle_dir)
+    concepts, values = cohort_concepts(b)
+    assert cohort_has_concepts(b) and len(values) == len(b)
+    names = [c.name for c in concepts]
+    assert {"surgical ICU", "shock", "lactate > 2", "AKI", "GCS <= 8"} <= set(names)
+    want = _planted(truth, b.stays["stay_id"])
+    for name, col in (("sepsis (ICD)", "dx_sepsis"), ("AKI (ICD)", "dx_aki"), ("heart failure (ICD)", "dx_heart_failure"),
+                      ("MI (ICD)", "dx_mi"), ("AF (ICD)", "dx_af")):
+        expected = np.where(want["has_diagnoses"], want[col].astype(float), np.nan)
+        assert np.array_equal(values[name].to_numpy(), expected, equal_nan=True), name
+    unit = b.stays["first_careunit"].to_numpy()
+    surgical = values["surgical ICU"].to_numpy()
+    assert (surgical[unit == "Medical Intensive Care Unit (MICU)"] == 0).all() and (surgical[unit == "Trauma SICU (TSICU)"] == 1).all()
+    assert np.isnan(surgical[unit == "Medical/Surgical Intensive Care Unit (MICU/SICU)"]).all()
+
+
+def test_a_broken_outcomes_file_is_a_one_line_error(bundle_dir, tmp_path):
+    copy = tmp_path / "b"
+    shutil.copytree(bundle_dir, copy)
+    (copy / "outcomes.parquet").write_bytes(b"not parquet")
+    with pytest.raises(CohortError, match="outcomes.parquet is not a readable Parquet table") as err:
+        open_bundle(copy).outcomes()
+    assert "\n" not in str(err.value)
+
+
 @pytest.fixture(scope="module")
 def mimic_run(bundle_dir, tmp_path_factory):
     from conftest import tiny_config
@@ -175,6 +253,12 @@ def test_a_mimic_bundle_trains_and_explains_like_any_other(bundle_dir, mimic_run
     e = explain_stay(run, b, sid)
     assert e.has_signal and e.attention is not None
     assert abs(e.meta_bias + sum(v for v in e.contributions.values() if v is not None) - e.meta_output) < 1e-5
+    from lemof.explain.concepts import CONCEPTS_FILE, read_level_concepts
+
+    stored = read_level_concepts(mimic_run / CONCEPTS_FILE)
+    assert stored is not None, "a LeMoF run on MIMIC-IV stores its concept probes"
+    assert {"sepsis (ICD)", "AKI (ICD)", "heart failure (ICD)", "MI (ICD)", "AF (ICD)", "shock"} <= set(stored["concepts"])
+    assert "ehr.L1" in stored["levels"] and stored["cohort_fingerprint"] == b.fingerprint
 
 
 def test_a_mimic_cohort_opens_in_the_app(bundle_dir, mimic_run, monkeypatch):
