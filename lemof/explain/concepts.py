@@ -38,6 +38,7 @@ import pandas as pd
 
 from lemof.data.bundle import CohortBundle
 from lemof.data.mimic import SOURCE as MIMIC_SOURCE
+from lemof.data.mimic_schema import DIAGNOSES
 from lemof.errors import CohortError, RunError
 
 CONCEPTS_FILE = "level_concepts.json"
@@ -185,8 +186,7 @@ MIMIC = (
     Concept("AF (ICD)", f"atrial fibrillation or flutter: ICD-10 I48 / ICD-9 427.3; {_ICD_NOTE}", "binary"),
 )
 _MIMIC_EHR_INPUTS = {"shock": "mbp", "lactate > 2": "lactate", "AKI": "creatinine", "GCS <= 8": "gcs"}
-_MIMIC_DIAGNOSES = {"sepsis (ICD)": "dx_sepsis", "AKI (ICD)": "dx_aki", "heart failure (ICD)": "dx_heart_failure",
-                    "MI (ICD)": "dx_mi", "AF (ICD)": "dx_af"}
+_MIMIC_DIAGNOSES = {name: col for col, (name, _) in DIAGNOSES.items()}  # concept -> outcomes.parquet column
 
 
 def _mimic_available(bundle: CohortBundle, outcomes: pd.DataFrame | None) -> tuple[Concept, ...]:
