@@ -5,7 +5,7 @@ drivers of ``StayResults`` (Integrated Gradients averaged over 32 training stays
 
 - top-3: among stays whose log-LOS is driven mostly by one cause (its |part| is at least half the
   sum of |parts| of all seven causes), how often one of that cause's inputs is among the three
-  largest drivers (af, ischaemia, wide_qrs: the ECG; renal: creatinine, BUN, potassium;
+  largest drivers (af: the ECG and the heart rate; ischaemia, wide_qrs: the ECG; renal: creatinine, BUN, potassium;
   infection: temperature, WBC; severity: lactate, MBP, GCS, bicarbonate), with a Wilson 95 % CI;
 - Spearman's rho between each cause's strength |part| and (a) |the drivers' attribution| of its
   inputs (signed sum, the number the page shows), (b) sum |IG| on its inputs, against the
@@ -61,6 +61,9 @@ def main() -> None:
     parts = {c: causes[f"log_los_part_{c}"].to_numpy(dtype=float)[rows] for c in ev.ECG_CAUSES + ev.EHR_CAUSES}
     label = {f["name"]: f["label"] for f in bundle.features["ehr"]["features"]}
     inputs = {c: {"ECG"} for c in ev.ECG_CAUSES} | {c: {label[f] for f in ev.CAUSE_FEATURES[c]} for c in ev.CAUSE_FEATURES}
+    # AF -> heart-rate irregularity / the ECG (the issue's mapping): the generator makes AF's hourly
+    # heart rate irregular and faster in the EHR (synthetic.py::_true_hr) as well as the ECG's rhythm
+    inputs["af"] = {"ECG", label["hr"]}
     signed = {c: [] for c in CAUSES}
     mass = {c: [] for c in CAUSES}
     mass0 = {c: [] for c in CAUSES}
@@ -76,7 +79,10 @@ def main() -> None:
         by_name = {d.name: d.attribution for d in drivers.candidates}
         for c in CAUSES:
             signed[c].append(abs(sum(by_name.get(n, 0.0) for n in inputs[c])))
-            if c in ev.ECG_CAUSES:
+            if c == "af":
+                mass[c].append(ev.ig_masses(attr)["sig"] + ev.ig_feature_mass(attr, ("hr",)))
+                mass0[c].append(ev.ig_masses(zero)["sig"] + ev.ig_feature_mass(zero, ("hr",)))
+            elif c in ev.ECG_CAUSES:
                 mass[c].append(ev.ig_masses(attr)["sig"])
                 mass0[c].append(ev.ig_masses(zero)["sig"])
             else:
