@@ -218,18 +218,27 @@ def _cmd_similar(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_precompute(args: argparse.Namespace) -> int:
+def _lemof_run_on_its_cohort(args: argparse.Namespace, why_not_baseline: str):
+    """``--run`` and ``--data`` for a command that stores something in a LeMoF run about the very
+    cohort it was trained on (``RunError`` for a baseline or another cohort)."""
     from lemof.data.bundle import open_bundle  # lazy: a command loads only its own dependencies (`data` never imports torch)
-    from lemof.explain.stay_vectors import compute_stay_vectors  # lazy: a command loads only its own dependencies (`data` never imports torch)
-    from lemof.progress import TqdmProgress  # lazy: a command loads only its own dependencies (`data` never imports torch)
-    from lemof.runs.run import STAY_VECTORS_FILE, load_run, write_stay_vectors  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.runs.run import load_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     run = load_run(args.run)
     bundle = open_bundle(args.data)
     if not run.is_lemof:
-        raise RunError(f"run {run.run_id} is the {run.fusion!r} baseline: it has no fused representation or cross-modal attention to store")
+        raise RunError(f"run {run.run_id} is the {run.fusion!r} baseline: {why_not_baseline}")
     if bundle.fingerprint != run.cohort.fingerprint:
         raise RunError(f"run {run.run_id} was trained on cohort {run.cohort.name} (fingerprint {run.cohort.fingerprint[:12]}), not on {bundle.name} ({bundle.fingerprint[:12]})")
+    return run, bundle
+
+
+def _cmd_precompute(args: argparse.Namespace) -> int:
+    from lemof.explain.stay_vectors import compute_stay_vectors  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.progress import TqdmProgress  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.runs.run import STAY_VECTORS_FILE, write_stay_vectors  # lazy: a command loads only its own dependencies (`data` never imports torch)
+
+    run, bundle = _lemof_run_on_its_cohort(args, "it has no fused representation or cross-modal attention to store")
     tensors = compute_stay_vectors(run.model, run.preprocessor, bundle, progress=TqdmProgress(disable=not sys.stderr.isatty(), unit="stays"))
     out = run.path / STAY_VECTORS_FILE
     write_stay_vectors(out, tensors, weights_sha256=run.weights_sha256, fingerprint=bundle.fingerprint)
@@ -238,18 +247,11 @@ def _cmd_precompute(args: argparse.Namespace) -> int:
 
 
 def _cmd_concepts(args: argparse.Namespace) -> int:
-    from lemof.data.bundle import open_bundle  # lazy: a command loads only its own dependencies (`data` never imports torch)
     from lemof.explain.concepts import CONCEPTS_FILE, compute_level_concepts, level_labels  # lazy: a command loads only its own dependencies (`data` never imports torch)
     from lemof.paths import write_json_atomic  # lazy: a command loads only its own dependencies (`data` never imports torch)
     from lemof.progress import TqdmProgress  # lazy: a command loads only its own dependencies (`data` never imports torch)
-    from lemof.runs.run import load_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
-    run = load_run(args.run)
-    bundle = open_bundle(args.data)
-    if not run.is_lemof:
-        raise RunError(f"run {run.run_id} is the {run.fusion!r} baseline: it has no encoder levels to probe")
-    if bundle.fingerprint != run.cohort.fingerprint:
-        raise RunError(f"run {run.run_id} was trained on cohort {run.cohort.name} (fingerprint {run.cohort.fingerprint[:12]}), not on {bundle.name} ({bundle.fingerprint[:12]})")
+    run, bundle = _lemof_run_on_its_cohort(args, "it has no encoder levels to probe")
     result = compute_level_concepts(run.model, run.preprocessor, bundle, seed=run.train_config.seed, n_boot=args.bootstrap,
                                     progress=TqdmProgress(disable=not sys.stderr.isatty(), unit="levels"))
     out = run.path / CONCEPTS_FILE

@@ -77,6 +77,9 @@ SYNTHETIC = (
 _SYNTHETIC_COLUMNS = {"AF": "af", "ischaemia": "ischaemia", "wide QRS": "wide_qrs", "severity": "severity", "renal": "renal",
                       "infection": "infection", "trajectory": "trajectory", "elective": "elective"}
 
+# data-derived concepts that PhysioNet 2012 and MIMIC-IV define alike
+LACTATE_ABOVE_2 = Concept("lactate > 2", "lactate > 2 mmol/L at any time in the window", "binary")
+AKI_BY_CREATININE = Concept("AKI", "acute kidney injury by creatinine (KDIGO-like): max >= 1.5 x min or a rise >= 0.3 mg/dL over the window", "binary")
 PHYSIONET2012 = (
     Concept("SAPS-I", "SAPS-I score (outcome file; not a model input), continuous", "continuous"),
     Concept("SOFA", "SOFA score (outcome file; not a model input), continuous", "continuous"),
@@ -84,8 +87,8 @@ PHYSIONET2012 = (
     Concept("surgical ICU", "surgical ICU: first care unit CSRU (cardiac surgery recovery) or SICU, vs CCU / MICU", "binary"),
     Concept("shock", "hypotension: mean arterial pressure (invasive MAP, else NIMAP) < 65 mmHg in two consecutive "
                      "30-min bins (>= 1 h) of the 48 h window", "binary"),
-    Concept("lactate > 2", "lactate > 2 mmol/L at any time in the window", "binary"),
-    Concept("AKI", "acute kidney injury by creatinine (KDIGO-like): max >= 1.5 x min or a rise >= 0.3 mg/dL over the window", "binary"),
+    LACTATE_ABOVE_2,
+    AKI_BY_CREATININE,
     Concept("GCS <= 8", "Glasgow Coma Scale <= 8 at any time in the window", "binary"),
     Concept("in-hospital death", "died in hospital (outcome file; not a model input)", "binary"),
 )
@@ -176,8 +179,8 @@ MIMIC = (
     Concept("surgical ICU", "surgical ICU: first care unit SICU, CVICU, TSICU or Neuro SICU, vs MICU / CCU "
                             "(MICU/SICU and other units: unknown)", "binary"),
     Concept("shock", "hypotension: hourly mean arterial pressure (mbp) < 65 mmHg in at least one hour (>= 1 h) of the window", "binary"),
-    Concept("lactate > 2", "lactate > 2 mmol/L at any time in the window", "binary"),
-    Concept("AKI", "acute kidney injury by creatinine (KDIGO-like): max >= 1.5 x min or a rise >= 0.3 mg/dL over the window", "binary"),
+    LACTATE_ABOVE_2,
+    AKI_BY_CREATININE,
     Concept("GCS <= 8", "Glasgow Coma Scale total <= 8 at any time in the window", "binary"),
     Concept("sepsis (ICD)", f"sepsis: ICD-10 A40, A41, R65.2 / ICD-9 038, 995.91, 995.92; {_ICD_NOTE}", "binary"),
     Concept("AKI (ICD)", f"acute kidney failure: ICD-10 N17 / ICD-9 584; {_ICD_NOTE}", "binary"),
