@@ -23,3 +23,16 @@ def charts(at) -> dict[str, dict]:
         title = ((chart["figure"]["layout"].get("title") or {}).get("text") or "").split("<br>")[0]
         out[title or f"untitled-{len(out)}"] = chart
     return out
+
+
+def compare_page(timeout: float = 240, **params):
+    """A fresh AppTest of the Compare page with ``params`` as the URL's query parameters, run once."""
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=timeout)
+    at.query_params["page"] = "compare"
+    for k, v in params.items():
+        at.query_params[k] = v
+    return at.run()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest import chart_list as _charts, no_failures as _ok
+from apptest import chart_list as _charts, compare_page, no_failures as _ok
 from conftest import REPO
 from lemof import list_runs, load_run, open_bundle
 from lemof.evaluation.compare import compare_runs
@@ -20,11 +20,7 @@ def _runs(source: str, kind: str | None = None) -> list:
 
 
 def _page(**params) -> AppTest:
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
-    at.query_params["page"] = "compare"
-    for k, v in params.items():
-        at.query_params[k] = v
-    return at.run()
+    return compare_page(**params)
 
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from apptest import no_failures
+from apptest import compare_page, no_failures
 from conftest import REPO
 from lemof import list_runs, open_bundle
 from lemof.runs.catalog import preferred_order
@@ -78,11 +78,7 @@ def test_a_page_run_without_the_router_is_routed(default_cohort, monkeypatch):
 # --- the compare page -----------------------------------------------------------------------
 
 def _compare(**params) -> AppTest:
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=240)
-    at.query_params["page"] = "compare"
-    for k, v in params.items():
-        at.query_params[k] = v
-    return at.run()
+    return compare_page(**params)
 
 
 def _runs_box(at: AppTest):
