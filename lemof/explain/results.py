@@ -73,25 +73,34 @@ def compute_workers() -> int:
     return _WORKERS
 
 
+class _Parts:
+    """Parts computed on first access and kept; concurrent first accesses compute a part once."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+        self._locks: dict[str, threading.Lock] = {}
+
+    def _keep(self, key: str, compute: Callable[[], Any]) -> Any:
+        values = self._values
+        if key not in values:
+            with self._locks.setdefault(key, threading.Lock()):
+                if key not in values:
+                    values[key] = compute()
+        return values[key]
+
+
 def _once(method: Callable[[Any], Any]) -> property:
-    """A property computed on first access and kept; concurrent first accesses compute it once."""
-    name = method.__name__
+    """A property of a ``_Parts`` object, computed on first access and kept."""
 
     @wraps(method)
     def get(self):
-        values = self._values
-        if name in values:
-            return values[name]
-        with self._locks.setdefault(name, threading.Lock()):
-            if name not in values:
-                values[name] = method(self)
-        return values[name]
+        return self._keep(method.__name__, lambda: method(self))
 
     return property(get)
 
 
 # --- a run on a cohort -----------------------------------------------------------------------------
-class CohortResults:
+class CohortResults(_Parts):
     """``run`` applied to ``bundle``: the results of its stays (the ``max_stays`` most recent
     kept: a stay with its biosignal and attention maps holds ~0.7 MB) and the similar-stays index
     of the cohort's training stays."""
@@ -104,8 +113,7 @@ class CohortResults:
         self.max_stays = max_stays
         self._stays: OrderedDict[int, StayResults] = OrderedDict()
         self._lock = threading.Lock()
-        self._values: dict[str, Any] = {}
-        self._locks: dict[str, threading.Lock] = {}
+        super().__init__()
 
     def stay(self, stay_id: int | str) -> StayResults:
         """The results object of one stay (``StayNotFoundError`` for an unknown id)."""
@@ -153,16 +161,11 @@ class CohortResults:
     def background(self, has_signal: bool) -> Background:
         """The reference population for Integrated Gradients of stays with (or without) a
         biosignal: training stays drawn with a fixed seed, preprocessed once."""
-        key = f"background:{bool(has_signal)}"
-        if key not in self._values:
-            with self._locks.setdefault(key, threading.Lock()):
-                if key not in self._values:
-                    self._values[key] = reference_background(self.run, self.bundle, bool(has_signal))
-        return self._values[key]
+        return self._keep(f"background:{bool(has_signal)}", lambda: reference_background(self.run, self.bundle, bool(has_signal)))
 
 
 # --- one stay --------------------------------------------------------------------------------------
-class StayResults:
+class StayResults(_Parts):
     """One stay of ``cohort.bundle`` under ``cohort.run``; see the module docstring."""
 
     def __init__(self, cohort: CohortResults, row: int):
@@ -174,8 +177,7 @@ class StayResults:
         self.stay_id = int(stays["stay_id"].iloc[self.row])
         self.split = str(stays["split"].iloc[self.row])
         self.observed_los_days = float(stays["los_days"].iloc[self.row])
-        self._values: dict[str, Any] = {}
-        self._locks: dict[str, threading.Lock] = {}
+        super().__init__()
 
     @property
     def sig_label(self) -> str:
@@ -352,12 +354,7 @@ class StayResults:
         """The ``k`` training stays nearest in the fused representation (this stay excluded):
         similarity, its percentile among random training pairs, observed LOS, care unit, age,
         sex, biosignal."""
-        key = f"similar:{k}"
-        if key not in self._values:
-            with self._locks.setdefault(key, threading.Lock()):
-                if key not in self._values:
-                    self._values[key] = neighbour_table(self.bundle, self.cohort.similarity_index, self.representation, self.stay_id, k, self.sig_label)
-        return self._values[key]
+        return self._keep(f"similar:{k}", lambda: neighbour_table(self.bundle, self.cohort.similarity_index, self.representation, self.stay_id, k, self.sig_label))
 
     def similar_shared(self, k: int = 10) -> tuple[str, pd.DataFrame]:
         """What the ``k`` neighbours share with the stay: one line (care unit, age, biosignal) and
