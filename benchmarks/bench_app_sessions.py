@@ -94,15 +94,12 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     from lemof import open_bundle
-    from lemof.runs.catalog import PHYSIONET_KEY, build_cohort, list_cohorts
+    from lemof.runs.catalog import PHYSIONET_KEY, ensure_cohort
     from lemof.data.synthetic import ensure_synthetic
 
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 8
     synthetic = open_bundle(ensure_synthetic()).stays
-    entry = [c for c in list_cohorts() if c.key == PHYSIONET_KEY][0]
-    if not entry.ready:
-        build_cohort(entry)
-    physionet = open_bundle(entry.path).stays
+    physionet = open_bundle(ensure_cohort(PHYSIONET_KEY)).stays
     syn = synthetic[synthetic["split"] == "test"]
     phy = physionet[(physionet["split"] == "test") & physionet["has_signal"]]
     picks = [(f"?stay={int(s)}", 5 if has else 3) for s, has in zip(syn["stay_id"].iloc[: n - n // 4], syn["has_signal"].iloc[: n - n // 4])]

@@ -45,14 +45,11 @@ def default_bundle_dir(source: str) -> Path:
         from lemof.data.synthetic import ensure_synthetic
 
         return Path(ensure_synthetic())
-    from lemof.runs.catalog import PHYSIONET_KEY, build_cohort, list_cohorts
+    from lemof.runs.catalog import PHYSIONET_KEY, ensure_cohort
 
     if source != PHYSIONET_KEY:
         raise SystemExit(f"no default cohort for {source!r} runs: pass its bundle with --data")
-    entry = [c for c in list_cohorts() if c.key == PHYSIONET_KEY][0]
-    if not entry.ready:
-        build_cohort(entry)
-    return Path(entry.path)
+    return Path(ensure_cohort(PHYSIONET_KEY))
 
 
 def bundle_for(run, data: list[Path], cache: dict):

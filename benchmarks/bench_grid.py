@@ -21,7 +21,7 @@ from pathlib import Path
 
 from _common import RESULTS
 from grid_report import B_DEFAULT, build_report, write_forest
-from grid_run import COHORTS, DEFAULT_ENCODERS, DEFAULT_SEEDS, FUSIONS, QUICK_OPTIONS, SYNTHETIC, GridSpec, cohort_dir, run_grid
+from grid_run import COHORTS, DEFAULT_COHORTS, DEFAULT_ENCODERS, DEFAULT_SEEDS, EXTERNAL, FUSIONS, QUICK_OPTIONS, SYNTHETIC, GridSpec, cohort_dir, run_grid
 
 QUICK_HELP = (
     "quick grid: only the synthetic cohort, encoders gru+resnet1d, seed 0, every method "
@@ -35,7 +35,8 @@ QUICK_HELP = (
 
 def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--cohorts", nargs="+", choices=COHORTS, help=f"default: {' '.join(COHORTS)} (quick: {SYNTHETIC})")
+    ap.add_argument("--cohorts", nargs="+", choices=COHORTS, help=f"default: {' '.join(DEFAULT_COHORTS)} (quick: {SYNTHETIC}); "
+                    "physionet2012-a / -b: one challenge set each, for the external protocol (see --external)")
     ap.add_argument("--fusions", nargs="+", choices=FUSIONS, metavar="FUSION", help=f"methods (default all): {' '.join(FUSIONS)}")
     ap.add_argument("--encoders", nargs="+", metavar="EHR+SIG", help="encoder configurations for every cohort (default: synthetic "
                     f"{' '.join(DEFAULT_ENCODERS[SYNTHETIC])}; physionet2012 gru+resnet1d; quick: gru+resnet1d)")
@@ -49,12 +50,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                     "when the cores are shared with other busy processes")
     ap.add_argument("--fail-fast", action="store_true", help="stop at the first failed cell (default: record it and go on)")
     ap.add_argument("--bootstrap", type=int, default=B_DEFAULT, metavar="B", help=f"bootstrap resamples (default {B_DEFAULT})")
+    ap.add_argument("--external", action="store_true", help="also score every finished cell on its cohort's external counterpart, "
+                    "every stay of it (" + ", ".join(f"{a} -> {b}" for a, b in EXTERNAL.items()) + "); the external cohorts are built on first use")
     ap.add_argument("--no-png", action="store_true", help="write the forest plots as HTML only (no Chromium)")
     return ap.parse_args(argv)
 
 
 def grid_spec(args: argparse.Namespace) -> GridSpec:
-    cohorts = args.cohorts or ([SYNTHETIC] if args.quick else list(COHORTS))
+    cohorts = args.cohorts or ([SYNTHETIC] if args.quick else list(DEFAULT_COHORTS))
     encoders = {c: args.encoders or (["gru+resnet1d"] if args.quick else DEFAULT_ENCODERS[c]) for c in cohorts}
     seeds = args.seeds if args.seeds is not None else ([0] if args.quick else DEFAULT_SEEDS)
     return GridSpec(cohorts, list(args.fusions or FUSIONS), encoders, seeds, dict(QUICK_OPTIONS) if args.quick else {}, args.quick)
@@ -104,11 +107,13 @@ def main(argv=None) -> int:
             return 130 if result["interrupted"] else 1
     print(f"analysing {out} (bootstrap B = {args.bootstrap}) ...", flush=True)
     bundles = {c: cohort_dir(c) for c in spec.cohorts if (out / c).is_dir()}  # a cohort never started needs no bundle
-    report = build_report(out, spec, bundles, B=args.bootstrap)
+    external = {c: cohort_dir(EXTERNAL[c]) for c in bundles if args.external and c in EXTERNAL}
+    report = build_report(out, spec, bundles, B=args.bootstrap, external_dirs=external)
     written = [out / "report.json", out / "report.md"]
-    for cohort, c in report["cohorts"].items():
-        if c["cells"]:
-            written += write_forest(out, cohort, c, png=not args.no_png)
+    for name, part in (("", report["cohorts"]), ("external_", report["external"])):
+        for cohort, c in part.items():
+            if c["cells"]:
+                written += write_forest(out, f"{name}{cohort}", c, png=not args.no_png)
     print((out / "report.md").read_text())
     print("written: " + ", ".join(str(p) for p in written))
     return 1 if not args.report_only and result["failed"] else 0

@@ -30,8 +30,15 @@ BASELINES = ("early", "late", "xattn_last", "mmtm", "medfuse")
 ABLATIONS = ("all_levels", "last_level", "random_level", "no_meta", "no_global")
 FUSIONS = (LEMOF, GBM, *BASELINES, *ABLATIONS)  # the order cells run and tables list methods in
 SYNTHETIC, PHYSIONET = "synthetic", "physionet2012"
-COHORTS = (SYNTHETIC, PHYSIONET)
-DEFAULT_ENCODERS = {SYNTHETIC: ["gru+resnet1d", "transformer+transformer", "tcn+tcn"], PHYSIONET: ["gru+resnet1d"]}
+PHYSIONET_A, PHYSIONET_B = "physionet2012-a", "physionet2012-b"  # one challenge set each: trained on one, validated on the other
+COHORTS = (SYNTHETIC, PHYSIONET, PHYSIONET_A, PHYSIONET_B)  # grid cohort = the catalog key of a built-in cohort
+FAMILY = {SYNTHETIC: SYNTHETIC, PHYSIONET: PHYSIONET, PHYSIONET_A: PHYSIONET, PHYSIONET_B: PHYSIONET}  # whose recipe a cohort trains with
+# The external protocol: the cohort every finished cell of a grid cohort is also scored on (all its stays).
+# None of the target's stays was seen in training or model selection: another set's records, another generator seed.
+EXTERNAL = {SYNTHETIC: "synthetic-seed1", PHYSIONET_A: PHYSIONET_B, PHYSIONET_B: PHYSIONET_A}
+DEFAULT_COHORTS = (SYNTHETIC, PHYSIONET)
+DEFAULT_ENCODERS = {SYNTHETIC: ["gru+resnet1d", "transformer+transformer", "tcn+tcn"], PHYSIONET: ["gru+resnet1d"],
+                    PHYSIONET_A: ["gru+resnet1d"], PHYSIONET_B: ["gru+resnet1d"]}
 DEFAULT_SEEDS = [0, 1, 2]
 QUICK_OPTIONS = {"epochs_stage1": 2, "epochs_stage3": 2}
 CELL_RE = re.compile(r"^(?P<fusion>[a-z0-9_]+)__(?P<encoders>[A-Za-z0-9_+-]+)__seed(?P<seed>\d+)$")
@@ -118,19 +125,10 @@ def scan(out: Path, cohort: str) -> tuple[list[tuple[Cell, Path]], dict[str, dic
 
 
 def cohort_dir(cohort: str, progress=None) -> Path:
-    """The bundle directory of a grid cohort, built into the cache on first use."""
-    if cohort == SYNTHETIC:
-        from lemof.data.synthetic import ensure_synthetic
+    """The bundle directory of a grid (or external) cohort, built into the cache on first use."""
+    from lemof.runs.catalog import ensure_cohort
 
-        return Path(ensure_synthetic(progress=progress))
-    if cohort == PHYSIONET:
-        from lemof.runs.catalog import PHYSIONET_KEY, build_cohort, list_cohorts
-
-        entry = [c for c in list_cohorts() if c.key == PHYSIONET_KEY][0]
-        if not entry.ready:
-            build_cohort(entry, progress=progress)
-        return entry.path
-    raise ValueError(f"unknown cohort {cohort!r}; known: {', '.join(COHORTS)}")
+    return Path(ensure_cohort(cohort, progress=progress))
 
 
 def train_config(cell: Cell, options: dict):
@@ -141,7 +139,7 @@ def train_config(cell: Cell, options: dict):
 
     from lemof.training.recipes import load_recipe
 
-    kw = dict(load_recipe(cell.cohort), **options, seed=cell.seed)  # the cohort's recipe, for every method
+    kw = dict(load_recipe(FAMILY[cell.cohort]), **options, seed=cell.seed)  # the cohort's recipe, for every method
     if cell.fusion != GBM:
         kw["encoders"] = cell.encoders
     if "fusion" in TrainConfig.__dataclass_fields__:

@@ -52,7 +52,7 @@ def _cmd_data_physionet2012(args: argparse.Namespace) -> int:
 
     bars = TqdmProgress(disable=args.quiet, unit="step")
     try:
-        fingerprint = build_physionet2012(args.source, args.out, progress=bars, overwrite=args.overwrite, seed=args.seed)
+        fingerprint = build_physionet2012(args.source, args.out, progress=bars, overwrite=args.overwrite, seed=args.seed, sets=args.sets)
     finally:
         bars.close()
     bundle = open_bundle(args.out)
@@ -287,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     pn.add_argument("--source", default="vendored", help="a directory with set-a/ ... and Outcomes-a.txt ..., a .tar.gz of it, or 'vendored' (the copy in assets/data)")
     pn.add_argument("--out", type=Path, required=True, help="bundle directory to create")
     pn.add_argument("--seed", type=int, default=0, help="seed of the patient split")
+    pn.add_argument("--sets", nargs="+", metavar="SET", help="keep only these challenge sets (e.g. a): train on one, validate externally on another")
     pn.add_argument("--overwrite", action="store_true", help="replace an existing bundle (only once the new one is complete)")
     pn.add_argument("--quiet", action="store_true", help="no progress bar")
     pn.set_defaults(func=_cmd_data_physionet2012)

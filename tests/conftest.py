@@ -77,12 +77,9 @@ def default_cohort() -> Path:
 @pytest.fixture(scope="session")
 def physionet_cohort() -> Path:
     """The app's built-in PhysioNet 2012 cohort, built once per session from the vendored copy."""
-    from lemof.runs.catalog import PHYSIONET_KEY, build_cohort, list_cohorts
+    from lemof.runs.catalog import PHYSIONET_KEY, ensure_cohort
 
-    entry = [c for c in list_cohorts() if c.key == PHYSIONET_KEY][0]
-    if not entry.ready:
-        build_cohort(entry)
-    return entry.path
+    return ensure_cohort(PHYSIONET_KEY)
 
 
 @pytest.fixture(scope="session")

@@ -157,3 +157,105 @@ def test_report_on_fake_runs_lists_cells_comparisons_and_missing_ones(tmp_path):
 
     again = gr.build_report(out, spec, {"synthetic": cohort}, B=200)  # from the bootstrap cache
     assert again["cohorts"]["synthetic"]["cells"] == c["cells"]
+
+
+# --- the hierarchical bootstrap: seeds, then stays ------------------------------------------------
+
+def test_hierarchical_bootstrap_with_one_seed_is_the_stay_bootstrap():
+    from lemof.evaluation.stats import hierarchical_bootstrap, hierarchical_indices
+
+    x = np.random.default_rng(3).gamma(2.0, 1.0, 250)
+    h = hierarchical_bootstrap(x[None, :], B=500, seed=7)
+    _, stay_idx = hierarchical_indices(1, len(x), 500, 7)
+    plain = gr.bootstrap_mean_ci(x, idx=stay_idx)  # the same stay draws: the same interval
+    assert h["n_seeds"] == 1 and h["estimate"] == pytest.approx(x.mean())
+    assert (h["lo"], h["hi"]) == pytest.approx((plain["lo"], plain["hi"]), abs=1e-12)
+
+
+def test_hierarchical_interval_covers_the_seed_to_seed_spread_that_the_stay_bootstrap_misses():
+    from lemof.evaluation.stats import hierarchical_bootstrap
+
+    rng = np.random.default_rng(4)
+    stay = rng.gamma(2.0, 1.0, 400)  # each stay's own difficulty, shared by every seed
+    offsets = np.array([-0.3, 0.0, 0.3])  # one training seed is clearly better than another
+    errors = stay[None, :] + offsets[:, None] + rng.normal(0, 0.05, (3, 400))
+    h = hierarchical_bootstrap(errors, B=1000, seed=1)
+    stays_only = gr.bootstrap_mean_ci(errors.mean(axis=0), B=1000, seed=1)  # what the grid reported before: seed-averaged errors
+    assert h["estimate"] == pytest.approx(stays_only["estimate"])
+    # resampling 3 seeds moves the mean by up to ±0.3 d: the interval must be much wider than the stays' alone
+    assert h["hi"] - h["lo"] > 2 * (stays_only["hi"] - stays_only["lo"])
+    assert h["lo"] < errors.mean() - 0.1 and h["hi"] > errors.mean() + 0.1
+
+
+def test_hierarchical_paired_difference_pairs_seeds_and_stays():
+    from lemof.evaluation.stats import hierarchical_bootstrap_diff
+
+    rng = np.random.default_rng(5)
+    base = rng.gamma(2.0, 1.0, (3, 300)) + np.array([[-0.4], [0.0], [0.4]])  # large seed effects, shared by both methods
+    d = hierarchical_bootstrap_diff(base - 0.2, base, B=500)
+    assert d["estimate"] == pytest.approx(-0.2) and d["excludes_zero"]
+    assert (d["lo"], d["hi"]) == pytest.approx((-0.2, -0.2), abs=1e-9)  # a constant difference: nothing to resample
+    same = hierarchical_bootstrap_diff(base, base + rng.normal(0, 0.2, base.shape), B=500)
+    assert same["lo"] < 0 < same["hi"] and not same["excludes_zero"]
+    with pytest.raises(ValueError, match="same shape"):
+        hierarchical_bootstrap_diff(base, base[:2])
+
+
+def test_grid_report_intervals_are_hierarchical_over_seeds(tmp_path):
+    from lemof import open_bundle
+    from lemof.data.synthetic import generate_synthetic
+    from lemof.evaluation.stats import hierarchical_bootstrap
+
+    cohort = tmp_path / "cohort"
+    generate_synthetic(cohort, n=60, seed=1)
+    bundle = open_bundle(cohort)
+    out = tmp_path / "grid"
+    rng = np.random.default_rng(0)
+    for seed, sd in ((0, 0.3), (1, 1.5)):  # two seeds of very different quality
+        _fake_run(out / "synthetic" / f"lemof__gru+resnet1d__seed{seed}", bundle.stays, bundle.fingerprint, "lemof", seed, sd, rng)
+        _fake_run(out / "synthetic" / f"early__gru+resnet1d__seed{seed}", bundle.stays, bundle.fingerprint, "early", seed, 2.0, rng)
+    spec = GridSpec(["synthetic"], ["lemof", "early"], {"synthetic": ["gru+resnet1d"]}, [0, 1], {})
+    report = gr.build_report(out, spec, {"synthetic": cohort}, B=300)
+    c = report["cohorts"]["synthetic"]
+    lemof = next(m for m in c["methods"] if m["fusion"] == "lemof")
+    cells = {r["seed"]: r for r in c["cells"] if r["fusion"] == "lemof"}
+    assert lemof["seeds"] == [0, 1]
+    assert lemof["metrics"]["mae_days"]["estimate"] == pytest.approx(np.mean([cells[s]["metrics"]["mae_days"]["estimate"] for s in (0, 1)]))
+    test = bundle.stays[bundle.stays["split"] == "test"].sort_values("stay_id")
+    errs = []
+    for s in (0, 1):
+        pred = pd.read_parquet(out / "synthetic" / f"lemof__gru+resnet1d__seed{s}" / "predictions.parquet").set_index("stay_id")
+        errs.append(np.abs(pred.loc[test["stay_id"], "los_days"].to_numpy() - test["los_days"].to_numpy()))
+    expected = hierarchical_bootstrap(np.stack(errs), B=300, seed=gr.SEED_DEFAULT)
+    assert (lemof["metrics"]["mae_days"]["lo"], lemof["metrics"]["mae_days"]["hi"]) == pytest.approx((expected["lo"], expected["hi"]))
+    (paired,) = c["paired_best_baseline"]
+    assert paired["seeds"] == [0, 1] and paired["diff_lemof_minus_baseline"]["n_seeds"] == 2
+    assert "hierarchical" in (out / "report.md").read_text()
+
+
+def test_external_protocol_scores_every_stay_of_another_cohort_as_evaluate_does(tiny_cohort, tiny_run, tmp_path):
+    import shutil
+
+    from lemof import evaluate_run, load_run, open_bundle
+    from lemof.data.synthetic import generate_synthetic
+
+    run = load_run(tiny_run)
+    external = tmp_path / "external"
+    generate_synthetic(external, n=80, seed=2)  # another draw: none of its stays was seen in training
+    out = tmp_path / "grid"
+    shutil.copytree(tiny_run, out / "synthetic" / f"lemof__{run.encoders}__seed0")
+    spec = GridSpec(["synthetic"], ["lemof"], {"synthetic": [run.encoders]}, [0], {})
+    report = gr.build_report(out, spec, {"synthetic": tiny_cohort}, B=200, external_dirs={"synthetic": external})
+    ext = report["external"]["synthetic"]
+    assert ext["n_test_stays"] == 80 and ext["bundle"]["fingerprint"] == open_bundle(external).fingerprint
+    (cell,) = ext["cells"]
+    expected = evaluate_run(run, open_bundle(external), split="all")["model"]["mae_days"]
+    assert cell["metrics"]["mae_days"]["estimate"] == pytest.approx(expected, rel=1e-6)  # float32 network, same stays
+    internal = report["cohorts"]["synthetic"]["cells"][0]["metrics"]["mae_days"]["estimate"]
+    assert internal == pytest.approx(json.loads((tiny_run / "metrics.json").read_text())["test"]["model"]["mae_days"])
+    assert list((out / "synthetic" / ".external").glob("*.parquet"))  # computed once, then read
+    again = gr.build_report(out, spec, {"synthetic": tiny_cohort}, B=200, external_dirs={"synthetic": external})
+    assert again["external"]["synthetic"]["cells"] == ext["cells"]
+    assert "## External: trained on synthetic, scored on all 80 stays" in (out / "report.md").read_text()
+    with pytest.raises(ValueError, match="training cohort itself"):
+        gr.build_report(out, spec, {"synthetic": tiny_cohort}, B=50, external_dirs={"synthetic": tiny_cohort})

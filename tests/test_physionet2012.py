@@ -156,3 +156,22 @@ def test_unusable_sources_are_clear_errors(tmp_path):
     with pytest.raises(CohortError, match="only 5 usable"):
         build_physionet2012(only_c, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_one_set_alone_builds_a_cohort_whose_records_never_mix_with_the_other(tmp_path):
+    src = _subset(tmp_path, "ab")
+    build_physionet2012(src, tmp_path / "ab")
+    both = open_bundle(tmp_path / "ab")
+    parts = {}
+    for s in "ab":
+        build_physionet2012(src, tmp_path / f"only-{s}", sets=[s])
+        parts[s] = open_bundle(tmp_path / f"only-{s}")
+        assert set(parts[s].stays["set"]) == {s} and parts[s].name == f"physionet2012-set{s}"
+        assert parts[s].provenance["sets"] == [s]
+        assert set(parts[s].stays["split"]) <= {"train", "val", "test"}
+    assert not set(parts["a"].stays["stay_id"]) & set(parts["b"].stays["stay_id"])
+    assert len(parts["a"]) + len(parts["b"]) == len(both)  # the same cleaning, stay by stay
+    a_in_both = both.stays.set_index("stay_id").loc[parts["a"].stays["stay_id"], "los_days"].to_numpy()
+    assert np.array_equal(a_in_both, parts["a"].stays["los_days"].to_numpy())
+    with pytest.raises(CohortError, match=r"set\(s\) c not in this source; it has set\(s\) a, b"):
+        build_physionet2012(src, tmp_path / "only-c", sets=["c"])

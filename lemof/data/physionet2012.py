@@ -189,9 +189,16 @@ def _features_meta() -> dict:
 _STEPS = ("reading records", "cleaning", "gridding", "writing")
 
 
-def build_physionet2012(source: str | Path | None, out: str | Path, *, progress: Progress | None = None, overwrite: bool = False, seed: int = 0) -> str:
+def build_physionet2012(
+    source: str | Path | None, out: str | Path, *, progress: Progress | None = None, overwrite: bool = False, seed: int = 0,
+    sets: list[str] | tuple[str, ...] | None = None,
+) -> str:
     """Build the PhysioNet 2012 bundle from ``source`` (directory, ``.tar.gz``, or None/"vendored"
     for the copy shipped in the repository); returns the bundle fingerprint.
+
+    ``sets`` keeps only the records of those challenge sets (e.g. ``["a"]``: the bundle
+    ``physionet2012-seta``, split into train/val/test within set a), so that a model trained on
+    one set can be validated externally on another, the records never mixing.
 
     ``progress`` is told after each of the four steps (read, clean, grid, write).
     """
@@ -202,6 +209,8 @@ def build_physionet2012(source: str | Path | None, out: str | Path, *, progress:
             progress("building PhysioNet 2012", k, 4, _STEPS[min(k, 3)] if k < 4 else "done")
 
     records: LongRecords = read_vendored() if vendored else read_raw(Path(source))
+    if sets is not None:
+        records = records.only(sets)
     step(1)
     tally = Tally()
     for reason, n in records.problems.items():

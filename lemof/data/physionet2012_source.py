@@ -42,6 +42,20 @@ class LongRecords:
     problems: Counter = field(default_factory=Counter)  # reason -> count of files or lines
     record_sets: dict[int, str] = field(default_factory=dict)  # every record file seen, readable or not
 
+    def only(self, sets) -> "LongRecords":
+        """The records of ``sets`` only (e.g. ``["a"]``), for a cohort whose stays never mix with
+        another set's (external validation). Read problems are counted over every file read."""
+        wanted = sorted({str(s).strip().lower() for s in sets})
+        unknown = [s for s in wanted if s not in self.sets]
+        if not wanted or unknown:
+            raise CohortError(f"PhysioNet 2012 set(s) {', '.join(unknown) or '(none)'} not in this source; it has set(s) {', '.join(self.sets)}")
+        record_sets = {r: s for r, s in self.record_sets.items() if s in wanted}
+        return LongRecords(
+            self.rows[self.rows["set"].isin(wanted)].reset_index(drop=True),
+            self.outcomes[self.outcomes["record_id"].isin(list(record_sets))].reset_index(drop=True),
+            wanted, Counter(self.problems), record_sets,
+        )
+
 
 def _parse_record(text: str, problems: Counter) -> list[tuple[int, str, float]] | None:
     """(minutes, parameter, value) of each readable line; None if the file is not this CSV."""

@@ -2,7 +2,8 @@
 
 Used by the compare page and the benchmark grid alike. Intervals are percentile intervals of
 B resamples of the stays (with replacement), reproducible from a seed; a paired comparison
-resamples the same stays for both models.
+resamples the same stays for both models. Over several training seeds the hierarchical bootstrap
+resamples seeds, then stays, so its interval covers the seed-to-seed variation too.
 """
 
 from __future__ import annotations
@@ -56,4 +57,41 @@ def metric_replicates(observed, predicted, interval, idx: np.ndarray, metrics: t
         d = los_metrics(observed[rows], predicted[rows], None if interval is None else interval[rows]).to_dict()
         for m in metrics:
             out[m][b] = np.nan if d[m] is None else d[m]
+    return out
+
+
+def hierarchical_indices(n_seeds: int, n: int, B: int = B_DEFAULT, seed: int = SEED_DEFAULT) -> tuple[np.ndarray, np.ndarray]:
+    """(B, n_seeds) seed draws and (B, n) stay draws, both with replacement, reproducible from ``seed``:
+    one replicate of a two-level bootstrap resamples the training seeds, then the stays."""
+    rng = np.random.default_rng([seed, n_seeds])
+    return rng.integers(0, n_seeds, size=(B, n_seeds)), rng.integers(0, n, size=(B, n))
+
+
+def _hierarchical_replicates(values: np.ndarray, seed_idx: np.ndarray, stay_idx: np.ndarray) -> np.ndarray:
+    """Replicate means of ``values`` (n_seeds, n) under the draws of ``hierarchical_indices``."""
+    B = len(stay_idx)
+    per_seed = np.stack([values[s][stay_idx].mean(axis=1) for s in range(len(values))])  # (n_seeds, B): each seed on each stay draw
+    return per_seed[seed_idx, np.arange(B)[:, None]].mean(axis=1)
+
+
+def hierarchical_bootstrap(values, B: int = B_DEFAULT, seed: int = SEED_DEFAULT, level: float = LEVEL) -> dict:
+    """Mean of ``values`` (n_seeds, n): one row per training seed, one column per stay (the same stays
+    in every row), with an interval covering both the seed-to-seed and the stay-to-stay variation:
+    each replicate draws the seeds with replacement, then the stays, and averages. With one seed it
+    is the stay bootstrap. Returns {estimate, lo, hi, n_seeds}."""
+    v = np.atleast_2d(np.asarray(values, dtype=float))
+    seed_idx, stay_idx = hierarchical_indices(len(v), v.shape[1], B, seed)
+    lo, hi = percentile_ci(_hierarchical_replicates(v, seed_idx, stay_idx), level)
+    return {"estimate": float(v.mean()), "lo": lo, "hi": hi, "n_seeds": len(v)}
+
+
+def hierarchical_bootstrap_diff(err_a, err_b, B: int = B_DEFAULT, seed: int = SEED_DEFAULT, level: float = LEVEL) -> dict:
+    """Mean of ``err_a - err_b``, both (n_seeds, n) for the same seeds (row k of each trained with seed k)
+    and the same stays, paired through both levels (the same seed and stay draws for both), with
+    whether the interval excludes 0."""
+    a, b = np.atleast_2d(np.asarray(err_a, dtype=float)), np.atleast_2d(np.asarray(err_b, dtype=float))
+    if a.shape != b.shape:
+        raise ValueError(f"paired errors must have the same shape (seeds, stays), got {a.shape} and {b.shape}")
+    out = hierarchical_bootstrap(a - b, B, seed, level)
+    out["excludes_zero"] = out["lo"] is not None and (out["lo"] > 0 or out["hi"] < 0)
     return out

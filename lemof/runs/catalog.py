@@ -27,6 +27,9 @@ DEFAULT_SYNTHETIC_KEY = "synthetic"
 DEFAULT_SYNTHETIC_N = 4000
 DEFAULT_SYNTHETIC_SEED = 0
 PHYSIONET_KEY = "physionet2012"
+PHYSIONET_SET_KEYS = {"a": "physionet2012-a", "b": "physionet2012-b"}  # one challenge set each, for external validation
+EXTERNAL_SYNTHETIC_SEED = 1  # a second draw of the synthetic cohort: external to every run trained on seed 0
+EXTERNAL_SYNTHETIC_KEY = f"synthetic-seed{EXTERNAL_SYNTHETIC_SEED}"
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ def build_cohort(entry: CohortEntry, progress: Progress | None = None) -> None:
         if kind == "synthetic":
             generate_synthetic(entry.path, spec["n"], spec["seed"], progress=progress)
         elif kind == "physionet2012":
-            build_physionet2012(None, entry.path, progress=progress)
+            build_physionet2012(None, entry.path, progress=progress, sets=spec.get("sets"))
         else:
             raise CohortError(f"cohort {entry.label} is missing at {entry.path} and cannot be built here")
     except FileExistsError:
@@ -152,30 +155,55 @@ def _bundle_entry(path: Path, key: str | None = None) -> CohortEntry | None:
     return CohortEntry(key or f"dir:{path}", label, source, path)
 
 
-def physionet_cohort_dir() -> Path:
+def physionet_cohort_dir(chosen_set: str | None = None) -> Path:
+    """Where the vendored PhysioNet 2012 bundle is cached: sets a+b, or one set (``"a"``, ``"b"``)."""
     from lemof.data.physionet2012 import BUILDER_VERSION  # lazy: listing cohorts does not load the PhysioNet builder (pandas)
 
-    return cache_dir() / "cohorts" / f"physionet2012-vendored-v{BUILDER_VERSION}"
+    part = "" if chosen_set is None else f"-set{chosen_set}"
+    return cache_dir() / "cohorts" / f"physionet2012{part}-vendored-v{BUILDER_VERSION}"
+
+
+def _builtin_cohorts() -> list[CohortEntry]:
+    """The synthetic cohort (the default), PhysioNet 2012 (sets a+b), and for external validation a
+    second synthetic draw and each PhysioNet set alone; each built into the cache on first use."""
+    n = DEFAULT_SYNTHETIC_N
+
+    def synthetic(key: str, seed: int, note: str) -> CohortEntry:
+        return CohortEntry(key, f"Synthetic ICU cohort ({n:,} stays, seed {seed}){note}", "synthetic", default_cohort_dir(n, seed),
+                           (("kind", "synthetic"), ("n", n), ("seed", seed)))
+
+    def physionet(key: str, chosen_set: str | None, note: str) -> CohortEntry:
+        builtin = (("kind", "physionet2012"),) + ((("sets", (chosen_set,)),) if chosen_set else ())
+        return CohortEntry(key, f"PhysioNet/CinC Challenge 2012 (real ICU data, {note})", "physionet2012",
+                           physionet_cohort_dir(chosen_set), builtin)
+
+    return [
+        synthetic(DEFAULT_SYNTHETIC_KEY, DEFAULT_SYNTHETIC_SEED, ""),
+        physionet(PHYSIONET_KEY, None, "sets a+b"),
+        synthetic(EXTERNAL_SYNTHETIC_KEY, EXTERNAL_SYNTHETIC_SEED, " · another draw, for external validation"),
+        *(physionet(key, s, f"set {s} only, for external validation") for s, key in PHYSIONET_SET_KEYS.items()),
+    ]
+
+
+def cohort_entry(key: str) -> CohortEntry:
+    """The catalog entry of a built-in cohort (e.g. ``PHYSIONET_KEY``); ``CohortError`` if unknown."""
+    for entry in _builtin_cohorts():
+        if entry.key == key:
+            return entry
+    raise CohortError(f"no built-in cohort {key!r}; known: {', '.join(e.key for e in _builtin_cohorts())}")
+
+
+def ensure_cohort(key: str, progress: Progress | None = None) -> Path:
+    """The bundle directory of a built-in cohort, built into the cache first if it is not there."""
+    entry = cohort_entry(key)
+    if not entry.ready:
+        build_cohort(entry, progress=progress)
+    return entry.path
 
 
 def list_cohorts() -> list[CohortEntry]:
-    """The built-in synthetic cohort first, then bundles found on disk."""
-    n, seed = DEFAULT_SYNTHETIC_N, DEFAULT_SYNTHETIC_SEED
-    default = CohortEntry(
-        DEFAULT_SYNTHETIC_KEY,
-        f"Synthetic ICU cohort ({n:,} stays, seed {seed})",
-        "synthetic",
-        default_cohort_dir(n, seed),
-        (("kind", "synthetic"), ("n", n), ("seed", seed)),
-    )
-    physionet = CohortEntry(
-        PHYSIONET_KEY,
-        "PhysioNet/CinC Challenge 2012 (real ICU data, sets a+b)",
-        "physionet2012",
-        physionet_cohort_dir(),
-        (("kind", "physionet2012"),),
-    )
-    entries = [default, physionet]
+    """The built-in cohorts first (the synthetic default at the top), then bundles found on disk."""
+    entries = _builtin_cohorts()
     seen = {e.path.resolve() for e in entries}
     roots = [cache_dir() / "cohorts"]
     for root in roots:
