@@ -9,7 +9,7 @@ from ui.widgets import guarded, section
 ctx = context.current()
 st.title("Cohort")
 st.caption(f"Run {ctx.run.run_id} over the stays of {ctx.bundle.name}; select a subgroup to list its stays, each opening in case review.")
-split = cohort.choose_split()
+split = cohort.choose_split(ctx)
 view = cohort.view(ctx, split)
 if view is None:
     st.stop()

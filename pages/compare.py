@@ -7,12 +7,14 @@ from ui.widgets import section
 
 ctx = context.current()
 st.title("Compare runs")
-st.caption(f"Runs trained on {ctx.bundle.source} cohorts, scored on the held-out test stays of {ctx.bundle.name}.")
 entries = compare.choose_runs(ctx)
 if len(entries) < 2:
     st.info("Pick at least two runs to compare.")
     st.stop()
-result = compare.available(ctx, entries)
+split = compare.choose_scope(ctx, entries)
+scored = "the held-out test stays" if split == "test" else "every stay"
+st.caption(f"Runs trained on {ctx.bundle.source} cohorts, scored on {scored} of {ctx.bundle.name}.")
+result = compare.available(ctx, entries, split)
 if result is None:
     st.stop()
 comp, metrics, calibration = result
@@ -21,7 +23,7 @@ if len(comp.runs) < 2:
     st.info("Fewer than two of these runs can be compared on this cohort; pick others.")
     st.stop()
 
-with section("Test metrics"):
+with section("Test metrics" if split == "test" else "Metrics on every stay"):
     compare.metrics_section(comp, metrics)
 with section("Level importance profiles"):
     compare.profiles_section(ctx, comp)

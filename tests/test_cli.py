@@ -41,6 +41,18 @@ def test_evaluate_prints_metrics(tiny_run, tiny_cohort):
     out = json.loads(proc.stdout)
     assert out["split"] == "all" and out["model"]["n"] == 300
     assert out["baseline_train_median"]["mae_days"] > 0
+    assert out["relation"]["kind"] == "own" and not out["relation"]["external"]  # its own cohort: "all" includes its training stays
+
+
+def test_evaluate_on_another_draw_says_it_is_external(tiny_run, tmp_path):
+    from lemof.data.synthetic import generate_synthetic
+
+    generate_synthetic(tmp_path / "draw", n=40, seed=5)
+    proc = lemof("evaluate", "--run", str(tiny_run), "--data", str(tmp_path / "draw"), "--split", "all")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["relation"]["external"] and out["relation"]["n_stays_seen_in_training"] == 0 and out["model"]["n"] == 40
+    assert out["relation"]["note"].startswith("External validation:")
 
 
 def test_corrupt_run_and_bad_cohort(tiny_run, tiny_cohort, tmp_path):

@@ -255,3 +255,44 @@ def test_a_run_without_a_network_on_another_cohort_is_refused(default_cohort):
     other = dataclasses.replace(run, spec=None, fusion="gbm", cohort=dataclasses.replace(run.cohort, fingerprint="another-draw"))
     with pytest.raises(LemofError, match="stores predictions only for the cohort it was trained on"):
         build_view(other, bundle, "test")
+
+
+@pytest.fixture(scope="module")
+def another_draw(tmp_path_factory):
+    """A small synthetic cohort of another generator seed: external to every shipped synthetic run."""
+    from lemof.data.synthetic import generate_synthetic
+
+    path = tmp_path_factory.mktemp("external") / "draw7"
+    generate_synthetic(path, n=120, seed=7)
+    return path
+
+
+def test_an_external_cohort_is_scored_on_every_stay_and_said_to_be_external(default_cohort, another_draw, monkeypatch):
+    monkeypatch.setenv("LEMOF_COHORTS", str(another_draw))
+    at = _cohort_page(cohort=f"dir:{another_draw}")
+    _no_failures(at)
+    assert "external to this cohort" in at.sidebar.success[0].value
+    infos = " ".join(i.value for i in at.info)
+    assert f"External validation: {SHIPPED_RUN.name} was trained on synthetic-n4000-seed0; none of the 120 stays" in infos
+    assert not [t for t in at.toggle if t.key == "cohort_all_stays"], "no test-only switch: every stay is unseen"
+    assert "120 stays (all)" in " ".join(m.value for m in at.markdown)
+    view = build_view(load_run(SHIPPED_RUN), open_bundle(another_draw), "all", "ECG")
+    mae = [m for m in at.metric if m.label == "MAE"][0].value
+    assert mae == f"{view.overall['mae_days']:.2f} days"
+
+
+def test_compare_offers_every_stay_when_the_runs_are_external(default_cohort, another_draw, monkeypatch):
+    from apptest import compare_page
+
+    monkeypatch.setenv("LEMOF_COHORTS", str(another_draw))
+    runs = [load_run(REPO / "assets" / "models" / name) for name in ("synthetic-gru+resnet1d", "synthetic-late-gru+resnet1d")]
+    at = compare_page(cohort=f"dir:{another_draw}", runs=",".join(r.run_id for r in runs))
+    _no_failures(at)
+    (scope,) = [r for r in at.radio if r.key == "compare_scope"]
+    assert scope.value == "all", "every run is external: every stay by default"
+    assert "External validation for " + ", ".join(r.run_id for r in runs) in " ".join(i.value for i in at.info)
+    titles = " | ".join(_charts(at))
+    assert "Metrics on every stay with 95 % bootstrap intervals" in titles
+    scope.set_value("test").run()
+    _no_failures(at)
+    assert "Test metrics with 95 % bootstrap intervals" in " | ".join(_charts(at))

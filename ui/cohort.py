@@ -23,10 +23,18 @@ _PICKED = "_cohort_group_picked"
 
 
 def scope(view: CohortView) -> str:
-    return "test stays" if view.split == "test" else "stays (all splits)"
+    return "test stays" if view.split == "test" else "stays (all splits)" if view.stored else "stays (all)"
 
 
-def choose_split() -> str:
+def choose_split(ctx: ActiveContext) -> str:
+    """``all`` on a cohort external to the run (every stay is unseen: external validation, said so);
+    otherwise the test stays, or every stay on request, with a warning where the run saw some."""
+    rel = ctx.relation
+    if rel.external:
+        st.info(rel.sentence(ctx.run.run_id, ctx.bundle.name), icon=":material/verified:")
+        return "all"
+    if rel.kind != "own":
+        st.warning(rel.sentence(ctx.run.run_id, ctx.bundle.name))
     everything = st.toggle("All stays (training and validation too)", key="cohort_all_stays",
                            help="Off: the held-out test stays only, the honest view. On: every stay of the cohort, including those the run was fitted and calibrated on.")
     return "all" if everything else "test"

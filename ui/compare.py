@@ -11,6 +11,7 @@ import streamlit as st
 from lemof import LemofError, RunEntry, list_runs
 from lemof.runs.catalog import preferred_order, run_id_from_link
 from lemof.evaluation.compare import Comparison, compare_runs
+from lemof.evaluation.external import relation
 from lemof.evaluation.metrics import los_metrics
 from lemof.plots import (
     alt_text,
@@ -96,18 +97,42 @@ def choose_runs(ctx: ActiveContext) -> list[RunEntry]:
     return [by_id[r] for r in chosen]  # in the order picked: the same order (and colours) in every figure
 
 
+SCOPES = {"test": "The held-out test stays", "all": "Every stay (external validation)"}
+
+
+def choose_scope(ctx: ActiveContext, entries: list[RunEntry]) -> str:
+    """``test``, or ``all`` where some runs are external to this cohort (offered then, and the default
+    when every run is): every stay scored, each run's relation to the cohort said in words."""
+    rels = {e.run_id: relation(loaders.run(e.path), ctx.bundle) for e in entries}
+    external = [r for r, rel in rels.items() if rel.external]
+    if not external:
+        return "test"
+    scope = st.radio("Score on", list(SCOPES), format_func=SCOPES.__getitem__, horizontal=True, key="compare_scope",
+                     index=1 if len(external) == len(rels) else 0,
+                     help="Every stay of this cohort is an external validation for a run that saw none of them in training; "
+                          "for a run trained on this cohort only the test stays are honest.")
+    if scope == "all":
+        st.info(f"External validation for {', '.join(external)}: none of the {len(ctx.bundle):,} stays of {ctx.bundle.name} "
+                "was used to fit, calibrate or choose them.", icon=":material/verified:")
+        for run_id, rel in rels.items():
+            if not rel.external:
+                st.warning(rel.sentence(run_id, ctx.bundle.name) + " Its scores over every stay are not external.")
+    return scope
+
+
 @st.cache_resource(show_spinner=False, max_entries=16)  # shared and read-only, like the runs it holds
-def _comparison(run_paths: tuple[str, ...], stamps: tuple, cohort_path: str, cohort_stamp: float) -> tuple[Comparison, pd.DataFrame, pd.DataFrame]:
+def _comparison(run_paths: tuple[str, ...], stamps: tuple, cohort_path: str, cohort_stamp: float,
+                split: str) -> tuple[Comparison, pd.DataFrame, pd.DataFrame]:
     runs = [loaders.run(Path(p)) for p in run_paths]
-    comparison = compare_runs(runs, loaders.bundle(Path(cohort_path)))
+    comparison = compare_runs(runs, loaders.bundle(Path(cohort_path)), split)
     return comparison, comparison.metrics(), comparison.calibration()
 
 
-def comparison(ctx: ActiveContext, entries: list[RunEntry]) -> tuple[Comparison, pd.DataFrame, pd.DataFrame]:
-    """Aligned test predictions, metrics with CIs and calibration (cached per set of runs)."""
+def comparison(ctx: ActiveContext, entries: list[RunEntry], split: str = "test") -> tuple[Comparison, pd.DataFrame, pd.DataFrame]:
+    """Aligned predictions on ``split``, metrics with CIs and calibration (cached per set of runs)."""
     paths = tuple(str(e.path) for e in entries)
     stamps = tuple(loaders.run_stamp(e.path) for e in entries)
-    return _comparison(paths, stamps, str(ctx.cohort.path), loaders.bundle_stamp(ctx.cohort.path))
+    return _comparison(paths, stamps, str(ctx.cohort.path), loaders.bundle_stamp(ctx.cohort.path), split)
 
 
 def report_problems(ctx: ActiveContext, comp: Comparison) -> None:
@@ -119,7 +144,8 @@ def metrics_section(comp: Comparison, metrics: pd.DataFrame) -> None:
     median = float(np.median(comp.bundle.stays.loc[comp.bundle.stays["split"] == "train", "los_days"]))
     ref = los_metrics(comp.stays["los_days"].to_numpy(), np.full(len(comp.stays), median)).to_dict()
     references = {"mae_days": ref["mae_days"], "kappa_linear_10bucket": 0.0, "auroc_los_gt7": 0.5}
-    chart(metrics_ci_figure(metrics, comp.ids, references), key="compare_metrics")
+    scope = "Test metrics" if comp.split == "test" else "Metrics on every stay"
+    chart(metrics_ci_figure(metrics, comp.ids, references, scope), key="compare_metrics")
 
 
 def profiles_section(ctx: ActiveContext, comp: Comparison) -> None:
@@ -201,10 +227,10 @@ def one_stay_section(ctx: ActiveContext, comp: Comparison, default_stay: int) ->
         if link.isdigit() and int(link) in ids:
             st.session_state[key] = int(link)
         else:
-            st.warning(f"The link asks for stay {link!r}, which is not a test stay of {ctx.bundle.name}; showing another one.")
+            st.warning(f"The link asks for stay {link!r}, which is not among the compared stays of {ctx.bundle.name}; showing another one.")
     if st.session_state.get(key) not in ids:
         st.session_state[key] = default_stay
-    stay = st.selectbox("Test stay (default: where the two runs disagree most)", ids, key=key)
+    stay = st.selectbox(f"{'Test stay' if comp.split == 'test' else 'Stay'} (default: where the two runs disagree most)", ids, key=key)
     links.mirror(LINK_SCOPE, "stay", str(stay))
     st.page_link("pages/case_review.py", label=f"Open stay {stay} in case review", icon=":material/person_search:", query_params={"stay": str(stay)})
     rows = []
@@ -244,10 +270,10 @@ def one_stay_section(ctx: ActiveContext, comp: Comparison, default_stay: int) ->
                     chart(fig, key=f"cmp_attention_{r.run.run_id}")
 
 
-def available(ctx: ActiveContext, entries: list[RunEntry]) -> tuple[Comparison, pd.DataFrame, pd.DataFrame] | None:
+def available(ctx: ActiveContext, entries: list[RunEntry], split: str = "test") -> tuple[Comparison, pd.DataFrame, pd.DataFrame] | None:
     try:
-        with st.spinner("Aligning the runs' test predictions and bootstrapping their metrics…"):
-            return comparison(ctx, entries)
+        with st.spinner("Aligning the runs' predictions and bootstrapping their metrics…"):
+            return comparison(ctx, entries, split)
     except LemofError as exc:
         st.error(f"The runs cannot be compared: {exc}")
         return None

@@ -23,6 +23,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from lemof import CohortBundle, CohortEntry, Run, RunEntry
+from lemof.evaluation.external import CohortRelation, relation
 from lemof.evaluation.predictions import reads_stored
 
 _KEY = "_lemof_active_context"
@@ -43,6 +44,11 @@ class ActiveContext:
     @property
     def trained_on_this_cohort(self) -> bool:
         return reads_stored(self.run, self.bundle)
+
+    @property
+    def relation(self) -> CohortRelation:
+        """Whether scoring the run on this cohort is an external validation (which stays it saw)."""
+        return relation(self.run, self.bundle)
 
 
 def publish(ctx: ActiveContext | None) -> None:

@@ -137,7 +137,9 @@ def render() -> ActiveContext | None:
     for warning in run.warnings:
         st.warning(warning)
     ctx = ActiveContext(cohort, bundle, entry, run)
-    note = "" if ctx.trained_on_this_cohort else " · trained on another draw of this cohort family"
+    rel = ctx.relation
+    note = {"own": "", "external": " · external to this cohort (none of its stays seen)",
+            "overlapping": f" · saw {rel.n_seen:,} of this cohort's stays in training"}.get(rel.kind, " · trained on another cohort of this family")
     st.sidebar.success(
         f"**Active model:** {entry.run_id}  \n{run.encoders} · trained on {run.cohort.name}{note}  \n"
         f"**Active cohort:** {bundle.name} ({len(bundle):,} stays, {bundle.source})"

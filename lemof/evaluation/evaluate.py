@@ -7,6 +7,7 @@ import numpy as np
 from lemof.data.bundle import CohortBundle
 from lemof.evaluation.metrics import SplitReport, los_metrics
 from lemof.errors import CohortError
+from lemof.evaluation.external import relation
 from lemof.evaluation.predictions import run_predictions
 from lemof.models.spec import Head
 from lemof.runs.run import check_run_fits_cohort
@@ -48,4 +49,8 @@ def evaluate_run(run, bundle: CohortBundle, split: str = "test", *, use_stored: 
         raise CohortError(f"cohort {bundle.name!r} has no {split} stays")
     pred = run_predictions(run, bundle, rows, source="stored" if use_stored else "network").arrays
     report = evaluation_report(bundle, pred, rows, run.metrics.train_median_los_days, run.heads)
-    return {"run": run.run_id, "cohort": {"name": bundle.name, "fingerprint": bundle.fingerprint}, "split": split, **report.to_dict()}
+    rel = relation(run, bundle)
+    scored = {"kind": rel.kind, "external": rel.external, "n_stays_seen_in_training": rel.n_seen,
+              "note": rel.sentence(run.run_id, bundle.name)}
+    return {"run": run.run_id, "cohort": {"name": bundle.name, "fingerprint": bundle.fingerprint}, "split": split, "relation": scored,
+            **report.to_dict()}

@@ -23,7 +23,7 @@ def run_style(i: int) -> dict:
     return {"color": RUN_COLOURS[i % len(RUN_COLOURS)], "symbol": RUN_SYMBOLS[i % len(RUN_SYMBOLS)]}
 
 
-def metrics_ci_figure(metrics: pd.DataFrame, runs: list[str], references: dict[str, float]) -> go.Figure:
+def metrics_ci_figure(metrics: pd.DataFrame, runs: list[str], references: dict[str, float], scope: str = "Test metrics") -> go.Figure:
     """Each metric with its 95 % bootstrap CI, one row per run; ``references`` draws the training
     median's value (MAE, kappa) or chance (AUROC) as a dashed line."""
     names = list(METRIC_NAMES)
@@ -47,11 +47,11 @@ def metrics_ci_figure(metrics: pd.DataFrame, runs: list[str], references: dict[s
     fig.update_yaxes(autorange="reversed", automargin=True, showticklabels=True, row=1, col=1)
     fig.update_yaxes(showticklabels=False, col=2)
     fig.update_yaxes(showticklabels=False, col=3)
-    base_layout(fig, title="Test metrics with 95 % bootstrap intervals (dashed: training median; AUROC: chance)", height=120 + 42 * len(runs) + 90)
+    base_layout(fig, title=f"{scope} with 95 % bootstrap intervals (dashed: training median; AUROC: chance)", height=120 + 42 * len(runs) + 90)
     fig.update_layout(showlegend=False, margin=dict(t=95))
     mae = metrics[metrics["metric"] == "mae_days"].set_index("run")
     text = "; ".join(f"{r}: MAE {mae.loc[r, 'estimate']:.2f} d ({mae.loc[r, 'lo']:.2f}–{mae.loc[r, 'hi']:.2f})" for r in runs if r in mae.index)
-    return with_alt(fig, f"Test metrics per run with 95 % bootstrap intervals. {text}.")
+    return with_alt(fig, f"{scope} per run with 95 % bootstrap intervals. {text}.")
 
 
 def level_profile_figure(profiles: dict[str, dict], sig_label: str = "ECG", order: list[str] | None = None) -> go.Figure:
