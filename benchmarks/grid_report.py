@@ -414,7 +414,11 @@ def forest_figure(cohort: str, c: dict):
                            showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
     fig.update_xaxes(title_text="Test MAE difference, method − LeMoF (days); > 0: LeMoF better", row=len(configs), col=1)
     height = 160 + 34 * sum(counts) + 40 * len(configs)
-    base_layout(fig, title=f"{cohort}: paired test MAE difference vs LeMoF, 95 % bootstrap CI", height=height)
+    if cohort.startswith("external_"):
+        what = f"trained on {cohort[len('external_'):]}, scored on every stay of {c['bundle']['name']} (external)"
+    else:
+        what = f"{cohort}: paired test MAE difference"
+    base_layout(fig, title=f"{what}: vs LeMoF, 95 % hierarchical bootstrap CI", height=height)
     fig.update_layout(legend=dict(orientation="v", yanchor="top", y=1, xanchor="left", x=1.02), margin=dict(r=130), title_x=0.015)
     better = sum(1 for x in comps if x["diff_method_minus_lemof"]["lo"] is not None and x["diff_method_minus_lemof"]["lo"] > 0)
     return with_alt(fig, f"Forest plot for {cohort}: {len(comps)} method-configuration pairs compared with LeMoF on the same test stays; "
