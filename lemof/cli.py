@@ -332,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--run", type=Path, required=True)
     ev.add_argument("--data", type=Path, required=True)
     ev.add_argument("--split", default="test", choices=["test", "val", "train", "all"], help="all: external validation on another cohort")
-    ev.add_argument("--stored", action="store_true", help="score the run's stored predictions instead of running its network (the only way for gbm)")
+    ev.add_argument("--stored", action="store_true", help="score the run's stored predictions (its own cohort) instead of running its model (network or gbm trees)")
     ev.set_defaults(func=_cmd_evaluate)
 
     ex = sub.add_parser("explain", help="print one stay's explanation as JSON, with its input drivers (reference + drivers + everything else = the prediction)")

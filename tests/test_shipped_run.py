@@ -152,7 +152,7 @@ def test_the_metric_tolerance_holds_across_cpus_and_still_catches_a_real_change(
     """A float32 rounding difference in the network's output (as another CPU makes) passes the
     comparison; the old ``abs=1e-6`` failed on exactly this (24.2071619856774 vs 24.207168635113806
     days of median interval width); a change of the model by 1e-3 in log1p(days) is caught."""
-    from lemof.models.inference import prediction_arrays
+    from lemof.models.conformal import prediction_arrays
     from lemof.evaluation.metrics import los_metrics
 
     path = REPO / "assets" / "models" / "physionet2012-late-gru+resnet1d"
