@@ -166,7 +166,8 @@ class SummarySchema:
         have = set(bundle.ehr_feature_names)
         missing = [f["name"] for f in self.ehr if f["name"] not in have]
         if missing:
-            raise CohortError(f"cohort {bundle.name!r} lacks EHR variable(s) {', '.join(missing)} that the tabular model summarises")
+            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            raise CohortError(f"cohort {bundle.name!r} lacks EHR variable(s) {', '.join(missing[:5])}{more} that the tabular model summarises")
         if int(bundle.features["ehr"]["n_steps"]) != self.n_steps or bundle.ehr_step_hours != self.step_hours:
             raise CohortError(
                 f"cohort {bundle.name!r} has an EHR window of {bundle.features['ehr']['n_steps']} x {bundle.ehr_step_hours:g} h, "

@@ -225,8 +225,8 @@ class Run:
         torch) or the tabular peer's ``GbmModel`` (imports LightGBM)."""
         if not self.has_model:
             raise RunError(
-                f"run {self.run_id} ({self.fusion}) was trained before the tabular peer kept its model ({GBM_MODEL_FILE}): "
-                f"it has predictions for {self.cohort.name} only; retrain it (python -m lemof train --fusion gbm) to use it on other cohorts"
+                f"run {self.run_id} ({self.fusion}) stores predictions only for the cohort it was trained on ({self.cohort.name}): it was written "
+                f"before the tabular peer kept its model ({GBM_MODEL_FILE}); retrain it (python -m lemof train --fusion gbm) to use it on other cohorts"
             )
         if self._model is None:
             with self._model_lock:

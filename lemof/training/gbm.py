@@ -42,7 +42,9 @@ MAX_ROUNDS = 3000
 EARLY_STOPPING = 50
 
 
-def _fit(params: dict, x: np.ndarray, y: np.ndarray, tr: np.ndarray, va: np.ndarray, names: list[str], seed: int):
+def fit_booster(params: dict, x: np.ndarray, y: np.ndarray, tr: np.ndarray, va: np.ndarray, names: list[str], seed: int):
+    """One LightGBM fit of ``params`` on rows ``tr`` of ``x`` (n, F) / ``y`` (n,) log1p-days,
+    stopped early on rows ``va``; ``best_iteration`` is the tree it stopped at."""
     import lightgbm as lgb  # lazy: imports scikit-learn (~2 s); only training needs it here
 
     full = {**DETERMINISTIC, **params, "seed": seed, "metric": "l1", "feature_pre_filter": False}
@@ -60,7 +62,8 @@ def lightgbm_version() -> str:
     return str(lgb.__version__)
 
 
-def _val_mae_days(pred_log1p: np.ndarray, y_log1p: np.ndarray) -> float:
+def validation_mae_days(pred_log1p: np.ndarray, y_log1p: np.ndarray) -> float:
+    """MAE in days of predictions on log1p(days) (what the search minimises)."""
     return float(np.mean(np.abs(np.expm1(pred_log1p).clip(min=0) - np.expm1(y_log1p))))
 
 
@@ -84,8 +87,8 @@ def train_gbm(bundle: CohortBundle, rows: dict[str, np.ndarray], cfg: TrainConfi
             key = json.dumps(params, sort_keys=True)
             if key not in tried:
                 t0 = time.time()
-                booster = _fit(params, x, y, tr, va, booster_feature_names(names), cfg.seed)
-                mae = _val_mae_days(booster.predict(x[va], num_iteration=booster.best_iteration), y[va])
+                booster = fit_booster(params, x, y, tr, va, booster_feature_names(names), cfg.seed)
+                mae = validation_mae_days(booster.predict(x[va], num_iteration=booster.best_iteration), y[va])
                 tried[key] = (mae, booster.best_iteration, booster)
                 say(f"gbm {step} {option}: {booster.best_iteration} trees, validation MAE {mae:.3f} d ({time.time() - t0:.1f} s)")
             done += 1
