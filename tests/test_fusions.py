@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -135,10 +136,10 @@ def test_a_baseline_run_in_the_app(fusion_runs, default_cohort, monkeypatch):
     """A baseline trained on another cohort draw is offered for the synthetic family; the page says what applies."""
     from streamlit.testing.v1 import AppTest
 
-    monkeypatch.setenv("LEMOF_RUNS", str(fusion_runs["late"].parent))
+    monkeypatch.setenv("LEMOF_RUNS", os.pathsep.join(str(fusion_runs[f].parent) for f in ("late", "gbm")))
     for fusion, ig in (("late", True), ("gbm", False)):
         at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
-        at.query_params["run"] = fusion
+        at.query_params["run"] = fusion_runs[fusion].name
         at.run()
         assert not at.exception
         assert not at.error, [e.value for e in at.error]

@@ -114,6 +114,14 @@ def test_gbm_evaluates_and_explains_another_cohort_of_its_family(gbm_run, other_
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["model"]["mae_days"] == pytest.approx(report["model"]["mae_days"], rel=1e-12)
+    sid = int(bundle.stays["stay_id"].iloc[0])
+    proc = subprocess.run(
+        [sys.executable, "-m", "lemof", "explain", "--run", str(gbm_run), "--data", str(other_draw), "--stay", str(sid)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    tree = json.loads(proc.stdout)
+    assert tree["stay_id"] == sid and tree["base_value"] + sum(tree["contributions"]) == pytest.approx(tree["output"], abs=SUM_TOL)
     cohort = CohortResults(run, bundle)
     stays = bundle.stays
     for sid in (int(stays.loc[stays["has_signal"], "stay_id"].iloc[0]), int(stays.loc[~stays["has_signal"], "stay_id"].iloc[0])):
@@ -125,6 +133,25 @@ def test_gbm_evaluates_and_explains_another_cohort_of_its_family(gbm_run, other_
         if not tree.has_signal:  # no biosignal: its summaries are missing, not zero
             sig = [v for n, v in zip(tree.features, tree.values) if n.startswith("sig:") and n != "sig:available"]
             assert all(v is None for v in sig) and tree.values[tree.features.index("sig:available")] == 0
+
+
+def test_an_old_gbm_run_without_its_trees_scores_its_own_cohort_and_says_why_not_another(gbm_run, tiny_cohort, other_draw, tmp_path):
+    from lemof.runs.run import spec_sha256
+
+    old = tmp_path / "old-gbm"
+    shutil.copytree(gbm_run, old)
+    (old / "model.lgb.txt").unlink()
+    config = json.loads((old / "config.json").read_text())
+    del config["gbm"]
+    config["weights_sha256"], config["spec_sha256"] = None, None
+    config["spec_sha256"] = spec_sha256(config)
+    (old / "config.json").write_text(json.dumps(config))
+    run = load_run(old)
+    assert not run.has_model and "trained before the tabular peer kept its model" in run.warnings[0]
+    own = evaluate_run(run, open_bundle(tiny_cohort), "test")
+    assert own["model"]["mae_days"] == pytest.approx(run.metrics.test.model.mae_days, rel=1e-12)
+    with pytest.raises(RunError, match="stores predictions only for the cohort it was trained on .*retrain it \\(python -m lemof train --fusion gbm\\)"):
+        evaluate_run(run, open_bundle(other_draw), "all")
 
 
 def test_the_tree_shap_base_value_is_the_average_training_prediction(gbm_run, tiny_cohort):
