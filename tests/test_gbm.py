@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from apptest import charts, no_failures
+from apptest import chart_list, charts, no_failures
 from conftest import REPO, tiny_config
 from lemof import CohortError, CohortResults, RunError, evaluate_run, load_run, open_bundle
 from lemof.data.summaries import SERIES_STATS, WAVEFORM_STATS, SummarySchema, series_summaries
@@ -217,9 +217,12 @@ def test_the_case_page_of_a_gbm_run(gbm_run, other_draw, monkeypatch):
 
     monkeypatch.setenv("LEMOF_COHORTS", str(other_draw))
     monkeypatch.setenv("LEMOF_RUNS", str(gbm_run.parent))
+    stays = open_bundle(other_draw).stays
+    sid = int(stays.loc[stays["has_signal"] & (stays["split"] == "test"), "stay_id"].iloc[0])
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
     at.query_params["cohort"] = f"dir:{other_draw}"
     at.query_params["run"] = gbm_run.name
+    at.query_params["stay"] = str(sid)
     at.run()
     no_failures(at)
     assert any(m.label == "Predicted LOS" for m in at.metric)
@@ -229,3 +232,11 @@ def test_the_case_page_of_a_gbm_run(gbm_run, other_draw, monkeypatch):
     text = " ".join(m.value for m in at.markdown)
     assert "Base value (the trees' average output over training stays)" in text
     assert any(s.value == "What if" for s in at.subheader)
+    # what-if through the trees: hide the biosignal, and the edited stay's TreeSHAP is drawn beside the original
+    next(c for c in at.checkbox if c.label.startswith("Hide the")).check()
+    next(b for b in at.button if b.label == "Apply").click()
+    at.run()
+    no_failures(at)
+    assert "**What if** biosignal hidden" in " ".join(m.value for m in at.markdown)
+    titles = [(c["figure"]["layout"].get("title") or {}).get("text") or "" for c in chart_list(at)]
+    assert sum(t.startswith("TreeSHAP") for t in titles) == 3, "the stay's waterfall, and before / after the edit"

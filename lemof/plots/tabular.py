@@ -10,16 +10,26 @@ from lemof.plots.style import MODALITY_COLOURS, REFERENCE, TOTAL_COLOUR, base_la
 TOP_FEATURES = 12
 
 
-def _value_text(value: float | None) -> str:
+def _value_text(value: float | None, name: str = "") -> str:
+    """The stay's value of summary column ``name`` as shown: yes/no for a one-hot fact or whether
+    a biosignal was recorded, 'never observed' for a missing summary, else 3 significant digits."""
     if value is None:
         return "never observed"
+    if name == "sig:available" or (name.startswith("static:") and "=" in name):
+        return "yes" if value == 1 else "no"
     return f"{value:.3g}" if abs(value) < 1e4 else f"{value:.4g}"
+
+
+def _bar_label(expl: TabularExplanation, i: int) -> str:
+    """``Heart rate (bpm): mean = 92.1``; a yes/no fact in brackets: ``first careunit = SICU (yes)``."""
+    text = _value_text(expl.values[i], expl.features[i])
+    return f"{expl.labels[i]} ({text})" if text in ("yes", "no") else f"{expl.labels[i]} = {text}"
 
 
 def tree_shap_rows(expl: TabularExplanation, k: int = TOP_FEATURES) -> list[dict]:
     """The ``k`` largest contributions as table rows (feature, the stay's value, contribution)."""
     order, _ = expl.top(k)
-    return [{"feature": expl.labels[i], "this stay": _value_text(expl.values[i]), "contribution (log1p-days)": round(expl.contributions[i], 4)} for i in order]
+    return [{"feature": expl.labels[i], "this stay": _value_text(expl.values[i], expl.features[i]), "contribution (log1p-days)": round(expl.contributions[i], 4)} for i in order]
 
 
 def tree_shap_range(expl: TabularExplanation, k: int = TOP_FEATURES) -> tuple[float, float]:
@@ -42,7 +52,7 @@ def tree_shap_figure(expl: TabularExplanation, k: int = TOP_FEATURES, value_rang
     labels, bases, widths, colours, texts = ["base value (average stay)"], [0.0], [expl.base_value], [TOTAL_COLOUR], [f"{expl.base_value:.3f}"]
     running = expl.base_value
     for i in order:
-        labels.append(f"{expl.labels[i]} = {_value_text(expl.values[i])}")
+        labels.append(_bar_label(expl, i))
         bases.append(running)
         widths.append(expl.contributions[i])
         colours.append(MODALITY_COLOURS[expl.modalities[i]])
