@@ -130,7 +130,11 @@ def test_gbm_evaluates_and_explains_another_cohort_of_its_family(gbm_run, other_
         assert pred.source == "computed" and pred.los_days == tree.los_days and pred.has_signal == tree.has_signal
         assert tree.base_value + sum(tree.contributions) == pytest.approx(tree.output, abs=SUM_TOL)
         assert tree.los_days == pytest.approx(max(np.expm1(tree.output), 0.0), rel=1e-12)
-        if not tree.has_signal:  # no biosignal: its summaries are missing, not zero
+        if tree.has_signal:  # the case report shows the same TreeSHAP values
+            from lemof.report import case_report_html
+
+            assert f"Base value {tree.base_value:.3f} + TreeSHAP contributions" in case_report_html(results)
+        else:  # no biosignal: its summaries are missing, not zero
             sig = [v for n, v in zip(tree.features, tree.values) if n.startswith("sig:") and n != "sig:available"]
             assert all(v is None for v in sig) and tree.values[tree.features.index("sig:available")] == 0
 
