@@ -31,6 +31,7 @@ _EXPORTS = {
     "explain_stay": "lemof.explain.results",
     "stay_attention": "lemof.explain.results",
     "StayPrediction": "lemof.explain.explanation",
+    "TabularExplanation": "lemof.explain.explanation",
     "predict_stay": "lemof.explain.results",
     "CohortResults": "lemof.explain.results",
     "StayResults": "lemof.explain.results",
@@ -71,7 +72,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs
     from lemof.errors import CohortError, ConfigError, LemofError, RunError, StayNotFoundError
     from lemof.evaluation.evaluate import evaluate_run
     from lemof.runs.catalog import CohortEntry, RunEntry, build_cohort, list_cohorts, list_runs
-    from lemof.explain.explanation import StayExplanation, StayPrediction
+    from lemof.explain.explanation import StayExplanation, StayPrediction, TabularExplanation
     from lemof.explain.results import CohortResults, StayResults, explain_stay, predict_stay, stay_attention
     from lemof.models.fusions import FUSIONS
     from lemof.explain.input_attribution import InputAttribution, input_attributions

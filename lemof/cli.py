@@ -187,6 +187,9 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
     run = load_run(args.run)
     results = CohortResults(run, open_bundle(args.data)).stay(args.stay)
+    if run.kind == "tabular":  # the gbm peer explains itself: TreeSHAP over its summary features
+        _print_json(results.tree_shap.to_dict())
+        return 0
     out = with_attention(results, per_head=args.per_head).to_dict(per_head_attention=args.per_head)
     out["drivers"] = results.drivers.to_dict()  # the same StayResults.drivers the page and the report show
     _print_json(out)
@@ -333,10 +336,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--run", type=Path, required=True)
     ev.add_argument("--data", type=Path, required=True)
     ev.add_argument("--split", default="test", choices=["test", "val", "train", "all"], help="all: external validation on another cohort")
-    ev.add_argument("--stored", action="store_true", help="score the run's stored predictions instead of running its network (the only way for gbm)")
+    ev.add_argument("--stored", action="store_true", help="score the run's stored predictions (its own cohort) instead of running its model (network or gbm trees)")
     ev.set_defaults(func=_cmd_evaluate)
 
-    ex = sub.add_parser("explain", help="print one stay's explanation as JSON, with its input drivers (reference + drivers + everything else = the prediction)")
+    ex = sub.add_parser("explain", help="print one stay's explanation as JSON, with its input drivers (reference + drivers + everything else = the prediction); gbm: its TreeSHAP values")
     ex.add_argument("--run", type=Path, required=True)
     ex.add_argument("--data", type=Path, required=True)
     ex.add_argument("--stay", required=True, help="stay id")

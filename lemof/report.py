@@ -30,6 +30,7 @@ from lemof.plots import (
     signal_figure,
     static_attribution_figure,
     timeline_figure,
+    tree_shap_figure,
 )
 from lemof.plots.style import alt_text
 from lemof.runs.run import Run
@@ -98,6 +99,13 @@ def case_report_html(results: StayResults) -> str:
         parts.append(_figure(fig, first) if fig is not None else f"<p class='note'>No cross-modal attention: no {html.escape(sig_label)}.</p>")
     else:
         parts.append(f"<p class='note'>{html.escape(run.run_id)} is the {html.escape(run.fusion)} baseline: level SHAP, head contributions and cross-modal attention explain LeMoF and do not apply.</p>")
+    if run.kind == "tabular" and run.has_model:
+        tree = results.tree_shap
+        parts.append(
+            f"<p>Base value {tree.base_value:.3f} + TreeSHAP contributions {sum(tree.contributions):+.3f} = prediction {tree.output:.3f} log1p-days "
+            f"= {tree.los_days:.1f} days ({html.escape(tree.method)}).</p>"
+        )
+        parts.append(_figure(tree_shap_figure(tree, sig_label=sig_label), first))
     if run.kind != "tabular":
         attr, drivers = results.attribution, results.drivers
         parts.append(

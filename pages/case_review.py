@@ -28,6 +28,11 @@ if not ctx.run.is_lemof:  # a baseline: its prediction, the patient, and what of
     if ctx.run.kind == "baseline":
         with section("Input drivers"):
             case.drivers_section(ctx, results)
+    else:  # the tabular peer: its own TreeSHAP values, and what-if through its trees
+        with section("Why this prediction: TreeSHAP"):
+            case.tree_shap_section(ctx, results)
+        with section("What if"):
+            case.what_if_section(ctx, results)
     st.stop()
 
 expl = case.explanation(ctx, results)

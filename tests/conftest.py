@@ -67,6 +67,16 @@ def tiny_run(tiny_cohort, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def gbm_run(tiny_cohort, tmp_path_factory) -> Path:
+    """The tabular peer (LightGBM on summaries) trained on the tiny cohort (a few seconds)."""
+    from lemof.training.pipeline import train
+
+    out = tmp_path_factory.mktemp("runs") / "tiny-gbm"
+    train(tiny_cohort, out, tiny_config(fusion="gbm"), device="cpu")
+    return out
+
+
+@pytest.fixture(scope="session")
 def default_cohort() -> Path:
     """The app's default synthetic cohort (4,000 stays, seed 0), generated once per session."""
     from lemof.data.synthetic import ensure_synthetic

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lemof import LemofError, StayExplanation, StayNotFoundError, StayPrediction, StayResults
+from lemof import LemofError, StayExplanation, StayNotFoundError, StayPrediction, StayResults, TabularExplanation
 from lemof.explain.drivers import allocation_note
 from lemof.explain.input_attribution import BACKGROUND_SIZE, BACKGROUND_STEPS
 from lemof.explain.whatif import Edit, limits
@@ -28,6 +28,9 @@ from lemof.plots import (
     signal_figure,
     static_attribution_figure,
     timeline_figure,
+    tree_shap_figure,
+    tree_shap_range,
+    tree_shap_rows,
 )
 from ui import links, loaders
 from ui.context import ActiveContext, case_link
@@ -112,12 +115,31 @@ def not_lemof_note(ctx: ActiveContext) -> None:
     run = ctx.run
     what = {
         "baseline": "the input drivers against typical stays (below) do apply",
-        "tabular": "it is a gradient-boosting model on summary statistics whose predictions were stored at training; nothing else of it is kept",
+        "tabular": "it is gradient boosting (LightGBM) on per-stay summary statistics, explained below by its own exact TreeSHAP values",
     }[run.kind]
     st.info(
         f"**{run.run_id}** is the **{run.fusion}** baseline ({run.encoders}). Level SHAP, the head waterfall, the cross-modal "
         f"attention and the similar stays (they compare LeMoF's fused representation) explain LeMoF, so they do not apply to it; {what}. "
         "Pick a LeMoF run in the sidebar for the full explanation, or compare the runs on the model page."
+    )
+
+
+def tree_shap_section(ctx: ActiveContext, results: StayResults) -> None:
+    """The tabular peer's prediction explained by its trees: base value + TreeSHAP contributions
+    of the summary features = prediction (log1p-days), the largest ones drawn and listed."""
+    with st.spinner("Summarising the stay and computing TreeSHAP values…"):
+        expl = results.tree_shap
+    st.markdown(
+        f"Base value (the trees' average output over training stays) **{expl.base_value:.3f}** "
+        f"+ contributions of {len(expl.contributions)} summary features **{sum(expl.contributions):+.3f}** "
+        f"= prediction **{expl.output:.3f}** log1p-days = **{expl.los_days:.1f} days**."
+    )
+    chart(tree_shap_figure(expl, sig_label=ctx.sig_label), key="tree_shap")
+    with st.expander("The largest contributions in a table"):
+        st.dataframe(pd.DataFrame(tree_shap_rows(expl, 25)), hide_index=True)
+    st.caption(
+        f"{expl.method}. Each contribution is in log1p-days: its share of the gap between the average stay and this one; "
+        "a summary that was never observed is routed by the trees like any value (shown as 'never observed')."
     )
 
 
@@ -246,8 +268,10 @@ def drivers_section(ctx: ActiveContext, results: StayResults) -> None:
 
 
 def what_if_section(ctx: ActiveContext, results: StayResults) -> None:
-    """Edit the stay (hide the biosignal, set a value, shift a series) and see the new explanation beside the original."""
-    stay_id, expl = results.stay_id, results.explanation
+    """Edit the stay (hide the biosignal, set a value, shift a series) and see the new explanation
+    beside the original (level SHAP and heads for LeMoF, TreeSHAP for the tabular peer)."""
+    stay_id = results.stay_id
+    expl = results.tree_shap if ctx.run.kind == "tabular" else results.explanation
     features = ctx.bundle.features["ehr"]["features"]
     editable = [f["name"] for f in features if limits(ctx.bundle, f["name"]) is not None]
     if ctx.bundle.signal_mask is not None:
@@ -288,6 +312,9 @@ def what_if_section(ctx: ActiveContext, results: StayResults) -> None:
         f"**What if** {what}: predicted LOS **{edited.los_days:.1f} days** (interval {lo:.1f}–{hi:.1f}) instead of "
         f"{expl.los_days:.1f} days ({expl.interval_days[0]:.1f}–{expl.interval_days[1]:.1f}), a change of **{edited.los_days - expl.los_days:+.1f} d**."
     )
+    if isinstance(expl, TabularExplanation):
+        _tabular_what_if(ctx, expl, edited, what)
+        return
     span = 1.15 * max(span_of(expl), span_of(edited))
     ranges = [waterfall_range(expl), waterfall_range(edited)]
     value_range = (min(r[0] for r in ranges), max(r[1] for r in ranges))
@@ -300,6 +327,20 @@ def what_if_section(ctx: ActiveContext, results: StayResults) -> None:
         st.markdown(f"**With the edit** ({what})")
         chart(level_shap_figure(edited, ctx.sig_label, span=span), key="whatif_shap_after")
         chart(contributions_figure(edited, ctx.sig_label, value_range=value_range), key="whatif_heads_after")
+
+
+def _tabular_what_if(ctx: ActiveContext, expl: TabularExplanation, edited: TabularExplanation, what: str) -> None:
+    """The tabular peer's TreeSHAP waterfalls before and after the edit, on one scale."""
+    ranges = [tree_shap_range(expl), tree_shap_range(edited)]
+    value_range = (min(r[0] for r in ranges), max(r[1] for r in ranges))
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**As recorded**")
+        chart(tree_shap_figure(expl, value_range=value_range, sig_label=ctx.sig_label), key="whatif_tree_before")
+    with right:
+        st.markdown(f"**With the edit** ({what})")
+        chart(tree_shap_figure(edited, value_range=value_range, sig_label=ctx.sig_label), key="whatif_tree_after")
+    st.caption("The edited stay is summarised again (trends, variability, last values …) and run through the same trees.")
 
 
 def similar_section(ctx: ActiveContext, results: StayResults) -> None:

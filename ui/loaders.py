@@ -14,7 +14,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from lemof import CohortBundle, CohortResults, Run, StayExplanation, StayResults, load_run, open_bundle
+from lemof import CohortBundle, CohortResults, Run, StayExplanation, StayResults, TabularExplanation, load_run, open_bundle
+from lemof.models.gbm import MODEL_FILE as GBM_MODEL_FILE
 from lemof.explain.results import compute_slot
 
 
@@ -28,8 +29,8 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
-def run_stamp(path: Path) -> tuple[float, float]:
-    return (_mtime(path / "config.json"), _mtime(path / "model.safetensors"))
+def run_stamp(path: Path) -> tuple[float, float, float]:
+    return (_mtime(path / "config.json"), _mtime(path / "model.safetensors"), _mtime(path / GBM_MODEL_FILE))
 
 
 def bundle_stamp(path: Path) -> float:
@@ -37,16 +38,16 @@ def bundle_stamp(path: Path) -> float:
 
 
 def _build_network(run: Run) -> None:
-    if run.spec is None:
+    if not run.has_model:
         return
     try:
-        run.model  # imports torch and builds the network once; the page uses it for attention
+        run.model  # imports torch and builds the network once (gbm: LightGBM and its trees); the page uses it for attention or TreeSHAP
     except Exception:  # noqa: BLE001 - the page reports it when it needs the network
         log.warning("building the network of run %s in the background failed", run.run_id, exc_info=True)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
-def _run(path: str, stamp: tuple[float, float]) -> Run:
+def _run(path: str, stamp: tuple[float, float, float]) -> Run:
     run = load_run(path)
     # Stored explanations paint without the network; build it meanwhile, off the script thread.
     threading.Thread(target=_build_network, args=(run,), name=f"build-{run.run_id}", daemon=True).start()
@@ -85,13 +86,13 @@ def stay(run: Run, bundle: CohortBundle, stay_id: int) -> StayResults:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _what_if(key: tuple, _run: Run, _bundle: CohortBundle, stay_id: int, edits: tuple) -> StayExplanation:
+def _what_if(key: tuple, _run: Run, _bundle: CohortBundle, stay_id: int, edits: tuple) -> StayExplanation | TabularExplanation:
     from lemof.explain.whatif import what_if  # lazy: the what-if tool is rarely used
 
     with compute_slot():
         return what_if(_run, _bundle, stay_id, list(edits))
 
 
-def what_if(run: Run, bundle: CohortBundle, stay_id: int, edits: list) -> StayExplanation:
-    """The stay's explanation with ``edits`` (``lemof.explain.whatif.Edit``) applied."""
+def what_if(run: Run, bundle: CohortBundle, stay_id: int, edits: list) -> StayExplanation | TabularExplanation:
+    """The stay's explanation with ``edits`` (``lemof.explain.whatif.Edit``) applied (TreeSHAP for the tabular peer)."""
     return _what_if((str(run.path), run.weights_sha256, id(run), bundle.fingerprint), run, bundle, int(stay_id), tuple(edits))

@@ -63,7 +63,8 @@ def gbm_table(ctx: ActiveContext) -> pd.DataFrame | None:
         return None
     rows = [{"setting": k, "value": str(v)} for k, v in report["params"].items()]
     rows += [
-        {"setting": "trees (early stopping)", "value": str(report["n_trees"])},
+        {"setting": "trees (early stopping on validation)", "value": str(report["n_trees"])},
+        {"setting": "configurations tried on validation", "value": str(report.get("fits", "—"))},
         {"setting": "validation MAE (days)", "value": f"{report['val_mae_days']:.3f}"},
         {"setting": "summary features", "value": f"{len(report['features']):,}"},
     ]

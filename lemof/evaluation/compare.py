@@ -2,8 +2,9 @@
 interval calibration, where they disagree. What the compare page and its report read.
 
 Predictions come from each run's stored ``predictions.parquet`` when it was trained on this very
-cohort, else from its network (a run trained on another draw of the same family); a run that
-can do neither (gbm on another draw) is reported as unavailable, with the reason.
+cohort, else from its model (a run trained on another draw of the same family: its network, or
+the gbm peer's trees); a run that can do neither (a gbm run written before its trees were kept,
+on another draw) is reported as unavailable, with the reason.
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ def _validation_residuals(r: RunPredictions, val_ids: np.ndarray, y_val: np.ndar
     if r.source != "stored":
         return None
     table = run.predictions.set_index("stay_id").reindex(val_ids)
-    if run.fusion == "gbm":  # one model for both patterns (ECG features missing when absent): one pool, as trained
+    if run.fusion == "gbm":  # one model for both patterns (biosignal summaries missing when absent): one pool, as trained
         residuals = np.abs(y_val - table["final"].to_numpy())
         return {"ehr+sig": residuals, "ehr": residuals}
     if "final_without_signal" not in run.predictions:

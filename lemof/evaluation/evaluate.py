@@ -41,8 +41,9 @@ def evaluation_report(
 def evaluate_run(run, bundle: CohortBundle, split: str = "test", *, use_stored: bool = False) -> dict:
     """Evaluate ``run`` on ``split`` (train, val, test, or all for external validation); JSON-ready.
 
-    The network is run on the stays, unless ``use_stored`` (or the run has no network, like gbm),
-    when its stored predictions for the cohort it was trained on are scored."""
+    The model is run on the stays (the network, or the tabular peer's trees on their summaries),
+    unless ``use_stored``, when its stored predictions for the cohort it was trained on are scored
+    (also for a gbm run written before its model was kept, the only thing it has)."""
     check_run_fits_cohort(run, bundle)
     rows = bundle.rows(split)
     if len(rows) == 0:

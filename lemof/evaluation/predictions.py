@@ -3,8 +3,9 @@ here and only here.
 
 A run stores the predictions of every stay of the cohort it was trained on
 (``predictions.parquet``). For that very cohort (same fingerprint) they are read; for any other
-cohort of the family the network runs. The tabular peer has no network, so it predicts only its
-own cohort. Every consumer — the per-stay results object, evaluation, the Compare and Cohort
+cohort of the family its model runs: the network, or the tabular peer's trees on the bundle's
+per-stay summaries (``lemof.models.gbm``). Only a gbm run written before the trees were kept
+predicts its own cohort alone (``Run.has_model``). Every consumer — the per-stay results object, evaluation, the Compare and Cohort
 pages — goes through ``reads_stored`` and ``run_predictions``.
 """
 
@@ -31,6 +32,8 @@ def stored_table(run: Run, bundle: CohortBundle, rows: np.ndarray) -> pd.DataFra
     """The stored rows of ``predictions.parquet`` for ``rows`` of the cohort the run was trained on,
     in the order of ``rows`` (indexed by stay id; every column as stored, nothing recomputed)."""
     if not reads_stored(run, bundle):
+        if not run.has_model:
+            run.model  # raises the RunError that says why it cannot predict another cohort
         raise RunError(f"run {run.run_id} stores predictions only for the cohort it was trained on ({run.cohort.name})")
     return run.stored_rows(bundle.stays["stay_id"].to_numpy()[np.asarray(rows)])
 
@@ -62,15 +65,18 @@ class Predictions:
 def run_predictions(run: Run, bundle: CohortBundle, rows: np.ndarray, *, source: str = "auto") -> Predictions:
     """``run``'s predictions for ``rows`` of ``bundle``.
 
-    ``source``: ``auto`` reads them for the run's own cohort and runs the network otherwise;
-    ``stored`` insists on reading (``RunError`` for another cohort); ``network`` runs the network
-    even where they are stored (to check them), except for a run without one."""
+    ``source``: ``auto`` reads them for the run's own cohort and runs the model otherwise;
+    ``stored`` insists on reading (``RunError`` for another cohort); ``network`` runs the model
+    (the network, or the tabular peer's trees) even where they are stored (to check them), except
+    for an old gbm run without a model file, whose stored ones are all there is."""
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
     check_run_fits_cohort(run, bundle)
     rows = np.asarray(rows)
-    if source == "stored" or run.spec is None or (source == "auto" and reads_stored(run, bundle)):
+    if source == "stored" or not run.has_model or (source == "auto" and reads_stored(run, bundle)):
         return Predictions(_arrays(stored_table(run, bundle, rows), run), "stored")
+    if run.kind == "tabular":
+        return Predictions(run.model.predict(bundle, rows), "computed")
     from lemof.models.inference import predict_rows  # lazy: imports torch (stored predictions are read without it)
 
     return Predictions(predict_rows(run.model, run.preprocessor, bundle, rows), "computed")

@@ -80,3 +80,39 @@ class StayPrediction:
 
 def none_if_nan(values: np.ndarray) -> list[float | None]:
     return [None if not np.isfinite(v) else float(v) for v in np.asarray(values, dtype=float)]
+
+
+@dataclass
+class TabularExplanation:
+    """The tabular peer's explanation of one stay: exact TreeSHAP values of its trees over the
+    per-stay summary features, on log1p(days): ``base_value + sum(contributions) = output``, and
+    ``los_days = expm1(output)`` (clipped at 0)."""
+
+    stay_id: int
+    run_id: str
+    cohort: str
+    split: str
+    observed_los_days: float
+    los_days: float
+    interval_days: list[float]
+    interval_level: float
+    has_signal: bool
+    scale: str  # "log1p(days)"
+    base_value: float  # the trees' expected output over the training stays
+    output: float  # the prediction on log1p(days)
+    features: list[str]  # column names (``lemof.data.summaries``)
+    labels: list[str]  # their display titles
+    modalities: list[str]  # "ehr" (EHR and static facts) or "sig" per feature
+    values: list[float | None]  # the stay's summaries (None: never observed)
+    contributions: list[float]  # TreeSHAP value of each feature, log1p-days
+    method: str = "TreeSHAP (path-dependent, exact for the trees; LightGBM pred_contrib)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def top(self, k: int = 10) -> tuple[list[int], float]:
+        """Indices of the ``k`` features with the largest |contribution| (largest first) and the
+        sum of every other feature's contribution."""
+        phi = np.asarray(self.contributions, dtype=float)
+        order = [int(i) for i in np.argsort(-np.abs(phi), kind="stable")[:k]]
+        return order, float(phi.sum() - phi[order].sum())

@@ -14,7 +14,9 @@ one computation):
 - ``similar(k)``: nearest training stays in the fused representation (``CohortResults`` holds
   the index, built once per run and cohort);
 - ``attribution`` / ``drivers``: Integrated Gradients against the reference population of
-  training stays (``CohortResults.background``, drawn once per run and cohort), on request only.
+  training stays (``CohortResults.background``, drawn once per run and cohort), on request only;
+- ``tabular`` / ``tree_shap``: for the tabular peer (gbm), the stay's summary features, its
+  prediction and exact TreeSHAP values from its trees (one call, for any cohort of the family).
 
 Work that runs the network is bounded across all sessions of a server by ``compute_slot()``: at
 most ``LEMOF_COMPUTE_WORKERS`` (default: half the CPU cores, at least 1) such computations run
@@ -38,7 +40,7 @@ from lemof.data.bundle import CohortBundle
 from lemof.errors import RunError
 from lemof.evaluation.predictions import reads_stored
 from lemof.explain.drivers import Drivers, input_drivers
-from lemof.explain.explanation import StayExplanation, StayPrediction, none_if_nan
+from lemof.explain.explanation import StayExplanation, StayPrediction, TabularExplanation, none_if_nan
 from lemof.explain.input_attribution import Background, InputAttribution, input_attributions, reference_background
 from lemof.explain.level_shap import level_shapley
 from lemof.explain.concepts import level_labels
@@ -210,8 +212,9 @@ class StayResults(_Parts):
         row = self._stored_row()
         if row is not None:
             los, interval, has_signal, source = float(row["los_days"]), [float(row["interval_low_days"]), float(row["interval_high_days"])], bool(row["sig_available"]), "stored"
-        elif self.run.spec is None:
-            raise RunError(f"run {self.run.run_id} stores predictions only for the cohort it was trained on ({self.run.cohort.name})")
+        elif self.run.kind == "tabular":
+            t = self.tabular
+            los, interval, has_signal, source = float(t["los_days"]), [float(v) for v in t["interval_days"]], bool(t["sig_available"]), "computed"
         else:
             f = self.forward
             los, interval, has_signal, source = float(f["los_days"]), [float(v) for v in f["interval_days"]], bool(f["sig_available"]), "computed"
@@ -289,6 +292,37 @@ class StayResults(_Parts):
             head_predictions=dict(zip(names, none_if_nan(head_preds))), contributions=dict(zip(names, none_if_nan(contrib))),
             meta_bias=r["bias"], meta_output=r["final"],
             level_labels=level_labels(self.run.level_concepts, imp.all_levels),
+        )
+
+    # --- the tabular peer ------------------------------------------------------------------------
+    @_once
+    def tabular(self) -> dict[str, Any]:
+        """The tabular peer on this stay, one call: its summary features, prediction (``predict_rows``
+        layout, one row) and TreeSHAP values (the last one the base value)."""
+        if self.run.kind != "tabular":
+            raise RunError(f"run {self.run.run_id} is not the tabular peer (gbm): TreeSHAP over summary features explains only that one")
+        model = self.run.model  # RunError for an old gbm run without its trees
+        rows = np.array([self.row])
+        with compute_slot():
+            x = model.features(self.bundle, rows)
+            phi = model.contributions(x)[0]
+            pred = model.predict(self.bundle, rows)
+        return {**{k: v[0] for k, v in pred.items()}, "x": x[0], "phi": phi}
+
+    @_once
+    def tree_shap(self) -> TabularExplanation:
+        """The tabular peer's prediction of this stay, explained by exact TreeSHAP values of its
+        trees: base value + contributions = prediction, on log1p(days)."""
+        t = self.tabular
+        schema = self.run.summaries
+        names = schema.names
+        phi = t["phi"]
+        return TabularExplanation(
+            stay_id=self.stay_id, run_id=self.run.run_id, cohort=self.bundle.name, split=self.split,
+            observed_los_days=self.observed_los_days, los_days=float(t["los_days"]), interval_days=[float(v) for v in t["interval_days"]],
+            interval_level=self.run.interval_level, has_signal=bool(t["sig_available"]), scale="log1p(days)",
+            base_value=float(phi[-1]), output=float(t["final"]), features=names, labels=[schema.label(n) for n in names],
+            modalities=[schema.modality(n) for n in names], values=none_if_nan(t["x"]), contributions=[float(v) for v in phi[:-1]],
         )
 
     # --- attention --------------------------------------------------------------------------
@@ -369,7 +403,7 @@ class StayResults(_Parts):
         """Integrated Gradients over the stay's inputs against the cohort's reference population
         (runs the network)."""
         if self.run.spec is None:
-            raise RunError(f"run {self.run.run_id} ({self.run.fusion}) has no network: Integrated Gradients do not apply")
+            raise RunError(f"run {self.run.run_id} ({self.run.fusion}) has no network: Integrated Gradients do not apply (its TreeSHAP values do)")
         has_signal = bool(self.bundle.stays["has_signal"].iloc[self.row])
         with compute_slot():
             return input_attributions(self.run, self.bundle, self.stay_id, background=self.cohort.background(has_signal))

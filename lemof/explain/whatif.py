@@ -5,7 +5,8 @@ hour; shift one whole series by a constant. Every edited value must lie within t
 physiological limits the cohort's loader uses (``display_range`` of the feature; the bedside
 channels' limits of the PhysioNet loader); anything else is a ``ConfigError`` naming the value
 and the limits. The edited stay is a one-stay in-memory bundle, so the model, preprocessing and
-exact level Shapley values run exactly as for a real stay (nothing stored is reused).
+exact level Shapley values (or, for the tabular peer, its summaries, trees and TreeSHAP values)
+run exactly as for a real stay (nothing stored is reused).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 
 from lemof.data.bundle import CohortBundle
 from lemof.errors import ConfigError
-from lemof.explain.explanation import StayExplanation
+from lemof.explain.explanation import StayExplanation, TabularExplanation
 from lemof.explain.results import CohortResults
 from lemof.data.physionet2012 import SIGNAL_CHANNELS
 from lemof.runs.run import Run
@@ -121,6 +122,9 @@ def edited_stay(bundle: CohortBundle, stay_id: int | str, edits: list[Edit]) -> 
     return out
 
 
-def what_if(run: Run, bundle: CohortBundle, stay_id: int | str, edits: list[Edit]) -> StayExplanation:
-    """The explanation of ``stay_id`` with ``edits`` applied (computed, never the stored one)."""
-    return CohortResults(run, edited_stay(bundle, stay_id, edits)).stay(stay_id).explanation
+def what_if(run: Run, bundle: CohortBundle, stay_id: int | str, edits: list[Edit]) -> StayExplanation | TabularExplanation:
+    """The explanation of ``stay_id`` with ``edits`` applied (computed, never the stored one):
+    level SHAP and head contributions for LeMoF, TreeSHAP over the summaries for the tabular peer
+    (whose trees summarise the edited stay like any other)."""
+    results = CohortResults(run, edited_stay(bundle, stay_id, edits)).stay(stay_id)
+    return results.tree_shap if run.kind == "tabular" else results.explanation

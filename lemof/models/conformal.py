@@ -1,5 +1,6 @@
 """The numpy side of the meta-learner: its non-negative least-squares fit and the split-conformal
-interval it is calibrated with (no torch, so evaluation and the pages use them without it)."""
+interval it is calibrated with, and the interval in days of any prediction (no torch, so
+evaluation, the pages and the tabular peer use them without it)."""
 
 from __future__ import annotations
 
@@ -33,3 +34,24 @@ def cross_fit_residuals(x: np.ndarray, y: np.ndarray, folds: int, seed: int) -> 
         w, b = fit_nonnegative(x[~held], y[~held])
         res[held] = np.abs(y[held] - (b + x[held] @ w))
     return res
+
+
+def interval_days(final_log1p: np.ndarray, halfwidth: np.ndarray) -> np.ndarray:
+    """Conformal interval in days, (n, 2), from the log1p-scale prediction and half-width."""
+    lo = np.expm1(np.asarray(final_log1p) - halfwidth).clip(min=0.0)
+    hi = np.expm1(np.asarray(final_log1p) + halfwidth)
+    return np.stack([lo, hi], axis=1)
+
+
+def prediction_arrays(stay_id: np.ndarray, sig_available: np.ndarray, final: np.ndarray, halfwidth: np.ndarray) -> dict[str, np.ndarray]:
+    """``predict_rows``-like output from a prediction on log1p(days) and its interval half-width."""
+    final = np.asarray(final, dtype=np.float64)
+    halfwidth = np.asarray(halfwidth, dtype=np.float64)
+    return {
+        "stay_id": np.asarray(stay_id),
+        "sig_available": np.asarray(sig_available, dtype=bool),
+        "final": final,
+        "halfwidth": halfwidth,
+        "los_days": np.expm1(final).clip(min=0.0),
+        "interval_days": interval_days(final, halfwidth),
+    }

@@ -15,9 +15,12 @@ training budget and early-stopping rule (``../shared/docs/METHOD.md``, "Baseline
   ``xattn_last`` (bidirectional cross-modal attention over the last levels, MulT-style),
   ``mmtm`` (squeeze-excitation exchange between aligned encoder blocks), ``medfuse`` (an LSTM over
   the sequence of modality embeddings; a missing biosignal shortens the sequence).
-- ``gbm``: gradient boosting on per-stay summary statistics (count, mean, min, max, first, last of
-  every EHR variable and biosignal channel, plus the static facts); its predictions are stored,
-  its model is not (no pickle).
+- ``gbm``: gradient boosting (LightGBM) on per-stay summary statistics (``lemof.data.summaries``:
+  counts, mean, variability, extremes, first and last values, trends and time since the last
+  observation of every EHR variable and biosignal channel, plus the static facts), its
+  hyperparameters chosen on validation; its trees are kept as LightGBM's text model, so it
+  predicts and explains (TreeSHAP) any cohort of its family, and it trains on a cohort without
+  any biosignal.
 
 The names are listed here without torch, so a config can be checked anywhere. Each neural
 fusion's network is registered by name with ``@register_fusion`` beside its class (LeMoF and its

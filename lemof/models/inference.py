@@ -10,13 +10,7 @@ import torch
 
 from lemof.data.bundle import CohortBundle
 from lemof.data.preprocess import Preprocessor
-
-
-def interval_days(final_log1p: np.ndarray, halfwidth: np.ndarray) -> np.ndarray:
-    """Conformal interval in days, (n, 2), from the log1p-scale prediction and half-width."""
-    lo = np.expm1(np.asarray(final_log1p) - halfwidth).clip(min=0.0)
-    hi = np.expm1(np.asarray(final_log1p) + halfwidth)
-    return np.stack([lo, hi], axis=1)
+from lemof.models.conformal import interval_days
 
 
 def _concat(parts: list):
@@ -125,17 +119,3 @@ def prediction_table(pred: dict[str, np.ndarray], head_names: list[str], split: 
         for j, name in enumerate(head_names):
             table[f"head_without_signal:{name}"] = without_signal["heads"][:, j].astype(np.float64)
     return pd.DataFrame(table)
-
-
-def prediction_arrays(stay_id: np.ndarray, sig_available: np.ndarray, final: np.ndarray, halfwidth: np.ndarray) -> dict[str, np.ndarray]:
-    """``predict_rows``-like output from a prediction on log1p(days) and its interval half-width."""
-    final = np.asarray(final, dtype=np.float64)
-    halfwidth = np.asarray(halfwidth, dtype=np.float64)
-    return {
-        "stay_id": np.asarray(stay_id),
-        "sig_available": np.asarray(sig_available, dtype=bool),
-        "final": final,
-        "halfwidth": halfwidth,
-        "los_days": np.expm1(final).clip(min=0.0),
-        "interval_days": interval_days(final, halfwidth),
-    }

@@ -5,7 +5,8 @@ predictions and explanations of every stay of the cohort it was trained on.
 
     config.json            everything needed to rebuild the model (JSON, no pickle), with the
                            SHA-256 of model.safetensors and of its own model/preprocessing part
-    model.safetensors      all weights and fitted buffers (none for the tabular peer)
+    model.safetensors      all weights and fitted buffers (LeMoF and the neural baselines)
+    model.lgb.txt          the tabular peer's LightGBM trees, as LightGBM's plain-text model
     metrics.json           validation and test metrics next to the training-median baseline
     level_importance.json  global level importance (stage 2) and the selected levels (LeMoF)
     level_shap.parquet     per-stay level Shapley values for the cohort it was trained on (LeMoF)
@@ -38,6 +39,8 @@ from lemof.errors import CohortError, ConfigError, RunError
 from lemof.evaluation.metrics import RunMetrics
 from lemof.explain.concepts import CONCEPTS_FILE, read_level_concepts
 from lemof.models.fusions import check_fusion, create_model, fusion_kind
+from lemof.models.gbm import MODEL_FILE as GBM_MODEL_FILE
+from lemof.data.summaries import SummarySchema
 from lemof.models.spec import Head, ModelSpec, head_kinds
 from lemof.paths import file_sha256, write_bytes_atomic, write_json_atomic
 from lemof.data.preprocess import Preprocessor
@@ -53,8 +56,12 @@ STAY_VECTORS_FILE = "stay_vectors.safetensors"
 
 
 def spec_sha256(config: dict[str, Any]) -> str:
-    """Hash of what defines the network and its inputs (``model`` and ``preprocessing`` of config.json)."""
-    text = json.dumps({"model": config["model"], "preprocessing": config["preprocessing"]}, sort_keys=True)
+    """Hash of what defines the model and its inputs (``model`` and ``preprocessing`` of config.json,
+    and ``gbm`` for the tabular peer: its summaries and interval)."""
+    defining = {"model": config["model"], "preprocessing": config["preprocessing"]}
+    if config.get("gbm") is not None:
+        defining["gbm"] = config["gbm"]
+    text = json.dumps(defining, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -165,6 +172,7 @@ class Run:
     predictions: pd.DataFrame | None
     warnings: list[str] = field(default_factory=list)
     weights_sha256: str | None = None
+    gbm: dict[str, Any] | None = None  # the tabular peer's config.json section (summaries, interval); None for older gbm runs
     level_concepts: dict[str, Any] | None = None  # level_concepts.json (LeMoF), when present
     _model: Any = field(default=None, repr=False)
     _vectors: tuple[StayVectors | None, dict[int, int]] | None = field(default=None, repr=False)
@@ -201,14 +209,34 @@ class Run:
         return 1 - self.train_config.interval_alpha
 
     @property
+    def summaries(self) -> SummarySchema | None:
+        """The per-stay summaries the tabular peer reads (None for a neural run)."""
+        return SummarySchema.from_dict(self.gbm["summaries"]) if self.gbm is not None else None
+
+    @property
+    def has_model(self) -> bool:
+        """Whether the run can predict a stay now (a network, or the tabular peer's trees); only
+        gbm runs written before the trees were kept cannot (their predictions are stored)."""
+        return self.spec is not None or self.gbm is not None
+
+    @property
     def model(self):
-        """The trained network (``LeMoF``), built from the weights on first use (imports torch)."""
-        if self.spec is None:
-            raise RunError(f"run {self.run_id} ({self.fusion}) has no network: only its predictions for {self.cohort.name} are stored")
+        """The trained model, built on first use: the network (``LeMoF`` or a baseline, imports
+        torch) or the tabular peer's ``GbmModel`` (imports LightGBM)."""
+        if not self.has_model:
+            raise RunError(
+                f"run {self.run_id} ({self.fusion}) stores predictions only for the cohort it was trained on ({self.cohort.name}): it was written "
+                f"before the tabular peer kept its model ({GBM_MODEL_FILE}); retrain it (python -m lemof train --fusion gbm) to use it on other cohorts"
+            )
         if self._model is None:
             with self._model_lock:
                 if self._model is None:
-                    self._model = _build_model(self.path, self.spec)
+                    if self.spec is None:
+                        from lemof.models.gbm import load_gbm  # lazy: imports LightGBM (and scikit-learn, ~2 s)
+
+                        self._model = load_gbm(self.path, self.gbm)
+                    else:
+                        self._model = _build_model(self.path, self.spec)
         return self._model
 
     # --- stored per-stay results --------------------------------------------------------
@@ -281,15 +309,20 @@ def save_run(
     level_shap: pd.DataFrame | None = None,
     stay_vectors: dict[str, np.ndarray] | None = None,
     level_concepts: dict[str, Any] | None = None,
+    gbm: tuple[str, dict[str, Any]] | None = None,
 ) -> None:
     """Write every file of a run into ``directory`` (which the caller makes atomic).
 
     The weights are written first and their SHA-256 goes into ``config.json``, so a later edit
-    of the weights is detected when the run is loaded. A run without a network (the tabular
-    peer) has no weights file.
+    of the weights is detected when the run is loaded. The tabular peer has no network: ``gbm``
+    is its LightGBM text model and its ``config.json`` section (summaries, interval), and the
+    text model's SHA-256 is its ``weights_sha256``.
     """
     directory = Path(directory)
     weights_sha256 = None
+    if gbm is not None:
+        write_bytes_atomic(directory / GBM_MODEL_FILE, gbm[0].encode("utf-8"))
+        weights_sha256 = file_sha256(directory / GBM_MODEL_FILE)
     if network is not None:
         from safetensors.torch import save_file
 
@@ -307,6 +340,7 @@ def save_run(
         "train": train_config,
         "cohort": cohort,
         "weights_sha256": weights_sha256,
+        **({"gbm": gbm[1]} if gbm is not None else {}),
         **extra,
     }
     config["spec_sha256"] = spec_sha256(config)
@@ -391,6 +425,19 @@ def check_weights(path: Path, recorded_sha256: str | None) -> list[str]:
     return warnings
 
 
+def check_gbm_model(path: Path, recorded_sha256: str | None) -> list[str]:
+    """Refuse a tabular model file that is missing or was changed after training (its SHA-256)."""
+    run = path.parent.name
+    if not path.exists():
+        raise RunError(f"run {run} has no {GBM_MODEL_FILE} (the tabular peer's trees)")
+    if recorded_sha256 is None or file_sha256(path) != recorded_sha256:
+        raise RunError(
+            f"{GBM_MODEL_FILE} of run {run} does not match the SHA-256 recorded when the run was written "
+            "(the model was changed or damaged after training); retrain or restore the file"
+        )
+    return []
+
+
 def _build_model(path: Path, spec: ModelSpec):
     """The network of a run directory, weights loaded and checked against the spec (imports torch)."""
     from safetensors import SafetensorError
@@ -460,10 +507,20 @@ def load_run(path: str | Path) -> Run:
         )
     if kind == "lemof" and (not spec.selected_levels["ehr"] or not spec.selected_levels["sig"]):
         raise RunError(f"run {path.name} was not trained to the end (no selected levels in config.json)")
-    warnings = check_weights(path / WEIGHTS_FILE, config.get("weights_sha256")) if kind != "tabular" else []
+    gbm = config.get("gbm") if kind == "tabular" else None
+    if kind != "tabular":
+        warnings = check_weights(path / WEIGHTS_FILE, config.get("weights_sha256"))
+    elif gbm is not None:
+        warnings = check_gbm_model(path / GBM_MODEL_FILE, config.get("weights_sha256"))
+        try:
+            SummarySchema.from_dict(gbm["summaries"]), float(gbm["interval_halfwidth"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RunError(f"run {path.name} has a malformed gbm section in config.json ({type(exc).__name__}: {exc})") from None
+    else:
+        warnings = [f"run {path.name} ({fusion}) was trained before the tabular peer kept its model: it predicts only {config['cohort'].get('name')} (retrain it to use it on other cohorts)"]
     predictions = _read_parquet(path / "predictions.parquet")
-    if kind == "tabular" and predictions is None:
-        raise RunError(f"run {path.name} ({fusion}) has no predictions.parquet, and no network to predict with")
+    if kind == "tabular" and gbm is None and predictions is None:
+        raise RunError(f"run {path.name} ({fusion}) has no predictions.parquet, and no model to predict with")
     return Run(
         path=path,
         run_id=str(config.get("run_id", path.name)),
@@ -482,6 +539,7 @@ def load_run(path: str | Path) -> Run:
         predictions=predictions,
         warnings=warnings,
         weights_sha256=config.get("weights_sha256"),
+        gbm=gbm,
         level_concepts=read_level_concepts(path / CONCEPTS_FILE) if kind == "lemof" else None,
     )
 
@@ -495,12 +553,14 @@ def check_run_fits_cohort(run: Run, bundle: "CohortBundle") -> None:
         )
     if run.preprocessor is not None:
         run.preprocessor.check_compatible(bundle)
+    if run.gbm is not None:
+        run.summaries.check_compatible(bundle)
 
 
 def require_lemof(run: Run) -> None:
     """``RunError`` naming what does apply, for a run whose model is not LeMoF."""
     if not run.is_lemof:
-        extra = "Integrated Gradients over its inputs do" if run.kind == "baseline" else "it stores predictions only"
+        extra = "Integrated Gradients over its inputs do" if run.kind == "baseline" else "its own TreeSHAP values over its summary features do"
         raise RunError(
             f"run {run.run_id} is the {run.fusion!r} baseline: level SHAP, head contributions and cross-modal attention "
             f"explain LeMoF and do not apply to it ({extra}; its metrics: python -m lemof evaluate)"

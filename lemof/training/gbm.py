@@ -1,98 +1,115 @@
-"""The tabular peer: gradient boosting on per-stay summary statistics (``fusion = "gbm"``).
+"""Training the tabular peer (``fusion = "gbm"``): LightGBM on per-stay summaries, chosen on validation.
 
-What a clinical researcher tries first: for every EHR variable and biosignal channel the count,
-mean, minimum, maximum, first and last observed value over the window, plus the static facts;
-scikit-learn's ``HistGradientBoostingRegressor`` on log1p(days), its loss and size chosen on the
-validation split, a split-conformal interval from validation residuals. Its predictions are
-stored per stay; the fitted model is not kept (it could only be stored as a pickle).
+The features are ``lemof.data.summaries`` (trends, variability, time since last observation,
+counts, first/last/min/max/mean of every EHR variable and biosignal channel, the static facts);
+the target is log1p(days). Hyperparameters are chosen on the validation split alone, in a fixed
+sequence of small grids (each step keeps the best so far, by validation MAE in days):
+
+1. the loss on log1p(days): ``l2``, ``huber`` (delta 0.5) or ``l1``;
+2. tree size: ``num_leaves`` x ``min_data_in_leaf``;
+3. ``feature_fraction`` (columns per tree);
+4. ``learning_rate``.
+
+Every fit stops early on the validation split (no improvement of its MAE on log1p-days in
+``EARLY_STOPPING`` rounds). The chosen booster is written as text, parsed back, and *that* model
+predicts every stay (so the stored predictions are exactly what the loaded run computes); the
+split-conformal half-width comes from its validation residuals, as for the other methods. The
+test split is never looked at. Deterministic (``lemof.models.gbm.DETERMINISTIC``, the run's seed).
 """
 
 from __future__ import annotations
 
-import itertools
+import json
 import time
 
 import numpy as np
-import pandas as pd
 
 from lemof.data.bundle import CohortBundle
+from lemof.data.summaries import SummarySchema
 from lemof.models.conformal import conformal_quantile
+from lemof.models.gbm import DETERMINISTIC, booster_feature_names, gbm_from_text
 from lemof.progress import Progress
 from lemof.training.config import TrainConfig
 
-STATS = ("count", "mean", "min", "max", "first", "last")
-GRID = {"loss": ("squared_error", "absolute_error"), "learning_rate": (0.05, 0.1), "max_leaf_nodes": (15, 31)}
-_CHUNK = 256
+START = {"objective": "l2", "num_leaves": 15, "min_data_in_leaf": 20, "feature_fraction": 0.8, "learning_rate": 0.05, "lambda_l2": 1.0}
+SEARCH = (
+    ("loss", [{"objective": "l2"}, {"objective": "huber", "alpha": 0.5}, {"objective": "l1"}]),
+    ("tree size", [{"num_leaves": leaves, "min_data_in_leaf": m} for leaves in (7, 15, 31) for m in (10, 40)]),
+    ("feature fraction", [{"feature_fraction": f} for f in (0.5, 0.8, 1.0)]),
+    ("learning rate", [{"learning_rate": lr} for lr in (0.02, 0.05, 0.1)]),
+)
+MAX_ROUNDS = 3000
+EARLY_STOPPING = 50
 
 
-def _summaries(values: np.ndarray, observed: np.ndarray) -> np.ndarray:
-    """(n, steps, k) values + observed mask -> (n, k, 6) count, mean, min, max, first, last (NaN if none)."""
-    n, t, k = values.shape
-    v = np.where(observed, values, np.nan).astype(np.float64)
-    count = observed.sum(axis=1).astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.nansum(v, axis=1) / count
-    lo = np.where(count > 0, np.nanmin(np.where(observed, v, np.inf), axis=1), np.nan)
-    hi = np.where(count > 0, np.nanmax(np.where(observed, v, -np.inf), axis=1), np.nan)
-    steps = np.arange(t)[None, :, None]
-    first_i = np.where(observed, steps, t).min(axis=1)
-    last_i = np.where(observed, steps, -1).max(axis=1)
-    take = lambda i: np.take_along_axis(v, np.clip(i, 0, t - 1)[:, None, :], axis=1)[:, 0, :]  # noqa: E731
-    first = np.where(count > 0, take(first_i), np.nan)
-    last = np.where(count > 0, take(last_i), np.nan)
-    return np.stack([count, mean, lo, hi, first, last], axis=2)
+def fit_booster(params: dict, x: np.ndarray, y: np.ndarray, tr: np.ndarray, va: np.ndarray, names: list[str], seed: int):
+    """One LightGBM fit of ``params`` on rows ``tr`` of ``x`` (n, F) / ``y`` (n,) log1p-days,
+    stopped early on rows ``va``; ``best_iteration`` is the tree it stopped at."""
+    import lightgbm as lgb  # lazy: imports scikit-learn (~2 s); only training needs it here
+
+    full = {**DETERMINISTIC, **params, "seed": seed, "metric": "l1", "feature_pre_filter": False}
+    if full["objective"] != "huber":
+        full.pop("alpha", None)
+    train_set = lgb.Dataset(x[tr], y[tr], feature_name=names, params={"verbosity": -1})
+    val_set = lgb.Dataset(x[va], y[va], reference=train_set)
+    booster = lgb.train(full, train_set, num_boost_round=MAX_ROUNDS, valid_sets=[val_set], callbacks=[lgb.early_stopping(EARLY_STOPPING, verbose=False)])
+    return booster
 
 
-def summary_features(bundle: CohortBundle) -> pd.DataFrame:
-    """One row per stay: 6 statistics of every EHR variable and biosignal channel, and the static facts."""
-    n = len(bundle)
-    ehr_names, sig_names = bundle.ehr_feature_names, bundle.signal_channels
-    ehr = np.empty((n, len(ehr_names), len(STATS)))
-    sig = np.full((n, len(sig_names), len(STATS)), np.nan)
-    has_signal = bundle.stays["has_signal"].to_numpy(dtype=bool)
-    for start in range(0, n, _CHUNK):
-        sl = slice(start, start + _CHUNK)
-        ehr[sl] = _summaries(np.asarray(bundle.ehr_values[sl], dtype=np.float64), np.asarray(bundle.ehr_mask[sl]).astype(bool))
-        values = np.asarray(bundle.signal[sl], dtype=np.float32).transpose(0, 2, 1) * bundle.signal_scale  # (b, L, C)
-        observed = np.isfinite(values) if bundle.signal_mask is None else np.asarray(bundle.signal_mask[sl]).astype(bool).transpose(0, 2, 1)
-        observed &= has_signal[sl][:, None, None]
-        sig[sl] = _summaries(values, observed)
-    cols = {f"ehr:{f}:{s}": ehr[:, j, k] for j, f in enumerate(ehr_names) for k, s in enumerate(STATS)}
-    cols |= {f"sig:{c}:{s}": sig[:, j, k] for j, c in enumerate(sig_names) for k, s in enumerate(STATS)}
-    table = pd.DataFrame(cols)
-    table["sig:available"] = has_signal.astype(float)
-    stays = bundle.stays
-    for s in bundle.static_features:
-        if s["kind"] == "numeric":
-            table[f"static:{s['name']}"] = stays[s["name"]].astype(float).to_numpy()
-        else:
-            for c in s["categories"]:
-                table[f"static:{s['name']}={c}"] = (stays[s["name"]].astype(str) == str(c)).to_numpy(dtype=float)
-    return table
+def lightgbm_version() -> str:
+    import lightgbm as lgb  # lazy: imports scikit-learn (~2 s)
+
+    return str(lgb.__version__)
+
+
+def validation_mae_days(pred_log1p: np.ndarray, y_log1p: np.ndarray) -> float:
+    """MAE in days of predictions on log1p(days) (what the search minimises)."""
+    return float(np.mean(np.abs(np.expm1(pred_log1p).clip(min=0) - np.expm1(y_log1p))))
 
 
 def train_gbm(bundle: CohortBundle, rows: dict[str, np.ndarray], cfg: TrainConfig, progress: Progress | None, say) -> dict:
-    """Fit on train, choose on val, predict every stay; returns predictions and what was chosen."""
-    from sklearn.ensemble import HistGradientBoostingRegressor
-
-    x = summary_features(bundle)
+    """Choose and fit on train + validation; returns the model (as it will be loaded), its text,
+    its predictions of every stay and what was chosen."""
+    schema = SummarySchema.of(bundle)
+    names = schema.names
+    started = time.time()
+    x = schema.features(bundle)
     y = np.log1p(bundle.stays["los_days"].to_numpy(dtype=np.float64))
     tr, va = rows["train"], rows["val"]
-    say(f"gbm: {x.shape[1]} summary features for {len(x)} stays")
-    grid = [dict(zip(GRID, values)) for values in itertools.product(*GRID.values())]
-    best = None
-    for i, params in enumerate(grid):
-        started = time.time()
-        model = HistGradientBoostingRegressor(max_iter=500, early_stopping=True, validation_fraction=0.15, n_iter_no_change=20, random_state=cfg.seed, **params)
-        model.fit(x.iloc[tr], y[tr])
-        val_mae = float(np.mean(np.abs(np.expm1(model.predict(x.iloc[va])).clip(min=0) - np.expm1(y[va]))))
-        say(f"gbm {params}: {model.n_iter_} trees, validation MAE {val_mae:.3f} d ({time.time() - started:.1f} s)")
-        if best is None or val_mae < best[0]:
-            best = (val_mae, params, model)
-        if progress is not None:
-            progress("gbm: choosing on validation", i + 1, len(grid), f"best validation MAE {best[0]:.3f} d")
-    val_mae, params, model = best
-    final = model.predict(x)
-    halfwidth = conformal_quantile(np.abs(y[va] - final[va]), cfg.interval_alpha)
-    say(f"gbm chosen {params} (validation MAE {val_mae:.3f} d, {model.n_iter_} trees); interval ±{halfwidth:.3f} (log1p)")
-    return {"final": final, "halfwidth": np.full(len(final), halfwidth), "params": params, "n_trees": int(model.n_iter_), "features": list(x.columns), "val_mae_days": val_mae}
+    say(f"gbm: {x.shape[1]} summary features for {len(x)} stays ({time.time() - started:.1f} s)")
+    tried: dict[str, tuple[float, int, object]] = {}  # params (JSON) -> (validation MAE, trees, booster)
+    best = dict(START)
+    total = sum(len(options) for _, options in SEARCH)
+    done = 0
+    for step, options in SEARCH:
+        for option in options:
+            params = {**best, **option}
+            key = json.dumps(params, sort_keys=True)
+            if key not in tried:
+                t0 = time.time()
+                booster = fit_booster(params, x, y, tr, va, booster_feature_names(names), cfg.seed)
+                mae = validation_mae_days(booster.predict(x[va], num_iteration=booster.best_iteration), y[va])
+                tried[key] = (mae, booster.best_iteration, booster)
+                say(f"gbm {step} {option}: {booster.best_iteration} trees, validation MAE {mae:.3f} d ({time.time() - t0:.1f} s)")
+            done += 1
+            if progress is not None:
+                progress("gbm: choosing on validation", done, total, f"{step}: best validation MAE {min(v[0] for v in tried.values()):.3f} d")
+        best = json.loads(min(tried, key=lambda k: tried[k][0]))  # the best so far over everything tried (first on ties)
+    key = json.dumps(best, sort_keys=True)
+    val_mae, n_trees, booster = tried[key]
+    text = booster.model_to_string(num_iteration=n_trees)
+    model = gbm_from_text(text, schema, 0.0, what="the trained gbm model")  # exactly what the run will load
+    final = model.raw(x)
+    model.halfwidth = conformal_quantile(np.abs(y[va] - final[va]), cfg.interval_alpha)
+    say(f"gbm chosen {best} (validation MAE {val_mae:.3f} d, {n_trees} trees, {len(tried)} fits); interval ±{model.halfwidth:.3f} (log1p)")
+    return {
+        "model": model,
+        "text": text,
+        "final": final,
+        "params": best,
+        "n_trees": int(n_trees),
+        "val_mae_days": val_mae,
+        "fits": len(tried),
+        "features": names,
+    }
+

@@ -44,16 +44,26 @@ class TrainingInputs:
         )
 
 
-def split_rows(bundle: CohortBundle) -> dict[str, np.ndarray]:
-    """Row indices per split; ``CohortError`` when a split is too small to train on."""
+def split_rows(bundle: CohortBundle, *, need_signal: bool = True) -> dict[str, np.ndarray]:
+    """Row indices per split; ``CohortError`` when a split is too small to train on.
+
+    ``need_signal`` (LeMoF, its ablations and the neural baselines): at least 2 train and 2
+    validation stays with a biosignal, since they fuse the EHR with it: stage 1 fits a biosignal
+    encoder and the fusion heads on those stays. A cohort without them (e.g. MIMIC-IV without its
+    ECG module) is refused in one line that points to the tabular peer, which needs none."""
     rows = {s: bundle.rows(s) for s in ("train", "val", "test")}
     for split, need in MIN_STAYS.items():
         if len(rows[split]) < need:
             raise CohortError(f"cohort {bundle.name!r} has {len(rows[split])} {split} stays; training needs at least {need}")
-    with_sig = bundle.stays["has_signal"].to_numpy(dtype=bool)
-    for split in ("train", "val"):
-        if with_sig[rows[split]].sum() < 2:
-            raise CohortError(f"cohort {bundle.name!r} has fewer than 2 {split} stays with a biosignal")
+    if need_signal:
+        with_sig = bundle.stays["has_signal"].to_numpy(dtype=bool)
+        for split in ("train", "val"):
+            n = int(with_sig[rows[split]].sum())
+            if n < 2:
+                raise CohortError(
+                    f"cohort {bundle.name!r} has {n} {split} stays with a biosignal ({bundle.sig_label}); LeMoF and the fusion baselines "
+                    f"fuse the EHR with it and need at least 2 in train and in val: train the tabular peer instead (--fusion gbm), which needs none"
+                )
     return rows
 
 

@@ -19,7 +19,7 @@ import torch
 
 from lemof.data.bundle import open_bundle
 from lemof.evaluation.evaluate import evaluation_report
-from lemof.models.inference import prediction_arrays, predict_rows, prediction_table
+from lemof.models.inference import predict_rows, prediction_table
 from lemof.evaluation.metrics import RunMetrics
 from lemof.models.fusions import LEMOF_VARIANTS, create_model, fusion_kind
 from lemof.models.model import LeMoF
@@ -38,7 +38,8 @@ from lemof.training.stage2 import Stage2Result, run_stage2
 from lemof.training.stage3 import best_level_tokens, fit_meta_learner, fused_predictions, head_matrix, train_fusion
 from lemof.training.baselines import train_baseline
 from lemof.errors import ConfigError
-from lemof.training.gbm import train_gbm
+from lemof.training.gbm import lightgbm_version, train_gbm
+from lemof.models.gbm import MODEL_FILE as GBM_MODEL_FILE
 
 
 class TrainingLog:
@@ -244,12 +245,14 @@ def train(
         if w.active:
             raise ConfigError("gbm trains on the CPU in one process; run it without torchrun")
 
-        rows = split_rows(bundle)
-        say("splits: " + ", ".join(f"{k} {len(v)}" for k, v in rows.items()))
+        rows = split_rows(bundle, need_signal=False)
+        say("splits: " + ", ".join(f"{k} {len(v)}" for k, v in rows.items()) + f"; {int(bundle.stays['has_signal'].sum())} stays with a biosignal")
         result = train_gbm(bundle, rows, cfg, progress, say)
-        pred = prediction_arrays(bundle.stays["stay_id"].to_numpy(), bundle.stays["has_signal"].to_numpy(), result["final"], result["halfwidth"])
+        model = result["model"]
+        pred = model.predict(bundle, np.arange(len(bundle)))  # the model as it will be loaded
         metrics = assess_predictions(bundle, pred, rows, [], say)
-        stored["stage_reports"] = {"gbm": {k: result[k] for k in ("params", "n_trees", "val_mae_days", "features")}}
+        stored["stage_reports"] = {"gbm": {k: result[k] for k in ("params", "n_trees", "val_mae_days", "fits", "features")}}
+        stored["gbm"] = (result["text"], {"model_file": GBM_MODEL_FILE, "summaries": model.schema.to_dict(), "interval_halfwidth": model.halfwidth, "lightgbm": lightgbm_version()})
     else:
         say("splits: " + ", ".join(f"{k} {len(v)}" for k, v in inputs.rows.items()))
         say(inputs.describe())
@@ -281,6 +284,7 @@ def train(
             level_shap=stored.get("level_shap"),
             stay_vectors=stored.get("stay_vectors"),
             level_concepts=stored.get("level_concepts"),
+            gbm=stored.get("gbm"),
             extra={
                 "stage_reports": stored.get("stage_reports", {}),
                 "train_median_los_days": metrics.train_median_los_days,

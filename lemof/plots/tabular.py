@@ -1,0 +1,95 @@
+"""The tabular peer's explanation of one stay: its TreeSHAP values as a waterfall."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from lemof.explain.explanation import TabularExplanation
+from lemof.plots.style import MODALITY_COLOURS, REFERENCE, TOTAL_COLOUR, base_layout, days_ticks, with_alt
+
+TOP_FEATURES = 12
+
+
+def _value_text(value: float | None, name: str = "") -> str:
+    """The stay's value of summary column ``name`` as shown: yes/no for a one-hot fact or whether
+    a biosignal was recorded, 'never observed' for a missing summary, else 3 significant digits."""
+    if value is None:
+        return "never observed"
+    if name == "sig:available" or (name.startswith("static:") and "=" in name):
+        return "yes" if value == 1 else "no"
+    return f"{value:.3g}" if abs(value) < 1e4 else f"{value:.4g}"
+
+
+def _bar_label(expl: TabularExplanation, i: int) -> str:
+    """``Heart rate (bpm): mean = 92.1``; a yes/no fact in brackets: ``first careunit = SICU (yes)``."""
+    text = _value_text(expl.values[i], expl.features[i])
+    return f"{expl.labels[i]} ({text})" if text in ("yes", "no") else f"{expl.labels[i]} = {text}"
+
+
+def tree_shap_rows(expl: TabularExplanation, k: int = TOP_FEATURES) -> list[dict]:
+    """The ``k`` largest contributions as table rows (feature, the stay's value, contribution)."""
+    order, _ = expl.top(k)
+    return [{"feature": expl.labels[i], "this stay": _value_text(expl.values[i], expl.features[i]), "contribution (log1p-days)": round(expl.contributions[i], 4)} for i in order]
+
+
+def tree_shap_range(expl: TabularExplanation, k: int = TOP_FEATURES) -> tuple[float, float]:
+    """(low, high) on log1p-days that the waterfall of ``expl`` spans (to share a scale)."""
+    order, rest = expl.top(k)
+    running, points = expl.base_value, [0.0, expl.base_value, expl.output]
+    for phi in [expl.contributions[i] for i in order] + [rest]:
+        running += phi
+        points.append(running)
+    return min(points), max(points)
+
+
+def tree_shap_figure(expl: TabularExplanation, k: int = TOP_FEATURES, value_range: tuple[float, float] | None = None, sig_label: str = "ECG") -> go.Figure:
+    """Horizontal waterfall from the trees' base value through the ``k`` largest TreeSHAP
+    contributions and all other features together to the prediction, on log1p(days) where they
+    add up exactly (top axis: days). EHR and static facts blue, biosignal orange; the direction
+    is the sign (right lengthens the predicted stay)."""
+    order, rest = expl.top(k)
+    n_rest = len(expl.contributions) - len(order)
+    labels, bases, widths, colours, texts = ["base value (average stay)"], [0.0], [expl.base_value], [TOTAL_COLOUR], [f"{expl.base_value:.3f}"]
+    running = expl.base_value
+    for i in order:
+        labels.append(_bar_label(expl, i))
+        bases.append(running)
+        widths.append(expl.contributions[i])
+        colours.append(MODALITY_COLOURS[expl.modalities[i]])
+        texts.append(f"{expl.contributions[i]:+.3f}")
+        running += expl.contributions[i]
+    labels.append(f"{n_rest} other features")
+    bases.append(running)
+    widths.append(rest)
+    colours.append(REFERENCE)
+    texts.append(f"{rest:+.3f}")
+    labels.append("prediction")
+    bases.append(0.0)
+    widths.append(expl.output)
+    colours.append(TOTAL_COLOUR)
+    texts.append(f"{expl.output:.3f} = {expl.los_days:.2f} d")
+    lo, hi = value_range if value_range is not None else tree_shap_range(expl, k)
+    lo, hi = min(lo, 0.0), max(hi, 0.0)
+    pad = 0.35 * (hi - lo) + 0.05
+    x_range = [lo - (pad if lo < 0 else 0.05), hi + pad]
+    fig = go.Figure(
+        go.Bar(
+            y=labels, x=widths, base=bases, orientation="h", marker_color=colours, text=texts, textposition="outside",
+            cliponaxis=False, hovertemplate="%{y}<br>%{text}<extra></extra>", showlegend=False,
+        )
+    )
+    fig.add_bar(x=[None], y=[None], marker_color=MODALITY_COLOURS["ehr"], name="EHR summary or static fact")
+    fig.add_bar(x=[None], y=[None], marker_color=MODALITY_COLOURS["sig"], name=f"{sig_label} summary")
+    fig.update_yaxes(categoryorder="array", categoryarray=labels[::-1], automargin=True)
+    fig.update_xaxes(title="log1p(LOS days): the parts add up exactly · top axis: days", range=x_range, zeroline=True, zerolinecolor="#444")
+    tickvals, ticktext = days_ticks(max(x_range[0], 0.0), x_range[1])
+    fig.update_layout(xaxis2=dict(overlaying="x", side="top", range=x_range, tickvals=tickvals, ticktext=ticktext, showgrid=False, tickfont=dict(size=11)))
+    fig.add_scatter(x=[None], y=[None], xaxis="x2", showlegend=False)  # makes the top axis drawn
+    base_layout(fig, title=f"TreeSHAP: base value + Σ contributions = prediction<br><sup>the {len(order)} largest of {len(expl.contributions)} summary features</sup>", height=max(360, 30 * len(labels) + 200))
+    fig.update_layout(margin=dict(t=115))
+    top = "; ".join(f"{expl.labels[i]} {expl.contributions[i]:+.3f}" for i in order[:5])
+    return with_alt(
+        fig,
+        f"Waterfall on the log1p-days scale: base value {expl.base_value:.3f}; largest contributions {top}; {n_rest} other features {rest:+.3f}; "
+        f"prediction {expl.output:.3f} log1p-days = {expl.los_days:.2f} days.",
+    )
