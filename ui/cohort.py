@@ -79,7 +79,8 @@ def view(ctx: ActiveContext, split: str) -> CohortView | None:
 
 
 def summary(ctx: ActiveContext, v: CohortView) -> None:
-    source = "the predictions stored when it was trained on this cohort" if v.stored else f"its network (it was trained on {ctx.run.cohort.name})"
+    model = "its trees" if ctx.run.kind == "tabular" else "its network"
+    source = "the predictions stored when it was trained on this cohort" if v.stored else f"{model} (it was trained on {ctx.run.cohort.name})"
     st.markdown(f"**Run** `{v.run_id}` on **{ctx.bundle.name}**: {v.n:,} {scope(v)}, scored from {source}.")
     c = st.columns(4)
     o = v.overall
