@@ -92,18 +92,23 @@ def finetune_fusion(
 ) -> FitReport:
     """Train the fusion together with both modality models, on raw inputs (B, T, C) and (B, C, L).
 
-    Loss = Huber(fused) + stage 1's loss of each modality model (the biosignal's on stays that
-    have one), so the global and level heads the meta-learner and the level stacker read keep
+    Training loss = Huber(fused) + stage 1's loss of each modality model (the biosignal's on stays
+    that have one), so the global and level heads the meta-learner and the level stacker read keep
     matching the encoders they read. The fusion learns at ``lr``, the modality models at
-    ``lr * finetune_lr_scale``; signal dropout hides the biosignal from the fusion only; early
-    stopping on the same loss over validation stays."""
+    ``lr * finetune_lr_scale``; signal dropout hides the biosignal from the fusion only. Early
+    stopping, as without fine-tuning, on the fused head's Huber loss over validation stays (the
+    modality terms are already at their validation minimum after stage 1's early stopping, so
+    counting them would stop stage 3 before the fusion has learnt)."""
     net = FineTuningNet(model)
     drop_signal = signal_dropout(cfg.signal_dropout, seed)
 
     def batch_loss(module: nn.Module, idx: torch.Tensor, training: bool) -> torch.Tensor:
         avail, target = sig_available[idx], y[idx]
         fused, ehr_levels, ehr_global, sig_levels, sig_global = module(ehr_x[idx], sig_x[idx], drop_signal(avail) if training else avail)
-        loss = nn.functional.huber_loss(fused, target, delta=cfg.huber_delta) + modality_loss(ehr_levels, ehr_global, target, cfg)
+        loss = nn.functional.huber_loss(fused, target, delta=cfg.huber_delta)
+        if not training:
+            return loss
+        loss = loss + modality_loss(ehr_levels, ehr_global, target, cfg)
         return loss + modality_loss(sig_levels, sig_global, target, cfg, weight=avail.to(target.dtype))
 
     encoders = [p for m in (model.ehr, model.sig) for p in m.parameters()]
