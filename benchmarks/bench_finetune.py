@@ -5,9 +5,11 @@
 Trains the grid cells ``lemof`` and ``lemof_ft`` (LeMoF with ``finetune_encoders``) of each cohort
 and seed with ``gru+resnet1d`` (``benchmarks/grid_run.py``: the cohort's recipe, resumable, cells
 under OUT/<cohort>/), then reads each run's validation and test MAE, its training time and its
-stage-3 epochs. The decision uses validation MAE only: the option is adopted as the default only
-if its mean validation MAE over seeds is lower on every cohort. Test MAE is reported, never used.
-Writes benchmarks/results/finetune_validation.json.
+stage-3 epochs. The decision uses validation stays only: per cohort, the paired difference of
+absolute errors (fine-tuned − frozen, each stay's error averaged over the seeds both have) with a
+bootstrap interval over the validation stays (``lemof.evaluation.stats.paired_bootstrap``, as the
+grid's test comparisons); the option becomes the default only if that interval lies below zero on
+every cohort. Test MAE is reported, never used. Writes benchmarks/results/finetune_validation.json.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from _common import save
-from grid_run import COHORTS, LEMOF, LEMOF_FT, GridSpec, run_grid
+from grid_run import COHORTS, LEMOF, LEMOF_FT, GridSpec, cohort_dir, run_grid
 
 ENCODERS = "gru+resnet1d"
 
@@ -38,19 +41,35 @@ def cell_summary(run_dir: Path) -> dict:
     }
 
 
+def val_abs_errors(run_dir: Path, observed: pd.Series) -> np.ndarray:
+    """Absolute error (days) of each validation stay, in ``observed``'s order."""
+    pred = pd.read_parquet(run_dir / "predictions.parquet").set_index("stay_id")
+    return np.abs(pred.loc[observed.index, "los_days"].to_numpy(dtype=float) - observed.to_numpy(dtype=float))
+
+
 def summarise(spec: GridSpec, out: Path) -> dict:
+    from lemof import open_bundle
+    from lemof.evaluation.stats import paired_bootstrap
+
     cohorts = {}
     for cohort in spec.cohorts:
-        cells = {m: {c.seed: cell_summary(c.run_dir(out)) for c in spec.cells() if c.cohort == cohort and c.fusion == m and c.finished(out)}
-                 for m in (LEMOF, LEMOF_FT)}
+        mine = {m: {c.seed: c.run_dir(out) for c in spec.cells() if c.cohort == cohort and c.fusion == m and c.finished(out)} for m in (LEMOF, LEMOF_FT)}
+        cells = {m: {s: cell_summary(d) for s, d in runs.items()} for m, runs in mine.items()}
         seeds = sorted(set(cells[LEMOF]) & set(cells[LEMOF_FT]))
         mean = {m: {k: float(np.mean([cells[m][s][k] for s in seeds])) if seeds else None for k in ("val_mae_days", "test_mae_days", "training_seconds")}
                 for m in cells}
+        diff = None
+        if seeds:
+            stays = open_bundle(cohort_dir(cohort)).stays
+            observed = stays[stays["split"].astype(str) == "val"].set_index("stay_id")["los_days"].sort_index()
+            err = {m: np.mean([val_abs_errors(mine[m][s], observed) for s in seeds], axis=0) for m in mine}
+            diff = paired_bootstrap(err[LEMOF_FT], err[LEMOF])
         cohorts[cohort] = {"seeds": seeds, "cells": {m: {str(s): v for s, v in c.items()} for m, c in cells.items()}, "mean_over_seeds": mean,
-                           "finetune_lower_val_mae": bool(seeds) and mean[LEMOF_FT]["val_mae_days"] < mean[LEMOF]["val_mae_days"]}
-    adopt = all(c["finetune_lower_val_mae"] for c in cohorts.values())
+                           "val_diff_finetuned_minus_frozen_days": diff, "finetune_helps_on_val": diff is not None and diff["hi"] < 0}
+    adopt = all(c["finetune_helps_on_val"] for c in cohorts.values())
     return {"encoders": ENCODERS, "options": spec.options, "cohorts": cohorts, "adopt_finetune_as_default": adopt,
-            "rule": "adopt only if mean validation MAE over seeds is lower with fine-tuning on every cohort; test MAE is not used"}
+            "rule": "adopt only if, on every cohort, the paired 95 % bootstrap interval of the validation MAE difference "
+                    "(fine-tuned - frozen, per-stay errors averaged over seeds) lies below zero; test MAE is not used"}
 
 
 def main(argv=None) -> int:
