@@ -25,7 +25,7 @@ from grid_run import COHORTS, DEFAULT_COHORTS, DEFAULT_ENCODERS, DEFAULT_SEEDS, 
 
 QUICK_HELP = (
     "quick grid: only the synthetic cohort, encoders gru+resnet1d, seed 0, every method "
-    f"({len(FUSIONS)} cells: LeMoF, gbm, 5 baselines, 5 ablations), each trained with "
+    f"({len(FUSIONS)} cells: LeMoF, LeMoF with fine-tuned encoders, gbm, 5 baselines, 5 ablations), each trained with "
     + ", ".join(f"{k}={v}" for k, v in QUICK_OPTIONS.items())
     + " (other TrainConfig options at their defaults); about 5 minutes on 2 idle CPU cores, report included (far longer when "
     "the cores are busy: see --threads); --cohorts/--fusions/--encoders/--seeds still narrow or change it; "

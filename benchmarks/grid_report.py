@@ -26,14 +26,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from grid_run import FUSIONS, GBM, LEMOF, TABULAR, Cell, GridSpec, method_kind, scan  # first: it puts the repository on sys.path
+from grid_run import FUSIONS, GBM, LEMOF, TABULAR, Cell, GridSpec, config_mismatch, method_kind, scan  # first: it puts the repository on sys.path
 from lemof.evaluation.stats import (  # noqa: F401  (re-exported: the grid's statistics in one place)
     B_DEFAULT, LEVEL, METRICS, SEED_DEFAULT, bootstrap_indices, bootstrap_mean_ci, hierarchical_bootstrap, hierarchical_bootstrap_diff,
     metric_replicates, paired_bootstrap, percentile_ci,
 )
 
 LABELS = {
-    "lemof": "LeMoF", "gbm": "GBM (tabular)", "early": "Early fusion", "late": "Late fusion", "xattn_last": "Cross-attention, last level",
+    "lemof": "LeMoF", "lemof_ft": "LeMoF: encoders fine-tuned", "gbm": "GBM (tabular)", "early": "Early fusion", "late": "Late fusion", "xattn_last": "Cross-attention, last level",
     "mmtm": "MMTM", "medfuse": "MedFuse", "all_levels": "LeMoF: all levels", "last_level": "LeMoF: last level only",
     "random_level": "LeMoF: random level", "no_meta": "LeMoF: no meta-learner", "no_global": "LeMoF: no global heads",
 }
@@ -93,8 +93,8 @@ def load_cell(cell: Cell, run_dir: Path, test_los: pd.Series, fingerprint: str, 
     trained_on = (config.get("cohort") or {}).get("fingerprint")
     if trained_on != fingerprint:
         raise ValueError(f"trained on cohort fingerprint {trained_on}, the cohort now is {fingerprint}")
-    if config.get("fusion", cell.fusion) != cell.fusion:
-        raise ValueError(f"config.json says fusion {config.get('fusion')!r}, not {cell.fusion!r}")
+    if problem := config_mismatch(cell.fusion, config):
+        raise ValueError(problem)
     if target is not None:
         test = external_table(run_dir, config, target)
     else:

@@ -26,9 +26,12 @@ from lemof.progress import TqdmProgress
 LEMOF = "lemof"
 GBM = "gbm"
 TABULAR = "tabular"  # the encoders label of gbm cells: it uses per-stay summary statistics, no encoders
+LEMOF_FT = "lemof_ft"  # LeMoF with its encoders fine-tuned in stage 3 (TrainConfig.finetune_encoders)
+VARIANTS = (LEMOF_FT,)  # LeMoF with an option switched on: a grid method, not a fusion of the library
+METHOD_OPTIONS = {LEMOF_FT: {"fusion": LEMOF, "finetune_encoders": True}}  # the TrainConfig options of each variant
 BASELINES = ("early", "late", "xattn_last", "mmtm", "medfuse")
 ABLATIONS = ("all_levels", "last_level", "random_level", "no_meta", "no_global")
-FUSIONS = (LEMOF, GBM, *BASELINES, *ABLATIONS)  # the order cells run and tables list methods in
+FUSIONS = (LEMOF, *VARIANTS, GBM, *BASELINES, *ABLATIONS)  # the order cells run and tables list methods in
 SYNTHETIC, PHYSIONET = "synthetic", "physionet2012"
 PHYSIONET_A, PHYSIONET_B = "physionet2012-a", "physionet2012-b"  # one challenge set each: trained on one, validated on the other
 COHORTS = (SYNTHETIC, PHYSIONET, PHYSIONET_A, PHYSIONET_B)  # grid cohort = the catalog key of a built-in cohort
@@ -45,8 +48,24 @@ CELL_RE = re.compile(r"^(?P<fusion>[a-z0-9_]+)__(?P<encoders>[A-Za-z0-9_+-]+)__s
 
 
 def method_kind(fusion: str) -> str:
-    """``lemof``, ``ablation`` (a LeMoF variant with one part removed) or ``baseline`` (incl. gbm)."""
-    return "lemof" if fusion == LEMOF else "ablation" if fusion in ABLATIONS else "baseline"
+    """``lemof``, ``variant`` (LeMoF with an option on), ``ablation`` (a LeMoF variant with one part
+    removed) or ``baseline`` (incl. gbm)."""
+    return "lemof" if fusion == LEMOF else "variant" if fusion in VARIANTS else "ablation" if fusion in ABLATIONS else "baseline"
+
+
+def config_mismatch(method: str, config: dict) -> str | None:
+    """Why a finished run's ``config.json`` is not a run of grid method ``method``, or None."""
+    want = METHOD_OPTIONS.get(method, {"fusion": method})
+    if config.get("fusion", want["fusion"]) != want["fusion"]:
+        return f"config.json says fusion {config.get('fusion')!r}, not {want['fusion']!r}"
+    train = config.get("train") or {}
+    for key, value in want.items():
+        if key != "fusion" and train.get(key) != value:
+            return f"config.json says {key} {train.get(key)!r}, not {value!r} (method {method})"
+    for key in {k for options in METHOD_OPTIONS.values() for k in options} - set(want):  # a variant's option, on in another method's run
+        if train.get(key):
+            return f"config.json says {key} {train[key]!r}: not a run of method {method}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -133,8 +152,9 @@ def cohort_dir(cohort: str, progress=None) -> Path:
 
 def train_config(cell: Cell, options: dict):
     """The TrainConfig of a cell: the cohort family's recipe (``assets/recipes/<cohort>.json``, the
-    same for every method), the grid's options, the cell's seed, encoders and fusion. ``fusion`` is
-    passed only when it is not "lemof" or the library knows the field."""
+    same for every method), the grid's options, the cell's seed, encoders and fusion (a variant's
+    options, ``METHOD_OPTIONS``, in its place). ``fusion`` is passed only when it is not "lemof" or
+    the library knows the field."""
     from lemof import ConfigError, TrainConfig
 
     from lemof.training.recipes import load_recipe
@@ -143,7 +163,7 @@ def train_config(cell: Cell, options: dict):
     if cell.fusion != GBM:
         kw["encoders"] = cell.encoders
     if "fusion" in TrainConfig.__dataclass_fields__:
-        kw["fusion"] = cell.fusion
+        kw.update(METHOD_OPTIONS.get(cell.fusion, {"fusion": cell.fusion}))
     elif cell.fusion != LEMOF:
         raise ConfigError(f"this version of lemof has no TrainConfig.fusion; cannot train {cell.fusion!r}")
     return TrainConfig(**kw)

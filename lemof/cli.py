@@ -111,7 +111,7 @@ def _train_config(args: argparse.Namespace):
             options[key] = getattr(args, key)
     if args.seed is not None:
         options["seed"] = args.seed
-    for key in ("epochs_stage1", "epochs_stage3", "batch_size", "lr"):
+    for key in ("epochs_stage1", "epochs_stage3", "batch_size", "lr", "finetune_encoders", "finetune_lr_scale"):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
     try:
@@ -327,6 +327,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--epochs-stage3", dest="epochs_stage3", type=int, default=None)
     tr.add_argument("--batch-size", dest="batch_size", type=int, default=None)
     tr.add_argument("--lr", type=float, default=None, help="learning rate")
+    tr.add_argument("--finetune-encoders", dest="finetune_encoders", action="store_const", const=True, default=None,
+                    help="LeMoF: stage 3 also trains the stage-1 encoders and heads on the raw inputs (default: frozen, on cached tokens)")
+    tr.add_argument("--finetune-lr-scale", dest="finetune_lr_scale", type=float, default=None,
+                    help="with --finetune-encoders: their learning rate as a share of --lr (default 0.1)")
     tr.add_argument("--overwrite", action="store_true", help="replace an existing run (only once the new one is complete)")
     tr.add_argument("--quiet", action="store_true", help="no progress bars")
     tr.add_argument("--progress-file", dest="progress_file", type=Path, default=None, help="also write the progress (stage, epoch, losses, ETA) to this JSON file, atomically")

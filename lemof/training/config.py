@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from lemof.errors import ConfigError
-from lemof.models.fusions import check_fusion
+from lemof.models.fusions import LEMOF_VARIANTS, check_fusion
 from lemof.models.registry import parse_encoder_pair
 
 TASKS = ("regression",)
@@ -37,6 +37,8 @@ class TrainConfig:
     huber_delta: float = 1.0
     top_k_levels: int = 1
     signal_dropout: float = 0.15  # stage 3: share of training stays shown without their biosignal
+    finetune_encoders: bool = False  # stage 3 also trains the stage-1 modality models (encoders and heads), on raw inputs
+    finetune_lr_scale: float = 0.1  # their learning rate in stage 3, as a share of lr (with finetune_encoders)
     interval_alpha: float = 0.1  # 90 % prediction intervals
     conformal_folds: int = 5
 
@@ -54,6 +56,13 @@ class TrainConfig:
             raise ConfigError(f"top_k_levels must be at least 1, got {self.top_k_levels}")
         if not 0 < self.interval_alpha < 1:
             raise ConfigError(f"interval_alpha must be in (0, 1), got {self.interval_alpha}")
+        if not 0 < self.finetune_lr_scale <= 1:
+            raise ConfigError(f"finetune_lr_scale must be in (0, 1], got {self.finetune_lr_scale}")
+        if self.finetune_encoders and self.fusion not in LEMOF_VARIANTS:
+            raise ConfigError(
+                f"finetune_encoders applies to LeMoF's stage 3 (lemof and its ablations); {self.fusion!r} has no stage 3 "
+                "(the neural baselines already train their encoders end to end)"
+            )
         if self.d_model % self.attention_heads:
             raise ConfigError(f"d_model ({self.d_model}) must be divisible by attention_heads ({self.attention_heads})")
 

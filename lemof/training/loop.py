@@ -79,7 +79,7 @@ def fit(
     seed: int,
     stage: str,
     progress: Progress | None = None,
-    params: list[nn.Parameter] | None = None,
+    params: list | None = None,
 ) -> FitReport:
     """Train ``module`` with AdamW on ``batch_loss(net, indices, training)``; keep the best epoch.
 
@@ -87,7 +87,8 @@ def fit(
     ``indices`` are on the training device. On CUDA the forward passes run under bf16 autocast
     (where supported) and nothing in the inner loop waits for the GPU: losses are summed on the
     device and read once per epoch. The module ends in eval mode with the weights of the epoch
-    with the lowest validation loss.
+    with the lowest validation loss. ``params``: what the optimiser trains, parameters or
+    parameter groups (a group's own ``lr`` scales with the schedule too); default all of ``module``'s.
     """
     w = world()
     device = next(module.parameters()).device

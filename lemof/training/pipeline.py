@@ -9,7 +9,7 @@ attention, meta-learner); for a baseline its own recipe (``lemof/training/baseli
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -35,7 +35,7 @@ from lemof.training.distributed import init_from_env
 from lemof.training.loop import FitReport, device_name, resolve_device, seed_everything
 from lemof.training.stage1 import modality_outputs, train_modality
 from lemof.training.stage2 import Stage2Result, run_stage2
-from lemof.training.stage3 import best_level_tokens, fit_meta_learner, fused_predictions, head_matrix, train_fusion
+from lemof.training.stage3 import best_level_tokens, finetune_fusion, fit_meta_learner, fused_predictions, head_matrix, train_fusion
 from lemof.training.baselines import train_baseline
 from lemof.errors import ConfigError
 from lemof.training.gbm import lightgbm_version, train_gbm
@@ -129,11 +129,25 @@ def stage2(model: LeMoF, inputs: TrainingInputs, s1: Stage1Result, cfg: TrainCon
     return s2
 
 
-def stage3(model: LeMoF, inputs: TrainingInputs, s1: Stage1Result, cfg: TrainConfig, progress: Progress | None, say: TrainingLog) -> tuple[FitReport, list[dict]]:
-    """Cross-modal attention over the best levels (encoders frozen), then the meta-learner."""
-    ehr_tok, sig_tok = best_level_tokens(model, inputs.ehr, inputs.sig)
-    rep = train_fusion(model, ehr_tok, sig_tok, inputs.available, inputs.y, inputs.train, inputs.val, cfg, seed=cfg.seed + 2, progress=progress)
-    say(f"stage 3 fusion: best epoch {rep.best_epoch}/{rep.epochs_run}, val loss {rep.best_val_loss:.4f}")
+def stage3(
+    model: LeMoF, inputs: TrainingInputs, s1: Stage1Result, s2: Stage2Result, cfg: TrainConfig, progress: Progress | None, say: TrainingLog
+) -> tuple[FitReport, list[dict], Stage1Result, Stage2Result]:
+    """Cross-modal attention over the best levels, then the meta-learner. The encoders are frozen,
+    or with ``cfg.finetune_encoders`` trained with the fusion; then every head and level Shapley
+    value is recomputed from the fine-tuned network, and the stage-1 and stage-2 results returned
+    are those (the levels stay the ones stage 2 chose)."""
+    if cfg.finetune_encoders:
+        rep = finetune_fusion(model, inputs.ehr, inputs.sig, inputs.available, inputs.y, inputs.train, inputs.val, cfg, seed=cfg.seed + 2, progress=progress)
+        say(f"stage 3 fusion, encoders fine-tuned (lr x {cfg.finetune_lr_scale:g}): best epoch {rep.best_epoch}/{rep.epochs_run}, val loss {rep.best_val_loss:.4f}")
+        ehr_levels, ehr_global = modality_outputs(model.ehr, inputs.ehr)
+        sig_levels, sig_global = modality_outputs(model.sig, inputs.sig)
+        s1 = replace(s1, ehr_levels=ehr_levels, ehr_global=ehr_global, sig_levels=sig_levels, sig_global=sig_global)
+        s2 = restack(model, inputs, s1, s2, cfg, say)
+        ehr_tok, sig_tok = best_level_tokens(model, inputs.ehr, inputs.sig)
+    else:
+        ehr_tok, sig_tok = best_level_tokens(model, inputs.ehr, inputs.sig)
+        rep = train_fusion(model, ehr_tok, sig_tok, inputs.available, inputs.y, inputs.train, inputs.val, cfg, seed=cfg.seed + 2, progress=progress)
+        say(f"stage 3 fusion: best epoch {rep.best_epoch}/{rep.epochs_run}, val loss {rep.best_val_loss:.4f}")
     fused = fused_predictions(model, ehr_tok, sig_tok, inputs.available)
     fused_absent = fused_predictions(model, ehr_tok, sig_tok, torch.zeros_like(inputs.available))
     heads = head_matrix(model, s1.ehr_global, s1.sig_global, fused, s1.ehr_levels, s1.sig_levels)
@@ -141,7 +155,20 @@ def stage3(model: LeMoF, inputs: TrainingInputs, s1: Stage1Result, cfg: TrainCon
     reports = fit_meta_learner(model, heads, heads_absent, inputs.y_np, inputs.available_np, inputs.val, cfg)
     for r in reports:
         say(f"meta-learner [{r['pattern']}] n={r['n']}: weights {r['weights']}, bias {r['bias']:.3f}, interval ±{r['interval_halfwidth']:.3f} (log1p)")
-    return rep, reports
+    return rep, reports, s1, s2
+
+
+def restack(model: LeMoF, inputs: TrainingInputs, s1: Stage1Result, chosen: Stage2Result, cfg: TrainConfig, say: TrainingLog) -> Stage2Result:
+    """After fine-tuning: stage 2's level stacker fitted again, as stage 2 fits it, on the
+    fine-tuned level predictions, and every stay's level Shapley values computed again (what the
+    loaded network explains); the selected levels and their weights stay ``chosen``'s."""
+    again = run_stage2(
+        model, s1.ehr_levels, s1.sig_levels, inputs.available_np, inputs.y_np, inputs.train, inputs.val, top_k=cfg.top_k_levels, seed=cfg.seed,
+        selection=LEMOF_VARIANTS[cfg.fusion].selection,
+    )
+    model.to(inputs.device)
+    say(f"stage 3: level stacker refitted on the fine-tuned levels, importance {again.importance}; levels kept as stage 2 chose them")
+    return replace(again, selected=chosen.selected, weights=chosen.weights, selection_importance=chosen.importance)
 
 
 def assess_predictions(bundle, pred: dict[str, np.ndarray], rows: dict[str, np.ndarray], heads, say: TrainingLog) -> RunMetrics:
@@ -183,6 +210,12 @@ def level_shap_table(model: LeMoF, inputs: TrainingInputs, s2: Stage2Result) -> 
         "base_value": s2.base,
         "method": "exact Shapley values of the level stacker (all coalitions enumerated); importance = mean |phi| over validation stays",
     }
+    if s2.selection_importance is not None:  # stage 3 fine-tuned the encoders: the stored values are the fine-tuned network's
+        importance["selection_importance"] = s2.selection_importance
+        importance["method"] += (
+            "; the encoders were fine-tuned in stage 3 after the levels were selected on selection_importance (stage 2, frozen encoders), "
+            "so the stacker was refitted and phi and importance are the fine-tuned network's"
+        )
     return table, importance
 
 
@@ -195,7 +228,7 @@ def _lemof_steps(model: LeMoF, inputs: TrainingInputs, cfg: TrainConfig, progres
     """The three stages; returns the assembled model and what the run directory stores beside it."""
     s1 = stage1(model, inputs, cfg, progress, say)
     s2 = stage2(model, inputs, s1, cfg, progress, say)
-    rep_fusion, meta_reports = stage3(model, inputs, s1, cfg, progress, say)
+    rep_fusion, meta_reports, s1, s2 = stage3(model, inputs, s1, s2, cfg, progress, say)
     shap_table, importance = level_shap_table(model, inputs, s2)
     reports = {"stage1_ehr": s1.ehr.__dict__, "stage1_sig": s1.sig.__dict__, "stage3_fusion": rep_fusion.__dict__, "meta_learner": meta_reports}
     return model, {"level_shap": shap_table, "level_importance": importance, "stage_reports": reports}

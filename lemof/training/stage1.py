@@ -14,6 +14,26 @@ from lemof.training.config import TrainConfig
 from lemof.training.loop import FitReport, fit, optimiser_options
 
 
+def modality_loss(level_preds: torch.Tensor, global_pred: torch.Tensor, target: torch.Tensor, cfg: TrainConfig, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Stage 1's loss over a batch: Huber(g_m) + lambda * sum_l Huber(h_m^l), on log1p(LOS days);
+    ``level_preds`` (B, L), ``global_pred`` and ``target`` (B,).
+
+    Without global heads (the ``no_global`` ablation) it is sum_l Huber(h_m^l) alone. ``weight``
+    (B,), 0 or 1, averages over the stays it marks instead of all (stage 3 adds this loss when it
+    fine-tunes the encoders, counting the biosignal model's only on stays that have a signal)."""
+    global_heads = LEMOF_VARIANTS[cfg.fusion].global_heads if cfg.fusion in LEMOF_VARIANTS else True
+    levels = nn.functional.huber_loss(level_preds, target[:, None].expand_as(level_preds), delta=cfg.huber_delta, reduction="none")
+    if weight is not None:
+        per_stay = levels.sum(dim=1)
+        if global_heads:
+            per_stay = nn.functional.huber_loss(global_pred, target, delta=cfg.huber_delta, reduction="none") + cfg.level_loss_weight * per_stay
+        return (per_stay * weight).sum() / weight.sum().clamp(min=1.0)
+    if not global_heads:
+        return levels.mean(dim=0).sum()
+    loss = nn.functional.huber_loss(global_pred, target, delta=cfg.huber_delta)
+    return loss + cfg.level_loss_weight * levels.mean(dim=0).sum()
+
+
 def train_modality(
     model: ModalityModel,
     x: torch.Tensor,
@@ -26,19 +46,11 @@ def train_modality(
     seed: int,
     progress: Progress | None = None,
 ) -> FitReport:
-    """Loss = Huber(g_m) + lambda * sum_l Huber(h_m^l), on log1p(LOS days).
-
-    Without global heads (the ``no_global`` ablation) the loss is sum_l Huber(h_m^l) alone."""
-    global_heads = LEMOF_VARIANTS[cfg.fusion].global_heads if cfg.fusion in LEMOF_VARIANTS else True
+    """Loss = ``modality_loss`` on each batch of training stays."""
 
     def batch_loss(net: nn.Module, idx: torch.Tensor, training: bool) -> torch.Tensor:
         out = net(x[idx])
-        target = y[idx]
-        levels = nn.functional.huber_loss(out.level_preds, target[:, None].expand_as(out.level_preds), delta=cfg.huber_delta, reduction="none")
-        if not global_heads:
-            return levels.mean(dim=0).sum()
-        loss = nn.functional.huber_loss(out.global_pred, target, delta=cfg.huber_delta)
-        return loss + cfg.level_loss_weight * levels.mean(dim=0).sum()
+        return modality_loss(out.level_preds, out.global_pred, y[idx], cfg)
 
     return fit(
         model,

@@ -19,6 +19,7 @@ class Stage2Result:
     importance: dict[str, list[float]]  # mean |phi| over validation stays, per modality
     selected: dict[str, list[int]]
     weights: dict[str, list[float]]
+    selection_importance: dict[str, list[float]] | None = None  # set when the levels were chosen on another importance (before fine-tuning)
 
 
 def run_stage2(
