@@ -335,14 +335,14 @@ def report_markdown(report: dict) -> str:
 
 def _cohort_markdown(title: str, c: dict, external: bool = False) -> list[str]:
     lines = [title, ""]
-    scored = "all stays" if external else "test"
+    scored = "every stay" if external else "test stays"
     configs, methods = c["configurations"], c["methods"]
     if methods:
         rows = []
         for f in sorted({m["fusion"] for m in methods}, key=_order):
             mine = {m["encoders"]: m["metrics"]["mae_days"] for m in methods if m["fusion"] == f}
             rows.append([LABELS.get(f, f), method_kind(f), *[_fci(mine.get(TABULAR if f == GBM else e)) for e in configs]])
-        lines += [f"### {scored.capitalize()} MAE (days) [95 % CI], methods × encoder configurations", "",
+        lines += [f"### MAE (days) on the {scored} [95 % CI], methods × encoder configurations", "",
                   *_table(["Method", "Kind", *configs], rows)]
         if any(m["fusion"] == GBM for m in methods):
             lines += ["GBM uses per-stay summary statistics, no encoders: the same cells appear in every column.", ""]
@@ -357,7 +357,7 @@ def _cohort_markdown(title: str, c: dict, external: bool = False) -> list[str]:
                  _yes(p["diff_lemof_minus_baseline"])] for p in c["paired_best_baseline"]]
         header = ["Encoders", "Best baseline", "Baseline MAE d", "LeMoF MAE d", "Seeds",
                   "LeMoF − baseline d [95 % CI] (< 0: LeMoF better)", "CI excludes 0"]
-        lines += [f"### LeMoF vs the best baseline (paired, same {scored} stays)", "", *_table(header, rows)]
+        lines += [f"### LeMoF vs the best baseline (paired, on the same {scored})", "", *_table(header, rows)]
     if c["ablations"]:
         rows = [[a["encoders"], a["label"], _seeds(a["seeds"]), _fci(a["diff_method_minus_lemof"]), _yes(a["diff_method_minus_lemof"])]
                 for a in c["ablations"]]
@@ -412,7 +412,8 @@ def forest_figure(cohort: str, c: dict):
     if not comps:
         fig.add_annotation(text="No paired comparison yet: it needs LeMoF and another method in one configuration",
                            showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
-    fig.update_xaxes(title_text="Test MAE difference, method − LeMoF (days); > 0: LeMoF better", row=len(configs), col=1)
+    scored = "MAE difference on every stay" if cohort.startswith("external_") else "Test MAE difference"
+    fig.update_xaxes(title_text=f"{scored}, method − LeMoF (days); > 0: LeMoF better", row=len(configs), col=1)
     height = 160 + 34 * sum(counts) + 40 * len(configs)
     if cohort.startswith("external_"):
         what = f"trained on {cohort[len('external_'):]}, scored on every stay of {c['bundle']['name']} (external)"
