@@ -280,8 +280,10 @@ def main() -> None:
             print_table(done)
 
     if not args.report_only:
-        # seed by seed, so a partial benchmark already has every point at the first seeds
-        todo = [(seed, point_name(s, f), fusion) for seed in args.seeds for s, f in points for fusion in args.fusions]
+        # focus 'both' first, then the others; within each, seed by seed, so a partial benchmark already
+        # has every point of the main curve at the first seeds
+        groups = [[p for p in points if p[1] == "both"], [p for p in points if p[1] != "both"]]
+        todo = [(seed, point_name(s, f), fusion) for g in groups for seed in args.seeds for s, f in g for fusion in args.fusions]
         for k, (seed, name, fusion) in enumerate(todo, 1):
             cell = Cell(name, fusion, TABULAR if fusion == GBM else ENCODERS, seed)
             if cell.finished(args.out):

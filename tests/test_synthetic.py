@@ -161,7 +161,10 @@ def test_strength_moves_the_ecg_share_of_log_los_variance(knob_cohorts):
 
 def test_knob_points_keep_the_los_distribution_and_its_variance():
     """On 20,000 drawn stays (no ECG needed): the total log-LOS variance and mean stay those of the
-    default cohort (+-5 %, +-0.03) and the LOS distribution in DATA.md's bands up to strength 2.5."""
+    default cohort (+-5 %, +-0.03); the LOS distribution is in DATA.md's bands (those of
+    test_los_distribution_matches_data_md but the maximum, and the upper quartile's lower edge
+    4.0 -> 3.95) up to strength 2; at 2.5 the documented drift (median >= 1.85 d, q75 >= 3.2 d,
+    LOS > 3 d >= 26 %; docs/COHORT_BUNDLE.md)."""
     lat = syn._latents(np.random.default_rng([99, 1]), 20_000)
     ref = sum(syn.los_contributions(lat).values())
     shares = []
@@ -174,8 +177,10 @@ def test_knob_points_keep_the_los_distribution_and_its_variance():
             assert np.mean(total) == pytest.approx(syn._LOS["intercept"] + np.mean(ref), abs=0.03)
             los = syn.los_days_from_latents(lat, mix)
             q25, q75 = np.percentile(los, [25, 75])
-            assert 1.85 <= np.median(los) <= 2.5 and 0.9 <= q25 <= 1.5 and 3.2 <= q75 <= 5.5, (focus, s)
-            assert 0.26 <= (los > 3).mean() <= 0.44 and 0.10 <= (los > 7).mean() <= 0.18, (focus, s)
+            strict = s <= 2.0
+            assert (1.9 if strict else 1.85) <= np.median(los) <= 2.5, (focus, s)
+            assert 0.9 <= q25 <= 1.5 and (3.95 if strict else 3.2) <= q75 <= 5.5, (focus, s)
+            assert (0.34 if strict else 0.26) <= (los > 3).mean() <= 0.44 and 0.10 <= (los > 7).mean() <= 0.18, (focus, s)
             assert 0.6 <= np.log(los).mean() <= 1.0 and 0.85 <= np.log(los).std() <= 1.15, (focus, s)
             shares.append((focus, s, syn.ecg_variance_share(parts)))
     for focus in syn.ECG_FOCUS:  # the share grows with the strength, whatever the focus
