@@ -20,8 +20,8 @@ and ECG morphology at every knob point of a seed). ``ecg_focus`` picks the ECG-b
 act on LOS: ``both`` (AF, ischaemia, wide QRS and the AF x ischaemia interaction, as by default),
 ``morphology`` (ischaemia and wide QRS: the shape of one beat, short-range, seen by early encoder
 levels) or ``rhythm`` (AF: irregular RR and no P waves, long-range, later levels). The focused
-causes are scaled so that their part of log-LOS has the variance the four default ECG terms have
-at the same ``ecg_strength`` times ``ecg_strength`` squared; every other part (EHR causes, age,
+causes are scaled so that the variance of their part of log-LOS is ``ecg_strength`` squared times
+that of the four default ECG terms; every other part (EHR causes, age,
 elective, noise) is scaled by one factor so the total log-LOS variance stays that of the default
 cohort, and the intercept is moved so its mean does too (``los_mix``). With focus ``rhythm`` AF
 leaves no trace in the EHR (rate-controlled: no faster or irregular hourly heart rate, no pull
@@ -162,7 +162,6 @@ class LosMix:
 
 
 DEFAULT_MIX = LosMix({t: 1.0 for t in ECG_TERMS}, 1.0, _LOS["intercept"])
-
 
 
 def _latents(rng: np.random.Generator, n: int, focus: str = "both") -> dict[str, np.ndarray]:
