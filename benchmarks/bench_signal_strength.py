@@ -5,7 +5,10 @@ cohort (``--n`` stays, cohort seed ``--cohort-seed``; the same stays and latent 
 point, only the part of log-LOS the ECG carries changes) and, per training seed, one run of each
 method (``--fusions``: LeMoF, the best fusion baseline on synthetic ``xattn_last``, the
 ``random_level`` ablation, the tabular ``gbm``), trained by ``grid_run.run_cell`` with a reduced
-budget (``--epochs`` for stage 1 and stage 3; baselines get their sum end to end). Resumable:
+budget (``--epochs`` for stage 1 and stage 3; baselines get their sum end to end; 6, the default
+here, leaves LeMoF's stage-1 ECG encoder short of converging, 20 is the grid's: see
+docs/BENCHMARKS.md). ``random_level`` draws its levels from the training seed, the same draws at
+every point; the JSON says where they were the Shapley-chosen ones (the same run). Resumable:
 finished runs are skipped, a failed one is tried again. Per point:
 
 - test MAE of every method, mean over seeds with a 95 % interval over seeds and test stays
@@ -140,6 +143,10 @@ def analyse_point(out: Path, point: str, bundle_dir: Path, fusions, seeds, B: in
             shared = sorted(set(errors[fa]) & set(errors[fb]))
             if shared:
                 rec["paired"][key] = {"seeds": shared, **hierarchical_bootstrap_diff(stacked(fa, shared), stacked(fb, shared), B=B)}
+    # random_level draws its levels from the training seed: where it drew the Shapley-chosen ones, the two runs are the same run
+    chosen = {(r["fusion"], r["seed"]): r.get("selected_levels") for r in rec["runs"].values()}
+    rec["random_level_drew_the_shapley_levels"] = {
+        s: chosen[(RANDOM, s)] == chosen[(LEMOF, s)] for s in seeds if (RANDOM, s) in chosen and (LEMOF, s) in chosen}
     expl_rows = [r["explanation"] for r in rec["runs"].values() if "explanation" in r]
     rec["explanation_mean_over_seeds"] = {
         k: (None if not vals else round(float(np.mean(vals)), 4))
