@@ -55,50 +55,61 @@ def grid_cells(grid: Path, fusions=GRID_FUSIONS) -> list[Path]:
     return [d for *_, d in sorted(found)]
 
 
-def evaluate_run(run, bundle, truth, truth_c, rows_all: np.ndarray, rows_ig: np.ndarray, ig_steps: int) -> dict:
-    from lemof.explain.input_attribution import input_attributions
-
-    res: dict = {}
+def lemof_explanation_truth(run, bundle, truth, truth_c, rows_all: np.ndarray, ig_in_all: np.ndarray | None = None) -> dict:
+    """A LeMoF run's level-SHAP and head ECG shares against the truth (AUROC, ECG- vs EHR-driven) over
+    the stays ``rows_all``, and the encoder depth of its ECG |phi| (AF- vs ischaemia-driven). With
+    ``ig_in_all`` (positions in ``rows_all`` of the Integrated Gradients sample) also on that sample."""
     t = time.perf_counter()
     lab_all = truth["ecg_driven"].to_numpy()[rows_all]
     lab_all_c = truth_c["ecg_driven"].to_numpy()[rows_all]
-    pos_ig = {r: i for i, r in enumerate(rows_all)}
-    ig_in_all = np.array([pos_ig[r] for r in rows_ig])
 
     def share_report(share: np.ndarray) -> dict:
-        return {"all_ecg_stays": ev.auroc_ci(lab_all, share), "ig_sample": ev.auroc_ci(lab_all[ig_in_all], share[ig_in_all]),
-                "all_ecg_stays_centred_truth": ev.auroc_ci(lab_all_c, share),
-                "mean_share_ecg_driven": ev._r(np.nanmean(share[lab_all])), "mean_share_ehr_driven": ev._r(np.nanmean(share[~lab_all]))}
+        rep = {"all_ecg_stays": ev.auroc_ci(lab_all, share)}
+        if ig_in_all is not None:
+            rep["ig_sample"] = ev.auroc_ci(lab_all[ig_in_all], share[ig_in_all])
+        rep.update({"all_ecg_stays_centred_truth": ev.auroc_ci(lab_all_c, share),
+                    "mean_share_ecg_driven": ev._r(np.nanmean(share[lab_all])) if lab_all.any() else None,
+                    "mean_share_ehr_driven": ev._r(np.nanmean(share[~lab_all])) if (~lab_all).any() else None})
+        return rep
 
-    if run.is_lemof:
-        out = ev.lemof_outputs(run, bundle, rows_all)
-        n_ehr = out["n_ehr_levels"]
-        a = ev.level_shap_shares(out["phi"], n_ehr)["sig"]
-        b = ev.head_shares(out["contributions"], run.heads)["sig"]
-        res["level_shap_share"] = share_report(a)
-        res["head_share"] = share_report(b)
-        # encoder depth: AF-driven vs ischaemia-driven
-        sig_levels = run.level_importance.levels["sig"]
-        shallow, deep = ev.depth_halves(len(sig_levels))
-        ds = ev.deep_share(out["phi"][:, n_ehr:])
-        cause = truth["ecg_cause"].to_numpy()[rows_all]
-        depth = {"sig_levels": sig_levels, "shallow": [sig_levels[i] for i in shallow], "deep": [sig_levels[i] for i in deep],
-                 "selected_sig_levels": run.level_importance.selected["sig"]}
-        for label, among in (("ecg_driven", lab_all), ("all_with_an_ecg_cause", np.ones(len(rows_all), dtype=bool))):
-            af, isch = among & (cause == "af"), among & (cause == "ischaemia")
-            keep = af | isch
-            depth[label] = {
-                "n_af": int(af.sum()), "n_ischaemia": int(isch.sum()),
-                "mean_deep_share_af": ev._r(np.nanmean(ds[af])) if af.any() else None,
-                "mean_deep_share_ischaemia": ev._r(np.nanmean(ds[isch])) if isch.any() else None,
-                "auroc_deep_share_af_vs_ischaemia": ev.auroc_ci(af[keep], ds[keep]),
-            }
-        depth["mean_abs_phi_per_sig_level"] = {
-            c: [ev._r(v) for v in np.nanmean(np.abs(out["phi"][:, n_ehr:])[cause == c], axis=0)] if (cause == c).any() else None
-            for c in ("af", "ischaemia", "wide_qrs", "none")
+    res: dict = {}
+    out = ev.lemof_outputs(run, bundle, rows_all)
+    n_ehr = out["n_ehr_levels"]
+    a = ev.level_shap_shares(out["phi"], n_ehr)["sig"]
+    b = ev.head_shares(out["contributions"], run.heads)["sig"]
+    res["level_shap_share"] = share_report(a)
+    res["head_share"] = share_report(b)
+    # encoder depth: AF-driven vs ischaemia-driven
+    sig_levels = run.level_importance.levels["sig"]
+    shallow, deep = ev.depth_halves(len(sig_levels))
+    ds = ev.deep_share(out["phi"][:, n_ehr:])
+    cause = truth["ecg_cause"].to_numpy()[rows_all]
+    depth = {"sig_levels": sig_levels, "shallow": [sig_levels[i] for i in shallow], "deep": [sig_levels[i] for i in deep],
+             "selected_sig_levels": run.level_importance.selected["sig"]}
+    for label, among in (("ecg_driven", lab_all), ("all_with_an_ecg_cause", np.ones(len(rows_all), dtype=bool))):
+        af, isch = among & (cause == "af"), among & (cause == "ischaemia")
+        keep = af | isch
+        depth[label] = {
+            "n_af": int(af.sum()), "n_ischaemia": int(isch.sum()),
+            "mean_deep_share_af": ev._r(np.nanmean(ds[af])) if af.any() else None,
+            "mean_deep_share_ischaemia": ev._r(np.nanmean(ds[isch])) if isch.any() else None,
+            "auroc_deep_share_af_vs_ischaemia": ev.auroc_ci(af[keep], ds[keep]),
         }
-        res["depth"] = depth
-        res["lemof_seconds"] = round(time.perf_counter() - t, 1)
+    depth["mean_abs_phi_per_sig_level"] = {
+        c: [ev._r(v) for v in np.nanmean(np.abs(out["phi"][:, n_ehr:])[cause == c], axis=0)] if (cause == c).any() else None
+        for c in ("af", "ischaemia", "wide_qrs", "none")
+    }
+    res["depth"] = depth
+    res["lemof_seconds"] = round(time.perf_counter() - t, 1)
+    return res
+
+
+def evaluate_run(run, bundle, truth, truth_c, rows_all: np.ndarray, rows_ig: np.ndarray, ig_steps: int) -> dict:
+    from lemof.explain.input_attribution import input_attributions
+
+    pos_ig = {r: i for i, r in enumerate(rows_all)}
+    ig_in_all = np.array([pos_ig[r] for r in rows_ig])
+    res: dict = lemof_explanation_truth(run, bundle, truth, truth_c, rows_all, ig_in_all) if run.is_lemof else {}
     # Integrated Gradients
     t = time.perf_counter()
     attrs = [input_attributions(run, bundle, int(bundle.stays["stay_id"].iloc[r]), steps=ig_steps) for r in rows_ig]

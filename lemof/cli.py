@@ -38,10 +38,12 @@ def _cmd_data_synthetic(args: argparse.Namespace) -> int:
 
     bars = TqdmProgress(disable=args.quiet, unit="stay")
     try:
-        fingerprint = generate_synthetic(args.out, args.n, args.seed, progress=bars, overwrite=args.overwrite)
+        fingerprint = generate_synthetic(args.out, args.n, args.seed, ecg_strength=args.ecg_strength, ecg_focus=args.ecg_focus,
+                                         progress=bars, overwrite=args.overwrite)
     finally:
         bars.close()
-    _print_json({"out": str(args.out), "n": args.n, "seed": args.seed, "fingerprint": fingerprint})
+    _print_json({"out": str(args.out), "n": args.n, "seed": args.seed, "ecg_strength": args.ecg_strength, "ecg_focus": args.ecg_focus,
+                 "fingerprint": fingerprint})
     return 0
 
 
@@ -281,6 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     syn = data.add_parser("synthetic", help="generate the synthetic ICU cohort")
     syn.add_argument("--n", type=int, default=4000, help="number of stays (default 4000)")
     syn.add_argument("--seed", type=int, default=0)
+    syn.add_argument("--ecg-strength", type=float, default=1.0,
+                     help="scale of the ECG-borne part of log-LOS (default 1: the default cohort; 0: none; up to about 3.1)")
+    syn.add_argument("--ecg-focus", default="both",
+                     help="which ECG causes act on LOS: both (default), morphology (ischaemia, wide QRS) or rhythm (AF, then unseen in the EHR)")
     syn.add_argument("--out", type=Path, required=True, help="bundle directory to create")
     syn.add_argument("--overwrite", action="store_true", help="replace an existing bundle (only once the new one is complete)")
     syn.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -97,3 +97,17 @@ def test_nan_weights_exit_2_and_every_json_is_strict(tiny_run, tiny_cohort, stay
     assert "NaN" not in proc.stdout and "Infinity" not in proc.stdout
     out = json.loads(proc.stdout, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
     assert out["contributions"]["sig.global"] is None and out["attention"] is None
+
+
+def test_data_synthetic_ecg_knob(tmp_path):
+    proc = lemof("data", "synthetic", "--n", "40", "--ecg-strength", "2", "--ecg-focus", "rhythm", "--out", str(tmp_path / "k"), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["ecg_strength"] == 2.0 and out["ecg_focus"] == "rhythm"
+    prov = json.loads((tmp_path / "k" / "provenance.json").read_text())
+    assert prov["name"] == "synthetic-n40-seed0-ecg2.0-rhythm" and prov["ecg_knob"]["ecg_focus"] == "rhythm"
+    _one_error_line(lemof("data", "synthetic", "--n", "40", "--ecg-focus", "beat", "--out", str(tmp_path / "b"), "--quiet"),
+                    "ecg_focus must be one of both, morphology, rhythm", "'beat'")
+    _one_error_line(lemof("data", "synthetic", "--n", "40", "--ecg-strength", "9", "--out", str(tmp_path / "b"), "--quiet"),
+                    "ecg_strength must be at most")
+    assert not (tmp_path / "b").exists()

@@ -14,6 +14,21 @@ modalities and different encoder depths carry signal:
 log(LOS days) is roughly normal (mean about 0.8, sd about 1.0) with the upper tail softly
 compressed so the longest stays are 20-30 days, as in the MIMIC-IV demo (DATA.md section 1).
 
+The ECG knob (``ecg_strength``, ``ecg_focus``; ``EcgKnob``) changes how much of log-LOS the ECG
+carries and which ECG causes carry it, every other draw unchanged (the same stays, latent causes
+and ECG morphology at every knob point of a seed). ``ecg_focus`` picks the ECG-borne causes that
+act on LOS: ``both`` (AF, ischaemia, wide QRS and the AF x ischaemia interaction, as by default),
+``morphology`` (ischaemia and wide QRS: the shape of one beat, short-range, seen by early encoder
+levels) or ``rhythm`` (AF: irregular RR and no P waves, long-range, later levels). The focused
+causes are scaled so that the variance of their part of log-LOS is ``ecg_strength`` squared times
+that of the four default ECG terms; every other part (EHR causes, age,
+elective, noise) is scaled by one factor so the total log-LOS variance stays that of the default
+cohort, and the intercept is moved so its mean does too (``los_mix``). With focus ``rhythm`` AF
+leaves no trace in the EHR (rate-controlled: no faster or irregular hourly heart rate, no pull
+towards the CCU), and with ``morphology`` ischaemia no pull towards the CCU, so the focused causes
+are seen only in the ECG. ``EcgKnob()`` (strength 1, focus both) is the default cohort, byte for
+byte.
+
 Stays are generated in fixed chunks of ``CHUNK`` with a generator seeded by
 (seed, chunk index), so the same seed gives the same bytes on every machine, and memory
 stays bounded by one chunk whatever the cohort size.
@@ -21,6 +36,9 @@ stays bounded by one chunk whatever the cohort size.
 
 from __future__ import annotations
 
+import functools
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +46,7 @@ import pandas as pd
 
 from lemof.data import ecg_synth
 from lemof.data.bundle import NpyStreamWriter, finalize_bundle
+from lemof.errors import ConfigError
 from lemof.progress import Progress
 from lemof.data.schema import ecg_signal, icu_static_features
 from lemof.data.splits import assign_splits
@@ -86,10 +105,68 @@ _LOS = {
 _SOFT_CAP = np.log(8.0)  # above ~9 days log-LOS is compressed ...
 _SOFT_SLOPE = 0.40  # ... to this slope, so the maximum lands near 20-30 days
 
+ECG_FOCUS = ("both", "morphology", "rhythm")
+ECG_TERMS = ("af", "ischaemia", "af_x_ischaemia", "wide_qrs")  # the ECG-borne coefficients of _LOS
+_FOCUS_TERMS = {"both": ECG_TERMS, "morphology": ("ischaemia", "wide_qrs"), "rhythm": ("af",)}
+ECG_CAUSES = ("af", "ischaemia", "wide_qrs")  # the ECG-borne parts of los_contributions
+_REST_SCALE_MIN = 0.3  # the non-ECG parts of log-LOS keep at least this share of their default scale
+_CALIBRATION_N = 200_000  # stays of the reference draw that calibrates a knob point
 
 
-def _latents(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
-    """Latent causes and static facts of ``n`` stays."""
+@dataclass(frozen=True)
+class EcgKnob:
+    """How much of log-LOS the ECG carries (``strength``, 1 = default) and which ECG causes carry it
+    (``focus``: both | morphology | rhythm). See the module docstring."""
+
+    strength: float = 1.0
+    focus: str = "both"
+
+    def __post_init__(self) -> None:
+        if self.focus not in ECG_FOCUS:
+            raise ConfigError(f"ecg_focus must be one of {', '.join(ECG_FOCUS)}; got {self.focus!r}")
+        s = self.strength
+        if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s) or s < 0:
+            raise ConfigError(f"ecg_strength must be a finite number >= 0; got {s!r}")
+        object.__setattr__(self, "strength", float(s))
+
+    @property
+    def is_default(self) -> bool:
+        return self.strength == 1.0 and self.focus == "both"
+
+    @property
+    def af_in_ehr(self) -> bool:
+        """Whether AF shows in the EHR (hourly heart rate, care unit); not with focus ``rhythm``."""
+        return self.focus != "rhythm"
+
+    @property
+    def suffix(self) -> str:
+        """``""`` for the default cohort, else e.g. ``-ecg2.0-morphology`` (bundle and cache names)."""
+        return "" if self.is_default else f"-ecg{self.strength!r}-{self.focus}"
+
+
+@dataclass(frozen=True)
+class LosMix:
+    """The log-LOS model of one knob point: a scale per ECG term, one for all other parts, the intercept."""
+
+    ecg_scale: dict[str, float]  # ECG_TERMS -> multiplier of its _LOS coefficient
+    rest_scale: float
+    intercept: float
+
+    def coefficients(self) -> dict[str, float]:
+        """``_LOS`` with the knob applied (the default mix gives ``_LOS``'s own floats)."""
+        return {k: v * (self.ecg_scale[k] if k in ECG_TERMS else 1.0 if k == "intercept" else self.rest_scale)
+                for k, v in _LOS.items()}
+
+    def to_dict(self) -> dict:
+        return {"ecg_scale": dict(self.ecg_scale), "rest_scale": self.rest_scale, "intercept": self.intercept}
+
+
+DEFAULT_MIX = LosMix({t: 1.0 for t in ECG_TERMS}, 1.0, _LOS["intercept"])
+
+
+def _latents(rng: np.random.Generator, n: int, focus: str = "both") -> dict[str, np.ndarray]:
+    """Latent causes and static facts of ``n`` stays. ``focus`` (``EcgKnob.focus``): the focused
+    ECG causes do not pull a stay towards the CCU (rhythm: AF; morphology: ischaemia)."""
     elective = rng.uniform(size=n) < 0.22
     urgent = ~elective & (rng.uniform(size=n) < 0.18)
     age = np.clip(rng.normal(64, 16, n), 18, 95).round(0)
@@ -104,12 +181,13 @@ def _latents(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     st_mv = np.where(ischaemia, rng.uniform(0.12, 0.35, n) * np.where(rng.uniform(size=n) < 0.8, 1, -1), 0.0)
     wide_qrs = rng.uniform(size=n) < 0.09
     noise = rng.standard_normal(n)
+    ccu_pull = {"both": af | ischaemia, "rhythm": ischaemia, "morphology": af}[focus]
     # care unit: depends on the causes, as triage would
     logits = np.stack(
         [
             0.6 + 1.2 * infection,  # MICU
             0.3 + 0.0 * severity,  # SICU
-            -0.4 + 1.6 * (af | ischaemia),  # CCU
+            -0.4 + 1.6 * ccu_pull,  # CCU
             -0.8 + 2.2 * elective,  # CVICU
             -0.6 + 0.3 * urgent,  # TSICU
         ],
@@ -140,9 +218,9 @@ def _latents(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     }
 
 
-def los_contributions(lat: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def los_contributions(lat: dict[str, np.ndarray], mix: LosMix = DEFAULT_MIX) -> dict[str, np.ndarray]:
     """Each cause's additive part of the (uncapped) log-LOS, so explanations can be checked."""
-    c = _LOS
+    c = mix.coefficients()
     return {
         "severity": c["severity"] * lat["severity"],
         "trajectory": c["trajectory"] * lat["trajectory"],
@@ -158,11 +236,54 @@ def los_contributions(lat: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }
 
 
-def los_days_from_latents(lat: dict[str, np.ndarray]) -> np.ndarray:
+def los_days_from_latents(lat: dict[str, np.ndarray], mix: LosMix = DEFAULT_MIX) -> np.ndarray:
     """LOS in days: exp of the summed contributions, upper tail softly compressed."""
-    y = _LOS["intercept"] + sum(los_contributions(lat).values())
+    y = mix.intercept + sum(los_contributions(lat, mix).values())
     y = np.where(y > _SOFT_CAP, _SOFT_CAP + _SOFT_SLOPE * (y - _SOFT_CAP), y)
     return np.round(np.exp(y), 4)
+
+
+def ecg_variance_share(parts: dict[str, np.ndarray]) -> float:
+    """Var(sum of the ECG-borne parts) / Var(sum of all parts) of log-LOS (``los_contributions``, or
+    the ``log_los_part_*`` columns of ``latent_causes.parquet`` keyed by cause)."""
+    total = sum(np.asarray(v, dtype=float) for v in parts.values())
+    ecg = sum(np.asarray(parts[k], dtype=float) for k in ECG_CAUSES)
+    return float(np.var(ecg) / np.var(total))
+
+
+@functools.lru_cache(maxsize=32)
+def los_mix(knob: EcgKnob = EcgKnob()) -> LosMix:
+    """The log-LOS model of a knob point, calibrated on a fixed reference draw of latent causes.
+
+    The focused ECG terms get one scale ``a * strength``, ``a`` making their part's variance equal
+    that of the four default ECG terms; the other parts get the scale ``k`` that keeps the variance
+    of the summed parts at its default (solving s^2 Ve + 2 s k C + k^2 Vr = V), and the intercept
+    keeps the mean. ConfigError when ``k`` would fall below ``_REST_SCALE_MIN``."""
+    if knob.is_default:
+        return DEFAULT_MIX
+    lat = _latents(np.random.default_rng([GENERATOR_VERSION, 20260317]), _CALIBRATION_N)
+    parts = los_contributions(lat)
+    ecg_default = sum(parts[k] for k in ECG_CAUSES)
+    rest = sum(v for k, v in parts.items() if k not in ECG_CAUSES)
+    unit = LosMix({t: float(t in _FOCUS_TERMS[knob.focus]) for t in ECG_TERMS}, 1.0, _LOS["intercept"])
+    ecg_focus = sum(los_contributions(lat, unit)[k] for k in ECG_CAUSES)
+    a = math.sqrt(np.var(ecg_default) / np.var(ecg_focus))
+    e = knob.strength * a * ecg_focus  # the ECG part at this knob point
+    v_target, v_e, v_r = np.var(ecg_default + rest), np.var(e), np.var(rest)
+    cov = float(np.mean((e - e.mean()) * (rest - rest.mean())))
+    disc = cov**2 - v_r * (v_e - v_target)
+    k = (-cov + math.sqrt(disc)) / v_r if disc >= 0 else -1.0
+    if k < _REST_SCALE_MIN:
+        # the largest strength: (s a)^2 Ve1 + 2 (s a) k C1 + k^2 Vr = V at k = _REST_SCALE_MIN, Ve1, C1 per unit of s a
+        u = a * ecg_focus
+        ve1, c1 = np.var(u), float(np.mean((u - u.mean()) * (rest - rest.mean())))
+        kk = _REST_SCALE_MIN
+        s_max = (-kk * c1 + math.sqrt((kk * c1) ** 2 - ve1 * (kk**2 * v_r - v_target))) / ve1
+        raise ConfigError(f"ecg_strength must be at most {s_max:.2f} with ecg_focus {knob.focus!r} (the EHR causes and the noise "
+                          f"would keep less than {_REST_SCALE_MIN} of their scale); got {knob.strength}")
+    intercept = _LOS["intercept"] + float(np.mean(ecg_default + rest) - np.mean(e + k * rest))
+    scale = {t: knob.strength * a if t in _FOCUS_TERMS[knob.focus] else 0.0 for t in ECG_TERMS}
+    return LosMix(scale, k, intercept)
 
 
 def _ar1(rng: np.random.Generator, n: int, sd: float, rho: float = 0.7) -> np.ndarray:
@@ -175,11 +296,14 @@ def _ar1(rng: np.random.Generator, n: int, sd: float, rho: float = 0.7) -> np.nd
     return out
 
 
-def _true_hr(rng: np.random.Generator, lat: dict[str, np.ndarray]) -> np.ndarray:
+def _true_hr(rng: np.random.Generator, lat: dict[str, np.ndarray], af_in_ehr: bool = True) -> np.ndarray:
+    """Hourly heart rate (n, N_HOURS); AF makes it faster and irregular unless ``af_in_ehr`` is
+    False (rate-controlled AF: the ECG is then the only place it shows). The same draws either way."""
     n = len(lat["age"])
+    af = lat["af"] if af_in_ehr else np.zeros_like(lat["af"])
     drift = lat["trajectory"][:, None] * np.linspace(0, 1, N_HOURS)[None, :]
-    base = 82 + 7 * lat["severity"] + 9 * lat["infection"] + 16 * lat["af"] + rng.normal(0, 8, n)
-    af_var = lat["af"][:, None] * rng.normal(0, 9, (n, N_HOURS))
+    base = 82 + 7 * lat["severity"] + 9 * lat["infection"] + 16 * af + rng.normal(0, 8, n)
+    af_var = af[:, None] * rng.normal(0, 9, (n, N_HOURS))
     return np.clip(base[:, None] + 4 * drift + _ar1(rng, n, 3.0) + af_var, 38, 185)
 
 
@@ -265,15 +389,20 @@ def generate_synthetic(
     n: int = 4000,
     seed: int = 0,
     *,
+    ecg_strength: float = 1.0,
+    ecg_focus: str = "both",
     progress: Progress | None = None,
     overwrite: bool = False,
 ) -> str:
     """Generate a synthetic cohort bundle of ``n`` stays into ``out``; returns its fingerprint.
 
-    The bundle is built in a temporary directory and moved into place only when complete.
+    ``ecg_strength`` and ``ecg_focus``: the ECG knob (``EcgKnob``; the defaults give the default
+    cohort). The bundle is built in a temporary directory and moved into place only when complete.
     """
     if n < 10:
         raise ValueError(f"n must be at least 10 stays, got {n}")
+    knob = EcgKnob(ecg_strength, ecg_focus)
+    mix = los_mix(knob)
     n_chunks = (n + CHUNK - 1) // CHUNK
     n_feat = len(EHR_FEATURES)
     tables, latent_tables = [], []
@@ -285,7 +414,7 @@ def generate_synthetic(
         for k in range(n_chunks):
             rows = np.arange(k * CHUNK, min(n, (k + 1) * CHUNK))
             rng = np.random.default_rng([seed, GENERATOR_VERSION, k])
-            lat = _latents(rng, len(rows))
+            lat = _latents(rng, len(rows), knob.focus)
             # About one stay in ten is a readmission of the patient before it.
             readmit = rng.uniform(size=len(rows)) < 0.1
             readmit[0] = False
@@ -294,7 +423,7 @@ def generate_synthetic(
             for key in ("age", "male"):
                 for i in np.flatnonzero(readmit):
                     lat[key][i] = lat[key][i - 1]
-            hr = _true_hr(rng, lat)
+            hr = _true_hr(rng, lat, knob.af_in_ehr)
             values, mask = _ehr(rng, lat, hr)
             ecg_hr = hr[np.arange(len(rows)), lat["ecg_hour"]]
             ecg = ecg_synth.synthesize_ecg(rng, ecg_hr, lat["af"], lat["territory"], lat["st_mv"], lat["wide_qrs"])
@@ -304,7 +433,7 @@ def generate_synthetic(
             w_mask.write(mask)
             w_sig.write(ecg_int)
             stay_id = 30_000_000 + rows
-            los = los_days_from_latents(lat)
+            los = los_days_from_latents(lat, mix)
             adm = np.where(lat["elective"], "ELECTIVE", np.where(lat["urgent"], "URGENT", "EMERGENCY"))
             tables.append(
                 pd.DataFrame(
@@ -321,7 +450,7 @@ def generate_synthetic(
                     }
                 )
             )
-            contrib = los_contributions(lat)
+            contrib = los_contributions(lat, mix)
             latent_tables.append(
                 pd.DataFrame(
                     {
@@ -343,7 +472,7 @@ def generate_synthetic(
         stays["split"] = stays["split"].astype(str)
         provenance = {
             "source": "synthetic",
-            "name": f"synthetic-n{n}-seed{seed}",
+            "name": f"synthetic-n{n}-seed{seed}{knob.suffix}",
             "version": f"generator-v{GENERATOR_VERSION}",
             "seed": seed,
             "n_requested": n,
@@ -353,23 +482,33 @@ def generate_synthetic(
             "dropped": [],
             "notes": "Synthetic cohort; latent causes in latent_causes.parquet are ground truth, not model inputs.",
         }
+        latent = pd.concat(latent_tables, ignore_index=True)
+        if not knob.is_default:  # the default provenance stays byte for byte what it was
+            parts = {c.removeprefix("log_los_part_"): latent[c].to_numpy() for c in latent.columns if c.startswith("log_los_part_")}
+            provenance["ecg_knob"] = {
+                "ecg_strength": knob.strength, "ecg_focus": knob.focus, "af_in_ehr": knob.af_in_ehr, **mix.to_dict(),
+                "ecg_variance_share": round(ecg_variance_share(parts), 4),
+            }
         fingerprint = finalize_bundle(
-            tmp, stays, _features_meta(), provenance, hashes, pd.concat(latent_tables, ignore_index=True)
+            tmp, stays, _features_meta(), provenance, hashes, latent
         )
     return fingerprint
 
 
-def default_cohort_dir(n: int = 4000, seed: int = 0) -> Path:
-    """Where the default synthetic cohort is cached."""
-    return cache_dir() / "cohorts" / f"synthetic-n{n}-seed{seed}-v{GENERATOR_VERSION}"
+def default_cohort_dir(n: int = 4000, seed: int = 0, *, ecg_strength: float = 1.0, ecg_focus: str = "both") -> Path:
+    """Where the synthetic cohort of these options is cached (the default one: ``synthetic-n4000-seed0-v1``)."""
+    suffix = EcgKnob(ecg_strength, ecg_focus).suffix
+    return cache_dir() / "cohorts" / f"synthetic-n{n}-seed{seed}{suffix}-v{GENERATOR_VERSION}"
 
 
-def ensure_synthetic(n: int = 4000, seed: int = 0, progress: Progress | None = None) -> Path:
+def ensure_synthetic(
+    n: int = 4000, seed: int = 0, progress: Progress | None = None, *, ecg_strength: float = 1.0, ecg_focus: str = "both"
+) -> Path:
     """Path of the cached synthetic cohort, generating it first if it is not there yet."""
-    path = default_cohort_dir(n, seed)
+    path = default_cohort_dir(n, seed, ecg_strength=ecg_strength, ecg_focus=ecg_focus)
     if not (path / "provenance.json").exists():
         try:
-            generate_synthetic(path, n, seed, progress=progress)
+            generate_synthetic(path, n, seed, ecg_strength=ecg_strength, ecg_focus=ecg_focus, progress=progress)
         except FileExistsError:  # another process finished it first
             pass
     return path

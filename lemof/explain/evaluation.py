@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from lemof.data.synthetic import ECG_CAUSES  # the truth's ECG-borne causes, defined once by the generator
 from lemof.evaluation.metrics import auroc
 from lemof.evaluation.stats import B_DEFAULT, SEED_DEFAULT, bootstrap_indices, bootstrap_mean_ci, percentile_ci
 from lemof.explain.level_shap import level_shapley
@@ -34,7 +35,6 @@ from lemof.models.inference import predict_rows
 INPUT_FRACTIONS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 SEGMENT_FRACTION = 0.01  # a biosignal cell: ~1 % of the signal length
 
-ECG_CAUSES = ("af", "ischaemia", "wide_qrs")
 EHR_CAUSES = ("severity", "trajectory", "renal", "infection")
 # Each EHR-borne cause and the synthetic features it moves most directly (lemof/data/synthetic.py::_ehr).
 CAUSE_FEATURES = {
