@@ -42,7 +42,7 @@ from grid_run import GBM, LEMOF, TABULAR, Cell, run_cell  # first: it puts the r
 from _common import RESULTS, save
 from bench_explanation_truth import lemof_explanation_truth
 from grid_report import html_to_png, load_cell
-from lemof.evaluation.stats import B_DEFAULT, LEVEL, SEED_DEFAULT, percentile_ci
+from lemof.evaluation.stats import B_DEFAULT, LEVEL, hierarchical_bootstrap, hierarchical_bootstrap_diff
 from lemof.explain import evaluation as ev
 
 ENCODERS = "gru+resnet1d"
@@ -55,25 +55,6 @@ OUT = RESULTS / "signal_strength"
 def point_name(strength: float, focus: str) -> str:
     """The directory of a knob point's runs, e.g. ``ecg2.0-both``."""
     return f"ecg{float(strength)!r}-{focus}"
-
-
-# TODO(lead): use lemof.evaluation.stats (hierarchical_bootstrap_diff), then delete this copy.
-def hierarchical_bootstrap_diff(errors_a, errors_b=None, B: int = B_DEFAULT, seed: int = SEED_DEFAULT, level: float = LEVEL) -> dict:
-    """Mean over seeds and stays of ``errors_a - errors_b`` ((S, n): seed x test stay, the same stays
-    in the same order for every seed; ``errors_b`` None: of ``errors_a`` alone), with a percentile
-    interval from resampling the S seeds and then the n stays, both with replacement (one stay draw
-    per replicate, shared by the drawn seeds, as the seeds share their test stays)."""
-    a = np.asarray(errors_a, dtype=float)
-    d = a - (0.0 if errors_b is None else np.asarray(errors_b, dtype=float))
-    s, n = d.shape
-    rng = np.random.default_rng(seed)
-    reps = np.empty(B)
-    for b in range(B):
-        seeds, stays = rng.integers(0, s, s), rng.integers(0, n, n)
-        reps[b] = d[seeds][:, stays].mean()
-    lo, hi = percentile_ci(reps, level)
-    return {"estimate": float(d.mean()), "lo": lo, "hi": hi, "n_seeds": s, "n_stays": n,
-            "excludes_zero": lo is not None and (lo > 0 or hi < 0)}
 
 
 def cells_of(point: str, fusions, seeds) -> list[Cell]:
@@ -134,7 +115,7 @@ def analyse_point(out: Path, point: str, bundle_dir: Path, fusions, seeds, B: in
     for f in fusions:
         have = sorted(errors[f])
         if have:
-            rec["methods"][f] = {"seeds": have, "mae_days": hierarchical_bootstrap_diff(stacked(f, have), B=B),
+            rec["methods"][f] = {"seeds": have, "mae_days": hierarchical_bootstrap(stacked(f, have), B=B),
                                  "mae_per_seed": [round(float(errors[f][s].mean()), 4) for s in have]}
     pairs = {"lemof_minus_xattn_last": (LEMOF, BASELINE), "lemof_minus_gbm": (LEMOF, GBM), "random_level_minus_lemof": (RANDOM, LEMOF)}
     rec["paired"] = {}
