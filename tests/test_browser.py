@@ -129,7 +129,7 @@ def test_switching_cohort_in_the_sidebar_shows_the_active_model(browser, server,
     p = Page(browser, server)
     p.check(server, "before-cohort-switch", min_charts=5)
     p.page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
-    p.page.get_by_role("option", name="PhysioNet/CinC Challenge 2012", exact=False).click()
+    p.page.get_by_role("option", name="PhysioNet/CinC Challenge 2012 (real ICU data, sets a+b)", exact=True).click()
     p.page.wait_for_function("() => document.querySelector('[data-testid=\"stSidebar\"]').innerText.includes('Active model: physionet2012')", timeout=90_000)
     wait_until_idle(p.page)
     boxes = p.page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]')
