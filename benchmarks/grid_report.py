@@ -235,13 +235,13 @@ def _method_row(fusion: str, encoders: str, rows: list[dict], reps: list[dict[st
     of each resample (the same stay draws for every cell)."""
     rec = {"fusion": fusion, "label": LABELS.get(fusion, fusion), "kind": method_kind(fusion), "encoders": encoders,
            "seeds": [r["seed"] for r in rows]}
-    rec["metrics"] = {}
-    for m in METRICS:
-        vals = [r["metrics"][m]["estimate"] for r in rows]
-        est = float(np.mean(vals)) if None not in vals else None
-        rec["metrics"][m] = _ci(est, *percentile_ci(np.mean([r[m] for r in reps], axis=0)))
     h = hierarchical_bootstrap(np.stack([d.abs_err for d in cells]), B=B, seed=seed)
-    rec["metrics"]["mae_days"] = _ci(h["estimate"], h["lo"], h["hi"]) | {"interval": "hierarchical: seeds, then stays"}
+    rec["metrics"] = {"mae_days": _ci(h["estimate"], h["lo"], h["hi"]) | {"interval": "hierarchical: seeds, then stays"}}
+    for m in METRICS:
+        if m != "mae_days":  # the MAE's interval is the hierarchical one above
+            vals = [r["metrics"][m]["estimate"] for r in rows]
+            est = float(np.mean(vals)) if None not in vals else None
+            rec["metrics"][m] = _ci(est, *percentile_ci(np.mean([r[m] for r in reps], axis=0)))
     maes = [r["metrics"]["mae_days"]["estimate"] for r in rows]
     rec["mae_days_by_seed"] = maes
     rec["mae_days_seed_sd"] = float(np.std(maes, ddof=1)) if len(maes) > 1 else None
