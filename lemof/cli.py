@@ -1,4 +1,4 @@
-"""Command line: ``python -m lemof {data,train,evaluate,explain} ...``.
+"""Command line: ``python -m lemof {data,train,evaluate,explain,report,audit,serve} ...``.
 
 Errors caused by input (a missing file, an unknown stay, an incompatible run) print one
 line, ``error: ...``, on stderr and exit with status 2.
@@ -266,13 +266,92 @@ def _cmd_concepts(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from lemof.audit import cli_actor  # lazy: a command loads only its own dependencies (`data` never imports torch)
     from lemof.data.bundle import open_bundle  # lazy: a command loads only its own dependencies (`data` never imports torch)
     from lemof.report import write_case_report  # lazy: a command loads only its own dependencies (`data` never imports torch)
     from lemof.runs.run import load_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
-    out = write_case_report(load_run(args.run), open_bundle(args.data), args.stay, args.out)
+    out = write_case_report(load_run(args.run), open_bundle(args.data), args.stay, args.out, user=cli_actor())
     _print_json({"report": str(out), "bytes": out.stat().st_size})
     return 0
+
+
+def _audit_paths(args: argparse.Namespace) -> list[Path]:
+    from lemof.audit import default_log_path  # lazy: a command loads only its own dependencies (`data` never imports torch)
+
+    return list(args.log) if args.log else [default_log_path()]
+
+
+def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    from lemof.audit import verify_log  # lazy: a command loads only its own dependencies (`data` never imports torch)
+
+    previous = None
+    for path in _audit_paths(args):
+        result = verify_log(path, follows=previous)
+        for note in result.notes:
+            print(f"note: {path}: {note}")
+        if not result.ok:
+            print(f"error: {result.summary()}", file=sys.stderr)
+            return 2
+        print(result.summary())
+        previous = result
+    return 0
+
+
+def _cmd_audit_export(args: argparse.Namespace) -> int:
+    from lemof.audit import export_csv, verify_log  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.audit.export import parse_since  # lazy: a command loads only its own dependencies (`data` never imports torch)
+
+    paths = _audit_paths(args)
+    since = parse_since(args.since)
+    previous = None
+    for path in paths:
+        previous = verify_log(path, follows=previous)
+        if not previous.ok:
+            if not args.unverified:
+                print(f"error: {previous.summary()}; not exported (--unverified exports it anyway)", file=sys.stderr)
+                return 2
+            print(f"warning: {previous.summary()}; exported anyway (--unverified)", file=sys.stderr)
+    rows = export_csv(paths, sys.stdout, since=since, user=args.user)
+    print(f"{rows} entries since {since.isoformat()}" + (f" by {args.user}" if args.user else ""), file=sys.stderr)
+    return 0
+
+
+def _cmd_audit_rotate(args: argparse.Namespace) -> int:
+    from lemof.audit import AuditLog, cli_actor, default_log_path  # lazy: a command loads only its own dependencies (`data` never imports torch)
+
+    log = AuditLog(args.log or default_log_path())
+    archive = log.rotate(user=cli_actor())
+    _print_json({"log": str(log.path), "archived": str(archive)})
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import os  # lazy: a command loads only its own dependencies (`data` never imports torch)
+
+    from lemof.audit import default_log_path  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.deploy import REPO_ROOT, ServerSettings, default_secrets_files  # lazy: a command loads only its own dependencies (`data` never imports torch)
+
+    files = list(args.secrets) if args.secrets else default_secrets_files(REPO_ROOT)
+    settings = ServerSettings.from_files(files)
+    problems = settings.problems()
+    if problems:
+        for problem in problems[1:]:
+            print(f"  also: {problem}", file=sys.stderr)
+        raise ConfigError(f"sign-in is configured but cannot work: {problems[0]}")
+    refusal = settings.bind_refusal(args.address)
+    if refusal:
+        raise ConfigError(refusal)
+    if args.check:
+        _print_json({"address": args.address, "port": args.port, "mode": settings.mode, "access": settings.describe(),
+                     "secrets": [str(p) for p in settings.sources], "audit_log": str(default_log_path())})
+        return 0
+    cmd = [sys.executable, "-m", "streamlit", "run", str(REPO_ROOT / "app.py"), "--server.address", args.address, "--server.port", str(args.port)]
+    for path in args.secrets or []:
+        cmd += ["--secrets.files", str(path)]
+    os.chdir(REPO_ROOT)  # .streamlit/config.toml is read from the working directory
+    os.execv(sys.executable, cmd)
+    return 0  # not reached
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -376,6 +455,27 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--stay", required=True, help="stay id")
     rp.add_argument("--out", type=Path, required=True, help="the .html file to write")
     rp.set_defaults(func=_cmd_report)
+
+    au = sub.add_parser("audit", help="check, export or rotate the audit log (who viewed which stay, reports, training jobs, sign-ins)").add_subparsers(dest="action", required=True)
+    av = au.add_parser("verify", help="check the hash chain: exit 0 if intact, 2 naming the first bad line")
+    av.add_argument("--log", type=Path, action="append", help="log file (default $LEMOF_AUDIT_LOG or <cache>/audit/audit.jsonl); repeat, oldest first, to check rotated files continue each other")
+    av.set_defaults(func=_cmd_audit_verify)
+    ae = au.add_parser("export", help="print the entries since a date as CSV (for the information-governance office)")
+    ae.add_argument("--since", required=True, help="YYYY-MM-DD (from midnight UTC) or an ISO date and time")
+    ae.add_argument("--user", default=None, help="only this user's entries")
+    ae.add_argument("--log", type=Path, action="append", help="log file(s), as for verify")
+    ae.add_argument("--unverified", action="store_true", help="export even if the log does not verify (a warning says so)")
+    ae.set_defaults(func=_cmd_audit_export)
+    ar = au.add_parser("rotate", help="move the log aside (timestamped) and start a new one that continues its chain")
+    ar.add_argument("--log", type=Path, default=None, help="log file (default as for verify)")
+    ar.set_defaults(func=_cmd_audit_rotate)
+
+    sv = sub.add_parser("serve", help="start the app, refusing a non-loopback address without sign-in (docs/DEPLOY.md)")
+    sv.add_argument("--address", default="127.0.0.1", help="address to bind (default 127.0.0.1; another needs [auth] or LEMOF_BEHIND_AUTH_PROXY=1)")
+    sv.add_argument("--port", type=int, default=8501)
+    sv.add_argument("--secrets", type=Path, action="append", help="secrets.toml to use (default: ~/.streamlit/secrets.toml, then .streamlit/secrets.toml of the app)")
+    sv.add_argument("--check", action="store_true", help="only check the settings and print what would be served, as JSON")
+    sv.set_defaults(func=_cmd_serve)
     return p
 
 

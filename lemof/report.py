@@ -141,8 +141,15 @@ def case_report_html(results: StayResults) -> str:
     return f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Case report {sid}</title><style>{_CSS}</style></head><body>{body}</body></html>"
 
 
-def write_case_report(run: Run, bundle: CohortBundle, stay_id: int | str, out: str | Path) -> Path:
-    """Write the case report of one stay to ``out`` (atomically)."""
+def write_case_report(run: Run, bundle: CohortBundle, stay_id: int | str, out: str | Path, *, user: str, via: str = "cli") -> Path:
+    """Write the case report of one stay to ``out`` (atomically), once its ``report.write`` entry
+    (``user``, run, cohort, stay, file) is on disk in the audit log: no report without its entry."""
+    from lemof.audit import audit_log  # the audit log is a concern of writing a report, not of drawing one
+
     out = Path(out)
-    write_bytes_atomic(out, case_report_html(CohortResults(run, bundle).stay(stay_id)).encode("utf-8"))
+    results = CohortResults(run, bundle).stay(stay_id)
+    page = case_report_html(results).encode("utf-8")
+    audit_log().append("report.write", user=user, via=via, cohort=bundle.name, fingerprint=bundle.fingerprint, run=run.run_id,
+                       stay=int(results.stay_id), out=str(out.resolve()))
+    write_bytes_atomic(out, page)
     return out

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import case, context
+from ui import access, case, context
 from ui.widgets import guarded, section
 
 ctx = context.current()
@@ -10,6 +10,7 @@ st.title("Case review")
 stay_id = case.stay_picker(ctx)
 if stay_id is None:
     st.stop()
+access.viewed("case review", ctx.cohort.key, ctx.run_entry.run_id, stay_id)  # in the audit log before anything of the stay is drawn
 results = case.stay_results(ctx, stay_id)  # one object per (run, cohort, stay), shared by every section below
 if results is None:
     st.stop()

@@ -3,13 +3,14 @@ their spread, calibration, error by subgroup, and the stays behind each number."
 
 import streamlit as st
 
-from ui import cohort, context
+from ui import access, cohort, context
 from ui.widgets import guarded, section
 
 ctx = context.current()
 st.title("Cohort")
 st.caption(f"Run {ctx.run.run_id} over the stays of {ctx.bundle.name}; select a subgroup to list its stays, each opening in case review.")
 split = cohort.choose_split(ctx)
+access.viewed("cohort", ctx.cohort.key, ctx.run_entry.run_id, split=split)
 view = cohort.view(ctx, split)
 if view is None:
     st.stop()

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import compare, context
+from ui import access, compare, context
 from ui.widgets import section
 
 ctx = context.current()
@@ -12,6 +12,7 @@ if len(entries) < 2:
     st.info("Pick at least two runs to compare.")
     st.stop()
 split = compare.choose_scope(ctx, entries)
+access.viewed("compare", ctx.cohort.key, ctx.run_entry.run_id, runs=",".join(e.run_id for e in entries), split=split)
 scored = "the held-out test stays" if split == "test" else "every stay"
 st.caption(f"Runs trained on {ctx.bundle.source} cohorts, scored on {scored} of {ctx.bundle.name}.")
 result = compare.available(ctx, entries, split)

@@ -3,10 +3,11 @@
 import streamlit as st
 
 from lemof.plots import global_importance_figure, metrics_figure, training_curves_figure
-from ui import context, model_card
+from ui import access, context, model_card
 from ui.widgets import chart, guarded
 
 ctx = context.current()
+access.viewed("model and cohort", ctx.cohort.key, ctx.run_entry.run_id)
 run = ctx.run
 st.title("Model and cohort")
 st.markdown(model_card.summary(ctx))

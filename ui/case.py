@@ -32,7 +32,7 @@ from lemof.plots import (
     tree_shap_range,
     tree_shap_rows,
 )
-from ui import links, loaders
+from ui import access, links, loaders
 from ui.context import ActiveContext, case_link
 from ui.widgets import chart, guarded
 
@@ -364,10 +364,15 @@ def similar_section(ctx: ActiveContext, results: StayResults) -> None:
 
 def report_button(ctx: ActiveContext, results: StayResults) -> None:
     """One click: the stay's review as a self-contained HTML file, built when clicked from the
-    same results object the page shows (what the page computed is reused)."""
+    same results object the page shows (what the page computed is reused). The download is in
+    the audit log before its bytes leave the server."""
+    visitor = access.current()
+    entry = {"cohort": ctx.cohort.key, "fingerprint": ctx.bundle.fingerprint, "run": ctx.run_entry.run_id, "stay": int(results.stay_id)}
 
     def build() -> bytes:
-        return case_report_html(results).encode("utf-8")
+        page = case_report_html(results).encode("utf-8")
+        access.audit_as(visitor, "report.download", **entry)  # a callback of the download: the visitor captured when drawn
+        return page
 
     st.download_button(
         "Download the case report (HTML, opens offline)", data=build, file_name=f"case-report-{results.stay_id}-{ctx.run_entry.run_id}.html",

@@ -27,7 +27,7 @@ from lemof.plots import (
     stay_predictions_figure,
     waterfall_range,
 )
-from ui import links, loaders
+from ui import access, links, loaders
 from ui.context import ActiveContext, case_link
 from ui.widgets import PLOTLY_CONFIG, chart, guarded
 
@@ -232,6 +232,7 @@ def one_stay_section(ctx: ActiveContext, comp: Comparison, default_stay: int) ->
         st.session_state[key] = default_stay
     stay = st.selectbox(f"{'Test stay' if comp.split == 'test' else 'Stay'} (default: where the two runs disagree most)", ids, key=key)
     links.mirror(LINK_SCOPE, "stay", str(stay))
+    access.viewed("compare", ctx.cohort.key, ctx.run_entry.run_id, stay, runs=",".join(r.run.run_id for r in comp.runs))
     st.page_link("pages/case_review.py", label=f"Open stay {stay} in case review", icon=":material/person_search:", query_params={"stay": str(stay)})
     rows = []
     for r in comp.runs:

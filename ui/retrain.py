@@ -14,7 +14,7 @@ from lemof.runs.catalog import preferred_order
 from lemof.training.jobs import JobSpec, JobStatus, cancel_job, check_name, job_status, list_jobs, running_job, runs_root, start_job
 from lemof.models.registry import list_encoders
 from lemof.training.recipes import load_recipe
-from ui import sidebar
+from ui import access, sidebar
 from ui.context import ActiveContext
 from ui.widgets import chart
 from lemof.plots.model_card import training_curves_figure
@@ -108,6 +108,7 @@ def _submit(cohort: CohortEntry, name: str, options: dict, device: str, gpus: in
         return
     try:
         check_name(name)
+        access.record("job.start", name=name, cohort=cohort.key, fusion=options.get("fusion"), encoders=options.get("encoders"), device=device, gpus=gpus)
         job = start_job(JobSpec(str(cohort.path), name, options, device, gpus))
     except LemofError as exc:
         st.error(f"Not started: {exc}")
@@ -172,6 +173,7 @@ def show_job(job: JobStatus) -> None:
         c[1].metric("Time left in this stage", _duration(p.get("eta_s")))
         c[2].metric("Throughput", f"{p['stays_per_s']:,.0f} stays/s" if p.get("stays_per_s") else "–")
         if st.button("Cancel", key=f"cancel_{job.job_id}"):
+            access.record("job.cancel", job=job.job_id, name=job.name)
             job = cancel_job(job.job_id)
             st.warning(f"Job {job.name} {job.status}: {job.reason}")
     elif job.status == "done":
@@ -220,7 +222,11 @@ def _activate(job: JobStatus) -> None:
     """Make the job's run the active model (no restart), through the sidebar (a button callback,
     so it runs before the sidebar's widgets exist); why it could not be done is shown under the
     button."""
-    st.session_state[_ACTIVATION] = (job.job_id, sidebar.activate(_cohort_key(job.spec["cohort"]), Path(job.run_dir).name))
+    cohort_key, run_id = _cohort_key(job.spec["cohort"]), Path(job.run_dir).name
+    problem = sidebar.activate(cohort_key, run_id)
+    if problem is None:
+        access.record("run.activate", scope="session", job=job.job_id, cohort=cohort_key, run=run_id)
+    st.session_state[_ACTIVATION] = (job.job_id, problem)
 
 
 def history() -> None:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui import context, sidebar
+from lemof.access import Role
+from ui import access, context, sidebar
 
 LOGO = Path(__file__).resolve().parent.parent / "assets" / "logo.png"
 
@@ -17,16 +18,19 @@ def configure() -> None:
     st.set_page_config(page_title="LeMoF Explorer", page_icon=str(LOGO), layout="wide")
 
 
-def pages() -> list:
-    """Every page; paths are relative to the entry point (app.py), as Streamlit resolves them (the
-    same page identity in both multipage modes, so widget state survives)."""
-    return [
+def pages(role: Role = Role.TRAINER) -> list:
+    """The pages ``role`` may open (Retrain: trainers only); paths are relative to the entry point
+    (app.py), as Streamlit resolves them (the same page identity in both multipage modes, so
+    widget state survives)."""
+    registry = [
         st.Page("pages/case_review.py", title="Case review", icon=":material/person_search:", default=True),
         st.Page("pages/compare.py", title="Compare runs", icon=":material/compare_arrows:"),
         st.Page("pages/model_card.py", title="Model and cohort", icon=":material/insights:"),
         st.Page("pages/cohort.py", title="Cohort", icon=":material/groups:"),
-        st.Page("pages/retrain.py", title="Retrain", icon=":material/model_training:"),
     ]
+    if role >= Role.TRAINER:
+        registry.append(st.Page("pages/retrain.py", title="Retrain", icon=":material/model_training:"))
+    return registry
 
 
 def follow_page_link(registry: list, page) -> None:
@@ -47,11 +51,15 @@ def follow_page_link(registry: list, page) -> None:
 
 
 def route():
-    """Register the pages (the sidebar menu), follow a ``?page=`` link, draw the sidebar and
-    publish the active context; returns the page to run."""
+    """Sign-in first (nothing of a patient before it), then register the visitor's pages (the
+    sidebar menu), follow a ``?page=`` link, draw the sidebar and publish the active context;
+    returns the page to run."""
     configure()
-    registry = pages()
+    visitor = access.gate()
+    registry = pages(visitor.role)
     page = st.navigation(registry)
     follow_page_link(registry, page)
+    access.entered(page.url_path)
+    access.sidebar_badge(visitor)
     context.publish(sidebar.render())
     return page
