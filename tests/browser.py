@@ -34,16 +34,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(env: dict[str, str] | None = None, timeout_s: float = 120, script: Path | None = None, on_start=None) -> Iterator[str]:
+def streamlit_server(env: dict[str, str] | None = None, timeout_s: float = 120, script: Path | None = None, on_start=None,
+                     port: int | None = None, args: tuple[str, ...] = ()) -> Iterator[str]:
     """Yield the base URL of a running `streamlit run app.py` (or ``script``); stop it afterwards.
 
-    ``on_start(process)`` is called with the server's ``Popen`` (benchmarks read its memory)."""
-    port = free_port()
+    ``on_start(process)`` is called with the server's ``Popen`` (benchmarks read its memory);
+    ``args`` are more options of ``streamlit run`` (``--secrets.files``...)."""
+    port = port or free_port()
     log_path = REPO / "test-artifacts" / f"streamlit-{port}.log"
     log_path.parent.mkdir(exist_ok=True)
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(script or "app.py"), "--server.port", str(port), "--server.headless", "true"],
+            [sys.executable, "-m", "streamlit", "run", str(script or "app.py"), "--server.port", str(port), "--server.headless", "true", *args],
             cwd=script.parent if script else REPO,
             env={**os.environ, **(env or {})},
             stdout=log,
