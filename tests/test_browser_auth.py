@@ -138,6 +138,10 @@ def test_sign_in_roles_refusal_and_sign_out(browser, signed_server, default_coho
     sidebar = page.inner_text('[data-testid="stSidebar"]')
     assert "Signed in as ana@hospital.org (trainer)" in sidebar and "Retrain" in sidebar
     _shot(page, "auth-trainer-case")
+    with page.expect_download(timeout=90_000) as download:
+        page.get_by_role("button", name=re.compile("Download the case report")).click()
+    report = Path(download.value.path()).read_text(encoding="utf-8")
+    reported = int(re.search(r"Case report: ICU stay (\d+)", report).group(1))
     page.goto(f"{url}/retrain")
     page.get_by_text("Training runs in a separate process").wait_for(timeout=60_000)
     wait_until_idle(page)
@@ -189,5 +193,7 @@ def test_sign_in_roles_refusal_and_sign_out(browser, signed_server, default_coho
     assert all(e["page"] == "case review" and e["cohort"] and e["run"] and isinstance(e["stay"], int) for e in views)
     assert not any(e["user"] == "eve@elsewhere.org" and e["event"] != "auth.refused" for e in entries)
     assert [e for e in entries if e["event"] == "page.view" and e["page"] == "retrain"][0]["user"] == "ana@hospital.org"
+    (download_entry,) = [e for e in entries if e["event"] == "report.download"]
+    assert download_entry["user"] == "ana@hospital.org" and download_entry["stay"] == reported and download_entry["fingerprint"]
     proc = subprocess.run([sys.executable, "-m", "lemof", "audit", "verify", "--log", str(log)], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr

@@ -3,6 +3,7 @@ a second job refused; a failing job reported while the active model stays."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -78,6 +79,18 @@ def test_a_quick_job_finishes_and_becomes_the_active_model(app_cache):
     assert not at.exception
     assert "my-quick-run" in at.sidebar.success[0].value
     assert [s for s in at.sidebar.selectbox if s.label.startswith("Model")][0].value == "my-quick-run"
+    entries = _audit(app_cache)
+    started = [e for e in entries if e["event"] == "job.start"]
+    assert [e["name"] for e in started] == ["my-quick-run"], "the refused second job is not recorded as started"
+    assert started[0]["job"].endswith("-my-quick-run") and started[0]["cohort"].startswith("dir:") and started[0]["user"].startswith("local:")
+    (activated,) = [e for e in entries if e["event"] == "run.activate"]
+    assert activated["run"] == "my-quick-run" and activated["job"] == started[0]["job"]
+    assert any(e["event"] == "page.view" and e["page"] == "retrain" for e in entries)
+
+
+def _audit(cache) -> list[dict]:
+    """The audit entries the app wrote (its default log, under the cache directory)."""
+    return [json.loads(line) for line in (cache / "audit" / "audit.jsonl").read_text().splitlines()]
 
 
 def test_cancel_and_a_failing_job_leave_the_active_model_alone(app_cache, tiny_cohort):
@@ -95,6 +108,8 @@ def test_cancel_and_a_failing_job_leave_the_active_model_alone(app_cache, tiny_c
     cancel[0].click().run()
     _until(at, "cancelled")
     assert any("No run was written" in e.value for e in at.error)
+    cancelled = [e for e in _audit(app_cache) if e["event"] == "job.cancel"]
+    assert len(cancelled) == 1 and cancelled[0]["name"] == "long-run"
     assert not (app_cache / "runs" / "long-run").exists()
     # a job on a corrupt cohort fails and says why
     at.selectbox(key="train_cohort").set_value(f"dir:{bad}").run()

@@ -108,8 +108,8 @@ def _submit(cohort: CohortEntry, name: str, options: dict, device: str, gpus: in
         return
     try:
         check_name(name)
-        access.record("job.start", name=name, cohort=cohort.key, fusion=options.get("fusion"), encoders=options.get("encoders"), device=device, gpus=gpus)
-        job = start_job(JobSpec(str(cohort.path), name, options, device, gpus))
+        job = start_job(JobSpec(str(cohort.path), name, options, device, gpus), before_launch=lambda job_id: access.record(
+            "job.start", job=job_id, name=name, cohort=cohort.key, fusion=options.get("fusion"), encoders=options.get("encoders"), device=device, gpus=gpus))
     except LemofError as exc:
         st.error(f"Not started: {exc}")
         return

@@ -22,7 +22,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from lemof.errors import LemofError
 from lemof.paths import cache_dir, safe_name, write_json_atomic
@@ -119,8 +119,11 @@ def check_name(name: str, root: Path | None = None) -> str:
     return clean
 
 
-def start_job(spec: JobSpec, root: Path | None = None) -> JobStatus:
-    """Validate ``spec``, take the lock and start the training process; returns its status."""
+def start_job(spec: JobSpec, root: Path | None = None, before_launch: Callable[[str], None] | None = None) -> JobStatus:
+    """Validate ``spec``, take the lock and start the training process; returns its status.
+
+    ``before_launch(job_id)`` runs once everything is checked and the lock is held, just before the
+    process starts (the app records the job in the audit log there); if it raises, nothing starts."""
     root = Path(root or runs_root())
     root.mkdir(parents=True, exist_ok=True)
     name = check_name(spec.name, root)
@@ -143,6 +146,14 @@ def start_job(spec: JobSpec, root: Path | None = None) -> JobStatus:
         shutil.rmtree(job_dir, ignore_errors=True)
         raise JobError(f"another job is starting in {root}; try again in a moment") from None
     _remove_partials(root)
+    if before_launch is not None:
+        try:
+            before_launch(job_id)
+        except BaseException:
+            os.close(fd)
+            lock.unlink(missing_ok=True)
+            shutil.rmtree(job_dir, ignore_errors=True)
+            raise
     write_json_atomic(job_dir / "config.json", dict(spec.options))
     train = ["-m", "lemof", "train", "--data", str(spec.cohort), "--out", str(root / name), "--config", str(job_dir / "config.json"),
              "--device", spec.device, "--progress-file", str(job_dir / "progress.json"), "--quiet"]

@@ -1,0 +1,54 @@
+"""AppTest: what the pages write to the audit log: one view per arrival (not per rerun), another
+stay is another view, other pages are page views; an unwritable log shows nothing of the patient."""
+
+from __future__ import annotations
+
+import json
+
+from streamlit.testing.v1 import AppTest
+
+from apptest import no_failures
+from conftest import REPO
+from lemof import open_bundle
+
+
+def _entries(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_views_are_recorded_once_per_arrival(default_cohort, tmp_path, monkeypatch):
+    log = tmp_path / "audit.jsonl"
+    monkeypatch.setenv("LEMOF_AUDIT_LOG", str(log))
+    stays = open_bundle(default_cohort).stays
+    test = stays.loc[stays["split"] == "test", "stay_id"].astype(int).tolist()
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.query_params["stay"] = str(test[0])
+    at.run()
+    no_failures(at)
+    at.run()  # a rerun of the same view
+    at.toggle(key="show_attribution").set_value(False).run()  # a widget on the page: still the same view
+    views = [e for e in _entries(log) if e["event"] == "stay.view"]
+    assert [(e["stay"], e["page"]) for e in views] == [(test[0], "case review")]
+    assert views[0]["cohort"] == "synthetic" and views[0]["run"] == "synthetic-gru+resnet1d" and views[0]["user"].startswith("local:")
+    [s for s in at.selectbox if s.label.startswith("ICU stay")][0].set_value(test[1]).run()
+    no_failures(at)
+    at.switch_page("pages/model_card.py").run()
+    no_failures(at)
+    at.switch_page("pages/case_review.py").run()  # back again: a new arrival at the stay it shows
+    shown = [s for s in at.selectbox if s.label.startswith("ICU stay")][0].value
+    events = [(e["event"], e.get("page"), e.get("stay")) for e in _entries(log)]
+    assert events == [("stay.view", "case review", test[0]), ("stay.view", "case review", test[1]),
+                      ("page.view", "model and cohort", None), ("stay.view", "case review", shown)]
+    from lemof.audit import verify_log
+
+    assert verify_log(log).ok
+
+
+def test_an_unwritable_audit_log_shows_nothing_of_the_patient(default_cohort, tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("LEMOF_AUDIT_LOG", str(blocker / "audit.jsonl"))
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()
+    assert not at.exception
+    assert any("The audit log cannot be written, so nothing is shown" in e.value for e in at.error)
+    assert not [m for m in at.metric if m.label == "Predicted LOS"] and not at.get("plotly_chart")

@@ -1,0 +1,70 @@
+"""Load test of the audit trail: 25 browser sessions at once, each reviewing a stay; the log must
+hold exactly one view entry per session and stay (none lost, none doubled), and verify.
+
+Chromium drawing 25 case pages on two cores takes about three minutes (the server's share is a
+few seconds); that a rerun of the same view is not logged again, and that choosing another stay
+is, is checked in ``test_app.py`` without a browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from browser import CHROMIUM, CHROMIUM_ARGS, REPO, streamlit_server
+from lemof import open_bundle
+
+pytestmark = pytest.mark.browser
+SESSIONS = 25
+_SHOWS_STAY = """(sid) => document.body.innerText.includes('Predicted LOS')
+    && Array.from(document.querySelectorAll('[data-testid="stSelectbox"]')).some(e => e.innerHTML.includes(sid + " · "))"""  # the headline of that very stay (its id is in the stay picker)
+STAYS_EACH = 1
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
+        if os.environ.get("LEMOF_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"Chromium not found at {CHROMIUM} (install Debian's chromium)")
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def test_25_concurrent_sessions_reviewing_stays_are_counted_exactly(browser, default_cohort, tmp_path):
+    stays = open_bundle(default_cohort).stays
+    test_ids = stays.loc[stays["split"] == "test", "stay_id"].astype(int).tolist()
+    plan = [[test_ids[(s * STAYS_EACH + k) % len(test_ids)] for k in range(STAYS_EACH)] for s in range(SESSIONS)]
+    log = tmp_path / "audit.jsonl"
+    env = {"LEMOF_CACHE_DIR": os.environ["LEMOF_CACHE_DIR"], "LEMOF_AUDIT_LOG": str(log)}
+    with streamlit_server(env=env) as url:
+        contexts = [browser.new_context(viewport={"width": 900, "height": 700}) for _ in range(SESSIONS)]
+        pages = [c.new_page() for c in contexts]
+        for round_ in range(STAYS_EACH):
+            for page, stays_of in zip(pages, plan):  # every session asks at once; the server runs them concurrently
+                page.goto(f"{url}/?stay={stays_of[round_]}", wait_until="commit")
+            for page, stays_of in zip(pages, plan):
+                page.wait_for_function(_SHOWS_STAY, arg=str(stays_of[round_]), timeout=280_000)
+                assert page.locator('[data-testid="stException"]').count() == 0
+        for c in contexts:
+            c.close()
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    views = [e for e in entries if e["event"] == "stay.view"]
+    assert len(views) == SESSIONS * STAYS_EACH  # exactly: none lost, none written twice
+    assert Counter(e["stay"] for e in views) == Counter(s for stays_of in plan for s in stays_of)
+    assert len({e["session"] for e in views}) == SESSIONS * STAYS_EACH  # a page load is a new session, each with one view
+    assert all(e["page"] == "case review" and e["user"].startswith("local:") and e["role"] == "trainer" for e in views)
+    assert [e["seq"] for e in entries] == list(range(1, len(entries) + 1))
+    proc = subprocess.run([sys.executable, "-m", "lemof", "audit", "verify", "--log", str(log)], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert f"intact, {len(entries)} entries" in proc.stdout
