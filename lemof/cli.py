@@ -330,7 +330,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     import os  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     from lemof.audit import default_log_path  # lazy: a command loads only its own dependencies (`data` never imports torch)
-    from lemof.deploy import REPO_ROOT, ServerSettings, default_secrets_files  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.deploy.server import REPO_ROOT, ServerSettings, default_secrets_files  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     files = list(args.secrets) if args.secrets else default_secrets_files(REPO_ROOT)
     settings = ServerSettings.from_files(files)

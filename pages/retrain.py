@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lemof.access import Role
+from lemof.deploy.access import Role
 from ui import access, context, retrain
 
 ctx = context.current()

@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from conftest import REPO
-from lemof.access import AccessPolicy, Role
-from lemof.deploy import ServerSettings, auth_problems, is_loopback
+from lemof.deploy.access import AccessPolicy, Role
+from lemof.deploy.server import ServerSettings, auth_problems, is_loopback
 from lemof.errors import ConfigError
 
 GOOD_AUTH = {"redirect_uri": "https://lemof.hospital.org/oauth2callback", "cookie_secret": "x" * 40,

@@ -2,7 +2,7 @@
 
 ``gate()`` runs first on every script run (``ui.router``), before anything of a patient is drawn:
 it enforces the bind-address rule, asks for sign-in when ``[auth]`` is configured, decides the
-role (``lemof.access``) and returns the ``Visitor``; otherwise it draws only a sign-in or refusal
+role (``lemof.deploy.access``) and returns the ``Visitor``; otherwise it draws only a sign-in or refusal
 page and stops the run. ``record`` writes an audit entry for this visitor (fsynced before it
 returns; if it cannot be written, the page says so and stops: no patient data without its entry).
 ``viewed`` records a view once per arrival (not on every rerun).
@@ -19,9 +19,9 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from lemof import LemofError
-from lemof.access import Decision, Role
+from lemof.deploy.access import Decision, Role
 from lemof.audit import AuditError, audit_log
-from lemof.deploy import PROXY_USER_HEADER_ENV, ServerSettings
+from lemof.deploy.server import PROXY_USER_HEADER_ENV, ServerSettings
 
 log = logging.getLogger("lemof.app")
 _VISITOR = "_lemof_visitor"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from lemof.access import Role
+from lemof.deploy.access import Role
 from ui import access, context, sidebar
 
 LOGO = Path(__file__).resolve().parent.parent / "assets" / "logo.png"

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from lemof.access import SETTINGS_SECTION, AccessPolicy
+from lemof.deploy.access import SETTINGS_SECTION, AccessPolicy
 from lemof.errors import ConfigError
 
 PROXY_ENV = "LEMOF_BEHIND_AUTH_PROXY"
 PROXY_USER_HEADER_ENV = "LEMOF_PROXY_USER_HEADER"
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 _AUTH_KEYS = ("client_id", "client_secret", "server_metadata_url")
 
 
