@@ -11,6 +11,7 @@ access.viewed("model and cohort", ctx.cohort.key, ctx.run_entry.run_id)
 run = ctx.run
 st.title("Model and cohort")
 st.markdown(model_card.summary(ctx))
+model_card.default_for_everyone(ctx)
 
 if run.metrics.test is not None:
     model_card.metric_tiles(ctx)

@@ -52,3 +52,28 @@ def test_an_unwritable_audit_log_shows_nothing_of_the_patient(default_cohort, tm
     assert not at.exception
     assert any("The audit log cannot be written, so nothing is shown" in e.value for e in at.error)
     assert not [m for m in at.metric if m.label == "Predicted LOS"] and not at.get("plotly_chart")
+
+
+def test_a_trainer_makes_a_run_the_default_for_everyone(default_cohort, tmp_path, monkeypatch):
+    log = tmp_path / "audit.jsonl"
+    monkeypatch.setenv("LEMOF_AUDIT_LOG", str(log))
+    from lemof.runs.shared_default import defaults_path
+
+    defaults_path().unlink(missing_ok=True)
+    try:
+        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+        at.query_params["run"] = "synthetic-tcn+tcn"
+        at.run()
+        at.switch_page("pages/model_card.py").run()
+        no_failures(at)
+        at.button(key="default_for_everyone").click().run()
+        no_failures(at)
+        assert any("is the default model for everyone on this cohort" in c.value for c in at.caption)
+        (entry,) = [e for e in _entries(log) if e["event"] == "run.activate"]
+        assert entry["scope"] == "everyone" and entry["run"] == "synthetic-tcn+tcn" and entry["cohort"] == "synthetic"
+        fresh = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()  # another user's new session
+        no_failures(fresh)
+        assert [s for s in fresh.sidebar.selectbox if s.label.startswith("Model")][0].value == "synthetic-tcn+tcn"
+        assert any("default model for everyone" in c.value for c in fresh.sidebar.caption)
+    finally:
+        defaults_path().unlink(missing_ok=True)  # the shared cache: the other tests expect the usual default

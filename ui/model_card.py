@@ -6,6 +6,8 @@ import pandas as pd
 import streamlit as st
 
 from lemof.plots import head_label, level_concepts_figure
+from lemof.runs.shared_default import read_defaults, set_default
+from ui import access
 from ui.context import ActiveContext
 from ui.widgets import chart, guarded
 
@@ -120,3 +122,20 @@ def concepts_section(ctx: ActiveContext) -> None:
         f"or R² (continuous), coloured on one 0–1 skill scale (2·(AUROC − 0.5), or R²). A level is named after the concepts that reach "
         f"AUROC ≥ {t.get('binary', 0.8)} or R² ≥ {t.get('continuous', 0.3)} (at most two). That a level encodes a concept does not mean the prediction uses it."
     )
+
+
+def default_for_everyone(ctx: ActiveContext) -> None:
+    """Trainers: make the active run the model every new session opens on for this cohort."""
+    visitor = access.current()
+    run_id = ctx.run_entry.run_id
+    shared = read_defaults().get(ctx.cohort.key)
+    if shared and shared["run"] == run_id:
+        st.caption(f"{run_id} is the default model for everyone on this cohort (set by {shared.get('by', '?')} on {shared.get('at', '?')}).")
+        return
+    if not visitor.can_train:
+        return
+    if st.button(f"Make {run_id} the default model for everyone", key="default_for_everyone", icon=":material/groups:",
+                 help="Every user's new sessions on this cohort open on this model; anyone can still pick another in the sidebar."):
+        access.record("run.activate", scope="everyone", cohort=ctx.cohort.key, run=run_id)
+        set_default(ctx.cohort.key, run_id, visitor.user)
+        st.rerun()

@@ -16,6 +16,7 @@ import streamlit as st
 
 from lemof import CohortEntry, LemofError, RunEntry, build_cohort, list_cohorts, list_runs
 from lemof.runs.catalog import preferred_order, run_id_from_link
+from lemof.runs.shared_default import read_defaults
 from lemof.paths import cache_dir
 from ui import links, loaders
 from ui.context import ActiveContext
@@ -103,7 +104,8 @@ def _choose_run(cohort: CohortEntry, runs: list[RunEntry]) -> RunEntry:
             shown = current if current in ids else ids[0]
             st.warning(f"The link asks for model {wanted!r}, which is not available for {cohort.label}. Showing **{shown}** instead.")
     if st.session_state.get(widget) not in ids:
-        st.session_state[widget] = ids[0]
+        shared = read_defaults().get(cohort.key, {}).get("run")  # the model a trainer made active for everyone
+        st.session_state[widget] = shared if shared in ids else ids[0]
     labels = {r.run_id: r.label for r in runs}
     run_id = st.sidebar.selectbox("Model (trained run)", ids, key=widget, format_func=labels.__getitem__)
     links.mirror(LINK_SCOPE, "run", run_id)
@@ -137,6 +139,7 @@ def render() -> ActiveContext | None:
     for warning in run.warnings:
         st.warning(warning)
     ctx = ActiveContext(cohort, bundle, entry, run)
+    shared = read_defaults().get(cohort.key)
     rel = ctx.relation
     note = {"own": "", "external": " · external to this cohort (none of its stays seen)",
             "overlapping": f" · saw {rel.n_seen:,} of this cohort's stays in training"}.get(rel.kind, " · trained on another cohort of this family")
@@ -144,6 +147,8 @@ def render() -> ActiveContext | None:
         f"**Active model:** {entry.run_id}  \n{run.encoders} · trained on {run.cohort.name}{note}  \n"
         f"**Active cohort:** {bundle.name} ({len(bundle):,} stays, {bundle.source})"
     )
+    if shared and shared.get("run") == entry.run_id:
+        st.sidebar.caption(f"The default model for everyone on this cohort, set by {shared.get('by', '?')} on {shared.get('at', '?')}.")
     if bundle.provenance.get("citation"):
         st.sidebar.caption(f"Data: {bundle.provenance['citation']}")
     st.sidebar.caption(
