@@ -458,12 +458,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     au = sub.add_parser("audit", help="check, export or rotate the audit log (who viewed which stay, reports, training jobs, sign-ins)").add_subparsers(dest="action", required=True)
     av = au.add_parser("verify", help="check the hash chain: exit 0 if intact, 2 naming the first bad line")
-    av.add_argument("--log", type=Path, action="append", help="log file (default $LEMOF_AUDIT_LOG or <cache>/audit/audit.jsonl); repeat, oldest first, to check rotated files continue each other")
+    av.add_argument("--log", type=Path, nargs="+", action="extend", metavar="PATH",
+                    help="log file(s) (default $LEMOF_AUDIT_LOG or <cache>/audit/audit.jsonl); several, oldest first: rotated files must continue each other")
     av.set_defaults(func=_cmd_audit_verify)
     ae = au.add_parser("export", help="print the entries since a date as CSV (for the information-governance office)")
     ae.add_argument("--since", required=True, help="YYYY-MM-DD (from midnight UTC) or an ISO date and time")
     ae.add_argument("--user", default=None, help="only this user's entries")
-    ae.add_argument("--log", type=Path, action="append", help="log file(s), as for verify")
+    ae.add_argument("--log", type=Path, nargs="+", action="extend", metavar="PATH", help="log file(s), oldest first, as for verify")
     ae.add_argument("--unverified", action="store_true", help="export even if the log does not verify (a warning says so)")
     ae.set_defaults(func=_cmd_audit_export)
     ar = au.add_parser("rotate", help="move the log aside (timestamped) and start a new one that continues its chain")

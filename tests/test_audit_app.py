@@ -77,3 +77,18 @@ def test_a_trainer_makes_a_run_the_default_for_everyone(default_cohort, tmp_path
         assert any("default model for everyone" in c.value for c in fresh.sidebar.caption)
     finally:
         defaults_path().unlink(missing_ok=True)  # the shared cache: the other tests expect the usual default
+
+
+def test_an_open_bind_without_sign_in_shows_only_the_refusal(default_cohort, monkeypatch):
+    from streamlit import config
+
+    monkeypatch.delenv("LEMOF_BEHIND_AUTH_PROXY", raising=False)
+    before = config.get_option("server.address")
+    config.set_option("server.address", "0.0.0.0")
+    try:
+        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()
+    finally:
+        config.set_option("server.address", before)
+    assert not at.exception
+    assert [e.value for e in at.error] == [e.value for e in at.error if e.value.startswith("Refusing to serve on 0.0.0.0 without sign-in")] and len(at.error) == 1
+    assert not at.sidebar.selectbox and not at.get("plotly_chart") and not at.metric
