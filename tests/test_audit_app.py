@@ -92,3 +92,19 @@ def test_an_open_bind_without_sign_in_shows_only_the_refusal(default_cohort, mon
     assert not at.exception
     assert [e.value for e in at.error] == [e.value for e in at.error if e.value.startswith("Refusing to serve on 0.0.0.0 without sign-in")] and len(at.error) == 1
     assert not at.sidebar.selectbox and not at.get("plotly_chart") and not at.metric
+
+
+def test_behind_an_authenticating_proxy(default_cohort, tmp_path, monkeypatch):
+    log = tmp_path / "audit.jsonl"
+    monkeypatch.setenv("LEMOF_AUDIT_LOG", str(log))
+    monkeypatch.setenv("LEMOF_BEHIND_AUTH_PROXY", "1")
+    monkeypatch.setenv("LEMOF_PROXY_USER_HEADER", "X-Forwarded-Email")
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()  # no such header on this request
+    assert [e.value for e in at.error] == ["The reverse proxy did not say who you are (no X-Forwarded-Email header): access refused."]
+    assert not at.metric and not at.sidebar.selectbox
+    assert [(e["event"], e["user"]) for e in _entries(log)] == [("auth.refused", "(unknown)")]
+    monkeypatch.delenv("LEMOF_PROXY_USER_HEADER")
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120).run()
+    no_failures(at)
+    assert any("Signed in as **proxy-user** (trainer)" in c.value for c in at.sidebar.caption)
+    assert _entries(log)[-1]["event"] == "stay.view" and _entries(log)[-1]["user"] == "proxy-user"
