@@ -48,7 +48,7 @@ def _stay(hostile_cohort) -> int:
 
 
 def test_case_report_runs_no_script_in_chromium(browser, hostile_cohort, hostile_runs, tmp_path):
-    out = write_case_report(load_run(hostile_runs / LEMOF_RUN_ID), open_bundle(hostile_cohort), _stay(hostile_cohort), tmp_path / "report.html")
+    out = write_case_report(load_run(hostile_runs / LEMOF_RUN_ID), open_bundle(hostile_cohort), _stay(hostile_cohort), tmp_path / "report.html", user="test")
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(out.as_uri())
     page.wait_for_function("() => document.querySelectorAll('.plotly-graph-div .main-svg').length >= 8", timeout=60_000)

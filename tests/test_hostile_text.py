@@ -76,7 +76,7 @@ def _check_report(text: str, bundle, stay_id: int) -> ReportHtml:
 def test_case_report_of_the_hostile_cohort_runs_no_script(hostile_cohort, hostile_runs, tmp_path):
     bundle = open_bundle(hostile_cohort)
     stay = _stay(bundle, CARE_UNITS["CCU"])  # "CCU <script>…"
-    out = write_case_report(load_run(hostile_runs / LEMOF_RUN_ID), bundle, stay, tmp_path / "report.html")
+    out = write_case_report(load_run(hostile_runs / LEMOF_RUN_ID), bundle, stay, tmp_path / "report.html", user="test")
     page = _check_report(out.read_text(encoding="utf-8"), bundle, stay)
     assert LEMOF_RUN_ID in page.text
 
