@@ -25,6 +25,7 @@ _EXPORTS = {
     "LemofError": "lemof.errors",
     "RunError": "lemof.errors",
     "StayNotFoundError": "lemof.errors",
+    "UnsafePathError": "lemof.errors",
     "evaluate_run": "lemof.evaluation.evaluate",
     "StayExplanation": "lemof.explain.explanation",
     "check_run_fits_cohort": "lemof.runs.run",
@@ -69,7 +70,7 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:  # for type checkers and IDEs
     from lemof.data.bundle import CohortBundle, open_bundle
     from lemof.data.synthetic import ensure_synthetic, generate_synthetic
-    from lemof.errors import CohortError, ConfigError, LemofError, RunError, StayNotFoundError
+    from lemof.errors import CohortError, ConfigError, LemofError, RunError, StayNotFoundError, UnsafePathError
     from lemof.evaluation.evaluate import evaluate_run
     from lemof.runs.catalog import CohortEntry, RunEntry, build_cohort, list_cohorts, list_runs
     from lemof.explain.explanation import StayExplanation, StayPrediction, TabularExplanation

@@ -29,3 +29,8 @@ class RunError(LemofError):
 
 class ConfigError(LemofError):
     """A configuration value is invalid."""
+
+
+class UnsafePathError(LemofError, ValueError):
+    """A user-supplied name or relative path would leave its folder or cannot be a file name
+    (``..``, an absolute path, a NUL byte, dots only, too long, a symbolic link pointing out)."""

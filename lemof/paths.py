@@ -1,7 +1,16 @@
-"""Filesystem helpers: safe names, the cache directory and atomic writes.
+"""Filesystem helpers: safe names, confined paths, the cache directory and atomic writes.
 
 Anything that is saved goes to a temporary sibling first and is moved into place with
 ``os.replace``, so an interrupted write never leaves a half-written file behind.
+
+Paths from outside the program come in two kinds. An **operator-chosen** path is typed by the
+person at the shell or set in the server's environment (the CLI's ``--data``, ``--out``,
+``--run``, ``--config``, ``--progress-file``; ``LEMOF_CACHE_DIR``, ``LEMOF_COHORTS``,
+``LEMOF_RUNS``): it is used as given, wherever it points. A **user-supplied name** (a run name typed
+into a form, a job id, a path a data file names inside its own tree) must stay inside its folder:
+it goes through ``safe_name`` (a new name) or ``confined`` (an existing entry), which refuse
+anything else with an ``UnsafePathError``. Values from a URL (``?cohort=``, ``?run=``, ``?runs=``,
+``?stay=``) never become paths: they are looked up among the cohorts, runs and stays already listed.
 """
 
 from __future__ import annotations
@@ -16,7 +25,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from lemof.errors import UnsafePathError
+
 _SAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+NAME_MAX = 255  # bytes in one path component (Linux, macOS)
+PATH_MAX = 4096  # bytes in a whole relative path
 
 
 def safe_name(name: str, *, max_len: int = 80) -> str:
@@ -29,8 +42,44 @@ def safe_name(name: str, *, max_len: int = 80) -> str:
     cleaned = re.sub(r"\.{2,}", "-", cleaned)
     cleaned = re.sub(r"-{2,}", "-", cleaned).strip("-.")[:max_len]
     if not cleaned:
-        raise ValueError(f"name {name!r} has no usable characters for a file name")
+        raise UnsafePathError(f"name {str(name)[:100]!r} has no usable characters for a file name")
     return cleaned
+
+
+def confined(root: str | Path, relative: str, *, what: str = "name", check_links: bool = True) -> Path:
+    """``root / relative`` for a user-supplied relative path, refused unless it stays inside ``root``.
+
+    Refused with a one-line ``UnsafePathError`` naming ``what``: an empty path, a NUL byte, an
+    absolute path, a component that is empty or only dots (``.``, ``..``, ``...``; ``/`` and ``\\``
+    both separate components), a component over 255 bytes or a path over 4096, and, with
+    ``check_links``, a path that leaves ``root`` once symbolic links are resolved (a link inside
+    ``root`` pointing out). ``check_links=False`` is for a data tree the operator laid out, whose
+    links are theirs (``files/`` on another disk). Nothing is created or opened.
+    """
+    text = str(relative)
+    shown = repr(text[:100] + ("…" if len(text) > 100 else ""))
+    if not text:
+        raise UnsafePathError(f"{what} is empty")
+    if "\x00" in text:
+        raise UnsafePathError(f"{what} {shown} contains a NUL byte")
+    if text.startswith(("/", "\\")) or Path(text).is_absolute() or re.match(r"^[A-Za-z]:", text):
+        raise UnsafePathError(f"{what} {shown} is an absolute path; expected a name inside {root}")
+    if len(text.encode("utf-8", "surrogateescape")) > PATH_MAX:
+        raise UnsafePathError(f"{what} is too long ({len(text)} characters; at most {PATH_MAX} bytes)")
+    for part in re.split(r"[\\/]", text):
+        if not part.strip("."):
+            raise UnsafePathError(f"{what} {shown} has a component {part!r}: empty or dots only, which would not name an entry of {root}")
+        if len(part.encode("utf-8", "surrogateescape")) > NAME_MAX:
+            raise UnsafePathError(f"{what} {shown} has a component of {len(part.encode('utf-8', 'surrogateescape'))} bytes; at most {NAME_MAX}")
+    path = Path(root) / text
+    if check_links:
+        try:
+            inside = path.resolve().is_relative_to(Path(root).resolve())
+        except (OSError, RuntimeError) as exc:  # a symlink loop (RuntimeError before Python 3.13)
+            raise UnsafePathError(f"{what} {shown} cannot be resolved inside {root} ({exc})") from None
+        if not inside:
+            raise UnsafePathError(f"{what} {shown} leads outside {root} through a symbolic link")
+    return path
 
 
 def file_sha256(path: Path) -> str:

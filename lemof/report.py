@@ -3,11 +3,16 @@
 Prediction and interval next to the observed LOS, the patient context, every explanation
 figure (interactive Plotly, its JavaScript inlined once, so no request leaves the file), the
 input drivers in words, and what produced it: model, cohort, code version and the date.
+
+Every value that is not the report's own text (cohort and run text above all: names, care units,
+feature labels, the fingerprint a bundle declares) goes through ``lemof.plots.text.literal``, the
+escape the figures use too, so a bundle cannot put markup or script into the page; the figures'
+JSON is embedded by Plotly with ``<``, ``>`` and ``/`` written as ``\\u`` escapes, so no figure
+text can close its ``<script>`` element.
 """
 
 from __future__ import annotations
 
-import html
 import subprocess
 import time
 from pathlib import Path
@@ -19,7 +24,7 @@ from lemof.data.bundle import CohortBundle
 from lemof.explain.drivers import allocation_note
 from lemof.explain.similar import PERCENTILE_NOTE, neighbours_sentence
 from lemof.explain.results import CohortResults, StayResults
-from lemof.paths import write_bytes_atomic
+from lemof.paths import safe_name, write_bytes_atomic
 from lemof.plots import (
     attention_figure,
     contributions_figure,
@@ -33,6 +38,7 @@ from lemof.plots import (
     tree_shap_figure,
 )
 from lemof.plots.style import alt_text
+from lemof.plots.text import literal
 from lemof.runs.run import Run
 
 _CSS = """
@@ -58,7 +64,7 @@ def _figure(fig: go.Figure | None, first: list[bool]) -> str:
     include = first[0]
     first[0] = False
     div = fig.to_html(full_html=False, include_plotlyjs=include, config={"displaylogo": False})
-    alt = html.escape(alt_text(fig))
+    alt = literal(alt_text(fig))
     return f'<figure role="img" aria-label="{alt}">{div}<figcaption class="alt">{alt}</figcaption></figure>'
 
 
@@ -78,42 +84,42 @@ def case_report_html(results: StayResults) -> str:
         f'<div class="tiles"><div class="tile"><div>Predicted LOS</div><div>{pred.los_days:.1f} days</div></div>'
         f'<div class="tile"><div>{100 * pred.interval_level:.0f} % prediction interval</div><div>{lo:.1f} – {hi:.1f} days</div></div>'
         f'<div class="tile"><div>Observed LOS</div><div>{pred.observed_los_days:.1f} days</div></div>'
-        f'<div class="tile"><div>{html.escape(sig_label)}</div><div>{"recorded" if pred.has_signal else "absent"}</div></div></div>'
+        f'<div class="tile"><div>{literal(sig_label)}</div><div>{"recorded" if pred.has_signal else "absent"}</div></div></div>'
     )
     if pred.split != "test":
-        parts.append(f'<p class="note">This stay is in the <b>{pred.split}</b> split: the model saw it while training.</p>')
-    facts = " · ".join(f"<b>{html.escape(k.replace('_', ' '))}</b>: {html.escape(str(round(v, 1) if isinstance(v, float) else v))}" for k, v in pc.static.items())
+        parts.append(f'<p class="note">This stay is in the <b>{literal(pred.split)}</b> split: the model saw it while training.</p>')
+    facts = " · ".join(f"<b>{literal(k.replace('_', ' '))}</b>: {literal(str(round(v, 1) if isinstance(v, float) else v))}" for k, v in pc.static.items())
     parts.append(f"<h2>Patient context</h2><p>{facts}</p>")
     hours = bundle.features["ehr"]["n_steps"] * bundle.ehr_step_hours
     parts.append(_figure(timeline_figure(pc, hours), first))
     if pc.unmeasured:
-        parts.append(f"<p class='alt'>Not measured in this window: {html.escape(', '.join(pc.unmeasured))}.</p>")
+        parts.append(f"<p class='alt'>Not measured in this window: {literal(', '.join(pc.unmeasured))}.</p>")
     received = results.attention_received if run.is_lemof else None
-    parts.append(_figure(signal_figure(pc, None, received), first) if pc.signal is not None else f"<p class='note'>No {html.escape(sig_label)} for this stay: its heads are absent from the prediction, not counted as normal.</p>")
+    parts.append(_figure(signal_figure(pc, None, received), first) if pc.signal is not None else f"<p class='note'>No {literal(sig_label)} for this stay: its heads are absent from the prediction, not counted as normal.</p>")
     parts.append("<h2>Why this prediction</h2>")
     if run.is_lemof:
         expl = results.explanation
         parts.append(_figure(level_shap_figure(expl, sig_label), first))
         parts.append(_figure(contributions_figure(expl, sig_label), first))
         fig = attention_figure(results.attention, sig_label=sig_label)
-        parts.append(_figure(fig, first) if fig is not None else f"<p class='note'>No cross-modal attention: no {html.escape(sig_label)}.</p>")
+        parts.append(_figure(fig, first) if fig is not None else f"<p class='note'>No cross-modal attention: no {literal(sig_label)}.</p>")
     else:
-        parts.append(f"<p class='note'>{html.escape(run.run_id)} is the {html.escape(run.fusion)} baseline: level SHAP, head contributions and cross-modal attention explain LeMoF and do not apply.</p>")
+        parts.append(f"<p class='note'>{literal(run.run_id)} is the {literal(run.fusion)} baseline: level SHAP, head contributions and cross-modal attention explain LeMoF and do not apply.</p>")
     if run.kind == "tabular" and run.has_model:
         tree = results.tree_shap
         parts.append(
             f"<p>Base value {tree.base_value:.3f} + TreeSHAP contributions {sum(tree.contributions):+.3f} = prediction {tree.output:.3f} log1p-days "
-            f"= {tree.los_days:.1f} days ({html.escape(tree.method)}).</p>"
+            f"= {tree.los_days:.1f} days ({literal(tree.method)}).</p>"
         )
         parts.append(_figure(tree_shap_figure(tree, sig_label=sig_label), first))
     if run.kind != "tabular":
         attr, drivers = results.attribution, results.drivers
         parts.append(
             f"<h2>Input drivers, in words</h2><p>A typical stay of this cohort: <b>{drivers.reference_days:.1f} d</b>.</p><ol>"
-            + "".join(f"<li>{html.escape(d.text)}</li>" for d in drivers)
-            + f"<li>Everything else: {drivers.rest_shown_days:+.1f} d.</li></ol><p><b>{html.escape(drivers.sum_text())}</b></p>"
+            + "".join(f"<li>{literal(d.text)}</li>" for d in drivers)
+            + f"<li>Everything else: {drivers.rest_shown_days:+.1f} d.</li></ol><p><b>{literal(drivers.sum_text())}</b></p>"
         )
-        parts.append(f"<p class='alt'>{html.escape(allocation_note(drivers))} Figures below: {html.escape(attr.method)}, in log1p-days.</p>")
+        parts.append(f"<p class='alt'>{literal(allocation_note(drivers))} Figures below: {literal(attr.method)}, in log1p-days.</p>")
         labels = {f["name"]: feature_title(f) for f in bundle.features["ehr"]["features"]}
         parts.append(_figure(ehr_attribution_figure(attr, labels), first))
         parts.append(_figure(static_attribution_figure(attr), first))
@@ -125,25 +131,34 @@ def case_report_html(results: StayResults) -> str:
             f"<tr><td>{int(r['stay'])}</td><td>{r['percentile']:.1f}</td><td>{r['observed LOS (days)']:.1f}</td></tr>" for _, r in table.iterrows()
         )
         parts.append(
-            f"<h2>Similar stays</h2><p>{html.escape(neighbours_sentence(table, pred.los_days, pred.observed_los_days))}</p>"
-            f"<p><b>What they share</b>: {html.escape(shared)}.</p><table><tr><th>stay</th><th>percentile</th><th>observed LOS (days)</th></tr>{rows}</table>"
-            f"<p class='alt'>{html.escape(PERCENTILE_NOTE)}</p>"
+            f"<h2>Similar stays</h2><p>{literal(neighbours_sentence(table, pred.los_days, pred.observed_los_days))}</p>"
+            f"<p><b>What they share</b>: {literal(shared)}.</p><table><tr><th>stay</th><th>percentile</th><th>observed LOS (days)</th></tr>{rows}</table>"
+            f"<p class='alt'>{literal(PERCENTILE_NOTE)}</p>"
         )
     else:
-        parts.append(f"<p class='note'>Similar stays compare LeMoF's fused representation, which {html.escape(run.fusion)} does not have.</p>")
+        parts.append(f"<p class='note'>Similar stays compare LeMoF's fused representation, which {literal(run.fusion)} does not have.</p>")
     when = time.strftime("%Y-%m-%d %H:%M %Z")
     header = (
-        f"<h1>Case report: ICU stay {sid}</h1><p class='meta'>Model <b>{html.escape(run.run_id)}</b> ({html.escape(run.fusion)}, {html.escape(run.encoders)}, "
-        f"trained on {html.escape(run.cohort.name)}) · cohort <b>{html.escape(bundle.name)}</b> ({html.escape(bundle.source)}, fingerprint {bundle.fingerprint[:16]}) · "
-        f"{_code_version()} · {when}</p><p class='note'>Research software, not a medical device.</p>"
+        f"<h1>Case report: ICU stay {literal(sid)}</h1><p class='meta'>Model <b>{literal(run.run_id)}</b> ({literal(run.fusion)}, {literal(run.encoders)}, "
+        f"trained on {literal(run.cohort.name)}) · cohort <b>{literal(bundle.name)}</b> ({literal(bundle.source)}, fingerprint {literal(bundle.fingerprint[:16])}) · "
+        f"{literal(_code_version())} · {literal(when)}</p>"
+        + (f"<p class='meta'>Data: {literal(bundle.provenance['citation'])}</p>" if bundle.provenance.get("citation") else "")
+        + "<p class='note'>Research software, not a medical device.</p>"
     )
     body = header + "".join(parts)
-    return f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Case report {sid}</title><style>{_CSS}</style></head><body>{body}</body></html>"
+    return f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Case report {literal(sid)}</title><style>{_CSS}</style></head><body>{body}</body></html>"
+
+
+def report_file_name(stay_id: int | str, run_id: str) -> str:
+    """The file name a case report is offered under (the app's download): one safe component,
+    ``case-report-<stay>-<run>.html``, whatever the run's directory is called."""
+    return safe_name(f"case-report-{stay_id}-{run_id}", max_len=160) + ".html"
 
 
 def write_case_report(run: Run, bundle: CohortBundle, stay_id: int | str, out: str | Path, *, user: str, via: str = "cli") -> Path:
     """Write the case report of one stay to ``out`` (atomically), once its ``report.write`` entry
-    (``user``, run, cohort, stay, file) is on disk in the audit log: no report without its entry."""
+    (``user``, run, cohort, stay, file) is on disk in the audit log: no report without its entry.
+    ``out`` is an operator-chosen path (the CLI's ``--out``), used as given."""
     from lemof.audit import audit_log  # the audit log is a concern of writing a report, not of drawing one
 
     out = Path(out)

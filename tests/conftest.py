@@ -77,6 +77,27 @@ def gbm_run(tiny_cohort, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def hostile_cohort(tiny_cohort, tmp_path_factory) -> Path:
+    """The tiny cohort with script-injection payloads in every text field (``tests/fixtures/hostile_bundle.py``)."""
+    from tests.fixtures.hostile_bundle import write_hostile_bundle
+
+    return write_hostile_bundle(tiny_cohort, tmp_path_factory.mktemp("hostile") / "hostile-cohort")
+
+
+@pytest.fixture(scope="session")
+def hostile_runs(hostile_cohort, tmp_path_factory) -> Path:
+    """A runs folder with a tiny LeMoF run and the LightGBM peer trained on the hostile cohort,
+    their folders named with payloads too (``LEMOF_RUN_ID``, ``GBM_RUN_ID``)."""
+    from lemof.training.pipeline import train
+    from tests.fixtures.hostile_bundle import GBM_RUN_ID, LEMOF_RUN_ID
+
+    root = tmp_path_factory.mktemp("hostile-runs")
+    train(hostile_cohort, root / LEMOF_RUN_ID, tiny_config(), device="cpu")
+    train(hostile_cohort, root / GBM_RUN_ID, tiny_config(fusion="gbm"), device="cpu")
+    return root
+
+
+@pytest.fixture(scope="session")
 def default_cohort() -> Path:
     """The app's default synthetic cohort (4,000 stays, seed 0), generated once per session."""
     from lemof.data.synthetic import ensure_synthetic

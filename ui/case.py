@@ -14,7 +14,7 @@ from lemof.explain.drivers import allocation_note
 from lemof.explain.input_attribution import BACKGROUND_SIZE, BACKGROUND_STEPS
 from lemof.explain.whatif import Edit, limits
 from lemof.explain.similar import PERCENTILE_NOTE, neighbours_sentence
-from lemof.report import case_report_html
+from lemof.report import case_report_html, report_file_name
 from lemof.plots import (
     span_of,
     waterfall_range,
@@ -375,7 +375,7 @@ def report_button(ctx: ActiveContext, results: StayResults) -> None:
         return page
 
     st.download_button(
-        "Download the case report (HTML, opens offline)", data=build, file_name=f"case-report-{results.stay_id}-{ctx.run_entry.run_id}.html",
+        "Download the case report (HTML, opens offline)", data=build, file_name=report_file_name(results.stay_id, ctx.run_entry.run_id),
         mime="text/html", icon=":material/download:", key=f"report_{results.stay_id}",
         help="Prediction and interval, patient context, every explanation figure (interactive), the drivers in words, model, cohort and code versions.",
     )

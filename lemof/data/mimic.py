@@ -53,7 +53,7 @@ from lemof.data.splits import assign_splits
 from lemof.progress import Progress
 from lemof.data.tally import Tally
 from lemof.errors import CohortError
-from lemof.paths import atomic_directory
+from lemof.paths import atomic_directory, confined
 
 SOURCE = "mimic-iv"
 BUILDER_VERSION = 1
@@ -291,7 +291,7 @@ def _read_ecg(root: Path, rel: str) -> np.ndarray:
     """(12, 5000) int16 microvolts in the project's lead order; raises ValueError with a reason."""
     import wfdb
 
-    record = wfdb.rdrecord(str(root / rel))
+    record = wfdb.rdrecord(str(confined(root, rel, what="record_list.csv path", check_links=False)))  # the list names files inside the ECG tree only
     if record.fs != ECG_FS or record.sig_len != ECG_SAMPLES:
         raise ValueError(f"rate {record.fs} Hz / {record.sig_len} samples instead of {ECG_FS} Hz / {ECG_SAMPLES}")
     missing = [lead for lead in LEADS if lead not in record.sig_name]

@@ -144,17 +144,23 @@ class SummarySchema:
         return cols
 
     def label(self, name: str) -> str:
-        """Display title of a column: ``Heart rate (bpm): trend per hour``, ``ECG lead II: variability (SD)``."""
-        parts = name.split(":")
-        if parts[0] == "ehr":
-            meta = next(f for f in self.ehr if f["name"] == parts[1])
-            return f"{feature_title(meta)}: {STAT_TITLES[parts[2]]}"
+        """Display title of a column: ``Heart rate (bpm): trend per hour``, ``ECG lead II: variability (SD)``.
+
+        A variable, channel or category may itself hold ``:`` or ``=`` (a bundle's names are free
+        text): the column is read as ``<kind>:<variable>:<stat>`` from both ends."""
+        kind, _, rest = name.partition(":")
+        if kind == "ehr":
+            variable, _, stat = rest.rpartition(":")
+            meta = next(f for f in self.ehr if f["name"] == variable)
+            return f"{feature_title(meta)}: {STAT_TITLES[stat]}"
         if name == "sig:available":
             return f"{self.sig_label} recorded"
-        if parts[0] == "sig":
-            return f"{self.signal_titles[self.signal_channels.index(parts[1])]}: {STAT_TITLES[parts[2]]}"
-        fact = parts[1].replace("_", " ")
-        return fact.replace("=", " = ") if "=" in fact else fact
+        if kind == "sig":
+            channel, _, stat = rest.rpartition(":")
+            return f"{self.signal_titles[self.signal_channels.index(channel)]}: {STAT_TITLES[stat]}"
+        static = next((s["name"] for s in self.static if rest == s["name"] or rest.startswith(f"{s['name']}=")), rest.partition("=")[0])
+        fact = static.replace("_", " ")
+        return f"{fact} = {rest[len(static) + 1:]}" if len(rest) > len(static) else fact
 
     def modality(self, name: str) -> str:
         """``sig`` for a biosignal column, ``ehr`` for the EHR and static facts (LeMoF's EHR input holds both)."""

@@ -8,12 +8,13 @@ from plotly.subplots import make_subplots
 
 from lemof.explain.input_attribution import InputAttribution
 from lemof.plots.style import DIVERGING, LOG1P_DAYS, MODALITY_COLOURS, base_layout, with_alt
+from lemof.plots.text import literal
 
 
 def ehr_attribution_figure(attr: InputAttribution, labels: dict[str, str] | None = None) -> go.Figure:
     """Heatmap of each EHR feature's attribution at each hour (signed, centred at zero)."""
     z = np.asarray(attr.ehr)
-    names = [(labels or {}).get(f, f) for f in attr.ehr_features]
+    names = [literal((labels or {}).get(f, f)) for f in attr.ehr_features]
     span = float(np.abs(z).max()) or 1e-9
     fig = go.Figure(
         go.Heatmap(
@@ -45,7 +46,8 @@ def signal_attribution_figure(attr: InputAttribution, sig_label: str = "ECG") ->
     fig = make_subplots(rows=len(attr.sig_channels), cols=1, shared_xaxes=True, vertical_spacing=0.03)
     span = float(np.abs(values).max()) or 1e-9
     unit = "h" if in_hours else "s"
-    for i, (name, row) in enumerate(zip(attr.sig_channels, values)):
+    sig_label = literal(sig_label)
+    for i, (name, row) in enumerate(zip(map(literal, attr.sig_channels), values)):
         fig.add_scatter(x=x, y=row, mode="lines", fill="tozeroy", line=dict(color=MODALITY_COLOURS["sig"], width=1), name=name, showlegend=False, row=i + 1, col=1,
                         hovertemplate=f"{name} at %{{x:.2f}} {unit}<br>%{{y:+.4f}} {LOG1P_DAYS}<extra></extra>")
         fig.update_yaxes(title_text=f"{name}", row=i + 1, col=1, title_font_size=11, range=[-1.1 * span, 1.1 * span], zeroline=True, zerolinecolor="#444", nticks=3)
@@ -54,12 +56,13 @@ def signal_attribution_figure(attr: InputAttribution, sig_label: str = "ECG") ->
     base_layout(fig, title=f"{sig_label}: which part of the recording moved the prediction", height=90 * len(attr.sig_channels) + 140)
     fig.update_layout(margin=dict(t=75))
     c, t = np.unravel_index(int(np.argmax(np.abs(values))), values.shape)
-    return with_alt(fig, f"Integrated Gradients over the {sig_label}; the largest is channel {attr.sig_channels[c]} at {x[t]:.2f} {'h' if in_hours else 's'} ({values[c, t]:+.4f} log1p-days).")
+    return with_alt(fig, f"Integrated Gradients over the {sig_label}; the largest is channel {literal(attr.sig_channels[c])} at {x[t]:.2f} {'h' if in_hours else 's'} ({values[c, t]:+.4f} log1p-days).")
 
 
 def static_attribution_figure(attr: InputAttribution) -> go.Figure:
-    names = list(attr.static)
-    vals = [attr.static[n] for n in names]
+    raw = list(attr.static)
+    vals = [attr.static[n] for n in raw]
+    names = [literal(n) for n in raw]
     span = max([abs(v) for v in vals] + [1e-9])
     fig = go.Figure(go.Bar(x=vals, y=[n.replace("_", " ") for n in names], orientation="h", marker_color=MODALITY_COLOURS["ehr"],
                            hovertemplate="%{y}: %{x:+.4f} " + LOG1P_DAYS + "<extra></extra>"))

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from lemof.plots.style import HEAD_KIND_COLOURS, LOG1P_DAYS, MODALITY_COLOURS, REFERENCE, TOTAL_COLOUR, base_layout, level_label, modality_label, with_alt
+from lemof.plots.text import literal
 
 WHISKERS = "whiskers: 5th–95th percentile"
 
@@ -40,6 +41,7 @@ def _box(fig: go.Figure, x: list, stats: pd.DataFrame, colour: str, name: str, u
 def level_spread_figure(spread: pd.DataFrame, sig_label: str = "ECG", scope: str = "test stays") -> go.Figure:
     """Per level, the distribution of |φ| over stays (box from quantiles, mean as a diamond and a
     dashed line), per modality in its colour; ★ marks the levels selected for stage 3."""
+    sig_label, scope = literal(sig_label), literal(scope)
     fig = go.Figure()
     for m in ("ehr", "sig"):
         part = spread[spread["modality"] == m]
@@ -59,6 +61,7 @@ def level_spread_figure(spread: pd.DataFrame, sig_label: str = "ECG", scope: str
 def head_spread_figure(spread: pd.DataFrame, sig_label: str = "ECG", scope: str = "test stays") -> go.Figure:
     """Per head kind, the distribution of its total contribution per stay, with and without the
     biosignal side by side; each kind in its colour."""
+    sig_label, scope = literal(sig_label), literal(scope)
     groups = [(True, f"with {sig_label}"), (False, f"without {sig_label}")]
     counts = {g: int(spread.loc[spread["with_signal"] == g, "n"].max()) if (spread["with_signal"] == g).any() else 0 for g, _ in groups}
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.06, subplot_titles=[f"{label} ({counts[g]:,} stays)" for g, label in groups])
@@ -90,6 +93,7 @@ def head_spread_figure(spread: pd.DataFrame, sig_label: str = "ECG", scope: str 
 def reliability_figure(table: pd.DataFrame, brier: float, brier_reference: float, scope: str = "test stays") -> go.Figure:
     """Reliability diagram of P(LOS > 7 d): mean predicted against observed share per bin (marker
     area ~ count, count written), the diagonal, and the stays per bin underneath."""
+    scope = literal(scope)
     shown = table[table["n"] > 0]
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.05)
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dash", color=REFERENCE), name="perfect calibration", hoverinfo="skip", row=1, col=1)
@@ -121,7 +125,8 @@ def subgroup_figure(subgroups: pd.DataFrame, overall: dict, scope: str = "test s
     """MAE (days) per subgroup with its 95 % bootstrap interval, the overall MAE as a dashed line;
     subgroups below ``min_n`` stays as open grey markers without an interval. Points carry
     ``[category, subgroup]`` (``customdata``) for selection."""
-    labels = [f"{subgroup_label(r.category, r.subgroup)} (n={r.n:,})" for r in subgroups.itertuples()]
+    scope = literal(scope)
+    labels = [f"{literal(subgroup_label(r.category, r.subgroup))} (n={r.n:,})" for r in subgroups.itertuples()]
     fig = go.Figure()
     if overall.get("lo") is not None:
         fig.add_vrect(x0=overall["lo"], x1=overall["hi"], fillcolor=REFERENCE, opacity=0.15, line_width=0)
@@ -146,5 +151,5 @@ def subgroup_figure(subgroups: pd.DataFrame, overall: dict, scope: str = "test s
     fig.update_xaxes(title="MAE (days; lower is better)", rangemode="tozero")
     base_layout(fig, title=f"Error by subgroup over {scope} (click a point to list its stays)", height=140 + 30 * len(labels))
     fig.update_layout(clickmode="event+select")
-    parts = [f"{subgroup_label(r.category, r.subgroup)} {r.mae_days:.2f} d (n={r.n:,}" + (", too few for an interval)" if r.too_small else f", {r.lo:.2f}–{r.hi:.2f})") for r in subgroups.itertuples()]
+    parts = [f"{literal(subgroup_label(r.category, r.subgroup))} {r.mae_days:.2f} d (n={r.n:,}" + (", too few for an interval)" if r.too_small else f", {r.lo:.2f}–{r.hi:.2f})") for r in subgroups.itertuples()]
     return with_alt(fig, f"MAE in days per subgroup with 95 % bootstrap intervals; overall {overall['mae_days']:.2f} d over {overall['n']:,} stays. " + "; ".join(parts) + ".")

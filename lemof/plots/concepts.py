@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from lemof.plots.style import SEQUENTIAL, base_layout, level_label, with_alt
+from lemof.plots.text import literal
 
 SKILL = "probe skill (0 = chance, 1 = perfect)"
 
@@ -30,8 +31,8 @@ def _grid(level_concepts: dict, selected: set[str], sig_label: str):
         z.append([skill(concepts[c]["kind"], scores[c]["score"]) if c in scores else None for c in names])
         text.append([f"{scores[c]['score']:.2f}" if c in scores else "–" for c in names])
         hover.append([_score_text(concepts[c]["kind"], scores[c]) if c in scores else "not probed (too few stays of a class)" for c in names])
-    y = [("★ " if l in selected else "") + level_label(l, sig_label) for l in levels]
-    x = [f"{c} ({'AUROC' if concepts[c]['kind'] == 'binary' else 'R²'})" for c in names]
+    y = [("★ " if l in selected else "") + level_label(l, literal(sig_label)) for l in levels]
+    x = [f"{literal(c)} ({'AUROC' if concepts[c]['kind'] == 'binary' else 'R²'})" for c in names]
     return x, y, z, text, hover
 
 
@@ -49,7 +50,7 @@ def _alt_summary(level_concepts: dict, sig_label: str) -> str:
     for c, spec in concepts.items():
         best = max(((s[c]["score"], l) for l, s in level_concepts["levels"].items() if c in s), default=None)
         if best is not None:
-            parts.append(f"{c} best at {level_label(best[1], sig_label)} ({'AUROC' if spec['kind'] == 'binary' else 'R²'} {best[0]:.2f})")
+            parts.append(f"{literal(c)} best at {level_label(best[1], literal(sig_label))} ({'AUROC' if spec['kind'] == 'binary' else 'R²'} {best[0]:.2f})")
     return "; ".join(parts)
 
 
@@ -68,7 +69,7 @@ def level_concepts_compare_figure(runs: dict[str, tuple[dict, set[str]]], sig_la
     """One level x concept heatmap per run, side by side (the same colour scale): how encoder
     configurations distribute the concepts over depth. ``runs``: run id -> (concepts, selected levels)."""
     ids = list(runs)
-    fig = make_subplots(rows=1, cols=len(ids), subplot_titles=ids, horizontal_spacing=0.12 / max(1, len(ids) - 1) + 0.04)
+    fig = make_subplots(rows=1, cols=len(ids), subplot_titles=[literal(r) for r in ids], horizontal_spacing=0.12 / max(1, len(ids) - 1) + 0.04)
     n_rows = 1
     for i, run_id in enumerate(ids):
         concepts, selected = runs[run_id]
@@ -78,4 +79,4 @@ def level_concepts_compare_figure(runs: dict[str, tuple[dict, set[str]]], sig_la
         fig.update_yaxes(autorange="reversed", automargin=True, row=1, col=i + 1)
         fig.update_xaxes(tickangle=-45, automargin=True, row=1, col=i + 1)
     base_layout(fig, title="What each level encodes, per configuration (probe scores on held-out stays; ★ = selected by stage 2)", height=200 + 34 * n_rows)
-    return with_alt(fig, "Level × concept probe scores per run. " + " | ".join(f"{r}: {_alt_summary(runs[r][0], sig_label)}" for r in ids) + ".")
+    return with_alt(fig, "Level × concept probe scores per run. " + " | ".join(f"{literal(r)}: {_alt_summary(runs[r][0], sig_label)}" for r in ids) + ".")

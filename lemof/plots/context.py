@@ -11,6 +11,7 @@ from plotly.subplots import make_subplots
 from lemof.data.bundle import feature_title
 from lemof.data.patient import StayContext
 from lemof.plots.style import MODALITY_COLOURS, OKABE_ITO, base_layout, with_alt
+from lemof.plots.text import literal
 
 _PANEL_PX, _GAP_PX, _TOP_PX, _BOTTOM_PX = 92, 58, 60, 64
 
@@ -45,7 +46,7 @@ def timeline_figure(ctx: StayContext, n_steps_hours: float, columns: int = 3) ->
         layout[f"yaxis{k}"] = {"domain": [y0, y1], "anchor": f"x{k}", "tickfont": {"size": 10}, "nticks": 4}
         title = feature_title(f)
         layout["annotations"].append(
-            {"text": title if len(title) <= 38 else title[:37] + "…", "x": x0, "y": y1, "xref": "paper", "yref": "paper", "showarrow": False,
+            {"text": literal(title if len(title) <= 38 else title[:37] + "…"), "x": x0, "y": y1, "xref": "paper", "yref": "paper", "showarrow": False,
              "xanchor": "left", "yanchor": "bottom", "font": {"size": 12}}
         )
         part = by_feature[f["name"]]
@@ -60,7 +61,7 @@ def timeline_figure(ctx: StayContext, n_steps_hours: float, columns: int = 3) ->
                 "marker": {"size": 5, "color": MODALITY_COLOURS["ehr"]},
                 "line": {"width": 1, "color": MODALITY_COLOURS["ehr"]},
                 "showlegend": False,
-                "hovertemplate": f"{feature_title(f)}: %{{y}}<br>hour %{{x}}<extra></extra>",
+                "hovertemplate": f"{literal(feature_title(f))}: %{{y}}<br>hour %{{x}}<extra></extra>",
             }
         )
         if ctx.signal_time_h is not None:
@@ -75,11 +76,11 @@ def timeline_figure(ctx: StayContext, n_steps_hours: float, columns: int = 3) ->
                  "line": {"color": MODALITY_COLOURS["ehr"]}, "name": "observed value (EHR)"})
     if ctx.signal_time_h is not None:
         data.append({"type": "scatter", "x": [None], "y": [None], "mode": "lines", "line": {"dash": "dash", "color": MODALITY_COLOURS["sig"]},
-                     "name": f"{ctx.signal_short_label} recorded (hour {ctx.signal_time_h:.1f})"})
+                     "name": f"{literal(ctx.signal_short_label)} recorded (hour {ctx.signal_time_h:.1f})"})
     fig = go.Figure(data=data, layout=layout)
     base_layout(fig, height=height, legend_below=False)
     fig.update_layout(margin=dict(t=_TOP_PX, b=_BOTTOM_PX, l=10, r=10), legend=dict(y=1 + 28 / plot_h, yanchor="bottom"))
-    measured = ", ".join(feature_title(f) for f in features[:6]) + ("…" if len(features) > 6 else "")
+    measured = ", ".join(literal(feature_title(f)) for f in features[:6]) + ("…" if len(features) > 6 else "")
     return with_alt(fig, f"EHR values observed in the first {n_steps_hours:g} h ({len(features)} features measured): {measured}.")
 
 
@@ -126,13 +127,13 @@ def signal_figure(ctx: StayContext, channels: list[str] | None = None, attention
             connectgaps=True,
             marker=dict(size=4),
             line=dict(width=1, color=OKABE_ITO["black"]),
-            name=ch,
+            name=literal(ch),
             showlegend=False,
-            hovertemplate=f"{ctx.signal_channel_labels[k]}: %{{y:.2f}} {ctx.signal_units[k]}<br>%{{x:.2f}} {unit}<extra></extra>",
+            hovertemplate=f"{literal(ctx.signal_channel_labels[k])}: %{{y:.2f}} {literal(ctx.signal_units[k])}<br>%{{x:.2f}} {unit}<extra></extra>",
             row=i + 1,
             col=1,
         )
-        fig.update_yaxes(title_text=f"{ch} ({ctx.signal_units[k]})", row=i + 1, col=1, title_font_size=11)
+        fig.update_yaxes(title_text=f"{literal(ch)} ({literal(ctx.signal_units[k])})", row=i + 1, col=1, title_font_size=11)
     if attention is not None:
         seconds, weight = attention
         fig.add_scatter(
@@ -147,12 +148,12 @@ def signal_figure(ctx: StayContext, channels: list[str] | None = None, attention
             row=len(channels) + 1,
             col=1,
         )
-    fig.update_xaxes(title_text="hours since ICU admission" if in_hours else f"{ctx.signal_short_label} time (s)", row=len(channels) + extra, col=1)
+    fig.update_xaxes(title_text="hours since ICU admission" if in_hours else f"{literal(ctx.signal_short_label)} time (s)", row=len(channels) + extra, col=1)
     if attention is not None:
         fig.update_yaxes(title_text="attention<br>from EHR", row=len(channels) + 1, col=1, title_font_size=11)
     when = f" recorded at hour {ctx.signal_time_h:.1f}" if ctx.signal_time_h is not None else ""
-    base_layout(fig, title=f"{ctx.signal_label}{when}", height=110 * len(channels) + 80 * extra + 90)
-    text = f"{ctx.signal_label}{when}: channels {', '.join(channels)}"
+    base_layout(fig, title=f"{literal(ctx.signal_label)}{when}", height=110 * len(channels) + 80 * extra + 90)
+    text = f"{literal(ctx.signal_label)}{when}: channels {literal(', '.join(channels))}"
     if attention is not None:
         peak = int(np.argmax(attention[1]))
         text += f"; the EHR attends most to {attention[0][peak] * scale:.2f} {unit}"

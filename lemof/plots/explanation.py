@@ -21,6 +21,7 @@ from lemof.plots.style import (
     modality_label,
     with_alt,
 )
+from lemof.plots.text import literal
 
 
 def level_shap_figure(expl: StayExplanation, sig_label: str = "ECG", span: float | None = None) -> go.Figure:
@@ -31,11 +32,12 @@ def level_shap_figure(expl: StayExplanation, sig_label: str = "ECG", span: float
     "absent" bars, never zero. A level is named after the concepts it encodes
     (``expl.level_labels``, from the run's concept probes) when it has any.
     """
+    sig_label = literal(sig_label)
     selected = set(expl.selected_levels["ehr"]) | set(expl.selected_levels["sig"])
     fig = go.Figure()
     all_labels, glob = [], []
     for m in ("ehr", "sig"):
-        labels = [("★ " if k in selected else "") + level_label(k, sig_label) + (f" · {expl.level_labels[k]}" if expl.level_labels.get(k) else "")
+        labels = [("★ " if k in selected else "") + level_label(k, sig_label) + (f" · {literal(expl.level_labels[k])}" if expl.level_labels.get(k) else "")
                   for k in expl.level_names[m]]
         phis = expl.level_shap[m]
         all_labels += labels
@@ -131,6 +133,7 @@ def contributions_figure(expl: StayExplanation, sig_label: str = "ECG", value_ra
     marked so, an absent head (its modality not recorded) is listed, not drawn. ``value_range``
     (low, high) on log1p-days fixes the axis (a shared scale across runs).
     """
+    sig_label = literal(sig_label)
     rows = _head_rows(expl, sig_label)
     labels, bases, widths, colours, texts = ["meta-learner bias"], [0.0], [expl.meta_bias], [TOTAL_COLOUR], [f"{expl.meta_bias:+.3f}"]
     running = expl.meta_bias
@@ -206,6 +209,7 @@ def attention_figure(expl_or_attention, direction: str = "ehr_to_sig", head: int
         return None
     if direction not in ("ehr_to_sig", "sig_to_ehr"):
         raise ValueError(f"direction must be ehr_to_sig or sig_to_ehr, got {direction!r}")
+    sig_label = literal(sig_label)
     block = att[direction]
     if head is None:
         z = np.asarray(block["mean"])

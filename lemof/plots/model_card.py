@@ -6,10 +6,12 @@ import plotly.graph_objects as go
 
 from lemof.evaluation.metrics import RunMetrics
 from lemof.plots.style import HEAD_KIND_COLOURS, LOG1P_DAYS, MODALITY_COLOURS, REFERENCE, TOTAL_COLOUR, base_layout, head_label, level_label, modality_label, with_alt
+from lemof.plots.text import literal
 
 
 def global_importance_figure(level_importance, sig_label: str = "ECG") -> go.Figure:
     """Mean |phi| of every level over validation stays, per modality; selected levels starred."""
+    sig_label = literal(sig_label)
     fig = go.Figure()
     selected = set(level_importance.selected["ehr"]) | set(level_importance.selected["sig"])
     for m in ("ehr", "sig"):
@@ -31,6 +33,7 @@ def global_importance_figure(level_importance, sig_label: str = "ECG") -> go.Fig
 def metrics_figure(metrics: RunMetrics, head_kinds: dict[str, str], sig_label: str = "ECG", model_name: str = "LeMoF (meta-learner)") -> go.Figure:
     """Test MAE (days) of the model, each head alone, and the training-median baseline."""
     test = metrics.test
+    sig_label, model_name = literal(sig_label), literal(model_name)
     names = [model_name] + [head_label(k, sig_label) + " alone" for k in test.heads_alone] + ["training median"]
     mae = [test.model.mae_days] + [v.mae_days for v in test.heads_alone.values()] + [test.baseline_train_median.mae_days]
     colours = [TOTAL_COLOUR] + [HEAD_KIND_COLOURS[head_kinds[k]] for k in test.heads_alone] + [REFERENCE]
@@ -57,7 +60,7 @@ def training_curves_figure(stage_reports: dict) -> go.Figure:
     for key, report in stage_reports.items():
         history = report["history"]
         epochs = [h["epoch"] for h in history]
-        label = names.get(key, key)  # stage keys of a run's metrics, or the labels a job's progress file uses
+        label = literal(names.get(key, key))  # stage keys of a run's metrics, or the labels a job's progress file uses
         colour = colours.get(key) or colours.get(next((k for k, v in names.items() if v == key), ""), TOTAL_COLOUR)
         fig.add_scatter(x=epochs, y=[h["train_loss"] for h in history], mode="lines", line=dict(color=colour, dash="dot"), name=f"{label}, training")
         fig.add_scatter(x=epochs, y=[h["val_loss"] for h in history], mode="lines+markers", line=dict(color=colour), name=f"{label}, validation")

@@ -9,11 +9,17 @@ Meanings:
 - signed attributions in heatmaps: one diverging scale, blue shortens ↔ red lengthens (its
   colour bar says so); bar charts show the sign by direction, not by colour;
 - attention weights: Viridis (sequential).
+
+Text: every figure function takes plain text (cohort and run text included) and escapes what it
+puts into the figure with ``lemof.plots.text.literal`` (Plotly reads markup in figure text); the
+text alternative is stored in the same form and ``alt_text`` returns it as plain text.
 """
 
 from __future__ import annotations
 
 import plotly.graph_objects as go
+
+from lemof.plots.text import plain
 
 OKABE_ITO = {
     "orange": "#E69F00",
@@ -58,7 +64,8 @@ def head_label(key: str, sig_label: str = "ECG") -> str:
 
 
 def with_alt(fig: go.Figure, text: str) -> go.Figure:
-    """Attach the one-line text alternative of a figure (shown under it for screen readers)."""
+    """Attach the one-line text alternative of a figure (shown under it for screen readers);
+    ``text`` is figure text (its cohort parts escaped with ``literal``, like the figure's own)."""
     meta = dict(fig.layout.meta) if isinstance(fig.layout.meta, dict) else {}
     meta["alt"] = text
     fig.update_layout(meta=meta)
@@ -66,8 +73,9 @@ def with_alt(fig: go.Figure, text: str) -> go.Figure:
 
 
 def alt_text(fig: go.Figure) -> str:
+    """The figure's one-line text alternative, as plain text."""
     meta = fig.layout.meta
-    return str(meta.get("alt", "")) if isinstance(meta, dict) else ""
+    return plain(str(meta.get("alt", ""))) if isinstance(meta, dict) else ""
 
 
 def base_layout(fig: go.Figure, *, title: str | None = None, height: int = 360, legend_below: bool = True) -> go.Figure:

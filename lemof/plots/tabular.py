@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 
 from lemof.explain.explanation import TabularExplanation
 from lemof.plots.style import MODALITY_COLOURS, REFERENCE, TOTAL_COLOUR, base_layout, days_ticks, with_alt
+from lemof.plots.text import literal
 
 TOP_FEATURES = 12
 
@@ -52,7 +53,7 @@ def tree_shap_figure(expl: TabularExplanation, k: int = TOP_FEATURES, value_rang
     labels, bases, widths, colours, texts = ["base value (average stay)"], [0.0], [expl.base_value], [TOTAL_COLOUR], [f"{expl.base_value:.3f}"]
     running = expl.base_value
     for i in order:
-        labels.append(_bar_label(expl, i))
+        labels.append(literal(_bar_label(expl, i)))
         bases.append(running)
         widths.append(expl.contributions[i])
         colours.append(MODALITY_COLOURS[expl.modalities[i]])
@@ -79,7 +80,7 @@ def tree_shap_figure(expl: TabularExplanation, k: int = TOP_FEATURES, value_rang
         )
     )
     fig.add_bar(x=[None], y=[None], marker_color=MODALITY_COLOURS["ehr"], name="EHR summary or static fact")
-    fig.add_bar(x=[None], y=[None], marker_color=MODALITY_COLOURS["sig"], name=f"{sig_label} summary")
+    fig.add_bar(x=[None], y=[None], marker_color=MODALITY_COLOURS["sig"], name=f"{literal(sig_label)} summary")
     fig.update_yaxes(categoryorder="array", categoryarray=labels[::-1], automargin=True)
     fig.update_xaxes(title="log1p(LOS days): the parts add up exactly · top axis: days", range=x_range, zeroline=True, zerolinecolor="#444")
     tickvals, ticktext = days_ticks(max(x_range[0], 0.0), x_range[1])
@@ -87,7 +88,7 @@ def tree_shap_figure(expl: TabularExplanation, k: int = TOP_FEATURES, value_rang
     fig.add_scatter(x=[None], y=[None], xaxis="x2", showlegend=False)  # makes the top axis drawn
     base_layout(fig, title=f"TreeSHAP: base value + Σ contributions = prediction<br><sup>the {len(order)} largest of {len(expl.contributions)} summary features</sup>", height=max(360, 30 * len(labels) + 200))
     fig.update_layout(margin=dict(t=115))
-    top = "; ".join(f"{expl.labels[i]} {expl.contributions[i]:+.3f}" for i in order[:5])
+    top = "; ".join(f"{literal(expl.labels[i])} {expl.contributions[i]:+.3f}" for i in order[:5])
     return with_alt(
         fig,
         f"Waterfall on the log1p-days scale: base value {expl.base_value:.3f}; largest contributions {top}; {n_rest} other features {rest:+.3f}; "

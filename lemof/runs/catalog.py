@@ -5,6 +5,10 @@ directory listed in ``LEMOF_RUNS``; cohorts are the built-in ones (the synthetic
 PhysioNet 2012 from the vendored conversion, both built into the cache on first use), bundles
 under ``<cache>/cohorts/`` and any listed in ``LEMOF_COHORTS`` (``os.pathsep``-separated).
 A model is offered only for the cohort family it was trained on.
+
+Those folders are operator-chosen (the server's environment and cache, see ``lemof.paths``); a
+link's ``?cohort=`` and ``?run=`` are only matched against the keys and run ids listed here,
+never turned into a path.
 """
 
 from __future__ import annotations

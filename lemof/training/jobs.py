@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from lemof.errors import LemofError
-from lemof.paths import cache_dir, safe_name, write_json_atomic
+from lemof.paths import cache_dir, confined, safe_name, write_json_atomic
 from lemof.training.config import TrainConfig
 
 JOBS = ".jobs"
 LOCK = ".train.lock"
+RUN_NAME_MAX = 80
 REPO_ROOT = Path(__file__).resolve().parents[2]  # lemof/<package>/<module>.py
 _CHILDREN: dict[int, subprocess.Popen] = {}  # jobs this process started (reaped on status checks)
 
@@ -109,9 +110,11 @@ def check_name(name: str, root: Path | None = None) -> str:
     """A safe, unused run name; ``JobError`` says what is wrong with it."""
     root = Path(root or runs_root())
     try:
-        clean = safe_name(name)
+        clean = safe_name(name, max_len=RUN_NAME_MAX)
     except ValueError as exc:
         raise JobError(str(exc)) from None
+    if len(name) > RUN_NAME_MAX:
+        raise JobError(f"run name is {len(name)} characters long; at most {RUN_NAME_MAX}")
     if clean != name:
         raise JobError(f"run name {name!r} may only use letters, digits and . _ + - (for example {clean!r})")
     if (root / clean).exists():
@@ -171,6 +174,15 @@ def start_job(spec: JobSpec, root: Path | None = None, before_launch: Callable[[
     return job_status(job_id, root)
 
 
+def _job_dir(root: Path, job_id: str) -> Path:
+    """The folder of job ``job_id`` under ``root``; a job id that would leave ``<root>/.jobs``
+    (``..``, an absolute path, a NUL byte, a symbolic link pointing out, …) is a ``JobError``."""
+    try:
+        return confined(root / JOBS, job_id, what="job id")
+    except LemofError as exc:
+        raise JobError(str(exc)) from None
+
+
 def _tail(path: Path, n: int = 20) -> list[str]:
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -182,7 +194,7 @@ def _tail(path: Path, n: int = 20) -> list[str]:
 def job_status(job_id: str, root: Path | None = None) -> JobStatus:
     """Status of a job from its files and its process (works after an app restart too)."""
     root = Path(root or runs_root())
-    job_dir = root / JOBS / safe_name(job_id)
+    job_dir = _job_dir(root, job_id)
     job = _read_json(job_dir / "job.json")
     if not job:
         raise JobError(f"no job {job_id!r} in {root}")
@@ -210,7 +222,7 @@ def cancel_job(job_id: str, root: Path | None = None, grace_s: float = 10.0) -> 
     """Stop a running job: SIGTERM to its process group (it removes its partial output and
     records "cancelled"), SIGKILL after ``grace_s``."""
     root = Path(root or runs_root())
-    job = _read_json(root / JOBS / safe_name(job_id) / "job.json")
+    job = _read_json(_job_dir(root, job_id) / "job.json")
     if not job:
         raise JobError(f"no job {job_id!r} in {root}")
     pid = int(job["pid"])
@@ -227,7 +239,7 @@ def cancel_job(job_id: str, root: Path | None = None, grace_s: float = 10.0) -> 
                 os.killpg(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-    progress_path = root / JOBS / safe_name(job_id) / "progress.json"
+    progress_path = _job_dir(root, job_id) / "progress.json"
     progress = _read_json(progress_path)
     if progress.get("status", "running") == "running":  # killed before it could say so itself
         progress.update(status="cancelled", error="cancelled by the user")

@@ -5,13 +5,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lemof.errors import ConfigError
+from lemof.errors import ConfigError, UnsafePathError
+from lemof.paths import confined, safe_name
 
 RECIPES = Path(__file__).resolve().parent.parent.parent / "assets" / "recipes"
 
 
 def recipe_path(source: str) -> Path | None:
-    path = RECIPES / f"{source}.json"
+    """The recipe file of cohort family ``source``, or None. The family is what a bundle declares
+    (``provenance.json``), not a path: one that is not a plain file name (``../x``, ``a/b``, markup)
+    names no recipe, and nothing outside ``assets/recipes`` is read."""
+    try:
+        if safe_name(source) != source:
+            return None
+        path = confined(RECIPES, f"{source}.json", what="cohort family")
+    except UnsafePathError:
+        return None
     return path if path.exists() else None
 
 
