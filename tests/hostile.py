@@ -101,3 +101,9 @@ def figure_texts(figure: dict) -> list[str]:
 def raw_payloads(texts: list[str]) -> list[str]:
     """The texts that hold a payload unescaped."""
     return [t for t in texts if any(f in t for f in RAW_FRAGMENTS)]
+
+
+def shown(markdown: str) -> str:
+    """What Streamlit shows of Markdown source that only escapes characters (CommonMark: a
+    backslash before ASCII punctuation stands for that character): AppTest sees the source."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)

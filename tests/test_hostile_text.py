@@ -13,7 +13,7 @@ import pytest
 
 from apptest import chart_list, no_failures
 from conftest import REPO
-from hostile import REPORT_TAGS, ReportHtml, figure_texts, newplot_figures, plotly_script_kind, raw_payloads
+from hostile import REPORT_TAGS, ReportHtml, figure_texts, newplot_figures, plotly_script_kind, raw_payloads, shown
 from lemof import load_run, open_bundle
 from lemof.plots.text import literal, plain
 from lemof.report import report_file_name, write_case_report
@@ -124,7 +124,7 @@ def _check_page(at, min_charts: int) -> str:
     assert raw_payloads([t for c in charts for t in figure_texts(c["figure"])]) == [], "figure text holds no payload unescaped"
     alts = " ".join(c["alt"] for c in charts)
     assert "&lt;" not in alts and "&#34;" not in alts, "the text alternatives are plain text (Streamlit shows them as text)"
-    return at.sidebar.success[0].value
+    return shown(at.sidebar.success[0].value)
 
 
 @pytest.mark.parametrize("run_id", [LEMOF_RUN_ID, GBM_RUN_ID])
@@ -134,7 +134,8 @@ def test_case_review_of_the_hostile_cohort(hostile_cohort, hostile_runs, monkeyp
     at = _page(hostile_cohort, hostile_runs, monkeypatch, run=run_id, stay=str(stay))
     sidebar = _check_page(at, min_charts=3)
     assert COHORT_NAME in sidebar and run_id in sidebar, "the active cohort and model are named as written"
-    assert CARE_UNITS["TSICU"] in " ".join(m.value for m in at.markdown), "the care unit is shown as written"
+    assert CARE_UNITS["TSICU"] in " ".join(shown(m.value) for m in at.markdown), "the care unit is shown as written"
+    assert "![beacon]" not in " ".join(m.value for m in [*at.markdown, *at.caption, *at.sidebar.caption]), "cohort Markdown is escaped, never obeyed"
     alts = " ".join(c["alt"] for c in chart_list(at))
     assert SIGNAL_SHORT_LABEL in alts or MARKUP in alts, "the alt text reads the cohort's text as written"
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from apptest import no_failures
+from hostile import shown
 from conftest import REPO
 from lemof.errors import LemofError, UnsafePathError
 from lemof.paths import confined, safe_name
@@ -169,7 +170,7 @@ def test_a_cohort_link_to_an_unlisted_folder_opens_nothing(hostile_cohort, hosti
         no_failures(at)
         warnings = " ".join(w.value for w in at.warning)
         assert repr(key) in warnings and "not available here" in warnings
-        assert COHORT_NAME in at.sidebar.success[0].value and "synthetic-n300-seed1" not in at.sidebar.success[0].value
+        assert COHORT_NAME in shown(at.sidebar.success[0].value) and "synthetic-n300-seed1" not in at.sidebar.success[0].value
 
 
 def test_run_runs_and_stay_links_that_name_paths_are_refused(hostile_cohort, hostile_runs, monkeypatch):
@@ -179,7 +180,7 @@ def test_run_runs_and_stay_links_that_name_paths_are_refused(hostile_cohort, hos
     no_failures(at)
     warnings = " ".join(w.value for w in at.warning)
     assert "model '../../etc/passwd'" in warnings and "not a number" in warnings
-    assert LEMOF_RUN_ID in at.sidebar.success[0].value, "a listed run is shown instead"
+    assert LEMOF_RUN_ID in shown(at.sidebar.success[0].value), "a listed run is shown instead"
     at = _app(hostile_cohort, hostile_runs, monkeypatch, stay="1\x00")
     assert "not a number" in " ".join(w.value for w in at.warning)
     at = _app(hostile_cohort, hostile_runs, monkeypatch, page="compare", runs=f"../x,{hostile_runs},{LEMOF_RUN_ID}")

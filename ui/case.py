@@ -34,7 +34,7 @@ from lemof.plots import (
 )
 from ui import access, links, loaders
 from ui.context import ActiveContext, case_link
-from ui.widgets import chart, guarded
+from ui.widgets import chart, guarded, md
 
 SCOPES = ("Held-out test stays", "All stays")
 SIGNAL_FILTER = ("any", "recorded", "absent")
@@ -165,7 +165,7 @@ def headline(expl: StayExplanation | StayPrediction, sig_label: str) -> None:
 
 def _facts(static: dict) -> str:
     return "  ·  ".join(
-        f"**{k.replace('_', ' ')}**: {round(v, 1) if isinstance(v, float) else v}"
+        f"**{md(k.replace('_', ' '))}**: {md(round(v, 1) if isinstance(v, float) else v)}"
         for k, v in static.items()
         if not (isinstance(v, float) and math.isnan(v))
     )
@@ -187,7 +187,7 @@ def patient_context(ctx: ActiveContext, results: StayResults) -> Callable[[], No
         st.markdown(f"**EHR: values observed in the first {hours:g} hours**")
         chart(timeline_figure(pc, hours), key="timeline")
         if pc.unmeasured:
-            st.caption("Not measured in this window: " + ", ".join(pc.unmeasured) + ".")
+            st.caption("Not measured in this window: " + ", ".join(md(u) for u in pc.unmeasured) + ".")
     with right:
         if pc.signal is None:
             st.info(f"This stay has no {ctx.sig_label} data. Its heads are **absent** from the prediction below, not counted as normal values.")
@@ -195,7 +195,7 @@ def patient_context(ctx: ActiveContext, results: StayResults) -> Callable[[], No
         model_channels = ctx.run.preprocessor.sig_channels if ctx.run.preprocessor is not None else pc.signal_channels[:3]
         observed = [c for c, row in zip(pc.signal_channels, pc.signal) if np.isfinite(row).any()]
         default = [c for c in model_channels if c in observed][:6] or model_channels[:3]
-        shown = st.multiselect("Channels", pc.signal_channels, default=default, key=f"signal_channels:{ctx.cohort.key}", help="The model reads: " + ", ".join(model_channels))
+        shown = st.multiselect("Channels", pc.signal_channels, default=default, key=f"signal_channels:{ctx.cohort.key}", help="The model reads: " + ", ".join(md(c) for c in model_channels))
         slot = st.empty()
         slot.caption(f"Drawing the {ctx.sig_label} with the attention it receives…")
 
@@ -356,7 +356,7 @@ def similar_section(ctx: ActiveContext, results: StayResults) -> None:
         "percentile": st.column_config.NumberColumn("percentile", format="%.1f", help="closer than this percent of random pairs of training stays"),
     })
     st.caption(PERCENTILE_NOTE)
-    st.markdown(f"**What they share**: {shared}.")
+    st.markdown(f"**What they share**: {md(shared)}.")
     if len(values):
         st.dataframe(values, hide_index=True)
         st.caption("This stay's most abnormal EHR values (window mean farthest from the training median, in robust SDs) against the 10 neighbours' median.")

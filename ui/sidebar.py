@@ -20,6 +20,7 @@ from lemof.runs.shared_default import read_defaults
 from lemof.paths import cache_dir
 from ui import links, loaders
 from ui.context import ActiveContext
+from ui.widgets import md
 
 log = logging.getLogger("lemof.app")
 _build_lock = threading.Lock()
@@ -58,9 +59,9 @@ def _ensure_built(entry: CohortEntry) -> bool:
     if entry.ready:
         return True
     if entry.builtin is None:
-        st.error(f"Cohort {entry.label} is missing at {entry.path}.")
+        st.error(f"Cohort {md(entry.label)} is missing at {md(entry.path)}.")
         return False
-    text = f"Building {entry.label} (first use only, up to half a minute)…"
+    text = f"Building {md(entry.label)} (first use only, up to half a minute)…"
     bar = st.progress(0.0, text=text)
 
     def progress(stage: str, done: int, total: int, message: str = "", **info) -> None:
@@ -82,7 +83,7 @@ def _choose_cohort(cohorts: list[CohortEntry]) -> CohortEntry:
         else:
             current = st.session_state.get(COHORT_WIDGET, keys[0])
             shown = cohorts[keys.index(current)] if current in keys else cohorts[0]
-            st.warning(f"The link asks for cohort {wanted!r}, which is not available here. Showing **{shown.label}** instead.")
+            st.warning(f"The link asks for cohort {wanted!r}, which is not available here. Showing **{md(shown.label)}** instead.")
     if st.session_state.get(COHORT_WIDGET) not in keys:
         st.session_state[COHORT_WIDGET] = keys[0]
     labels = {c.key: c.label for c in cohorts}
@@ -102,7 +103,7 @@ def _choose_run(cohort: CohortEntry, runs: list[RunEntry]) -> RunEntry:
         else:
             current = st.session_state.get(widget, ids[0])
             shown = current if current in ids else ids[0]
-            st.warning(f"The link asks for model {wanted!r}, which is not available for {cohort.label}. Showing **{shown}** instead.")
+            st.warning(f"The link asks for model {wanted!r}, which is not available for {md(cohort.label)}. Showing **{md(shown)}** instead.")
     if st.session_state.get(widget) not in ids:
         shared = read_defaults().get(cohort.key, {}).get("run")  # the model a trainer made active for everyone
         st.session_state[widget] = shared if shared in ids else ids[0]
@@ -122,7 +123,7 @@ def render() -> ActiveContext | None:
             return None
         bundle = loaders.bundle(cohort.path)
     except LemofError as exc:
-        st.error(f"Cannot open cohort {cohort.label}: {exc}")
+        st.error(f"Cannot open cohort {md(cohort.label)}: {md(exc)}")
         return None
     runs, problems = list_runs(source=bundle.source)
     for problem in problems:
@@ -144,13 +145,13 @@ def render() -> ActiveContext | None:
     note = {"own": "", "external": " · external to this cohort (none of its stays seen)",
             "overlapping": f" · saw {rel.n_seen:,} of this cohort's stays in training"}.get(rel.kind, " · trained on another cohort of this family")
     st.sidebar.success(
-        f"**Active model:** {entry.run_id}  \n{run.encoders} · trained on {run.cohort.name}{note}  \n"
-        f"**Active cohort:** {bundle.name} ({len(bundle):,} stays, {bundle.source})"
+        f"**Active model:** {md(entry.run_id)}  \n{md(run.encoders)} · trained on {md(run.cohort.name)}{note}  \n"
+        f"**Active cohort:** {md(bundle.name)} ({len(bundle):,} stays, {md(bundle.source)})"
     )
     if shared and shared.get("run") == entry.run_id:
-        st.sidebar.caption(f"The default model for everyone on this cohort, set by {shared.get('by', '?')} on {shared.get('at', '?')}.")
+        st.sidebar.caption(f"The default model for everyone on this cohort, set by {md(shared.get('by', '?'))} on {md(shared.get('at', '?'))}.")
     if bundle.provenance.get("citation"):
-        st.sidebar.caption(f"Data: {bundle.provenance['citation']}")
+        st.sidebar.caption(f"Data: {md(bundle.provenance['citation'])}")
     st.sidebar.caption(
         "LeMoF Explorer · research software, not a medical device. Synthetic data is generated; "
         "PhysioNet/MIMIC data keep their own licences."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -14,6 +15,15 @@ from lemof.plots import alt_text
 
 log = logging.getLogger("lemof.app")
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=^&])")
+
+
+def md(value: object) -> str:
+    """Text from a cohort or a run (a name, a citation, a care unit, a feature label) as Markdown
+    that Streamlit shows exactly as written: every Markdown character backslash-escaped, so
+    ``![x](http://…)`` is neither an image fetched from outside nor ``[a](b)`` a link, nor
+    ``**x**`` bold. (Streamlit already shows raw HTML as text.) The app's own text needs none."""
+    return _MARKDOWN.sub(r"\\\1", str(value))
 
 
 def chart(fig: go.Figure, key: str) -> None:
@@ -22,7 +32,7 @@ def chart(fig: go.Figure, key: str) -> None:
     text = alt_text(fig)
     st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, alt=text or None)
     if text:
-        st.caption(text)
+        st.caption(md(text))  # it names features, units and care units: cohort text
 
 
 @contextmanager
