@@ -103,7 +103,7 @@ def _choose_run(cohort: CohortEntry, runs: list[RunEntry]) -> RunEntry:
         else:
             current = st.session_state.get(widget, ids[0])
             shown = current if current in ids else ids[0]
-            st.warning(f"The link asks for model {wanted!r}, which is not available for {md(cohort.label)}. Showing **{md(shown)}** instead.")
+            st.warning(f"The link asks for model {wanted!r}, which is not available for {md(cohort.label)}. Showing **{shown}** instead.")
     if st.session_state.get(widget) not in ids:
         shared = read_defaults().get(cohort.key, {}).get("run")  # the model a trainer made active for everyone
         st.session_state[widget] = shared if shared in ids else ids[0]
@@ -145,7 +145,7 @@ def render() -> ActiveContext | None:
     note = {"own": "", "external": " · external to this cohort (none of its stays seen)",
             "overlapping": f" · saw {rel.n_seen:,} of this cohort's stays in training"}.get(rel.kind, " · trained on another cohort of this family")
     st.sidebar.success(
-        f"**Active model:** {md(entry.run_id)}  \n{md(run.encoders)} · trained on {md(run.cohort.name)}{note}  \n"
+        f"**Active model:** {entry.run_id}  \n{run.encoders} · trained on {md(run.cohort.name)}{note}  \n"
         f"**Active cohort:** {md(bundle.name)} ({len(bundle):,} stays, {md(bundle.source)})"
     )
     if shared and shared.get("run") == entry.run_id:

@@ -15,7 +15,7 @@ from lemof.plots import alt_text
 
 log = logging.getLogger("lemof.app")
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=^&])")
+_MARKDOWN = re.compile(r"([\\`*_\[\]<>!|~$&])")  # what opens Markdown (or Streamlit's :color[...]) inside a line
 
 
 def md(value: object) -> str:
@@ -23,7 +23,7 @@ def md(value: object) -> str:
     that Streamlit shows exactly as written: every Markdown character backslash-escaped, so
     ``![x](http://…)`` is neither an image fetched from outside nor ``[a](b)`` a link, nor
     ``**x**`` bold. (Streamlit already shows raw HTML as text.) The app's own text needs none."""
-    return _MARKDOWN.sub(r"\\\1", str(value))
+    return _MARKDOWN.sub(r"\\\1", " ".join(str(value).splitlines()))  # one line: no heading, list or block from a value
 
 
 def chart(fig: go.Figure, key: str) -> None:
