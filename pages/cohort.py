@@ -4,11 +4,11 @@ their spread, calibration, error by subgroup, and the stays behind each number."
 import streamlit as st
 
 from ui import access, cohort, context
-from ui.widgets import guarded, section
+from ui.widgets import guarded, md, section
 
 ctx = context.current()
 st.title("Cohort")
-st.caption(f"Run {ctx.run.run_id} over the stays of {ctx.bundle.name}; select a subgroup to list its stays, each opening in case review.")
+st.caption(f"Run {ctx.run.run_id} over the stays of {md(ctx.bundle.name)}; select a subgroup to list its stays, each opening in case review.")
 split = cohort.choose_split(ctx)
 access.viewed("cohort", ctx.cohort.key, ctx.run_entry.run_id, split=split)
 view = cohort.view(ctx, split)

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import access, compare, context
-from ui.widgets import section
+from ui.widgets import md, section
 
 ctx = context.current()
 st.title("Compare runs")
@@ -14,7 +14,7 @@ if len(entries) < 2:
 split = compare.choose_scope(ctx, entries)
 access.viewed("compare", ctx.cohort.key, ctx.run_entry.run_id, runs=",".join(e.run_id for e in entries), split=split)
 scored = "the held-out test stays" if split == "test" else "every stay"
-st.caption(f"Runs trained on {ctx.bundle.source} cohorts, scored on {scored} of {ctx.bundle.name}.")
+st.caption(f"Runs trained on {md(ctx.bundle.source)} cohorts, scored on {scored} of {md(ctx.bundle.name)}.")
 result = compare.available(ctx, entries, split)
 if result is None:
     st.stop()

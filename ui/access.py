@@ -22,6 +22,7 @@ from lemof import LemofError
 from lemof.deploy.access import Decision, Role
 from lemof.audit import AuditError, audit_log
 from lemof.deploy.server import PROXY_USER_HEADER_ENV, ServerSettings
+from ui.widgets import md
 
 log = logging.getLogger("lemof.app")
 _VISITOR = "_lemof_visitor"
@@ -87,7 +88,7 @@ def _sign_in_page(s: ServerSettings):
 def _refused_page(decision: Decision):
     def draw() -> None:
         st.title("LeMoF Explorer")
-        st.error(decision.reason)
+        st.error(md(decision.reason))  # names the user: text from the identity provider
         if st.button("Sign out", key="sign_out_refused", icon=":material/logout:"):
             st.logout()
     return draw
@@ -163,7 +164,7 @@ def require(role: Role, what: str) -> Visitor:
     """Stop the page (with a message) unless the visitor has ``role``."""
     visitor = current()
     if visitor.role < role:
-        st.error(f"{what} needs the {role.label} role; you are signed in as {visitor.user} ({visitor.role.label}).")
+        st.error(f"{what} needs the {role.label} role; you are signed in as {md(visitor.user)} ({visitor.role.label}).")
         st.stop()
     return visitor
 
@@ -202,7 +203,7 @@ def sidebar_badge(visitor: Visitor) -> None:
     if visitor.mode == "local":
         st.sidebar.caption(f":material/person: Local single-user mode ({visitor.user}); no sign-in. Views are recorded in the audit log.")
         return
-    st.sidebar.caption(f":material/verified_user: Signed in as **{visitor.user}** ({visitor.role.label})")
+    st.sidebar.caption(f":material/verified_user: Signed in as **{md(visitor.user)}** ({visitor.role.label})")
     if visitor.mode == "oidc" and st.sidebar.button("Sign out", key="sign_out", icon=":material/logout:"):
         record("auth.sign_out")
         st.session_state.pop(_SIGNED_IN, None)

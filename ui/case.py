@@ -246,7 +246,7 @@ def drivers_section(ctx: ActiveContext, results: StayResults) -> None:
     with st.spinner("Integrating gradients from typical stays…"):
         attr, drivers = results.attribution, results.drivers
     lines = [f"A typical stay of this cohort: **{drivers.reference_days:.1f} d**."]
-    lines += [f"{i}. {d.text}" for i, d in enumerate(drivers, 1)]
+    lines += [f"{i}. {md(d.text)}" for i, d in enumerate(drivers, 1)]
     lines += [f"{len(drivers) + 1}. Everything else: {drivers.rest_shown_days:+.1f} d.", "", f"**{drivers.sum_text()}**"]
     st.markdown("\n".join(lines))
     st.caption(allocation_note(drivers) + " An EHR variable counts over all its hours; the hour named is the one that weighed most.")
@@ -306,7 +306,7 @@ def what_if_section(ctx: ActiveContext, results: StayResults) -> None:
     except LemofError as exc:
         st.error(f"This edit cannot be applied: {exc}")
         return
-    what = "; ".join(e.describe(labels) for e in edits)
+    what = md("; ".join(e.describe(labels) for e in edits))  # names a feature: cohort text
     lo, hi = edited.interval_days
     st.markdown(
         f"**What if** {what}: predicted LOS **{edited.los_days:.1f} days** (interval {lo:.1f}–{hi:.1f}) instead of "

@@ -14,7 +14,7 @@ from lemof.plots.compare import calibration_figure
 from lemof.plots.cohort_view import head_spread_figure, level_spread_figure, reliability_figure, subgroup_figure, subgroup_label
 from ui import loaders
 from ui.context import ActiveContext, case_link
-from ui.widgets import PLOTLY_CONFIG, chart, guarded
+from ui.widgets import PLOTLY_CONFIG, chart, guarded, md
 
 MAX_LISTED = 200
 LINK = "open in case review"
@@ -31,10 +31,10 @@ def choose_split(ctx: ActiveContext) -> str:
     otherwise the test stays, or every stay on request, with a warning where the run saw some."""
     rel = ctx.relation
     if rel.external:
-        st.info(rel.sentence(ctx.run.run_id, ctx.bundle.name), icon=":material/verified:")
+        st.info(rel.sentence(ctx.run.run_id, md(ctx.bundle.name)), icon=":material/verified:")
         return "all"
     if rel.kind != "own":
-        st.warning(rel.sentence(ctx.run.run_id, ctx.bundle.name))
+        st.warning(rel.sentence(ctx.run.run_id, md(ctx.bundle.name)))
     everything = st.toggle("All stays (training and validation too)", key="cohort_all_stays",
                            help="Off: the held-out test stays only, the honest view. On: every stay of the cohort, including those the run was fitted and calibrated on.")
     return "all" if everything else "test"
@@ -80,8 +80,8 @@ def view(ctx: ActiveContext, split: str) -> CohortView | None:
 
 def summary(ctx: ActiveContext, v: CohortView) -> None:
     model = "its trees" if ctx.run.kind == "tabular" else "its network"
-    source = "the predictions stored when it was trained on this cohort" if v.stored else f"{model} (it was trained on {ctx.run.cohort.name})"
-    st.markdown(f"**Run** `{v.run_id}` on **{ctx.bundle.name}**: {v.n:,} {scope(v)}, scored from {source}.")
+    source = "the predictions stored when it was trained on this cohort" if v.stored else f"{model} (it was trained on {md(ctx.run.cohort.name)})"
+    st.markdown(f"**Run** `{v.run_id}` on **{md(ctx.bundle.name)}**: {v.n:,} {scope(v)}, scored from {source}.")
     c = st.columns(4)
     o = v.overall
     c[0].metric("Stays", f"{v.n:,}")
@@ -132,7 +132,7 @@ def subgroup_section(ctx: ActiveContext, v: CohortView) -> tuple[str, str] | Non
     """The subgroup chart (click a point to pick it) and table; returns the clicked subgroup."""
     fig = _figure("subgroups", _key(ctx, v.split))
     event = st.plotly_chart(fig, key="cohort_subgroups", on_select="rerun", selection_mode=("points",), config=PLOTLY_CONFIG, alt=alt_text(fig))
-    st.caption(alt_text(fig))
+    st.caption(md(alt_text(fig)))
     table = v.subgroups.rename(columns={"category": "category", "subgroup": "subgroup", "n": "stays", "mae_days": "MAE (days)", "lo": "95 % CI low", "hi": "95 % CI high"})
     table["note"] = [f"too few stays (< {MIN_CI_STAYS}) for an interval" if s else "" for s in table.pop("too_small")]
     with st.expander("Subgroup table"):
@@ -176,6 +176,6 @@ def stays_section(ctx: ActiveContext, v: CohortView, picked: tuple[str, str] | N
     out.insert(1, LINK, [case_link(ctx, v.run_id, s) for s in out["stay"]])
     st.dataframe(out.round(2), hide_index=True, key="cohort_stays", column_config={LINK: st.column_config.LinkColumn(LINK, display_text="open ↗")})
     if total > MAX_LISTED:
-        st.caption(f"The {MAX_LISTED} stays with the largest absolute error of {total:,} in {choice}.")
+        st.caption(f"The {MAX_LISTED} stays with the largest absolute error of {total:,} in {md(choice)}.")
     else:
-        st.caption(f"All {total:,} stays of {choice}, largest absolute error first.")
+        st.caption(f"All {total:,} stays of {md(choice)}, largest absolute error first.")

@@ -29,7 +29,7 @@ from lemof.plots import (
 )
 from ui import access, links, loaders
 from ui.context import ActiveContext, case_link
-from ui.widgets import PLOTLY_CONFIG, chart, guarded
+from ui.widgets import PLOTLY_CONFIG, chart, guarded, md
 
 MAX_RUNS = 6
 LINK_SCOPE = "compare"  # of its links (ui.links)
@@ -71,7 +71,7 @@ def choose_runs(ctx: ActiveContext) -> list[RunEntry]:
         wanted = [run_id_from_link(r, ids) for r in link.split(",") if r]
         unknown = [r for r in wanted if r not in ids]
         if unknown:
-            st.warning(f"The link asks for run(s) {', '.join(repr(u) for u in unknown)}, which are not available for {ctx.cohort.label}; they are left out.")
+            st.warning(f"The link asks for run(s) {', '.join(repr(u) for u in unknown)}, which are not available for {md(ctx.cohort.label)}; they are left out.")
         st.session_state[key] = [r for r in wanted if r in ids][:MAX_RUNS]
     if key not in st.session_state:
         if len(configurations) >= 2:
@@ -112,11 +112,11 @@ def choose_scope(ctx: ActiveContext, entries: list[RunEntry]) -> str:
                      help="Every stay of this cohort is an external validation for a run that saw none of them in training; "
                           "for a run trained on this cohort only the test stays are honest.")
     if scope == "all":
-        st.info(f"External validation for {', '.join(external)}: none of the {len(ctx.bundle):,} stays of {ctx.bundle.name} "
+        st.info(f"External validation for {', '.join(external)}: none of the {len(ctx.bundle):,} stays of {md(ctx.bundle.name)} "
                 "was used to fit, calibrate or choose them.", icon=":material/verified:")
         for run_id, rel in rels.items():
             if not rel.external:
-                st.warning(rel.sentence(run_id, ctx.bundle.name) + " Its scores over every stay are not external.")
+                st.warning(rel.sentence(run_id, md(ctx.bundle.name)) + " Its scores over every stay are not external.")
     return scope
 
 
@@ -137,7 +137,7 @@ def comparison(ctx: ActiveContext, entries: list[RunEntry], split: str = "test")
 
 def report_problems(ctx: ActiveContext, comp: Comparison) -> None:
     for run_id, why in comp.unavailable.items():
-        st.warning(f"**{run_id}** cannot be compared on {ctx.bundle.name}: {why}.")
+        st.warning(f"**{run_id}** cannot be compared on {md(ctx.bundle.name)}: {md(why)}.")
 
 
 def metrics_section(comp: Comparison, metrics: pd.DataFrame) -> None:
@@ -205,7 +205,7 @@ def pair_section(ctx: ActiveContext, comp: Comparison) -> tuple[str, str]:
     b = c2.selectbox("Run B (y axis)", rest, index=0, key="compare_b")
     fig = scatter_figure(comp.stays, comp.predicted(a), comp.predicted(b), a, b)
     event = st.plotly_chart(fig, key="compare_scatter", on_select="rerun", selection_mode=("points", "box", "lasso"), config=PLOTLY_CONFIG, alt=alt_text(fig))
-    st.caption(alt_text(fig))
+    st.caption(md(alt_text(fig)))
     points = event.selection.points if event and event.selection else []
     ids = [int(p["customdata"]) for p in points if p.get("customdata") is not None]
     if ids:
@@ -227,7 +227,7 @@ def one_stay_section(ctx: ActiveContext, comp: Comparison, default_stay: int) ->
         if link.isdigit() and int(link) in ids:
             st.session_state[key] = int(link)
         else:
-            st.warning(f"The link asks for stay {link!r}, which is not among the compared stays of {ctx.bundle.name}; showing another one.")
+            st.warning(f"The link asks for stay {link!r}, which is not among the compared stays of {md(ctx.bundle.name)}; showing another one.")
     if st.session_state.get(key) not in ids:
         st.session_state[key] = default_stay
     stay = st.selectbox(f"{'Test stay' if comp.split == 'test' else 'Stay'} (default: where the two runs disagree most)", ids, key=key)

@@ -9,7 +9,7 @@ from lemof.plots import head_label, level_concepts_figure
 from lemof.runs.shared_default import read_defaults, set_default
 from ui import access
 from ui.context import ActiveContext
-from ui.widgets import chart, guarded
+from ui.widgets import chart, guarded, md
 
 SPLIT_NAMES = {"train": "Training", "val": "Validation", "test": "Test (held out)"}
 
@@ -25,7 +25,7 @@ def summary(ctx: ActiveContext) -> str:
     n = f"{run.cohort.n_stays:,} stays" if run.cohort.n_stays else "stays"
     return (
         f"**Run** `{run.run_id}` · fusion **{run.fusion}** · encoders **{run.encoders}** (EHR + {ctx.sig_label}) · seed {run.train_config.seed}  \n"
-        f"Trained on **{run.cohort.name}** ({n}){seconds}{device}; predicts ICU length of stay in days "
+        f"Trained on **{md(run.cohort.name)}** ({n}){seconds}{device}; predicts ICU length of stay in days "
         f"(regression on log1p(days), {100 * run.interval_level:.0f} % conformal intervals)."
     )
 
@@ -76,7 +76,7 @@ def gbm_table(ctx: ActiveContext) -> pd.DataFrame | None:
 def cohort_summary(ctx: ActiveContext) -> str:
     b = ctx.bundle
     prov = b.provenance
-    return f"**{b.name}** · source `{b.source}` · version {prov.get('version')} · {len(b):,} stays · fingerprint `{b.fingerprint[:16]}…`"
+    return f"**{md(b.name)}** · source `{b.source}` · version {md(prov.get('version'))} · {len(b):,} stays · fingerprint `{b.fingerprint[:16]}…`"
 
 
 def split_table(ctx: ActiveContext) -> pd.DataFrame:
@@ -130,7 +130,7 @@ def default_for_everyone(ctx: ActiveContext) -> None:
     run_id = ctx.run_entry.run_id
     shared = read_defaults().get(ctx.cohort.key)
     if shared and shared["run"] == run_id:
-        st.caption(f"{run_id} is the default model for everyone on this cohort (set by {shared.get('by', '?')} on {shared.get('at', '?')}).")
+        st.caption(f"{run_id} is the default model for everyone on this cohort (set by {md(shared.get('by', '?'))} on {md(shared.get('at', '?'))}).")
         return
     if not visitor.can_train:
         return

@@ -16,7 +16,7 @@ from lemof.models.registry import list_encoders
 from lemof.training.recipes import load_recipe
 from ui import access, sidebar
 from ui.context import ActiveContext
-from ui.widgets import chart
+from ui.widgets import chart, md
 from lemof.plots.model_card import training_curves_figure
 
 _ACTIVATION = "retrain_activation"  # (job id, why it could not be made active) of the last click
@@ -104,7 +104,7 @@ def _train_stays(cohort: CohortEntry) -> int | None:
 
 def _submit(cohort: CohortEntry, name: str, options: dict, device: str, gpus: int) -> None:
     if not cohort.ready:
-        st.error(f"Cohort {cohort.label} has not been built yet: open it once from the sidebar first.")
+        st.error(f"Cohort {md(cohort.label)} has not been built yet: open it once from the sidebar first.")
         return
     try:
         check_name(name)

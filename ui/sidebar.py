@@ -46,7 +46,7 @@ def activate(cohort_key: str, run_id: str) -> str | None:
                 f"(it offers cohorts under {cache_dir() / 'cohorts'} and those listed in LEMOF_COHORTS).")
     runs, _ = list_runs(source=cohort.source)
     if run_id not in {r.run_id for r in runs}:
-        return f"Cannot make {run_id} the active model: it is not a readable run for {cohort.label}."
+        return f"Cannot make {run_id} the active model: it is not a readable run for {md(cohort.label)}."
     st.session_state[COHORT_WIDGET] = cohort.key
     st.session_state[_run_widget(cohort.key)] = run_id
     links.mirror(LINK_SCOPE, "cohort", cohort.key)
