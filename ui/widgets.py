@@ -16,6 +16,7 @@ from lemof.plots import alt_text
 log = logging.getLogger("lemof.app")
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 _MARKDOWN = re.compile(r"([\\`*_\[\]<>!|~$&])")  # what opens Markdown (or Streamlit's :color[...]) inside a line
+_AUTOLINK = re.compile(r"(\w)(://|\.)(?=\S)", re.ASCII)
 
 
 def md(value: object) -> str:
@@ -23,7 +24,8 @@ def md(value: object) -> str:
     that Streamlit shows exactly as written: every Markdown character backslash-escaped, so
     ``![x](http://…)`` is neither an image fetched from outside nor ``[a](b)`` a link, nor
     ``**x**`` bold. (Streamlit already shows raw HTML as text.) The app's own text needs none."""
-    return _MARKDOWN.sub(r"\\\1", " ".join(str(value).splitlines()))  # one line: no heading, list or block from a value
+    text = _MARKDOWN.sub(r"\\\1", " ".join(str(value).splitlines()))  # one line: no heading, list or block from a value
+    return _AUTOLINK.sub(r"\1\\\2", text)  # nor a bare URL made a link (GitHub-flavoured autolinks)
 
 
 def chart(fig: go.Figure, key: str) -> None:
