@@ -16,16 +16,16 @@ from lemof.plots import alt_text
 log = logging.getLogger("lemof.app")
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 _MARKDOWN = re.compile(r"([\\`*_\[\]<>!|~$&])")  # what opens Markdown (or Streamlit's :color[...]) inside a line
-_AUTOLINK = re.compile(r"(\w)(://|\.)(?=\S)", re.ASCII)
 
 
 def md(value: object) -> str:
     """Text from a cohort or a run (a name, a citation, a care unit, a feature label) as Markdown
     that Streamlit shows exactly as written: every Markdown character backslash-escaped, so
     ``![x](http://…)`` is neither an image fetched from outside nor ``[a](b)`` a link, nor
-    ``**x**`` bold. (Streamlit already shows raw HTML as text.) The app's own text needs none."""
-    text = _MARKDOWN.sub(r"\\\1", " ".join(str(value).splitlines()))  # one line: no heading, list or block from a value
-    return _AUTOLINK.sub(r"\1\\\2", text)  # nor a bare URL made a link (GitHub-flavoured autolinks)
+    ``**x**`` bold. (Streamlit already shows raw HTML as text.) The app's own text needs none.
+    Not covered: Streamlit turns a bare URL or e-mail address into a link whatever the escaping
+    (a link is only followed on a click; nothing is fetched)."""
+    return _MARKDOWN.sub(r"\\\1", " ".join(str(value).splitlines()))  # one line: no heading, list or block from a value
 
 
 def chart(fig: go.Figure, key: str) -> None:
