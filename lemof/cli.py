@@ -283,35 +283,30 @@ def _audit_paths(args: argparse.Namespace) -> list[Path]:
 
 
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
-    from lemof.audit import verify_log  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.audit import verify_chain  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
-    previous = None
-    for path in _audit_paths(args):
-        result = verify_log(path, follows=previous)
+    for result in verify_chain(_audit_paths(args)):
         for note in result.notes:
-            print(f"note: {path}: {note}")
+            print(f"note: {result.path}: {note}")
         if not result.ok:
             print(f"error: {result.summary()}", file=sys.stderr)
             return 2
         print(result.summary())
-        previous = result
     return 0
 
 
 def _cmd_audit_export(args: argparse.Namespace) -> int:
-    from lemof.audit import export_csv, verify_log  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.audit import export_csv, verify_chain  # lazy: a command loads only its own dependencies (`data` never imports torch)
     from lemof.audit.export import parse_since  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     paths = _audit_paths(args)
     since = parse_since(args.since)
-    previous = None
-    for path in paths:
-        previous = verify_log(path, follows=previous)
-        if not previous.ok:
-            if not args.unverified:
-                print(f"error: {previous.summary()}; not exported (--unverified exports it anyway)", file=sys.stderr)
-                return 2
-            print(f"warning: {previous.summary()}; exported anyway (--unverified)", file=sys.stderr)
+    checked = verify_chain(paths)[-1]
+    if not checked.ok:
+        if not args.unverified:
+            print(f"error: {checked.summary()}; not exported (--unverified exports it anyway)", file=sys.stderr)
+            return 2
+        print(f"warning: {checked.summary()}; exported anyway (--unverified)", file=sys.stderr)
     rows = export_csv(paths, sys.stdout, since=since, user=args.user)
     print(f"{rows} entries since {since.isoformat()}" + (f" by {args.user}" if args.user else ""), file=sys.stderr)
     return 0

@@ -150,3 +150,32 @@ def inject_nan(bundle_dir: Path, which: int = 0) -> tuple[int, int, int]:
 
 def random_bytes(n: int, seed: int = 0) -> bytes:
     return np.random.default_rng(seed).integers(0, 256, n, dtype=np.uint8).tobytes()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium through Playwright, one per test module (skipped without it, a failure
+    under ``LEMOF_REQUIRE_BROWSER=1``, as in CI)."""
+    import shutil
+
+    from browser import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
+        if os.environ.get("LEMOF_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"Chromium not found at {CHROMIUM} (install Debian's chromium)")
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def lemof_cli(*args: str, env: dict | None = None, timeout: float = 300):
+    """``python -m lemof ARGS`` in the repository, output captured; ``env`` adds to the environment."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "lemof", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -14,14 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, lemof_cli
 from lemof.audit import AuditError, AuditLog, export_csv, verify_log
 from lemof.audit.chain import entry_hash
-
-
-def lemof(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lemof", *args], cwd=REPO, capture_output=True, text=True, timeout=240,
-                          env={**os.environ, **(env or {})})
 
 
 def _log(tmp_path: Path, n: int = 6) -> Path:
@@ -41,7 +35,7 @@ def _write_lines(path: Path, lines: list[bytes]) -> None:
 
 
 def _verify_cli(path: Path) -> subprocess.CompletedProcess:
-    return lemof("audit", "verify", "--log", str(path))
+    return lemof_cli("audit", "verify", "--log", str(path))
 
 
 def test_an_intact_log_verifies_and_every_entry_links_to_the_one_before(tmp_path):
@@ -167,7 +161,7 @@ def test_concurrent_processes_and_threads_never_lose_or_interleave_a_line(tmp_pa
 
 def test_rotation_continues_the_chain_across_files(tmp_path):
     path = _log(tmp_path, n=4)
-    proc = lemof("audit", "rotate", "--log", str(path))
+    proc = lemof_cli("audit", "rotate", "--log", str(path))
     assert proc.returncode == 0, proc.stderr
     archive = Path(json.loads(proc.stdout)["archived"])
     assert archive.exists() and archive.parent == path.parent and archive.name.startswith("audit-")
@@ -175,10 +169,10 @@ def test_rotation_continues_the_chain_across_files(tmp_path):
     first = json.loads(_lines(path)[0])
     assert first["event"] == "log.rotated" and first["from_file"] == archive.name and first["seq"] == 5
     assert first["prev"] == json.loads(_lines(archive)[-1])["hash"]
-    both = lemof("audit", "verify", "--log", str(archive), "--log", str(path))
+    both = lemof_cli("audit", "verify", "--log", str(archive), "--log", str(path))
     assert both.returncode == 0, both.stderr
     assert "continues " + archive.name in both.stdout
-    wrong = lemof("audit", "verify", "--log", str(path), "--log", str(archive))
+    wrong = lemof_cli("audit", "verify", "--log", str(path), "--log", str(archive))
     assert wrong.returncode == 2 and "line 1" in wrong.stderr
 
 
@@ -188,7 +182,7 @@ def test_export_filters_by_date_and_user_and_neutralises_formulas(tmp_path):
     log.append("stay.view", user="ana@hospital.org", role="viewer", page="case review", cohort="synthetic", run="r1", stay=11)
     log.append("auth.refused", user="=HYPERLINK(\"http://evil\")", role=None, reason="no access")
     log.append("report.download", user="ben@hospital.org", role="trainer", cohort="synthetic", run="r1", stay=12, fingerprint="abc")
-    proc = lemof("audit", "export", "--since", "2000-01-01", "--log", str(path))
+    proc = lemof_cli("audit", "export", "--since", "2000-01-01", "--log", str(path))
     assert proc.returncode == 0, proc.stderr
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
     assert [r["event"] for r in rows] == ["stay.view", "auth.refused", "report.download"]
@@ -196,12 +190,12 @@ def test_export_filters_by_date_and_user_and_neutralises_formulas(tmp_path):
     assert rows[1]["user"].startswith("'=")  # a spreadsheet shows it as text, never runs it
     assert json.loads(rows[2]["details"])["fingerprint"] == "abc"
     assert "3 entries since" in proc.stderr
-    one = list(csv.DictReader(io.StringIO(lemof("audit", "export", "--since", "2000-01-01", "--user", "ben@hospital.org", "--log", str(path)).stdout)))
+    one = list(csv.DictReader(io.StringIO(lemof_cli("audit", "export", "--since", "2000-01-01", "--user", "ben@hospital.org", "--log", str(path)).stdout)))
     assert [r["stay"] for r in one] == ["12"]
-    assert list(csv.DictReader(io.StringIO(lemof("audit", "export", "--since", "2999-01-01", "--log", str(path)).stdout))) == []
+    assert list(csv.DictReader(io.StringIO(lemof_cli("audit", "export", "--since", "2999-01-01", "--log", str(path)).stdout))) == []
     out = io.StringIO()
     assert export_csv([path], out, user="nobody") == 0
-    bad = lemof("audit", "export", "--since", "yesterday", "--log", str(path))
+    bad = lemof_cli("audit", "export", "--since", "yesterday", "--log", str(path))
     assert bad.returncode == 2 and "not a date" in bad.stderr
 
 
@@ -210,9 +204,9 @@ def test_export_refuses_a_log_that_does_not_verify_unless_told(tmp_path):
     lines = _lines(path)
     lines[1] = lines[1].replace(b"1001", b"1009")
     _write_lines(path, lines)
-    proc = lemof("audit", "export", "--since", "2000-01-01", "--log", str(path))
+    proc = lemof_cli("audit", "export", "--since", "2000-01-01", "--log", str(path))
     assert proc.returncode == 2 and proc.stdout == "" and "line 2" in proc.stderr
-    proc = lemof("audit", "export", "--since", "2000-01-01", "--log", str(path), "--unverified")
+    proc = lemof_cli("audit", "export", "--since", "2000-01-01", "--log", str(path), "--unverified")
     assert proc.returncode == 0 and "warning:" in proc.stderr and len(list(csv.DictReader(io.StringIO(proc.stdout)))) == 3
 
 
@@ -222,7 +216,7 @@ def test_a_log_that_cannot_be_written_stops_the_action(tmp_path, tiny_run, tiny_
     with pytest.raises(AuditError, match="cannot create the audit log's folder"):
         AuditLog(blocker / "audit.jsonl").append("stay.view", user="a", stay=1)
     out = tmp_path / "report.html"
-    proc = lemof("report", "--run", str(tiny_run), "--data", str(tiny_cohort), "--stay", str(stay_ids["with_signal"]), "--out", str(out),
+    proc = lemof_cli("report", "--run", str(tiny_run), "--data", str(tiny_cohort), "--stay", str(stay_ids["with_signal"]), "--out", str(out),
                  env={"LEMOF_AUDIT_LOG": str(blocker / "audit.jsonl")})
     assert proc.returncode == 2 and proc.stderr.startswith("error: cannot create the audit log's folder") and not out.exists()
 
@@ -231,10 +225,10 @@ def test_every_cli_report_is_in_the_log_before_the_file_exists(tmp_path, tiny_ru
     log = tmp_path / "audit.jsonl"
     out = tmp_path / "report.html"
     sid = stay_ids["with_signal"]
-    proc = lemof("report", "--run", str(tiny_run), "--data", str(tiny_cohort), "--stay", str(sid), "--out", str(out), env={"LEMOF_AUDIT_LOG": str(log)})
+    proc = lemof_cli("report", "--run", str(tiny_run), "--data", str(tiny_cohort), "--stay", str(sid), "--out", str(out), env={"LEMOF_AUDIT_LOG": str(log)})
     assert proc.returncode == 0, proc.stderr
     (entry,) = [json.loads(l) for l in _lines(log)]
     assert entry["event"] == "report.write" and entry["via"] == "cli" and entry["stay"] == sid and entry["user"].startswith("cli:")
     assert entry["out"] == str(out.resolve()) and entry["run"] == tiny_run.name
-    missing = lemof("report", "--run", str(tiny_run), "--data", str(tiny_cohort), "--stay", "999999999", "--out", str(tmp_path / "x.html"), env={"LEMOF_AUDIT_LOG": str(log)})
+    missing = lemof_cli("report", "--run", str(tiny_run), "--data", str(tiny_cohort), "--stay", "999999999", "--out", str(tmp_path / "x.html"), env={"LEMOF_AUDIT_LOG": str(log)})
     assert missing.returncode == 2 and len(_lines(log)) == 1  # no report, no entry

@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
-from browser import CHROMIUM, CHROMIUM_ARGS, REPO, streamlit_server
+from browser import streamlit_server
+from conftest import lemof_cli
 from lemof import open_bundle
 
 pytestmark = pytest.mark.browser
@@ -27,20 +24,6 @@ SESSIONS = 25
 _SHOWS_STAY = """(sid) => document.body.innerText.includes('Predicted LOS')
     && Array.from(document.querySelectorAll('[data-testid="stSelectbox"]')).some(e => e.innerHTML.includes(sid + " · "))"""  # the headline of that very stay (its id is in the stay picker)
 STAYS_EACH = 1
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
-        if os.environ.get("LEMOF_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"Chromium not found at {CHROMIUM} (install Debian's chromium)")
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def test_25_concurrent_sessions_reviewing_stays_are_counted_exactly(browser, default_cohort, tmp_path):
@@ -66,6 +49,6 @@ def test_25_concurrent_sessions_reviewing_stays_are_counted_exactly(browser, def
     assert len({e["session"] for e in views}) == SESSIONS * STAYS_EACH  # a page load is a new session, each with one view
     assert all(e["page"] == "case review" and e["user"].startswith("local:") and e["role"] == "trainer" for e in views)
     assert [e["seq"] for e in entries] == list(range(1, len(entries) + 1))
-    proc = subprocess.run([sys.executable, "-m", "lemof", "audit", "verify", "--log", str(log)], cwd=REPO, capture_output=True, text=True, timeout=60)
+    proc = lemof_cli("audit", "verify", "--log", str(log), timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert f"intact, {len(entries)} entries" in proc.stdout

@@ -8,31 +8,16 @@ lands in ``test-artifacts/`` to be looked at.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from urllib.parse import quote, urlparse
 
 import pytest
 
-from browser import CHROMIUM, CHROMIUM_ARGS, REPO, charts_drawn, streamlit_server, wait_for_charts, wait_until_idle
+from browser import REPO, charts_drawn, streamlit_server, wait_for_charts, wait_until_idle
 from lemof import open_bundle
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = REPO / "test-artifacts"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
-        if os.environ.get("LEMOF_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"Chromium not found at {CHROMIUM} (install Debian's chromium)")
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

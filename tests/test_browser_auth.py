@@ -8,14 +8,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from browser import CHROMIUM, CHROMIUM_ARGS, REPO, free_port, streamlit_server, wait_until_idle
+from browser import REPO, free_port, streamlit_server, wait_until_idle
+from conftest import lemof_cli
 from lemof import open_bundle
 
 pytestmark = pytest.mark.browser
@@ -25,20 +23,6 @@ USERS = {
     "ben": {"email": "ben@hospital.org", "name": "Ben Viewer", "roles": ["lemof-viewer"]},
     "eve": {"email": "eve@elsewhere.org", "name": "Eve Outsider", "roles": ["pharmacy"]},
 }
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
-        if os.environ.get("LEMOF_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"Chromium not found at {CHROMIUM} (install Debian's chromium)")
-        pytest.skip(f"Chromium not found at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
@@ -195,5 +179,5 @@ def test_sign_in_roles_refusal_and_sign_out(browser, signed_server, default_coho
     assert [e for e in entries if e["event"] == "page.view" and e["page"] == "retrain"][0]["user"] == "ana@hospital.org"
     (download_entry,) = [e for e in entries if e["event"] == "report.download"]
     assert download_entry["user"] == "ana@hospital.org" and download_entry["stay"] == reported and download_entry["fingerprint"]
-    proc = subprocess.run([sys.executable, "-m", "lemof", "audit", "verify", "--log", str(log)], cwd=REPO, capture_output=True, text=True, timeout=60)
+    proc = lemof_cli("audit", "verify", "--log", str(log), timeout=60)
     assert proc.returncode == 0, proc.stderr

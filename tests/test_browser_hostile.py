@@ -14,7 +14,7 @@ import pytest
 from browser import streamlit_server
 from lemof import load_run, open_bundle
 from lemof.report import write_case_report
-from test_browser import ARTIFACTS, Page, browser  # noqa: F401 - browser is the module's Chromium fixture
+from test_browser import ARTIFACTS, Page
 from tests.fixtures.hostile_bundle import CARE_UNITS, CITATION, COHORT_NAME, GBM_RUN_ID, LEMOF_RUN_ID, MARKUP, SIGNAL_SHORT_LABEL
 
 pytestmark = pytest.mark.browser

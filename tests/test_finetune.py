@@ -17,7 +17,8 @@ from lemof.errors import ConfigError
 from lemof.explain.level_shap import level_shapley
 from lemof.models.inference import predict_rows
 from lemof.training.stage1 import modality_loss
-from test_cli import _one_error_line, lemof
+from conftest import lemof_cli
+from test_cli import _one_error_line
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 from grid_run import LEMOF_FT, Cell, config_mismatch, method_kind, train_config  # noqa: E402
@@ -93,7 +94,7 @@ def test_bad_combinations_are_refused(tiny_cohort, tmp_path):
         tiny_config(fusion="early", finetune_encoders=True)
     with pytest.raises(ConfigError, match="finetune_lr_scale"):
         tiny_config(finetune_encoders=True, finetune_lr_scale=0.0)
-    _one_error_line(lemof("train", "--data", str(tiny_cohort), "--out", str(tmp_path / "x"), "--fusion", "gbm", "--finetune-encoders"),
+    _one_error_line(lemof_cli("train", "--data", str(tiny_cohort), "--out", str(tmp_path / "x"), "--fusion", "gbm", "--finetune-encoders"),
                     "finetune_encoders applies", "'gbm'")
     assert not (tmp_path / "x").exists()
 

@@ -104,12 +104,20 @@ def _fake_run(run_dir, stays, fingerprint, fusion, seed, error_sd, rng):
     (run_dir / "metrics.json").write_text(json.dumps(metrics))
 
 
-def test_report_on_fake_runs_lists_cells_comparisons_and_missing_ones(tmp_path):
-    from lemof import open_bundle
+@pytest.fixture(scope="module")
+def grid_cohort(tmp_path_factory):
+    """A 60-stay synthetic cohort the fake grid runs predict (read only; one per module)."""
     from lemof.data.synthetic import generate_synthetic
 
-    cohort = tmp_path / "cohort"
+    cohort = tmp_path_factory.mktemp("grid-cohort") / "cohort"
     generate_synthetic(cohort, n=60, seed=1)
+    return cohort
+
+
+def test_report_on_fake_runs_lists_cells_comparisons_and_missing_ones(tmp_path, grid_cohort):
+    from lemof import open_bundle
+
+    cohort = grid_cohort
     bundle = open_bundle(cohort)
     out = tmp_path / "grid"
     rng = np.random.default_rng(0)
@@ -201,13 +209,11 @@ def test_hierarchical_paired_difference_pairs_seeds_and_stays():
         hierarchical_bootstrap_diff(base, base[:2])
 
 
-def test_grid_report_intervals_are_hierarchical_over_seeds(tmp_path):
+def test_grid_report_intervals_are_hierarchical_over_seeds(tmp_path, grid_cohort):
     from lemof import open_bundle
-    from lemof.data.synthetic import generate_synthetic
     from lemof.evaluation.stats import hierarchical_bootstrap
 
-    cohort = tmp_path / "cohort"
-    generate_synthetic(cohort, n=60, seed=1)
+    cohort = grid_cohort
     bundle = open_bundle(cohort)
     out = tmp_path / "grid"
     rng = np.random.default_rng(0)

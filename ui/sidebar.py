@@ -92,7 +92,8 @@ def _choose_cohort(cohorts: list[CohortEntry]) -> CohortEntry:
     return cohorts[keys.index(key)]
 
 
-def _choose_run(cohort: CohortEntry, runs: list[RunEntry]) -> RunEntry:
+def _choose_run(cohort: CohortEntry, runs: list[RunEntry], shared: str | None) -> RunEntry:
+    """``shared``: the run a trainer made the default for everyone on this cohort (or None)."""
     ids = [r.run_id for r in runs]
     widget = _run_widget(cohort.key)
     wanted = links.take(LINK_SCOPE, "run")
@@ -105,7 +106,6 @@ def _choose_run(cohort: CohortEntry, runs: list[RunEntry]) -> RunEntry:
             shown = current if current in ids else ids[0]
             st.warning(f"The link asks for model {wanted!r}, which is not available for {md(cohort.label)}. Showing **{shown}** instead.")
     if st.session_state.get(widget) not in ids:
-        shared = read_defaults().get(cohort.key, {}).get("run")  # the model a trainer made active for everyone
         st.session_state[widget] = shared if shared in ids else ids[0]
     labels = {r.run_id: r.label for r in runs}
     run_id = st.sidebar.selectbox("Model (trained run)", ids, key=widget, format_func=labels.__getitem__)
@@ -131,7 +131,8 @@ def render() -> ActiveContext | None:
     if not runs:
         st.warning(f"No trained model for {bundle.source!r} cohorts yet. Train one with `python -m lemof train --data {cohort.path} --out RUN_DIR`.")
         return None
-    entry = _choose_run(cohort, preferred_order(runs, bundle.name))
+    shared = read_defaults().get(cohort.key)  # read once per run
+    entry = _choose_run(cohort, preferred_order(runs, bundle.name), shared and shared.get("run"))
     try:
         run = loaders.run(entry.path)
     except LemofError as exc:
@@ -140,7 +141,6 @@ def render() -> ActiveContext | None:
     for warning in run.warnings:
         st.warning(warning)
     ctx = ActiveContext(cohort, bundle, entry, run)
-    shared = read_defaults().get(cohort.key)
     rel = ctx.relation
     note = {"own": "", "external": " · external to this cohort (none of its stays seen)",
             "overlapping": f" · saw {rel.n_seen:,} of this cohort's stays in training"}.get(rel.kind, " · trained on another cohort of this family")

@@ -8,7 +8,7 @@
 """
 
 from lemof.audit.log import AuditError, AuditLog, audit_log, cli_actor, default_log_path
-from lemof.audit.verify import Verification, verify_log
+from lemof.audit.verify import Verification, verify_chain, verify_log
 from lemof.audit.export import export_csv
 
-__all__ = ["AuditError", "AuditLog", "audit_log", "cli_actor", "default_log_path", "Verification", "verify_log", "export_csv"]
+__all__ = ["AuditError", "AuditLog", "audit_log", "cli_actor", "default_log_path", "Verification", "verify_chain", "verify_log", "export_csv"]

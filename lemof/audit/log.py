@@ -149,19 +149,22 @@ class AuditLog:
             out += raw
             seq, prev = seq + 1, entry["hash"]
         entry, raw = seal({**fields, "seq": seq + 1, "prev": prev, "v": FORMAT})
-        out += raw
-        _write_all(fd, out)
-        os.fsync(fd)
-        write_json_atomic(self.head_path, {"seq": entry["seq"], "hash": entry["hash"], "bytes": size + len(out)})
+        self._commit(fd, size, out + raw, entry)
         return entry
+
+    def _commit(self, fd: int, size: int, data: bytes, last: dict) -> None:
+        """Append ``data`` (whole lines) to the locked log of ``size`` bytes, fsync it, then record
+        ``last`` (its final entry) in the head file."""
+        _write_all(fd, data)
+        os.fsync(fd)
+        write_json_atomic(self.head_path, {"seq": last["seq"], "hash": last["hash"], "bytes": size + len(data)})
 
     def append(self, event: str, *, user: str, role: str | None = None, **fields: Any) -> dict:
         """Write one entry (``event`` by ``user``, with ``fields``) and return it, once it is on disk.
 
         Raises ``AuditError`` if it cannot be written: the caller must then not do what it records.
         """
-        record = {k: v for k, v in fields.items() if v is not None}
-        record.update(ts=now_utc(), event=str(event), user=str(user), role=role, host=socket.gethostname(), pid=os.getpid())
+        record = _record(event, user, role, fields)
         try:
             json.dumps(record, allow_nan=False)
         except (TypeError, ValueError) as exc:
@@ -199,17 +202,19 @@ class AuditLog:
                 os.close(fd)
             fd = self._open_locked()
             try:
-                if seq < 0:
-                    seq = 0
-                new_seal = {"ts": now_utc(), "event": "log.rotated", "user": str(user), "role": None, "from_file": archive.name,
-                            "from_hash": prev, "host": socket.gethostname(), "pid": os.getpid(), "seq": seq + 1, "prev": prev, "v": FORMAT}
-                entry, raw = seal(new_seal)
-                _write_all(fd, raw)
-                os.fsync(fd)
-                write_json_atomic(self.head_path, {"seq": entry["seq"], "hash": entry["hash"], "bytes": len(raw)})
+                fields = _record("log.rotated", user, None, {"from_file": archive.name, "from_hash": prev})
+                entry, raw = seal({**fields, "seq": max(seq, 0) + 1, "prev": prev, "v": FORMAT})
+                self._commit(fd, 0, raw, entry)
             finally:
                 os.close(fd)
             return archive
+
+
+def _record(event: str, user: str, role: str | None, fields: dict[str, Any]) -> dict[str, Any]:
+    """An entry's fields before it is numbered and linked: who, when, where, and ``fields`` (None left out)."""
+    record = {k: v for k, v in fields.items() if v is not None}
+    record.update(ts=now_utc(), event=str(event), user=str(user), role=role, host=socket.gethostname(), pid=os.getpid())
+    return record
 
 
 def _count_lines(fd: int, size: int) -> int:

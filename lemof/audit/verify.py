@@ -65,6 +65,7 @@ def verify_log(path: str | Path, *, follows: Verification | None = None) -> Veri
     torn_tail = lines.pop()  # b"" when the file ends with a newline
     result.lines = len(lines) + (1 if torn_tail else 0)
     prev_hash, prev_seq, prev_line = None, None, None
+    hashes: dict[int, str] = {}  # entry number → hash, for a head that lags behind
     pending_torn: tuple[int, bytes] | None = None  # a line that is not an entry, waiting for its recovery record
     for number, raw in enumerate(lines, start=1):
         try:
@@ -112,6 +113,7 @@ def verify_log(path: str | Path, *, follows: Verification | None = None) -> Veri
             if seq != prev_seq + 1:
                 return _fail(result, number, f"entry number {seq} where {prev_seq + 1} was expected: an entry was removed or moved")
         prev_hash, prev_seq, prev_line = entry["hash"], seq, number
+        hashes[seq] = prev_hash
         result.entries += 1
     if pending_torn is not None:
         return _fail(result, pending_torn[0], "not an audit entry (edited, or an interrupted write with no recovery record)")
@@ -120,10 +122,10 @@ def verify_log(path: str | Path, *, follows: Verification | None = None) -> Veri
     if torn_tail:
         return _fail(result, result.lines, f"incomplete last entry ({len(torn_tail)} bytes, no end of line): a write was interrupted "
                                            "(a crash); the next write to the log records the recovery")
-    return _check_head(result, lines)
+    return _check_head(result, len(lines), hashes)
 
 
-def _check_head(result: Verification, lines: list[bytes]) -> Verification:
+def _check_head(result: Verification, n_lines: int, hashes: dict[int, str]) -> Verification:
     hp = head_path(result.path)
     if not hp.exists():
         if result.entries:
@@ -135,13 +137,23 @@ def _check_head(result: Verification, lines: list[bytes]) -> Verification:
     except (OSError, ValueError, KeyError, TypeError):
         return _fail(result, None, f"its head file {hp.name} is unreadable")
     if head_seq > result.last_seq:
-        return _fail(result, len(lines) or None, f"cut short: the log ends at entry {result.last_seq}, its head records entry {head_seq}")
+        return _fail(result, n_lines or None, f"cut short: the log ends at entry {result.last_seq}, its head records entry {head_seq}")
     if head_seq < result.last_seq:
         # A crash between writing an entry and its head, or a forged tail: the head's entry must be in the chain.
-        hashes = {json.loads(raw).get("seq"): json.loads(raw).get("hash") for raw in lines if raw.startswith(b"{")}
         if hashes.get(head_seq) != head_hash:
             return _fail(result, None, f"its head records entry {head_seq} with a hash the log does not have")
         result.notes.append(f"the head records entry {head_seq}, the log goes on to {result.last_seq}: the head was not updated after a write (a crash?)")
     elif head_hash != result.last_hash:
-        return _fail(result, len(lines), f"the last entry's hash differs from the one its head records (the end was rewritten)")
+        return _fail(result, n_lines, "the last entry's hash differs from the one its head records (the end was rewritten)")
     return result
+
+
+def verify_chain(paths: list[str | Path]) -> list[Verification]:
+    """Check ``paths`` oldest first, each continuing the one before (a rotated log); stops at the
+    first that fails, which is the last result returned."""
+    results: list[Verification] = []
+    for path in paths:
+        results.append(verify_log(path, follows=results[-1] if results else None))
+        if not results[-1].ok:
+            break
+    return results
