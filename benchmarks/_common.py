@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import platform
 import resource
-import sys
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from testkit.paths import REPO
+
+RESULTS = REPO / "benchmarks" / "results"
 
 
 def peak_rss_mb() -> float:

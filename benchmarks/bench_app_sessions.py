@@ -6,7 +6,7 @@ have drawn. The same harness then opens eight sessions of a trivial app with fiv
 charts (this machine's floor). Reports p50/p95 page-ready time, the time until all eight are
 ready, and the server's peak resident memory (VmHWM).
 
-    python benchmarks/bench_app_sessions.py [sessions]
+    python -m benchmarks.bench_app_sessions [sessions]
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import REPO, save
 
-from bench_app_start import TRIVIAL_APP  # noqa: E402
-from tests.browser import CHARTS_READY_JS, CHROMIUM, CHROMIUM_ARGS, streamlit_server  # _common put the repository root on sys.path
+from benchmarks._common import save
+from benchmarks.bench_app_start import TRIVIAL_APP
+from testkit.browser import CHARTS_READY_JS, chromium, streamlit_server, time_page
+from testkit.cohorts import default_cohort, physionet_cohort
 
 VIEWPORT = {"width": 1600, "height": 1200}
 
@@ -62,11 +63,7 @@ def sequential_visitors(browser, url: str, charts: int, pid: int, n: int = 5) ->
     out = []
     for _ in range(n):
         context = browser.new_context(viewport=VIEWPORT)
-        page = context.new_page()
-        t = time.perf_counter()
-        page.goto(url)
-        page.wait_for_function(CHARTS_READY_JS, arg=charts, timeout=120_000)
-        ready = time.perf_counter() - t
+        ready = time_page(context.new_page(), url, charts, timeout_ms=120_000)[1]
         context.close()
         time.sleep(1.0)  # let the server notice the closed websocket
         out.append({"ready_s": round(ready, 2), "server_rss_mb": round(current_rss_mb(pid), 1)})
@@ -91,22 +88,17 @@ def summary(times: list[float], rss: float) -> dict:
 
 
 def main() -> None:
-    from playwright.sync_api import sync_playwright
-
     from lemof import open_bundle
-    from lemof.runs.catalog import PHYSIONET_KEY, ensure_cohort
-    from lemof.data.synthetic import ensure_synthetic
 
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 8
-    synthetic = open_bundle(ensure_synthetic()).stays
-    physionet = open_bundle(ensure_cohort(PHYSIONET_KEY)).stays
+    synthetic = open_bundle(default_cohort()).stays
+    physionet = open_bundle(physionet_cohort()).stays
     syn = synthetic[synthetic["split"] == "test"]
     phy = physionet[(physionet["split"] == "test") & physionet["has_signal"]]
     picks = [(f"?stay={int(s)}", 5 if has else 3) for s, has in zip(syn["stay_id"].iloc[: n - n // 4], syn["has_signal"].iloc[: n - n // 4])]
     picks += [(f"?cohort=physionet2012&stay={int(s)}", 5) for s in phy["stay_id"].iloc[: n // 4]]
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         procs = []
         with streamlit_server(on_start=procs.append) as url:
             times = sessions_at_once(browser, [(f"{url}/{q}", k) for q, k in picks])
@@ -123,7 +115,6 @@ def main() -> None:
             with streamlit_server(script=script, on_start=procs.append) as url:
                 times = sessions_at_once(browser, [(url, 5)] * n)
                 trivial = summary(times, peak_rss_mb(procs[0].pid))
-        browser.close()
     save(
         "app_sessions",
         {

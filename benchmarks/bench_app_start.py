@@ -6,7 +6,7 @@ drawn (the ECG strip and the attention map need the network). The same harness m
 trivial app with five tiny Plotly charts, this machine's floor. The default cohort must already
 be generated (first use is slower).
 
-    python benchmarks/bench_app_start.py [repeats]
+    python -m benchmarks.bench_app_start [repeats]
 """
 
 from __future__ import annotations
@@ -17,12 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import REPO, save
-
-from tests.browser import CHARTS_READY_JS, CHROMIUM, CHROMIUM_ARGS, streamlit_server, wait_for_charts, wait_until_idle  # _common put the repository root on sys.path
-
-from lemof.data.synthetic import ensure_synthetic  # noqa: E402
-
+from benchmarks._common import save
+from testkit.browser import chromium, streamlit_server, time_page
+from testkit.cohorts import default_cohort
 
 VIEWPORT = {"width": 1600, "height": 2400}
 FIRST_PAINT = 3  # EHR timeline, level SHAP, head waterfall: drawn from stored results
@@ -32,15 +29,10 @@ def visit(browser, url: str, context=None, charts: int = 5) -> tuple[float, floa
     """Seconds from opening ``url`` until the first ``FIRST_PAINT`` charts have drawn (the
     prediction's explanation, no network needed) and until all ``charts`` have (a fresh browser
     context unless given)."""
-    t = time.perf_counter()
     page = context.new_page() if context is not None else browser.new_page(viewport=VIEWPORT)
-    page.goto(url)
-    page.wait_for_function(CHARTS_READY_JS.replace("&& !document.querySelector('[data-testid=\"stStatusWidget\"]')", ""), arg=min(FIRST_PAINT, charts), timeout=120_000)
-    first = time.perf_counter() - t
-    wait_until_idle(page)
-    wait_for_charts(page, charts)
+    first, ready = time_page(page, url, charts, first_paint=FIRST_PAINT, timeout_ms=120_000)
     page.close()
-    return first, time.perf_counter() - t
+    return first, ready
 
 
 def once(browser) -> dict:
@@ -85,15 +77,11 @@ def trivial_app_floor(browser) -> dict:
 
 
 def main() -> None:
-    from playwright.sync_api import sync_playwright
-
     repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 3
-    ensure_synthetic()
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    default_cohort()
+    with chromium() as browser:
         runs = [once(browser) for _ in range(repeats)]
         floor = [trivial_app_floor(browser) for _ in range(repeats)]
-        browser.close()
     med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
     floor_cold = statistics.median(f["cold_start_s"] for f in floor)
     floor_warm = statistics.median(f["new_visitor_s"] for f in floor)

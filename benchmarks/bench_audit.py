@@ -1,7 +1,7 @@
 """How long an audit entry takes to write (flock, read the tail, one write, fsync, the head file),
 from one process and from several at once, and how long `audit verify` takes per entry.
 
-    python benchmarks/bench_audit.py [--entries 2000] [--processes 8]
+    python -m benchmarks.bench_audit [--entries 2000] [--processes 8]
 
 Prints and saves benchmarks/results/audit.json. The log is written in a temporary folder on the
 same filesystem as the system's temp dir (fsync cost is the disk's)."""
@@ -17,7 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import REPO, save
+from benchmarks._common import save
+
+from testkit.paths import REPO
 
 _WRITER = """
 import json, sys, time
@@ -49,7 +51,6 @@ def main() -> None:
     ap.add_argument("--entries", type=int, default=2000)
     ap.add_argument("--processes", type=int, default=8)
     args = ap.parse_args()
-    sys.path.insert(0, str(REPO))
     from lemof.audit import verify_log
 
     with tempfile.TemporaryDirectory() as tmp:

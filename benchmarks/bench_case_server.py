@@ -8,21 +8,20 @@ input drivers on request (Integrated Gradients, in one compute slot). Also recor
 of the network before the drivers were asked for, by batch size: one single-stay pass per stay
 (its attention heatmap) and nothing else (no similar-stays index to encode, no second pass).
 
-    python benchmarks/bench_case_server.py [repeats]
+    python -m benchmarks.bench_case_server [repeats]
 """
 
 from __future__ import annotations
 
-import json
 import statistics
-import subprocess
 import sys
 
-from _common import REPO, save
+from benchmarks._common import save
+from testkit.fresh import run_json
+from testkit.paths import APP
 
 ONE = r"""
-import json, os, sys, time
-sys.path.insert(0, {repo!r})
+import json, time
 from streamlit.testing.v1 import AppTest
 calls = []
 if {count!r}:  # importing the inference module imports torch: only in the counting process
@@ -49,9 +48,7 @@ print(json.dumps({{"first_run_s": first, "new_stay_warm_s": second, "rerun_s": r
 def main() -> None:
     repeats = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     def once(count: bool) -> dict:
-        code = ONE.format(repo=str(REPO), app=str(REPO / "app.py"), count=count)
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO)
-        return json.loads(out.stdout.strip().splitlines()[-1])
+        return run_json(ONE.format(app=str(APP), count=count))
 
     runs = [once(False) for _ in range(repeats)]  # timed: nothing imported beforehand
     passes = once(True)["network_passes_before_drivers"]  # counted, in a process of its own

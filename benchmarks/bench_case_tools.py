@@ -6,7 +6,7 @@
   representations), then exact cosine search; and exact search among 100,000 stays (random unit
   vectors of the same width, 4d = 128) to see whether an approximate index would be needed.
 
-    python benchmarks/bench_case_tools.py
+    python -m benchmarks.bench_case_tools
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import statistics
 import time
 
 import numpy as np
-from _common import REPO, save
+from benchmarks._common import save
+from testkit.paths import REPO
 
 
 def timed_ms(fn, repeats: int) -> list[float]:

@@ -1,6 +1,6 @@
 """The Cohort page at 100,000 stays: time of every aggregation step and of drawing its figures.
 
-The page aggregates before drawing (``lemof/evaluation/cohort_view.py``): only percentiles, bin counts and
+The page aggregates before drawing (``lemof/evaluation/cohort_view.py`` and the modules it names): only percentiles, bin counts and
 bootstrap intervals reach the figures. This benchmark tiles the shipped synthetic run's stored
 test predictions, level Shapley values and the cohort's stays to N stays (default 100,000,
 fresh stay ids, the same columns as the page uses) and times each step the page runs after
@@ -8,7 +8,7 @@ the run's predictions are known: subgroup columns, the probability of a long sta
 reliability table, error by subgroup with bootstrap CIs, level and head-kind spreads, and the
 four figures (their JSON size too, which is what the browser receives).
 
-    python benchmarks/bench_cohort_view.py [N]
+    python -m benchmarks.bench_cohort_view [N]
 """
 
 from __future__ import annotations
@@ -18,16 +18,19 @@ import time
 
 import numpy as np
 
-from _common import REPO, peak_rss_mb, save
+from benchmarks._common import peak_rss_mb, save
+
+from testkit.paths import REPO
 
 
 def main(n: int = 100_000) -> None:
     from lemof import load_run, open_bundle
     from lemof.runs.catalog import cache_dir
-    from lemof.evaluation.cohort_view import (
-        bin_of, brier_score, head_kind_totals, head_spread, level_spread, mean_ci, prob_long_stay, reliability_table, subgroup_columns,
-        subgroup_errors, validation_residuals,
-    )
+    from lemof.evaluation.long_stay import prob_long_stay, validation_residuals
+    from lemof.evaluation.reliability import bin_of, brier_score, reliability_table
+    from lemof.evaluation.spread import head_kind_totals, head_spread, level_spread
+    from lemof.evaluation.subgroups import subgroup_columns, subgroup_errors
+    from lemof.evaluation.stats import PAGE_B, bootstrap_mean_ci
     from lemof.plots.cohort_view import head_spread_figure, level_spread_figure, reliability_figure, subgroup_figure
 
     run = load_run(REPO / "assets" / "models" / "synthetic-gru+resnet1d")
@@ -59,7 +62,7 @@ def main(n: int = 100_000) -> None:
     y_long = (observed > 7).astype(float)
     reliability = timed("reliability table + Brier", lambda: (reliability_table(p_long, y_long), brier_score(p_long, y_long), bin_of(p_long))[0])
     err = np.abs(big_pred["los_days"].to_numpy() - observed)
-    timed("overall MAE with bootstrap CI", lambda: mean_ci(err))
+    timed("overall MAE with bootstrap CI", lambda: bootstrap_mean_ci(err, PAGE_B))
     subgroups = timed("error by subgroup with bootstrap CIs", lambda: subgroup_errors(err, groups))
     levels = timed("level spread", lambda: level_spread(big_shap, run.level_importance.levels, run.level_importance.selected))
     heads = timed("head-kind spread", lambda: head_spread(head_kind_totals(big_pred, run.head_kinds), avail))

@@ -5,31 +5,28 @@ synthetic cohort, what the page opens on) in headless Chromium: once on a fresh 
 on the warm server (the comparison — aligned predictions of all test stays, bootstrap CIs,
 calibration — is cached per set of runs). Also times building the comparison in-process.
 
-    python benchmarks/bench_compare.py
+    python -m benchmarks.bench_compare
 """
 
 from __future__ import annotations
 
 import statistics
-from urllib.parse import urlencode
 import time
+from urllib.parse import urlencode
 
-from _common import REPO, save
-
-from tests.browser import CHARTS_READY_JS, CHROMIUM, CHROMIUM_ARGS, streamlit_server, wait_until_idle  # _common put the repository root on sys.path
-from bench_app_start import trivial_app_floor  # noqa: E402
+from benchmarks._common import save
+from benchmarks.bench_app_start import trivial_app_floor
+from testkit.browser import chromium, streamlit_server, time_page
+from testkit.cohorts import default_cohort
+from testkit.paths import shipped_runs
 
 
 def main() -> None:
-    from playwright.sync_api import sync_playwright
-
-    from lemof import list_runs, load_run, open_bundle
+    from lemof import load_run, open_bundle
     from lemof.evaluation.compare import compare_runs
-    from lemof.data.synthetic import ensure_synthetic
 
-    bundle = open_bundle(ensure_synthetic())
-    entries = [e for e in list_runs(source="synthetic")[0] if e.shipped]
-    picks = [e for e in entries if e.fusion == "lemof"][:3]  # what the page opens on: the LeMoF encoder configurations
+    bundle = open_bundle(default_cohort())
+    picks = shipped_runs("synthetic", "lemof")[:3]  # what the page opens on: the LeMoF encoder configurations
     runs = [load_run(e.path) for e in picks]
     t = time.perf_counter()
     comp = compare_runs(runs, bundle)
@@ -45,19 +42,13 @@ def main() -> None:
     stay = int(stays.loc[(stays["split"] == "test") & stays["has_signal"], "stay_id"].iloc[0])  # with an ECG: every chart applies
     url_tail = "/?" + urlencode({"page": "compare", "runs": ",".join(e.run_id for e in picks), "stay": stay})
     times = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         with streamlit_server() as url:
             for _ in range(6):
                 page = browser.new_page(viewport={"width": 1600, "height": 1200})
-                t = time.perf_counter()
-                page.goto(url + url_tail)
-                page.wait_for_function(CHARTS_READY_JS, arg=n_charts, timeout=180_000)
-                times.append(time.perf_counter() - t)
-                wait_until_idle(page)
+                times.append(time_page(page, url + url_tail, n_charts)[1])
                 page.close()
         floor = trivial_app_floor(browser)
-        browser.close()
     save(
         "compare_page",
         {

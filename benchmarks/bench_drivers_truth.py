@@ -12,7 +12,7 @@ drivers of ``StayResults`` (Integrated Gradients averaged over 32 training stays
   reference population and, for comparison, against the old all-zero baseline; goal >= 0.6 for
   every cause.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_drivers_truth.py [--stays 150]
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_drivers_truth [--stays 150]
 
 Writes ``results/drivers_truth.json``.
 """
@@ -25,8 +25,10 @@ import time
 
 import numpy as np
 
-from _common import REPO, save  # puts the repository root on sys.path
-from lemof.explain import evaluation as ev  # noqa: E402
+from benchmarks._common import save
+
+from testkit.paths import REPO
+from lemof.explain import evaluation as ev
 
 SHIPPED = REPO / "assets" / "models" / "synthetic-gru+resnet1d"
 GOAL_RHO = 0.6
@@ -49,6 +51,7 @@ def main() -> None:
     args = ap.parse_args()
     from lemof import load_run, open_bundle
     from lemof.data.synthetic import ensure_synthetic
+    from lemof.explain.drivers import DRIVER_GROUPS
     from lemof.explain.input_attribution import input_attributions
     from lemof.explain.results import CohortResults
 
@@ -71,12 +74,14 @@ def main() -> None:
     for r in rows:
         sid = int(bundle.stays["stay_id"].iloc[r])
         res = cohort.stay(sid)
-        attr, drivers = res.attribution, res.drivers
+        attr, drivers = res.input_gradients, res.attribute("drivers")
         zero = input_attributions(run, bundle, sid)  # the old all-zero baseline, for comparison
-        top3.append({d.name for d in drivers.candidates[:3]})
-        refs.append(drivers.reference_days)
-        deltas.append(abs(drivers.integration_error_days))
-        by_name = {d.name: d.attribution for d in drivers.candidates}
+        slope = drivers.detail["days_per_log1p_day"]
+        candidates = sorted((i for i, g in enumerate(drivers.groups) if g in DRIVER_GROUPS), key=lambda i: -abs(drivers.values[i]))
+        top3.append({drivers.names[i] for i in candidates[:3]})
+        refs.append(drivers.base)
+        deltas.append(abs(drivers.detail["integration_error_days"]))
+        by_name = {drivers.names[i]: drivers.values[i] / slope for i in candidates}  # log1p-days
         for c in CAUSES:
             signed[c].append(abs(sum(by_name.get(n, 0.0) for n in inputs[c])))
             if c == "af":

@@ -7,35 +7,36 @@
   first call is timed in a fresh process, including building the network (and importing torch,
   which the app does in the background when it loads a run), then the second call.
 
-    python benchmarks/bench_explain.py
+    python -m benchmarks.bench_explain
 """
 
 from __future__ import annotations
 
-import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from _common import REPO, save
 
-RUN = REPO / "assets" / "models" / "synthetic-gru+resnet1d"
+from benchmarks._common import save
+from testkit.cohorts import default_cohort, write_tiny_cohort
+from testkit.fresh import run_json
+from testkit.paths import SHIPPED_RUN
+
+RUN = SHIPPED_RUN
 
 FIRST_CALL = """
-import json, sys, time
-sys.path.insert(0, {repo!r})
+import json, time
 from lemof import explain_stay, load_run, open_bundle
 run, bundle = load_run({run!r}), open_bundle({cohort!r})
 sid = int(bundle.stays["stay_id"].iloc[3])
 t = time.perf_counter()
-e = explain_stay(run, bundle, sid, attention=False)
+e = explain_stay(run, bundle, sid)
 first = time.perf_counter() - t
 t = time.perf_counter()
-explain_stay(run, bundle, int(bundle.stays["stay_id"].iloc[4]), attention=False)
+explain_stay(run, bundle, int(bundle.stays["stay_id"].iloc[4]))
 second = time.perf_counter() - t
 print(json.dumps({{"first_ms": first * 1000, "second_ms": second * 1000, "source": e.source}}))
 """
@@ -53,16 +54,15 @@ def stats(values: list[float]) -> dict:
 
 def main() -> None:
     from lemof import explain_stay, load_run, open_bundle, stay_attention
-    from lemof.data.synthetic import ensure_synthetic, generate_synthetic
 
     t = time.perf_counter()
     run = load_run(RUN)
-    bundle = open_bundle(ensure_synthetic())
+    bundle = open_bundle(default_cohort())
     load_ms = (time.perf_counter() - t) * 1000
     ids = bundle.stays["stay_id"].to_numpy()[np.linspace(0, len(bundle) - 1, 60).astype(int)]
-    stored_first = timed(lambda: explain_stay(run, bundle, int(ids[0]), attention=False))
+    stored_first = timed(lambda: explain_stay(run, bundle, int(ids[0])))
     torch_after_stored = "torch" in sys.modules
-    stored = [timed(lambda s=s: explain_stay(run, bundle, int(s), attention=False)) for s in ids[1:]]
+    stored = [timed(lambda s=s: explain_stay(run, bundle, int(s))) for s in ids[1:]]
     attention_first = timed(lambda: stay_attention(run, bundle, int(ids[0])))
     attention = [timed(lambda s=s: stay_attention(run, bundle, int(s))) for s in ids[1:21]]
     from lemof.explain.input_attribution import input_attributions
@@ -72,13 +72,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         other = Path(tmp) / "synthetic-seed7"
-        generate_synthetic(other, n=300, seed=7)
-        first = json.loads(
-            subprocess.run([sys.executable, "-c", FIRST_CALL.format(repo=str(REPO), run=str(RUN), cohort=str(other))], capture_output=True, text=True, check=True).stdout
-        )
+        write_tiny_cohort(other, seed=7)  # 300 stays
+        first = run_json(FIRST_CALL.format(run=str(RUN), cohort=str(other)))
         unseen = open_bundle(other)
         unseen_ids = unseen.stays["stay_id"].to_numpy()[:40]
-        computed = [timed(lambda s=s: explain_stay(run, unseen, int(s), attention=False)) for s in unseen_ids]
+        computed = [timed(lambda s=s: explain_stay(run, unseen, int(s))) for s in unseen_ids]
     save(
         "explain_stay",
         {

@@ -19,7 +19,7 @@ Over the test stays with an ECG of the synthetic cohort a run was trained on:
   wide_qrs: the ECG; severity: lactate + MBP + GCS + bicarbonate; renal: creatinine + BUN +
   potassium; infection: temperature + WBC), with a bootstrap CI.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_explanation_truth.py [--runs DIR ...] [--grid DIR]
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_explanation_truth [--runs DIR ...] [--grid DIR]
         [--stays N] [--name NAME] [--quick]
 
 ``--grid benchmarks/results/grid`` adds its synthetic seed-0 cells of LeMoF (every encoder pair)
@@ -35,8 +35,10 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import REPO, save  # puts the repository root on sys.path
-from lemof.explain import evaluation as ev  # noqa: E402
+from benchmarks._common import save
+
+from testkit.paths import REPO
+from lemof.explain import evaluation as ev
 
 SHIPPED = REPO / "assets" / "models" / "synthetic-gru+resnet1d"
 GRID_FUSIONS = ("lemof", "xattn_last", "early")

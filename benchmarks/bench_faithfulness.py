@@ -19,7 +19,7 @@ Default runs: the shipped synthetic run on the default synthetic cohort and the 
 PhysioNet 2012 run on the PhysioNet cohort; ``--runs DIR ...`` adds runs (neural baselines: IG
 only). Writes ``results/faithfulness.json`` and ``results/faithfulness.html``.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_faithfulness.py [--runs DIR ...] [--data BUNDLE ...]
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_faithfulness [--runs DIR ...] [--data BUNDLE ...]
         [--stays N] [--ig-stays N] [--quick]
 """
 
@@ -31,8 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import REPO, RESULTS, save  # puts the repository root on sys.path
-from lemof.explain import evaluation as ev  # noqa: E402
+from benchmarks._common import RESULTS, save
+
+from testkit.paths import REPO
+from lemof.evaluation.stats import bootstrap_mean_ci
+from lemof.explain import evaluation as ev
 
 SHIPPED = [REPO / "assets" / "models" / "synthetic-gru+resnet1d", REPO / "assets" / "models" / "physionet2012-gru+resnet1d"]
 N_RANDOM_LEVELS = 10
@@ -63,15 +66,22 @@ def bundle_for(run, data: list[Path], cache: dict):
     return cache[source]
 
 
+def _mean_ci(values: np.ndarray) -> dict:
+    """The mean with its 95 % bootstrap interval (``lemof.evaluation.stats.bootstrap_mean_ci``),
+    rounded for the JSON, and n."""
+    ci = bootstrap_mean_ci(values)
+    return {**{k: None if v is None or not np.isfinite(v) else round(float(v), 5) for k, v in ci.items()}, "n": len(values)}
+
+
 def summarise_curves(top: np.ndarray, rand: np.ndarray, xs: np.ndarray) -> dict:
     area = ev.area_between(top, rand, xs)
     return {
         "x_removed_fraction": [round(float(x), 4) for x in xs],
         "top_first_mean": [round(float(v), 5) for v in top.mean(axis=0)],
         "random_mean": [round(float(v), 5) for v in rand.mean(axis=0)],
-        "area_between": ev.mean_ci(area),
-        "area_top_first": ev.mean_ci(ev.area_between(top, np.zeros_like(top), xs)),
-        "area_random": ev.mean_ci(ev.area_between(rand, np.zeros_like(rand), xs)),
+        "area_between": _mean_ci(area),
+        "area_top_first": _mean_ci(ev.area_between(top, np.zeros_like(top), xs)),
+        "area_random": _mean_ci(ev.area_between(rand, np.zeros_like(rand), xs)),
         "share_of_stays_area_positive": round(float((area > 0).mean()), 4),
     }
 

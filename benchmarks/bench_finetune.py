@@ -1,6 +1,6 @@
 """Fine-tuning the encoders in LeMoF's stage 3, chosen or rejected on validation.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_finetune.py --cohorts synthetic physionet2012 --seeds 0 1 --threads 1
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_finetune --cohorts synthetic physionet2012 --seeds 0 1 --threads 1
 
 Trains the grid cells ``lemof`` and ``lemof_ft`` (LeMoF with ``finetune_encoders``) of each cohort
 and seed with ``gru+resnet1d`` (``benchmarks/grid_run.py``: the cohort's recipe, resumable, cells
@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from _common import save
-from grid_run import COHORTS, LEMOF, LEMOF_FT, GridSpec, cohort_dir, run_grid
+from benchmarks._common import save
+from benchmarks.grid_run import COHORTS, LEMOF, LEMOF_FT, GridSpec, cohort_dir, run_grid
 
 ENCODERS = "gru+resnet1d"
 
@@ -89,7 +89,7 @@ def main(argv=None) -> int:
 
         torch.set_num_threads(args.threads)
     result = run_grid(spec, args.out, device=args.device)
-    save("finetune_validation", {"command": "python benchmarks/bench_finetune.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    save("finetune_validation", {"command": "python -m benchmarks.bench_finetune " + " ".join(argv if argv is not None else sys.argv[1:]),
                                  "threads": args.threads, "device": args.device, **summarise(spec, args.out)})
     return 0 if result["completed"] and not result["failed"] else 1
 

@@ -1,8 +1,8 @@
 """The benchmark grid: LeMoF vs baselines vs ablations, encoder configurations × seeds × cohorts.
 
-    python benchmarks/bench_grid.py --quick                 # about 5 minutes on 2 idle CPU cores
-    python benchmarks/bench_grid.py                         # the full grid (hours on CPU; resumable)
-    python benchmarks/bench_grid.py --report-only [--out DIR]
+    python -m benchmarks.bench_grid --quick                 # about 5 minutes on 2 idle CPU cores
+    python -m benchmarks.bench_grid                         # the full grid (hours on CPU; resumable)
+    python -m benchmarks.bench_grid --report-only [--out DIR]
 
 Each cell (cohort, method, encoders, seed) is a run directory OUT/<cohort>/<method>__<encoders>__seed<k>/;
 finished cells are skipped, failed ones (OUT/<cohort>/<cell>.failed.json) are tried again, so
@@ -19,9 +19,9 @@ import json
 import sys
 from pathlib import Path
 
-from _common import RESULTS
-from grid_report import B_DEFAULT, build_report, write_forest
-from grid_run import COHORTS, DEFAULT_COHORTS, DEFAULT_ENCODERS, DEFAULT_SEEDS, EXTERNAL, FUSIONS, QUICK_OPTIONS, SYNTHETIC, GridSpec, cohort_dir, run_grid
+from benchmarks._common import RESULTS
+from benchmarks.grid_report import B_DEFAULT, build_report, write_forest
+from benchmarks.grid_run import COHORTS, DEFAULT_COHORTS, DEFAULT_ENCODERS, DEFAULT_SEEDS, EXTERNAL, FUSIONS, QUICK_OPTIONS, SYNTHETIC, GridSpec, cohort_dir, run_grid
 
 QUICK_HELP = (
     "quick grid: only the synthetic cohort, encoders gru+resnet1d, seed 0, every method "
@@ -103,7 +103,7 @@ def main(argv=None) -> int:
         stored.write_text(json.dumps(spec.to_dict(), indent=2) + "\n")
         result = run_grid(spec, out, device=args.device, fail_fast=args.fail_fast)
         if not result["completed"]:
-            print(f"the report of the finished cells: python benchmarks/bench_grid.py --report-only --out {out}")
+            print(f"the report of the finished cells: python -m benchmarks.bench_grid --report-only --out {out}")
             return 130 if result["interrupted"] else 1
     print(f"analysing {out} (bootstrap B = {args.bootstrap}) ...", flush=True)
     bundles = {c: cohort_dir(c) for c in spec.cohorts if (out / c).is_dir()}  # a cohort never started needs no bundle

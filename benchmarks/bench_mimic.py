@@ -4,28 +4,26 @@ For each size a MIMIC-format fixture (2,000 patients) is padded with other itemi
 chartevents rows (gzip CSV, as MIMIC ships it); the loader then runs in a fresh process whose
 peak RSS is reported (DuckDB runs in-process, so its memory is included).
 
-    python benchmarks/bench_mimic.py                 # 1M, 10M, 50M rows + ECG matching
-    python benchmarks/bench_mimic.py 1000000         # one size
+    python -m benchmarks.bench_mimic                 # 1M, 10M, 50M rows + ECG matching
+    python -m benchmarks.bench_mimic 1000000         # one size
 """
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import REPO, peak_rss_mb, save  # _common puts the repository root on sys.path, so tests.fixtures imports
+from benchmarks._common import peak_rss_mb, save
+from testkit.fresh import run_json
 
 PATIENTS = 2000
 CHILD = """
-import json, sys, time
-sys.path.insert(0, {repo!r}); sys.path.insert(0, {bench!r})
+import json, time
 from lemof.data.mimic import build_mimic, MimicOptions
-from _common import peak_rss_mb
+from benchmarks._common import peak_rss_mb
 t = time.perf_counter()
 build_mimic({mimic!r}, {out!r}, options=MimicOptions(memory_limit="1GB", threads=2))
 print(json.dumps({{"seconds": round(time.perf_counter() - t, 1), "peak_rss_mb": round(peak_rss_mb(), 1)}}))
@@ -42,9 +40,7 @@ def etl_at(rows: int, tmp: Path) -> dict:
     truth = write_mimic_fixture(fixture, PATIENTS, seed=1, ecg=False, extra_chartevents=max(0, rows - probe.chartevents_rows))
     written_s = time.perf_counter() - t
     gz_bytes = (fixture / "mimic" / "icu" / "chartevents.csv.gz").stat().st_size
-    code = CHILD.format(repo=str(REPO), bench=str(Path(__file__).parent), mimic=str(fixture / "mimic"), out=str(tmp / f"bundle-{rows}"))
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    result = json.loads([line for line in proc.stdout.splitlines() if line.startswith("{")][-1])
+    result = run_json(CHILD.format(mimic=str(fixture / "mimic"), out=str(tmp / f"bundle-{rows}")))
     result.update(
         {
             "chartevents_rows": truth.chartevents_rows,

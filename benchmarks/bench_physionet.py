@@ -1,6 +1,6 @@
 """PhysioNet 2012 bundle build time: from the original tarball and from the vendored copy.
 
-    python benchmarks/bench_physionet.py [--tarball ../shared/data/physionet2012-setab.tar.gz]
+    python -m benchmarks.bench_physionet [--tarball ../shared/data/physionet2012-setab.tar.gz]
 """
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import REPO, peak_rss_mb, save
+from benchmarks._common import peak_rss_mb, save
+
+from testkit.paths import REPO
 
 from lemof.data.bundle import open_bundle
 from lemof.data.physionet2012 import build_physionet2012

@@ -22,7 +22,7 @@ finished runs are skipped, a failed one is tried again. Per point:
 - the cohort's ECG share of log-LOS variance (``synthetic.ecg_variance_share``) and the levels each
   run selected.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_signal_strength.py [--strengths 0 1 2 2.5]
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_signal_strength [--strengths 0 1 2 2.5]
         [--focus both rhythm] [--seeds 0 1 2] [--n 1500] [--epochs 6] [--report-only]
 
 Runs under ``benchmarks/results/signal_strength/<point>/<fusion>__<encoders>__seed<k>/``; writes
@@ -38,10 +38,10 @@ from pathlib import Path
 
 import numpy as np
 
-from grid_run import GBM, LEMOF, TABULAR, Cell, run_cell  # first: it puts the repository on sys.path
-from _common import RESULTS, save
-from bench_explanation_truth import lemof_explanation_truth
-from grid_report import html_to_png, load_cell
+from benchmarks.grid_run import GBM, LEMOF, TABULAR, Cell, run_cell
+from benchmarks._common import RESULTS, save
+from benchmarks.bench_explanation_truth import lemof_explanation_truth
+from benchmarks.grid_report import html_to_png, load_cell
 from lemof.evaluation.stats import B_DEFAULT, LEVEL, hierarchical_bootstrap, hierarchical_bootstrap_diff
 from lemof.explain import evaluation as ev
 

@@ -15,13 +15,14 @@ shipped LeMoF runs' stored stay vectors (synthetic and PhysioNet 2012):
 The metric is chosen on the **validation** split (lowest neighbour-median MAE, averaged over
 the two cohorts); the test split reports every metric.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_similar.py
+    OMP_NUM_THREADS=1 python -m benchmarks.bench_similar
 """
 
 from __future__ import annotations
 
 import numpy as np
-from _common import REPO, save
+from benchmarks._common import save
+from testkit.paths import REPO
 
 K = 10
 RANDOM_DRAWS = 20
@@ -30,9 +31,9 @@ CAUSES = ("infection", "af", "ischaemia", "wide_qrs", "elective")
 
 def neighbours(index, queries: np.ndarray, query_ids: np.ndarray, k: int = K) -> tuple[np.ndarray, np.ndarray]:
     """(n, k) neighbour positions in the index and their similarities, each query's own id excluded."""
-    from lemof.explain.similar import _unit
+    from lemof.models.representation import unit_rows  # lazy: as the benchmark's other imports
 
-    q = index.transform(_unit(queries.astype(np.float64)))
+    q = index.transform(unit_rows(queries, np.float64))
     sims = index._score(q, index.space)
     sims[query_ids[:, None] == index.stay_ids[None, :]] = -np.inf
     top = np.argsort(-sims, axis=1, kind="stable")[:, :k]

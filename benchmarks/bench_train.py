@@ -1,6 +1,6 @@
 """Training the default configuration: time per stage, stays/s and metrics, per device.
 
-    python benchmarks/bench_train.py [--devices cpu cuda] [--data DIR] [--encoders EHR+SIG] [--config FILE.json]
+    python -m benchmarks.bench_train [--devices cpu cuda] [--data DIR] [--encoders EHR+SIG] [--config FILE.json]
 
 On a GPU machine run it with ``--devices cuda cpu``: the same cohort, seed and options on both,
 so the throughput ratio and the metrics' difference (CUDA trains in bf16 autocast) can be read
@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import peak_rss_mb, save
+from benchmarks._common import peak_rss_mb, save
 
 from lemof import TrainConfig, load_run, train
 from lemof.data.synthetic import ensure_synthetic

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from grid_run import FUSIONS, GBM, LEMOF, TABULAR, Cell, GridSpec, config_mismatch, method_kind, scan  # first: it puts the repository on sys.path
+from benchmarks.grid_run import FUSIONS, GBM, LEMOF, TABULAR, Cell, GridSpec, config_mismatch, method_kind, scan
 from lemof.evaluation.stats import (  # noqa: F401  (re-exported: the grid's statistics in one place)
     B_DEFAULT, LEVEL, METRICS, SEED_DEFAULT, bootstrap_indices, bootstrap_mean_ci, hierarchical_bootstrap, hierarchical_bootstrap_diff,
     metric_replicates, paired_bootstrap, percentile_ci,
@@ -439,21 +439,15 @@ def write_forest(out: Path, cohort: str, c: dict, png: bool = True, say=print) -
 
 def html_to_png(html: Path, say=print) -> Path | None:
     """Screenshot of the plot element of ``html``, rendered by Debian's Chromium via Playwright."""
-    from tests.browser import CHROMIUM, CHROMIUM_ARGS  # lazy: only figures need it; grid_run put the repository root on sys.path
+    from testkit.browser import CHROMIUM, chromium, chromium_found  # lazy: only figures need it
 
-    if not Path(CHROMIUM).exists():
+    if not chromium_found():
         say(f"note: Chromium not found at {CHROMIUM}; skipped {html.with_suffix('.png').name} (the HTML has the same plot)")
         return None
-    from playwright.sync_api import sync_playwright
-
     png = html.with_suffix(".png")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1000, "height": 800}, device_scale_factor=2)
-            page.goto(html.resolve().as_uri())
-            page.wait_for_selector(".plotly-graph-div .main-svg", timeout=30_000)
-            page.locator(".plotly-graph-div").first.screenshot(path=str(png))
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1000, "height": 800}, device_scale_factor=2)
+        page.goto(html.resolve().as_uri())
+        page.wait_for_selector(".plotly-graph-div .main-svg", timeout=30_000)
+        page.locator(".plotly-graph-div").first.screenshot(path=str(png))
     return png

@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from _common import REPO  # noqa: F401  (puts the repository on sys.path)
 
+from lemof.models.fusions import ABLATIONS, BASELINES, fusion_kind
 from lemof.progress import TqdmProgress
+from lemof.training.recipes import PRESETS
 
 LEMOF = "lemof"
 GBM = "gbm"
@@ -29,8 +30,6 @@ TABULAR = "tabular"  # the encoders label of gbm cells: it uses per-stay summary
 LEMOF_FT = "lemof_ft"  # LeMoF with its encoders fine-tuned in stage 3 (TrainConfig.finetune_encoders)
 VARIANTS = (LEMOF_FT,)  # LeMoF with an option switched on: a grid method, not a fusion of the library
 METHOD_OPTIONS = {LEMOF_FT: {"fusion": LEMOF, "finetune_encoders": True}}  # the TrainConfig options of each variant
-BASELINES = ("early", "late", "xattn_last", "mmtm", "medfuse")
-ABLATIONS = ("all_levels", "last_level", "random_level", "no_meta", "no_global")
 FUSIONS = (LEMOF, *VARIANTS, GBM, *BASELINES, *ABLATIONS)  # the order cells run and tables list methods in
 SYNTHETIC, PHYSIONET = "synthetic", "physionet2012"
 PHYSIONET_A, PHYSIONET_B = "physionet2012-a", "physionet2012-b"  # one challenge set each: trained on one, validated on the other
@@ -43,14 +42,19 @@ DEFAULT_COHORTS = (SYNTHETIC, PHYSIONET)
 DEFAULT_ENCODERS = {SYNTHETIC: ["gru+resnet1d", "transformer+transformer", "tcn+tcn"], PHYSIONET: ["gru+resnet1d"],
                     PHYSIONET_A: ["gru+resnet1d"], PHYSIONET_B: ["gru+resnet1d"]}
 DEFAULT_SEEDS = [0, 1, 2]
-QUICK_OPTIONS = {"epochs_stage1": 2, "epochs_stage3": 2}
+QUICK_OPTIONS = {k: PRESETS["quick"][k] for k in ("epochs_stage1", "epochs_stage3")}  # the quick preset's epochs; batch size and learning rate as in every cell
 CELL_RE = re.compile(r"^(?P<fusion>[a-z0-9_]+)__(?P<encoders>[A-Za-z0-9_+-]+)__seed(?P<seed>\d+)$")
 
 
-def method_kind(fusion: str) -> str:
+def method_kind(method: str) -> str:
     """``lemof``, ``variant`` (LeMoF with an option on), ``ablation`` (a LeMoF variant with one part
-    removed) or ``baseline`` (incl. gbm)."""
-    return "lemof" if fusion == LEMOF else "variant" if fusion in VARIANTS else "ablation" if fusion in ABLATIONS else "baseline"
+    removed) or ``baseline`` (the neural baselines and gbm): the library's ``fusion_kind`` with
+    LeMoF told apart from its ablations, and the grid's variants added."""
+    if method in VARIANTS:
+        return "variant"
+    if method == LEMOF:
+        return "lemof"
+    return "ablation" if fusion_kind(method) == "lemof" else "baseline"
 
 
 def config_mismatch(method: str, config: dict) -> str | None:

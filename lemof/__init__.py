@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from lemof.version import __version__
 
 _EXPORTS = {
     "CohortBundle": "lemof.data.bundle",
@@ -27,12 +27,12 @@ _EXPORTS = {
     "StayNotFoundError": "lemof.errors",
     "UnsafePathError": "lemof.errors",
     "evaluate_run": "lemof.evaluation.evaluate",
-    "StayExplanation": "lemof.explain.explanation",
+    "Attribution": "lemof.explain.attribution",
+    "explainers_for": "lemof.explain.explainers",
     "check_run_fits_cohort": "lemof.runs.run",
     "explain_stay": "lemof.explain.results",
     "stay_attention": "lemof.explain.results",
-    "StayPrediction": "lemof.explain.explanation",
-    "TabularExplanation": "lemof.explain.explanation",
+    "StayPrediction": "lemof.explain.prediction",
     "predict_stay": "lemof.explain.results",
     "CohortResults": "lemof.explain.results",
     "StayResults": "lemof.explain.results",
@@ -43,16 +43,16 @@ _EXPORTS = {
     "StayContext": "lemof.data.patient",
     "Head": "lemof.models.spec",
     "HEAD_KINDS": "lemof.models.spec",
-    "RunMetrics": "lemof.evaluation.metrics",
-    "LosMetrics": "lemof.evaluation.metrics",
+    "RunMetrics": "lemof.runs.metrics_file",
+    "LosMetrics": "lemof.runs.metrics_file",
     "CohortEntry": "lemof.runs.catalog",
     "RunEntry": "lemof.runs.catalog",
     "build_cohort": "lemof.runs.catalog",
     "list_cohorts": "lemof.runs.catalog",
     "list_runs": "lemof.runs.catalog",
     "Run": "lemof.runs.run",
-    "load_run": "lemof.runs.run",
-    "TrainConfig": "lemof.training.config",
+    "load_run": "lemof.runs.load",
+    "TrainConfig": "lemof.runs.train_config",
     "train": "lemof.training.pipeline",
 }
 __all__ = sorted(_EXPORTS) + ["__version__"]
@@ -73,13 +73,16 @@ if TYPE_CHECKING:  # for type checkers and IDEs
     from lemof.errors import CohortError, ConfigError, LemofError, RunError, StayNotFoundError, UnsafePathError
     from lemof.evaluation.evaluate import evaluate_run
     from lemof.runs.catalog import CohortEntry, RunEntry, build_cohort, list_cohorts, list_runs
-    from lemof.explain.explanation import StayExplanation, StayPrediction, TabularExplanation
+    from lemof.explain.attribution import Attribution
+    from lemof.explain.explainers import explainers_for
+    from lemof.explain.prediction import StayPrediction
     from lemof.explain.results import CohortResults, StayResults, explain_stay, predict_stay, stay_attention
     from lemof.models.fusions import FUSIONS
     from lemof.explain.input_attribution import InputAttribution, input_attributions
-    from lemof.evaluation.metrics import LosMetrics, RunMetrics
+    from lemof.runs.metrics_file import LosMetrics, RunMetrics
     from lemof.models.spec import HEAD_KINDS, Head
     from lemof.data.patient import StayContext, stay_context
-    from lemof.runs.run import Run, check_run_fits_cohort, load_run
-    from lemof.training.config import TrainConfig
+    from lemof.runs.load import load_run
+    from lemof.runs.run import Run, check_run_fits_cohort
+    from lemof.runs.train_config import TrainConfig
     from lemof.training.pipeline import train

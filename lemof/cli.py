@@ -98,7 +98,7 @@ def _cmd_data_mimic(args: argparse.Namespace) -> int:
 
 def _train_config(args: argparse.Namespace):
     from lemof.errors import ConfigError  # lazy: a command loads only its own dependencies (`data` never imports torch)
-    from lemof.training.config import TrainConfig  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.runs.train_config import TrainConfig  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     options: dict = {}
     if args.config:
@@ -127,7 +127,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import signal
 
     from lemof.progress import FileProgress, TqdmProgress  # lazy: a command loads only its own dependencies (`data` never imports torch)
-    from lemof.runs.run import load_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.runs.load import load_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
     from lemof.training.pipeline import train  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     cfg = _train_config(args)
@@ -174,7 +174,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from lemof.data.bundle import open_bundle  # lazy: a command loads only its own dependencies (`data` never imports torch)
     from lemof.evaluation.evaluate import evaluate_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
-    from lemof.runs.run import load_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.runs.load import load_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     run = load_run(args.run)
     report = evaluate_run(run, open_bundle(args.data), args.split, use_stored=args.stored)
@@ -184,16 +184,22 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _cmd_explain(args: argparse.Namespace) -> int:
     from lemof.data.bundle import open_bundle  # lazy: a command loads only its own dependencies (`data` never imports torch)
-    from lemof.explain.results import CohortResults, with_attention  # lazy: a command loads only its own dependencies (`data` never imports torch)
-    from lemof.runs.run import load_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.explain.drivers import drivers_dict  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.explain.results import CohortResults  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.runs.load import load_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     run = load_run(args.run)
     results = CohortResults(run, open_bundle(args.data)).stay(args.stay)
-    if run.kind == "tabular":  # the gbm peer explains itself: TreeSHAP over its summary features
-        _print_json(results.tree_shap.to_dict())
-        return 0
-    out = with_attention(results, per_head=args.per_head).to_dict(per_head_attention=args.per_head)
-    out["drivers"] = results.drivers.to_dict()  # the same StayResults.drivers the page and the report show
+    # every explanation that applies to the run (lemof.explain.explainers / views), the same objects the page and the report show
+    out: dict = {"prediction": results.prediction.to_dict(), "explanations": {e.name: results.attribute(e.name).to_dict() for e in results.explainers}}
+    if "drivers" in out["explanations"]:
+        out["drivers"] = drivers_dict(results.attribute("drivers"))
+    views = {
+        "attention": lambda: None if results.attention is None else results.attention.to_dict(per_head=args.per_head),
+        "similar": lambda: results.similar(10).to_dict(),
+        "concepts": lambda: results.concepts.to_dict(),
+    }
+    out.update({v.name: views[v.name]() for v in results.views})
     _print_json(out)
     return 0
 
@@ -201,7 +207,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 def _cmd_similar(args: argparse.Namespace) -> int:
     from lemof.data.bundle import open_bundle  # lazy: a command loads only its own dependencies (`data` never imports torch)
     from lemof.explain.results import CohortResults  # lazy: a command loads only its own dependencies (`data` never imports torch)
-    from lemof.runs.run import load_run, require_lemof  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.runs.load import load_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.runs.run import require_lemof  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     if args.k < 1:
         raise ConfigError(f"--k must be at least 1; got {args.k}")
@@ -211,12 +218,12 @@ def _cmd_similar(args: argparse.Namespace) -> int:
     stays = [cohort.stay(s) for s in args.stay]  # every id checked before any work
     out = []
     for stay in stays:
-        table = stay.similar(args.k)
+        found = stay.similar(args.k)
         out.append({
             "stay_id": stay.stay_id,
             "neighbours": [
-                {"stay_id": int(r["stay"]), "similarity": round(float(r["similarity"]), 4), "percentile": round(float(r["percentile"]), 1), "observed_los_days": round(float(r["observed LOS (days)"]), 1)}
-                for _, r in table.iterrows()
+                {"stay_id": n.stay_id, "similarity": round(n.similarity, 4), "percentile": round(n.percentile, 1), "observed_los_days": round(n.observed_los_days, 1)}
+                for n in found.neighbours
             ],
         })
     _print_json(out)
@@ -227,7 +234,7 @@ def _lemof_run_on_its_cohort(args: argparse.Namespace, why_not_baseline: str):
     """``--run`` and ``--data`` for a command that stores something in a LeMoF run about the very
     cohort it was trained on (``RunError`` for a baseline or another cohort)."""
     from lemof.data.bundle import open_bundle  # lazy: a command loads only its own dependencies (`data` never imports torch)
-    from lemof.runs.run import load_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.runs.load import load_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     run = load_run(args.run)
     bundle = open_bundle(args.data)
@@ -241,7 +248,7 @@ def _lemof_run_on_its_cohort(args: argparse.Namespace, why_not_baseline: str):
 def _cmd_precompute(args: argparse.Namespace) -> int:
     from lemof.explain.stay_vectors import compute_stay_vectors  # lazy: a command loads only its own dependencies (`data` never imports torch)
     from lemof.progress import TqdmProgress  # lazy: a command loads only its own dependencies (`data` never imports torch)
-    from lemof.runs.run import STAY_VECTORS_FILE, write_stay_vectors  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.runs.stay_vectors_file import STAY_VECTORS_FILE, write_stay_vectors  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     run, bundle = _lemof_run_on_its_cohort(args, "it has no fused representation or cross-modal attention to store")
     tensors = compute_stay_vectors(run.model, run.preprocessor, bundle, progress=TqdmProgress(disable=not sys.stderr.isatty(), unit="stays"))
@@ -252,7 +259,8 @@ def _cmd_precompute(args: argparse.Namespace) -> int:
 
 
 def _cmd_concepts(args: argparse.Namespace) -> int:
-    from lemof.explain.concepts import CONCEPTS_FILE, compute_level_concepts, level_labels  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.explain.concepts import compute_level_concepts, level_labels  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.runs.concepts_file import CONCEPTS_FILE  # lazy: a command loads only its own dependencies (`data` never imports torch)
     from lemof.paths import write_json_atomic  # lazy: a command loads only its own dependencies (`data` never imports torch)
     from lemof.progress import TqdmProgress  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
@@ -269,7 +277,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from lemof.audit import cli_actor  # lazy: a command loads only its own dependencies (`data` never imports torch)
     from lemof.data.bundle import open_bundle  # lazy: a command loads only its own dependencies (`data` never imports torch)
     from lemof.report import write_case_report  # lazy: a command loads only its own dependencies (`data` never imports torch)
-    from lemof.runs.run import load_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.runs.load import load_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     out = write_case_report(load_run(args.run), open_bundle(args.data), args.stay, args.out, user=cli_actor())
     _print_json({"report": str(out), "bytes": out.stat().st_size})
@@ -402,7 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", type=Path, required=True, help="run directory to create")
     tr.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     tr.add_argument("--seed", type=int, default=None)
-    tr.add_argument("--config", help="JSON file of training options (see lemof/training/config.py)")
+    tr.add_argument("--config", help="JSON file of training options (see lemof/runs/train_config.py)")
     tr.add_argument("--epochs-stage1", dest="epochs_stage1", type=int, default=None)
     tr.add_argument("--epochs-stage3", dest="epochs_stage3", type=int, default=None)
     tr.add_argument("--batch-size", dest="batch_size", type=int, default=None)

@@ -21,8 +21,9 @@ import plotly.graph_objects as go
 
 from lemof import __version__
 from lemof.data.bundle import CohortBundle
-from lemof.explain.drivers import allocation_note
-from lemof.explain.similar import PERCENTILE_NOTE, neighbours_sentence
+from lemof.explain.drivers import allocation_note, rest_shown_days, shown, sum_text
+from lemof.explain.explainers import unavailable
+from lemof.explain.similar import PERCENTILE_NOTE
 from lemof.explain.results import CohortResults, StayResults
 from lemof.paths import safe_name, write_bytes_atomic
 from lemof.plots import (
@@ -68,6 +69,59 @@ def _figure(fig: go.Figure | None, first: list[bool]) -> str:
     return f'<figure role="img" aria-label="{alt}">{div}<figcaption class="alt">{alt}</figcaption></figure>'
 
 
+def _drivers_html(results: StayResults, first: list[bool]) -> str:
+    drivers = results.attribute("drivers")
+    attr = results.input_gradients
+    named = shown(drivers)
+    out = (
+        f"<h2>Input drivers, in words</h2><p>A typical stay of this cohort: <b>{drivers.base:.1f} d</b>.</p><ol>"
+        + "".join(f"<li>{literal(drivers.texts[i])}</li>" for i in named)
+        + f"<li>Everything else: {rest_shown_days(drivers):+.1f} d.</li></ol><p><b>{literal(sum_text(drivers))}</b></p>"
+        + f"<p class='alt'>{literal(allocation_note(drivers))} Figures below: {literal(attr.method)}, in log1p-days.</p>"
+    )
+    labels = {f["name"]: feature_title(f) for f in results.bundle.features["ehr"]["features"]}
+    return out + "".join(_figure(fig, first) for fig in (ehr_attribution_figure(attr, labels), static_attribution_figure(attr), signal_attribution_figure(attr, results.sig_label)))
+
+
+def _tree_shap_html(results: StayResults, first: list[bool]) -> str:
+    tree = results.attribute("tree_shap")
+    los = results.prediction.los_days
+    return (
+        f"<h2>Why this prediction: TreeSHAP</h2><p>Base value {tree.base:.3f} + TreeSHAP contributions {tree.total:+.3f} = prediction {tree.output:.3f} log1p-days "
+        f"= {los:.1f} days ({literal(tree.note)})</p>" + _figure(tree_shap_figure(tree, los, sig_label=results.sig_label), first)
+    )
+
+
+def _level_shap_html(results: StayResults, first: list[bool]) -> str:
+    return "<h2>The model's levels</h2>" + _figure(level_shap_figure(results.attribute("level_shap"), results.sig_label, concepts=results.concepts), first)
+
+
+def _heads_html(results: StayResults, first: list[bool]) -> str:
+    return _figure(contributions_figure(results.attribute("heads"), results.prediction.los_days, results.sig_label), first)
+
+
+def _attention_html(results: StayResults, first: list[bool]) -> str:
+    fig = attention_figure(results.attention, sig_label=results.sig_label)
+    return _figure(fig, first) if fig is not None else f"<p class='note'>No cross-modal attention: no {literal(results.sig_label)}.</p>"
+
+
+def _similar_html(results: StayResults, first: list[bool]) -> str:
+    similar = results.similar(10)
+    pred = results.prediction
+    rows = "".join(f"<tr><td>{n.stay_id}</td><td>{n.percentile:.1f}</td><td>{n.observed_los_days:.1f}</td></tr>" for n in similar.neighbours)
+    return (
+        f"<h2>Similar stays</h2><p>{literal(similar.sentence(pred.los_days, pred.observed_los_days))}</p>"
+        f"<p><b>What they share</b>: {literal(similar.shared)}.</p><table><tr><th>stay</th><th>percentile</th><th>observed LOS (days)</th></tr>{rows}</table>"
+        f"<p class='alt'>{literal(PERCENTILE_NOTE)}</p>"
+    )
+
+
+# Each explanation's section, by the explainer's or view's name (``lemof.explain.explainers``,
+# ``lemof.explain.views``); the report shows those that apply to the run, in this order.
+_SECTIONS = {"drivers": _drivers_html, "tree_shap": _tree_shap_html, "level_shap": _level_shap_html, "heads": _heads_html,
+             "similar": _similar_html, "attention": _attention_html}
+
+
 def case_report_html(results: StayResults) -> str:
     """The HTML of one stay's case report, from the stay's results object (what the page has
     computed already is reused; raises the errors of ``StayResults``)."""
@@ -88,55 +142,18 @@ def case_report_html(results: StayResults) -> str:
     )
     if pred.split != "test":
         parts.append(f'<p class="note">This stay is in the <b>{literal(pred.split)}</b> split: the model saw it while training.</p>')
-    facts = " · ".join(f"<b>{literal(k.replace('_', ' '))}</b>: {literal(str(round(v, 1) if isinstance(v, float) else v))}" for k, v in pc.static.items())
+    facts = " · ".join(f"<b>{literal(label)}</b>: {literal(value)}" for label, value in pc.facts)
     parts.append(f"<h2>Patient context</h2><p>{facts}</p>")
     hours = bundle.features["ehr"]["n_steps"] * bundle.ehr_step_hours
     parts.append(_figure(timeline_figure(pc, hours), first))
     if pc.unmeasured:
         parts.append(f"<p class='alt'>Not measured in this window: {literal(', '.join(pc.unmeasured))}.</p>")
-    received = results.attention_received if run.is_lemof else None
-    parts.append(_figure(signal_figure(pc, None, received), first) if pc.signal is not None else f"<p class='note'>No {literal(sig_label)} for this stay: its heads are absent from the prediction, not counted as normal.</p>")
-    parts.append("<h2>Why this prediction</h2>")
-    if run.is_lemof:
-        expl = results.explanation
-        parts.append(_figure(level_shap_figure(expl, sig_label), first))
-        parts.append(_figure(contributions_figure(expl, sig_label), first))
-        fig = attention_figure(results.attention, sig_label=sig_label)
-        parts.append(_figure(fig, first) if fig is not None else f"<p class='note'>No cross-modal attention: no {literal(sig_label)}.</p>")
-    else:
-        parts.append(f"<p class='note'>{literal(run.run_id)} is the {literal(run.fusion)} baseline: level SHAP, head contributions and cross-modal attention explain LeMoF and do not apply.</p>")
-    if run.kind == "tabular" and run.has_model:
-        tree = results.tree_shap
-        parts.append(
-            f"<p>Base value {tree.base_value:.3f} + TreeSHAP contributions {sum(tree.contributions):+.3f} = prediction {tree.output:.3f} log1p-days "
-            f"= {tree.los_days:.1f} days ({literal(tree.method)}).</p>"
-        )
-        parts.append(_figure(tree_shap_figure(tree, sig_label=sig_label), first))
-    if run.kind != "tabular":
-        attr, drivers = results.attribution, results.drivers
-        parts.append(
-            f"<h2>Input drivers, in words</h2><p>A typical stay of this cohort: <b>{drivers.reference_days:.1f} d</b>.</p><ol>"
-            + "".join(f"<li>{literal(d.text)}</li>" for d in drivers)
-            + f"<li>Everything else: {drivers.rest_shown_days:+.1f} d.</li></ol><p><b>{literal(drivers.sum_text())}</b></p>"
-        )
-        parts.append(f"<p class='alt'>{literal(allocation_note(drivers))} Figures below: {literal(attr.method)}, in log1p-days.</p>")
-        labels = {f["name"]: feature_title(f) for f in bundle.features["ehr"]["features"]}
-        parts.append(_figure(ehr_attribution_figure(attr, labels), first))
-        parts.append(_figure(static_attribution_figure(attr), first))
-        parts.append(_figure(signal_attribution_figure(attr, sig_label), first))
-    if run.is_lemof:
-        table = results.similar(10)
-        shared, _ = results.similar_shared(10)
-        rows = "".join(
-            f"<tr><td>{int(r['stay'])}</td><td>{r['percentile']:.1f}</td><td>{r['observed LOS (days)']:.1f}</td></tr>" for _, r in table.iterrows()
-        )
-        parts.append(
-            f"<h2>Similar stays</h2><p>{literal(neighbours_sentence(table, pred.los_days, pred.observed_los_days))}</p>"
-            f"<p><b>What they share</b>: {literal(shared)}.</p><table><tr><th>stay</th><th>percentile</th><th>observed LOS (days)</th></tr>{rows}</table>"
-            f"<p class='alt'>{literal(PERCENTILE_NOTE)}</p>"
-        )
-    else:
-        parts.append(f"<p class='note'>Similar stays compare LeMoF's fused representation, which {literal(run.fusion)} does not have.</p>")
+    parts.append(_figure(signal_figure(pc, None, results.attention_received), first) if pc.signal is not None else f"<p class='note'>No {literal(sig_label)} for this stay: its heads are absent from the prediction, not counted as normal.</p>")
+    names = [e.name for e in results.explainers] + [v.name for v in results.views]
+    missing = unavailable(run)
+    if missing:
+        parts.append(f"<p class='note'>{literal(missing)}</p>")
+    parts += [_SECTIONS[name](results, first) for name in names if name in _SECTIONS]
     when = time.strftime("%Y-%m-%d %H:%M %Z")
     header = (
         f"<h1>Case report: ICU stay {literal(sid)}</h1><p class='meta'>Model <b>{literal(run.run_id)}</b> ({literal(run.fusion)}, {literal(run.encoders)}, "

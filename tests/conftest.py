@@ -1,4 +1,17 @@
-"""Shared fixtures: a tiny cohort and model (fast), and the default cohort the app uses.
+"""Shared fixtures and the suite's markers.
+
+Fixtures: a tiny cohort and models trained on it, the default cohort the app uses, the PhysioNet
+cohort, a hostile cohort, a MIMIC look-alike (the generators are in ``testkit.cohorts`` and
+``tests/fixtures/``; helpers shared with the benchmarks are in ``testkit``, not here).
+
+Markers (registered in ``pyproject.toml``), set here at collection so that no test is marked by hand:
+
+- ``browser``: every test under ``tests/browser/`` (a real server in Chromium);
+- ``slow``: every test that uses, directly or through another fixture, one of ``SLOW_FIXTURES``
+  (a fixture that trains a model or builds a large cohort), every test under ``tests/app/`` (each
+  runs the whole app script, most on the default cohort), and any test marked ``slow`` by hand.
+
+``pytest -m "not slow and not browser"`` is the quick tier (README, "Tests").
 
 The whole suite uses a private cache directory (``LEMOF_CACHE_DIR``) so it never touches a
 user's cache. It is removed when the session ends (about 0.5 GB: the default cohorts); set
@@ -12,12 +25,33 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pytest
+
+from testkit.cohorts import default_cohort as _default_cohort, physionet_cohort as _physionet_cohort, tiny_config, write_tiny_cohort
 
 _KEEP_CACHE = bool(os.environ.get("LEMOF_TEST_CACHE"))
 _CACHE = os.environ.get("LEMOF_TEST_CACHE") or tempfile.mkdtemp(prefix="lemof-test-cache-")
 os.environ["LEMOF_CACHE_DIR"] = _CACHE  # before anything from lemof reads it
+
+_TESTS = Path(__file__).resolve().parent
+
+# Fixtures that train a model or build a large cohort (seconds to minutes each, once per session):
+# a test that uses one, directly or through another fixture, is marked ``slow``.
+SLOW_FIXTURES = frozenset({
+    "tiny_run", "gbm_run", "fusion_runs",      # train on the tiny cohort
+    "hostile_runs", "mimic_run",               # train on the hostile cohort, on the MIMIC look-alike
+    "default_cohort", "physionet_cohort",      # the app's 4,000-stay cohort, the PhysioNet cohort
+})
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark ``browser`` and ``slow`` tests by their folder and fixtures (see the module docstring)."""
+    for item in items:
+        folder = Path(str(item.path)).resolve().relative_to(_TESTS).parts[0]
+        if folder == "browser":
+            item.add_marker(pytest.mark.browser)
+        if folder == "app" or SLOW_FIXTURES.intersection(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -25,41 +59,15 @@ def pytest_sessionfinish(session, exitstatus):
     if not _KEEP_CACHE:
         shutil.rmtree(_CACHE, ignore_errors=True)
 
-REPO = Path(__file__).resolve().parent.parent
-SHIPPED_RUN = REPO / "assets" / "models" / "synthetic-gru+resnet1d"
-SHIPPED_PHYSIONET_RUN = REPO / "assets" / "models" / "physionet2012-gru+resnet1d"
-
-
-def tiny_config(**overrides):
-    from lemof.training.config import TrainConfig
-
-    options = dict(
-        ehr_params={"hidden": 16, "layers": 2},
-        sig_params={"channels": [8, 8, 16]},
-        d_model=16,
-        attention_heads=2,
-        stacker_hidden=8,
-        epochs_stage1=2,
-        epochs_stage3=2,
-        batch_size=64,
-        seed=0,
-    )
-    options.update(overrides)
-    return TrainConfig(**options)
-
 
 @pytest.fixture(scope="session")
 def tiny_cohort(tmp_path_factory) -> Path:
-    from lemof.data.synthetic import generate_synthetic
-
-    path = tmp_path_factory.mktemp("cohorts") / "tiny"
-    generate_synthetic(path, n=300, seed=1)
-    return path
+    return write_tiny_cohort(tmp_path_factory.mktemp("cohorts") / "tiny")
 
 
 @pytest.fixture(scope="session")
 def tiny_run(tiny_cohort, tmp_path_factory) -> Path:
-    from lemof.training.pipeline import train
+    from lemof.training.pipeline import train  # lazy: imports torch
 
     out = tmp_path_factory.mktemp("runs") / "tiny-run"
     train(tiny_cohort, out, tiny_config(), device="cpu")
@@ -69,11 +77,45 @@ def tiny_run(tiny_cohort, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def gbm_run(tiny_cohort, tmp_path_factory) -> Path:
     """The tabular peer (LightGBM on summaries) trained on the tiny cohort (a few seconds)."""
-    from lemof.training.pipeline import train
+    from lemof.training.pipeline import train  # lazy: imports torch
 
     out = tmp_path_factory.mktemp("runs") / "tiny-gbm"
     train(tiny_cohort, out, tiny_config(fusion="gbm"), device="cpu")
     return out
+
+
+class _RunsOnDemand(dict):
+    """fusion -> run directory, trained (tiny recipe, seed 0) the first time a test asks for it, so
+    a test that needs two fusions does not wait for twelve. LeMoF itself is the session's tiny_run
+    (the same tiny recipe and seed), not trained a second time."""
+
+    def __init__(self, cohort, root, lemof_run, gbm_run):
+        super().__init__(lemof=lemof_run, gbm=gbm_run)
+        self.cohort, self.root = cohort, root
+
+    def __missing__(self, fusion):
+        from lemof.training.pipeline import train  # lazy: imports torch
+
+        self[fusion] = train(self.cohort, self.root / fusion, tiny_config(fusion=fusion), device="cpu")
+        return self[fusion]
+
+
+@pytest.fixture(scope="session")
+def fusion_runs(tiny_cohort, tiny_run, gbm_run, tmp_path_factory) -> dict:
+    """Every fusion method trained on the tiny cohort, on demand. LeMoF and gbm are the session's
+    tiny_run and gbm_run (the same tiny recipe and seed)."""
+    assert tiny_config().fusion == "lemof"
+    return _RunsOnDemand(tiny_cohort, tmp_path_factory.mktemp("fusion-runs"), tiny_run, gbm_run)
+
+
+@pytest.fixture(scope="session")
+def other_draw(tmp_path_factory) -> Path:
+    """Another cohort of the synthetic family (other seed, other size): external data for a run."""
+    from lemof.data.synthetic import generate_synthetic  # lazy: see tiny_cohort
+
+    path = tmp_path_factory.mktemp("cohorts") / "other-draw"
+    generate_synthetic(path, n=120, seed=5)
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +130,7 @@ def hostile_cohort(tiny_cohort, tmp_path_factory) -> Path:
 def hostile_runs(hostile_cohort, tmp_path_factory) -> Path:
     """A runs folder with a tiny LeMoF run and the LightGBM peer trained on the hostile cohort,
     their folders named with payloads too (``LEMOF_RUN_ID``, ``GBM_RUN_ID``)."""
-    from lemof.training.pipeline import train
+    from lemof.training.pipeline import train  # lazy: imports torch
     from tests.fixtures.hostile_bundle import GBM_RUN_ID, LEMOF_RUN_ID
 
     root = tmp_path_factory.mktemp("hostile-runs")
@@ -98,19 +140,44 @@ def hostile_runs(hostile_cohort, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def mimic_fixture(tmp_path_factory):
+    """A MIMIC-IV look-alike in MIMIC's exact formats (100 patients, with ECGs): (root, truth)."""
+    from tests.fixtures.mimic_fixture import write_mimic_fixture
+
+    root = tmp_path_factory.mktemp("mimic")
+    truth = write_mimic_fixture(root, n_patients=100, seed=0)
+    return root, truth
+
+
+@pytest.fixture(scope="session")
+def mimic_bundle(mimic_fixture, tmp_path_factory) -> Path:
+    """The bundle the MIMIC loader builds from ``mimic_fixture``."""
+    from lemof.data.mimic import build_mimic  # lazy: imports DuckDB
+
+    root, _ = mimic_fixture
+    out = tmp_path_factory.mktemp("mimic-bundle") / "bundle"
+    build_mimic(root / "mimic", out, ecg_dir=root / "ecg")
+    return out
+
+
+@pytest.fixture(scope="session")
+def mimic_run(mimic_bundle, tmp_path_factory) -> Path:
+    """A tiny LeMoF run trained on ``mimic_bundle``."""
+    from lemof.training.pipeline import train  # lazy: imports torch
+
+    return train(mimic_bundle, tmp_path_factory.mktemp("mimic-runs") / "mimic-tiny", tiny_config(), device="cpu")
+
+
+@pytest.fixture(scope="session")
 def default_cohort() -> Path:
     """The app's default synthetic cohort (4,000 stays, seed 0), generated once per session."""
-    from lemof.data.synthetic import ensure_synthetic
-
-    return ensure_synthetic()
+    return _default_cohort()
 
 
 @pytest.fixture(scope="session")
 def physionet_cohort() -> Path:
     """The app's built-in PhysioNet 2012 cohort, built once per session from the vendored copy."""
-    from lemof.runs.catalog import PHYSIONET_KEY, ensure_cohort
-
-    return ensure_cohort(PHYSIONET_KEY)
+    return _physionet_cohort()
 
 
 @pytest.fixture(scope="session")
@@ -124,58 +191,15 @@ def stay_ids(tiny_cohort) -> dict[str, int]:
     return {"with_signal": int(with_sig[0]), "without_signal": int(without[0]), "another": int(with_sig[1])}
 
 
-def copy_bundle(src: Path, dst: Path, link: tuple[str, ...] = ()) -> Path:
-    """A writable copy of a bundle; files named in ``link`` are symlinked instead (large, unchanged)."""
-    import shutil
-
-    dst.mkdir(parents=True)
-    for f in src.iterdir():
-        if f.name in link:
-            (dst / f.name).symlink_to(f.resolve())
-        else:
-            shutil.copy2(f, dst / f.name)
-            (dst / f.name).chmod(0o644)
-    return dst
-
-
-def inject_nan(bundle_dir: Path, which: int = 0) -> tuple[int, int, int]:
-    """Put a NaN into the ``which``-th observed EHR value of a bundle copy; return (row, step, feature)."""
-    values = np.load(bundle_dir / "ehr_values.npy")
-    mask = np.load(bundle_dir / "ehr_mask.npy")
-    i, t, j = (int(v) for v in np.argwhere(mask == 1)[which])
-    values[i, t, j] = np.nan
-    np.save(bundle_dir / "ehr_values.npy", values)
-    return i, t, j
-
-
-def random_bytes(n: int, seed: int = 0) -> bytes:
-    return np.random.default_rng(seed).integers(0, 256, n, dtype=np.uint8).tobytes()
-
-
 @pytest.fixture(scope="module")
 def browser():
     """Debian's Chromium through Playwright, one per test module (skipped without it, a failure
     under ``LEMOF_REQUIRE_BROWSER=1``, as in CI)."""
-    import shutil
+    from testkit.browser import CHROMIUM, chromium, chromium_found
 
-    from browser import CHROMIUM, CHROMIUM_ARGS
-
-    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
+    if not chromium_found():
         if os.environ.get("LEMOF_REQUIRE_BROWSER") == "1":
             pytest.fail(f"Chromium not found at {CHROMIUM} (install Debian's chromium)")
         pytest.skip(f"Chromium not found at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
-
-
-def lemof_cli(*args: str, env: dict | None = None, timeout: float = 300):
-    """``python -m lemof ARGS`` in the repository, output captured; ``env`` adds to the environment."""
-    import subprocess
-    import sys
-
-    return subprocess.run([sys.executable, "-m", "lemof", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})

@@ -9,15 +9,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from lemof import LemofError, StayExplanation, StayNotFoundError, StayPrediction, StayResults, TabularExplanation
-from lemof.explain.drivers import allocation_note
+from lemof import LemofError, StayNotFoundError, StayPrediction, StayResults
+from lemof.explain.drivers import allocation_note, rest_shown_days, shown, sum_text
+from lemof.explain.explainers import unavailable
 from lemof.explain.input_attribution import BACKGROUND_SIZE, BACKGROUND_STEPS
 from lemof.explain.whatif import Edit, limits
-from lemof.explain.similar import PERCENTILE_NOTE, neighbours_sentence
+from lemof.explain.similar import PERCENTILE_NOTE
+from lemof.plots.paired import paired_figures
 from lemof.report import case_report_html, report_file_name
 from lemof.plots import (
-    span_of,
-    waterfall_range,
     attention_figure,
     contributions_figure,
     ehr_attribution_figure,
@@ -29,12 +29,11 @@ from lemof.plots import (
     static_attribution_figure,
     timeline_figure,
     tree_shap_figure,
-    tree_shap_range,
     tree_shap_rows,
 )
 from ui import access, links, loaders
 from ui.context import ActiveContext, case_link
-from ui.widgets import chart, guarded, md
+from ui.widgets import chart, guarded, md, section
 
 SCOPES = ("Held-out test stays", "All stays")
 SIGNAL_FILTER = ("any", "recorded", "absent")
@@ -104,54 +103,41 @@ def stay_results(ctx: ActiveContext, stay_id: int) -> StayResults | None:
 
 
 def prediction(results: StayResults) -> StayPrediction | None:
-    """What any run gives for the stay (used for baselines, which LeMoF's explanations do not fit)."""
+    """What any run gives for the stay: its prediction and interval."""
     pred = None
     with guarded(f"Prediction for stay {results.stay_id}"), st.spinner("Predicting this stay…"):
         pred = results.prediction
     return pred
 
 
-def not_lemof_note(ctx: ActiveContext) -> None:
-    run = ctx.run
-    what = {
-        "baseline": "the input drivers against typical stays (below) do apply",
-        "tabular": "it is gradient boosting (LightGBM) on per-stay summary statistics, explained below by its own exact TreeSHAP values",
-    }[run.kind]
-    st.info(
-        f"**{run.run_id}** is the **{run.fusion}** baseline ({run.encoders}). Level SHAP, the head waterfall, the cross-modal "
-        f"attention and the similar stays (they compare LeMoF's fused representation) explain LeMoF, so they do not apply to it; {what}. "
-        "Pick a LeMoF run in the sidebar for the full explanation, or compare the runs on the model page."
-    )
+def unavailable_note(ctx: ActiveContext) -> None:
+    """Which explanations do not apply to the active run, and why (nothing for a LeMoF run)."""
+    note = unavailable(ctx.run)
+    if note:
+        st.info(md(note) + " Pick a LeMoF run in the sidebar for the full explanation, or compare the runs on the model page.")
 
 
 def tree_shap_section(ctx: ActiveContext, results: StayResults) -> None:
     """The tabular peer's prediction explained by its trees: base value + TreeSHAP contributions
     of the summary features = prediction (log1p-days), the largest ones drawn and listed."""
     with st.spinner("Summarising the stay and computing TreeSHAP values…"):
-        expl = results.tree_shap
+        expl = results.attribute("tree_shap")
+    los = results.prediction.los_days
     st.markdown(
-        f"Base value (the trees' average output over training stays) **{expl.base_value:.3f}** "
-        f"+ contributions of {len(expl.contributions)} summary features **{sum(expl.contributions):+.3f}** "
-        f"= prediction **{expl.output:.3f}** log1p-days = **{expl.los_days:.1f} days**."
+        f"Base value (the trees' average output over training stays) **{expl.base:.3f}** "
+        f"+ contributions of {len(expl.values)} summary features **{expl.total:+.3f}** "
+        f"= prediction **{expl.output:.3f}** log1p-days = **{los:.1f} days**."
     )
-    chart(tree_shap_figure(expl, sig_label=ctx.sig_label), key="tree_shap")
+    chart(tree_shap_figure(expl, los, sig_label=ctx.sig_label), key="tree_shap")
     with st.expander("The largest contributions in a table"):
         st.dataframe(pd.DataFrame(tree_shap_rows(expl, 25)), hide_index=True)
     st.caption(
-        f"{expl.method}. Each contribution is in log1p-days: its share of the gap between the average stay and this one; "
+        f"{expl.note} Each contribution is in log1p-days: its share of the gap between the average stay and this one; "
         "a summary that was never observed is routed by the trees like any value (shown as 'never observed')."
     )
 
 
-def explanation(ctx: ActiveContext, results: StayResults) -> StayExplanation | None:
-    message = "Explaining this stay…" if ctx.trained_on_this_cohort else "Running the model and computing exact level Shapley values for this stay…"
-    expl = None
-    with guarded(f"Explanation of stay {results.stay_id}"), st.spinner(message):
-        expl = results.explanation
-    return expl
-
-
-def headline(expl: StayExplanation | StayPrediction, sig_label: str) -> None:
+def headline(expl: StayPrediction, sig_label: str) -> None:
     lo, hi = expl.interval_days
     level = int(round(100 * expl.interval_level))
     c = st.columns(4)
@@ -163,12 +149,8 @@ def headline(expl: StayExplanation | StayPrediction, sig_label: str) -> None:
         st.caption(f"This stay is in the **{expl.split}** split: the model saw it while training, so its prediction is in-sample.")
 
 
-def _facts(static: dict) -> str:
-    return "  ·  ".join(
-        f"**{md(k.replace('_', ' '))}**: {md(round(v, 1) if isinstance(v, float) else v)}"
-        for k, v in static.items()
-        if not (isinstance(v, float) and math.isnan(v))
-    )
+def _facts(facts: list[tuple[str, str]]) -> str:
+    return "  ·  ".join(f"**{md(label)}**: {md(value)}" for label, value in facts)
 
 
 def patient_context(ctx: ActiveContext, results: StayResults) -> Callable[[], None] | None:
@@ -180,7 +162,7 @@ def patient_context(ctx: ActiveContext, results: StayResults) -> Callable[[], No
     stay has no biosignal.
     """
     pc = results.context
-    st.markdown(_facts(pc.static))
+    st.markdown(_facts(pc.facts))
     left, right = st.columns([1.35, 1])
     hours = ctx.bundle.features["ehr"]["n_steps"] * ctx.bundle.ehr_step_hours
     with left, guarded("EHR timeline"):
@@ -206,14 +188,18 @@ def patient_context(ctx: ActiveContext, results: StayResults) -> Callable[[], No
     return draw_strip
 
 
-def level_section(expl: StayExplanation, sig_label: str) -> None:
-    chart(level_shap_figure(expl, sig_label), key="level_shap")
+def level_section(ctx: ActiveContext, results: StayResults) -> None:
+    message = "Reading the level Shapley values…" if ctx.trained_on_this_cohort else "Running the model and computing exact level Shapley values for this stay…"
+    with st.spinner(message):
+        expl = results.attribute("level_shap")
+    chart(level_shap_figure(expl, ctx.sig_label, concepts=results.concepts), key="level_shap")
 
 
-def contribution_section(expl: StayExplanation, sig_label: str) -> None:
-    chart(contributions_figure(expl, sig_label), key="contributions")
+def contribution_section(ctx: ActiveContext, results: StayResults) -> None:
+    expl = results.attribute("heads")
+    chart(contributions_figure(expl, results.prediction.los_days, ctx.sig_label), key="contributions")
     with st.expander("Heads in detail"):
-        st.table(pd.DataFrame(head_table_rows(expl, sig_label)).set_index("head"))
+        st.table(pd.DataFrame(head_table_rows(expl, ctx.sig_label)).set_index("head"))
 
 
 def attention_section(ctx: ActiveContext, results: StayResults) -> None:
@@ -223,7 +209,7 @@ def attention_section(ctx: ActiveContext, results: StayResults) -> None:
         return
     with st.spinner("Running the model for the attention maps…"):
         attention = results.attention
-    n_heads = attention["ehr_to_sig"]["shape"][0]
+    n_heads = attention.n_heads
     c1, c2 = st.columns(2)
     direction = c1.segmented_control(
         "Direction", ["ehr_to_sig", "sig_to_ehr"], default="ehr_to_sig", key="attn_direction",
@@ -240,14 +226,15 @@ def drivers_section(ctx: ActiveContext, results: StayResults) -> None:
     """The reference as a prediction in days, the five input drivers in words and days, everything
     else (they add up to the prediction) and the Integrated Gradients figures: computed on request
     (a toggle), in one of the server's shared compute slots, then kept for every session."""
-    if not results.computed("attribution") and not st.toggle(ATTRIBUTION_TOGGLE, key="show_attribution"):
+    if not results.computed("input_gradients") and not st.toggle(ATTRIBUTION_TOGGLE, key="show_attribution"):
         st.caption(f"Computed on request: Integrated Gradients from {BACKGROUND_SIZE} typical training stays to this one, {BACKGROUND_STEPS} steps each.")
         return
     with st.spinner("Integrating gradients from typical stays…"):
-        attr, drivers = results.attribution, results.drivers
-    lines = [f"A typical stay of this cohort: **{drivers.reference_days:.1f} d**."]
-    lines += [f"{i}. {md(d.text)}" for i, d in enumerate(drivers, 1)]
-    lines += [f"{len(drivers) + 1}. Everything else: {drivers.rest_shown_days:+.1f} d.", "", f"**{drivers.sum_text()}**"]
+        attr, drivers = results.input_gradients, results.attribute("drivers")
+    named = shown(drivers)
+    lines = [f"A typical stay of this cohort: **{drivers.base:.1f} d**."]
+    lines += [f"{n}. {md(drivers.texts[i])}" for n, i in enumerate(named, 1)]
+    lines += [f"{len(named) + 1}. Everything else: {rest_shown_days(drivers):+.1f} d.", "", f"**{sum_text(drivers)}**"]
     st.markdown("\n".join(lines))
     st.caption(allocation_note(drivers) + " An EHR variable counts over all its hours; the hour named is the one that weighed most.")
     labels = {f["name"]: feature_title(f) for f in ctx.bundle.features["ehr"]["features"]}
@@ -268,10 +255,11 @@ def drivers_section(ctx: ActiveContext, results: StayResults) -> None:
 
 
 def what_if_section(ctx: ActiveContext, results: StayResults) -> None:
-    """Edit the stay (hide the biosignal, set a value, shift a series) and see the new explanation
-    beside the original (level SHAP and heads for LeMoF, TreeSHAP for the tabular peer)."""
+    """Edit the stay (hide the biosignal, set a value, shift a series) and see its explanations
+    beside the original's, on shared scales (every explainer that needs no per-stay network pass
+    on request: level SHAP and heads for LeMoF, TreeSHAP for the tabular peer)."""
     stay_id = results.stay_id
-    expl = results.tree_shap if ctx.run.kind == "tabular" else results.explanation
+    pred = results.prediction
     features = ctx.bundle.features["ehr"]["features"]
     editable = [f["name"] for f in features if limits(ctx.bundle, f["name"]) is not None]
     if ctx.bundle.signal_mask is not None:
@@ -280,7 +268,7 @@ def what_if_section(ctx: ActiveContext, results: StayResults) -> None:
     labels.update({c: f"{c} ({ctx.sig_label})" for c in ctx.bundle.signal_channels})
     hours = ctx.bundle.features["ehr"]["n_steps"] * ctx.bundle.ehr_step_hours
     with st.form(f"what_if_{stay_id}"):
-        hide = st.checkbox(f"Hide the {ctx.sig_label}", value=False, disabled=not expl.has_signal)
+        hide = st.checkbox(f"Hide the {ctx.sig_label}", value=False, disabled=not pred.has_signal)
         c1, c2, c3, c4 = st.columns([2, 1, 1, 1])
         feature = c1.selectbox("Variable", ["(none)"] + editable, format_func=lambda f: labels.get(f, f))
         mode = c2.radio("Edit", ["set a value", "shift the series"], horizontal=False)
@@ -307,59 +295,86 @@ def what_if_section(ctx: ActiveContext, results: StayResults) -> None:
         st.error(f"This edit cannot be applied: {exc}")
         return
     what = md("; ".join(e.describe(labels) for e in edits))  # names a feature: cohort text
-    lo, hi = edited.interval_days
+    new = edited.prediction
+    lo, hi = new.interval_days
     st.markdown(
-        f"**What if** {what}: predicted LOS **{edited.los_days:.1f} days** (interval {lo:.1f}–{hi:.1f}) instead of "
-        f"{expl.los_days:.1f} days ({expl.interval_days[0]:.1f}–{expl.interval_days[1]:.1f}), a change of **{edited.los_days - expl.los_days:+.1f} d**."
+        f"**What if** {what}: predicted LOS **{new.los_days:.1f} days** (interval {lo:.1f}–{hi:.1f}) instead of "
+        f"{pred.los_days:.1f} days ({pred.interval_days[0]:.1f}–{pred.interval_days[1]:.1f}), a change of **{new.los_days - pred.los_days:+.1f} d**."
     )
-    if isinstance(expl, TabularExplanation):
-        _tabular_what_if(ctx, expl, edited, what)
-        return
-    span = 1.15 * max(span_of(expl), span_of(edited))
-    ranges = [waterfall_range(expl), waterfall_range(edited)]
-    value_range = (min(r[0] for r in ranges), max(r[1] for r in ranges))
+    pairs = [(name, results.attribute(name), after) for name, after in edited.attributions.items()]
     left, right = st.columns(2)
-    with left:
-        st.markdown("**As recorded**")
-        chart(level_shap_figure(expl, ctx.sig_label, span=span), key="whatif_shap_before")
-        chart(contributions_figure(expl, ctx.sig_label, value_range=value_range), key="whatif_heads_before")
-    with right:
-        st.markdown(f"**With the edit** ({what})")
-        chart(level_shap_figure(edited, ctx.sig_label, span=span), key="whatif_shap_after")
-        chart(contributions_figure(edited, ctx.sig_label, value_range=value_range), key="whatif_heads_after")
-
-
-def _tabular_what_if(ctx: ActiveContext, expl: TabularExplanation, edited: TabularExplanation, what: str) -> None:
-    """The tabular peer's TreeSHAP waterfalls before and after the edit, on one scale."""
-    ranges = [tree_shap_range(expl), tree_shap_range(edited)]
-    value_range = (min(r[0] for r in ranges), max(r[1] for r in ranges))
-    left, right = st.columns(2)
-    with left:
-        st.markdown("**As recorded**")
-        chart(tree_shap_figure(expl, value_range=value_range, sig_label=ctx.sig_label), key="whatif_tree_before")
-    with right:
-        st.markdown(f"**With the edit** ({what})")
-        chart(tree_shap_figure(edited, value_range=value_range, sig_label=ctx.sig_label), key="whatif_tree_after")
-    st.caption("The edited stay is summarised again (trends, variability, last values …) and run through the same trees.")
+    left.markdown("**As recorded**")
+    right.markdown(f"**With the edit** ({what})")
+    for name, before, after in pairs:
+        fig_before, fig_after = paired_figures(before, after, pred.los_days, new.los_days, ctx.sig_label)
+        with left:
+            chart(fig_before, key=f"whatif_{name}_before")
+        with right:
+            chart(fig_after, key=f"whatif_{name}_after")
+    if "tree_shap" in edited.attributions:
+        st.caption("The edited stay is summarised again (trends, variability, last values …) and run through the same trees.")
 
 
 def similar_section(ctx: ActiveContext, results: StayResults) -> None:
     """The ten nearest training stays in the model's fused representation, as precedents."""
     message = "Finding similar training stays…" if ctx.trained_on_this_cohort else "Finding similar training stays (the first time, every training stay is encoded)…"
     with st.spinner(message):
-        table = results.similar(10).copy()
-    st.markdown(neighbours_sentence(table, results.prediction.los_days, results.observed_los_days))
-    table.insert(1, "open in case review", [case_link(ctx, ctx.run_entry.run_id, s) for s in table["stay"]])
-    shared, values = results.similar_shared(10)
+        similar = results.similar(10)
+    st.markdown(md(similar.sentence(results.prediction.los_days, results.observed_los_days)))
+    sig = ctx.sig_label
+    table = pd.DataFrame({
+        "stay": [n.stay_id for n in similar.neighbours],
+        "open in case review": [case_link(ctx, ctx.run_entry.run_id, n.stay_id) for n in similar.neighbours],
+        "similarity": [n.similarity for n in similar.neighbours],
+        "percentile": [n.percentile for n in similar.neighbours],
+        "observed LOS (days)": [n.observed_los_days for n in similar.neighbours],
+        "care unit": [n.care_unit for n in similar.neighbours],
+        "age": [n.age for n in similar.neighbours],
+        "sex": [n.sex for n in similar.neighbours],
+        sig: ["yes" if n.has_signal else "no" for n in similar.neighbours],
+    })
     st.dataframe(table, hide_index=True, column_config={
         "open in case review": st.column_config.LinkColumn("open in case review", display_text="open ↗"),
         "percentile": st.column_config.NumberColumn("percentile", format="%.1f", help="closer than this percent of random pairs of training stays"),
     })
     st.caption(PERCENTILE_NOTE)
-    st.markdown(f"**What they share**: {md(shared)}.")
-    if len(values):
-        st.dataframe(values, hide_index=True)
+    st.markdown(f"**What they share**: {md(similar.shared)}.")
+    if similar.key_values:
+        st.dataframe(pd.DataFrame([{"value (window mean)": k.feature, "this stay": k.this_stay, "neighbours' median": k.neighbours_median,
+                                    "training median": k.training_median} for k in similar.key_values]), hide_index=True)
         st.caption("This stay's most abnormal EHR values (window mean farthest from the training median, in robust SDs) against the 10 neighbours' median.")
+
+
+# Each explanation's page section, by the explainer's or view's name (lemof.explain.explainers / views).
+ADDITIVE_SECTIONS = {"drivers": drivers_section, "tree_shap": tree_shap_section, "level_shap": level_section, "heads": contribution_section}
+VIEW_SECTIONS = {"similar": similar_section, "attention": attention_section}
+
+
+def explanations(ctx: ActiveContext, results: StayResults, draw_signal: Callable[[], None] | None) -> None:
+    """Every explanation that applies to the run, from the run's lists: the additive ones computed
+    without a network pass per stay first (side by side), then the biosignal strip, the views,
+    what-if (when there is something to re-explain), and last those computed on request."""
+    now = [e for e in results.explainers if not e.on_request]
+    if now:
+        st.subheader("Why this prediction")
+        columns = st.columns(len(now)) if len(now) > 1 else [st.container()]
+        for column, e in zip(columns, now):
+            with column, guarded(e.title):
+                ADDITIVE_SECTIONS[e.name](ctx, results)
+    # Below this line the network may run (attention maps; what-if and Integrated Gradients on request): everything above has painted.
+    if draw_signal is not None:
+        draw_signal()
+    for v in results.views:
+        if v.name in VIEW_SECTIONS:
+            with section(v.title):
+                VIEW_SECTIONS[v.name](ctx, results)
+    if now:
+        with section("What if"):
+            what_if_section(ctx, results)
+    for e in results.explainers:
+        if e.on_request:
+            with section(e.title):
+                ADDITIVE_SECTIONS[e.name](ctx, results)
 
 
 def report_button(ctx: ActiveContext, results: StayResults) -> None:

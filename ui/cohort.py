@@ -1,14 +1,13 @@
 """Sections of the Cohort page: one run over the whole cohort (computed once per run, cohort and
-scope by ``lemof.evaluation.cohort_view``, cached; the figures get aggregates only)."""
+scope by ``lemof.evaluation.cohort_view``, cached by ``ui.loaders``; the figures get aggregates only)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import plotly.graph_objects as go
 import streamlit as st
 
-from lemof.evaluation.cohort_view import MIN_CI_STAYS, CohortView, build_view, stay_list
+from lemof.evaluation.cohort_view import CohortView, stay_list
+from lemof.evaluation.subgroups import MIN_CI_STAYS
 from lemof.plots import alt_text
 from lemof.plots.compare import calibration_figure
 from lemof.plots.cohort_view import head_spread_figure, level_spread_figure, reliability_figure, subgroup_figure, subgroup_label
@@ -40,19 +39,7 @@ def choose_split(ctx: ActiveContext) -> str:
     return "all" if everything else "test"
 
 
-def _key(ctx: ActiveContext, split: str) -> tuple:
-    run_path, cohort_path = ctx.run_entry.path, ctx.cohort.path
-    return (str(run_path), loaders.run_stamp(run_path), str(cohort_path), loaders.bundle_stamp(cohort_path), split, ctx.sig_label)
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)  # shared and read-only, like the runs it is built from
-def _view(run_path: str, r_stamp: tuple[float, float], cohort_path: str, c_stamp: float, split: str, sig_label: str) -> CohortView:
-    return build_view(loaders.run(Path(run_path)), loaders.bundle(Path(cohort_path)), split, sig_label)
-
-
-@st.cache_resource(show_spinner=False, max_entries=48)  # built once from the view's aggregates; only serialised on a rerun
-def _figure(name: str, key: tuple) -> go.Figure:
-    v, sig_label = _view(*key), key[-1]
+def _draw(name: str, v: CohortView, sig_label: str) -> go.Figure:
     if name == "levels":
         return level_spread_figure(v.level_spread, sig_label, scope(v))
     if name == "heads":
@@ -66,15 +53,16 @@ def _figure(name: str, key: tuple) -> go.Figure:
     raise KeyError(name)
 
 
-def clear_caches() -> None:
-    _view.clear()
-    _figure.clear()
+def _figure(ctx: ActiveContext, v: CohortView, name: str) -> go.Figure:
+    """Figure ``name`` of the view, drawn once per run, cohort, scope and label (``ui.loaders.figure``)."""
+    key = ("cohort", name, *loaders.cohort_view_key(ctx.run_entry.path, ctx.cohort.path, v.split, ctx.sig_label))
+    return loaders.figure(key, lambda: _draw(name, v, ctx.sig_label))
 
 
 def view(ctx: ActiveContext, split: str) -> CohortView | None:
     """The cohort view of the active run (None, with the reason shown, if it cannot be computed)."""
     with guarded(f"Run {ctx.run.run_id} on {ctx.bundle.name}"), st.spinner("Scoring the stays and aggregating them…"):
-        return _view(*_key(ctx, split))
+        return loaders.cohort_view(ctx.run_entry.path, ctx.cohort.path, split, ctx.sig_label)
     return None
 
 
@@ -94,7 +82,7 @@ def levels_section(ctx: ActiveContext, v: CohortView) -> None:
     if v.level_spread is None:
         st.info(v.notes.get("levels", "No per-stay level importance for this run."))
         return
-    chart(_figure("levels", _key(ctx, v.split)), key="cohort_levels")
+    chart(_figure(ctx, v, "levels"), key="cohort_levels")
     st.caption(f"|φ| is a stay's exact level Shapley value (log1p-days), over the stays where the level's modality is present; "
                f"{ctx.sig_label} levels have none for stays without {ctx.sig_label}.")
 
@@ -112,9 +100,9 @@ def calibration_section(ctx: ActiveContext, v: CohortView) -> None:
             st.info(f"The coverage at other nominal levels cannot be recomputed: {why}. "
                     f"Its own {100 * v.interval_level:.0f} % interval covers {100 * v.interval_coverage:.1f} % of these stays.")
         else:
-            chart(_figure("interval", _key(ctx, v.split)), key="cohort_interval_calibration")
+            chart(_figure(ctx, v, "interval"), key="cohort_interval_calibration")
     with right:
-        chart(_figure("reliability", _key(ctx, v.split)), key="cohort_reliability")
+        chart(_figure(ctx, v, "reliability"), key="cohort_reliability")
     rc = v.residual_counts
 
     def source(pattern: str) -> str:
@@ -130,7 +118,7 @@ def calibration_section(ctx: ActiveContext, v: CohortView) -> None:
 
 def subgroup_section(ctx: ActiveContext, v: CohortView) -> tuple[str, str] | None:
     """The subgroup chart (click a point to pick it) and table; returns the clicked subgroup."""
-    fig = _figure("subgroups", _key(ctx, v.split))
+    fig = _figure(ctx, v, "subgroups")
     event = st.plotly_chart(fig, key="cohort_subgroups", on_select="rerun", selection_mode=("points",), config=PLOTLY_CONFIG, alt=alt_text(fig))
     st.caption(md(alt_text(fig)))
     table = v.subgroups.rename(columns={"category": "category", "subgroup": "subgroup", "n": "stays", "mae_days": "MAE (days)", "lo": "95 % CI low", "hi": "95 % CI high"})
@@ -146,7 +134,7 @@ def heads_section(ctx: ActiveContext, v: CohortView) -> None:
     if v.head_spread is None:
         st.info(v.notes.get("heads", "No head contributions for this run."))
         return
-    chart(_figure("heads", _key(ctx, v.split)), key="cohort_heads")
+    chart(_figure(ctx, v, "heads"), key="cohort_heads")
     st.caption("A head's contribution to a stay's prediction is its weight × its prediction; each kind's heads are summed per stay. "
                f"Stays with and without {ctx.sig_label} are predicted by separately fitted weights.")
 

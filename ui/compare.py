@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from lemof import LemofError, RunEntry, list_runs
 from lemof.runs.catalog import preferred_order, run_id_from_link
-from lemof.evaluation.compare import Comparison, compare_runs
+from lemof.evaluation.compare import Comparison
+from lemof.explain.explainers import explainers_for
 from lemof.evaluation.external import relation
-from lemof.evaluation.metrics import los_metrics
 from lemof.plots import (
     alt_text,
     attention_figure,
@@ -23,6 +21,8 @@ from lemof.plots import (
     level_shap_figure,
     metrics_ci_figure,
     scatter_figure,
+    shared_range,
+    shared_span,
     span_of,
     stay_predictions_figure,
     waterfall_range,
@@ -120,19 +120,9 @@ def choose_scope(ctx: ActiveContext, entries: list[RunEntry]) -> str:
     return scope
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)  # shared and read-only, like the runs it holds
-def _comparison(run_paths: tuple[str, ...], stamps: tuple, cohort_path: str, cohort_stamp: float,
-                split: str) -> tuple[Comparison, pd.DataFrame, pd.DataFrame]:
-    runs = [loaders.run(Path(p)) for p in run_paths]
-    comparison = compare_runs(runs, loaders.bundle(Path(cohort_path)), split)
-    return comparison, comparison.metrics(), comparison.calibration()
-
-
 def comparison(ctx: ActiveContext, entries: list[RunEntry], split: str = "test") -> tuple[Comparison, pd.DataFrame, pd.DataFrame]:
-    """Aligned predictions on ``split``, metrics with CIs and calibration (cached per set of runs)."""
-    paths = tuple(str(e.path) for e in entries)
-    stamps = tuple(loaders.run_stamp(e.path) for e in entries)
-    return _comparison(paths, stamps, str(ctx.cohort.path), loaders.bundle_stamp(ctx.cohort.path), split)
+    """Aligned predictions on ``split``, metrics with CIs and calibration (cached per set of runs by ``ui.loaders``)."""
+    return loaders.comparison([e.path for e in entries], ctx.cohort.path, split)
 
 
 def report_problems(ctx: ActiveContext, comp: Comparison) -> None:
@@ -141,9 +131,7 @@ def report_problems(ctx: ActiveContext, comp: Comparison) -> None:
 
 
 def metrics_section(comp: Comparison, metrics: pd.DataFrame) -> None:
-    median = float(np.median(comp.bundle.stays.loc[comp.bundle.stays["split"] == "train", "los_days"]))
-    ref = los_metrics(comp.stays["los_days"].to_numpy(), np.full(len(comp.stays), median)).to_dict()
-    references = {"mae_days": ref["mae_days"], "kappa_linear_10bucket": 0.0, "auroc_los_gt7": 0.5}
+    references = {"mae_days": comp.train_median_metrics().mae_days, "kappa_linear_10bucket": 0.0, "auroc_los_gt7": 0.5}
     scope = "Test metrics" if comp.split == "test" else "Metrics on every stay"
     chart(metrics_ci_figure(metrics, comp.ids, references, scope), key="compare_metrics")
 
@@ -240,19 +228,19 @@ def one_stay_section(ctx: ActiveContext, comp: Comparison, default_stay: int) ->
         rows.append({"run": r.run.run_id, "los_days": p["los_days"], "low": p["interval_low_days"], "high": p["interval_high_days"]})
     chart(stay_predictions_figure(rows, float(comp.stays.loc[stay, "los_days"])), key="compare_stay_predictions")
 
-    results = {r.run.run_id: loaders.stay(r.run, ctx.bundle, stay) for r in comp.runs if r.run.is_lemof}  # shared with case review
+    # the runs that have LeMoF's level SHAP and heads (lemof.explain.explainers), their results shared with case review
+    results = {r.run.run_id: loaders.stay(r.run, ctx.bundle, stay) for r in comp.runs if {"level_shap", "heads"} <= {e.name for e in explainers_for(r.run)}}
     explanations = {}
     for run_id, res in results.items():
         with guarded(f"Explanation by {run_id}"):
-            explanations[run_id] = res.explanation
+            explanations[run_id] = (res.attribute("level_shap"), res.attribute("heads"), res.prediction.los_days)
     if not explanations:
         st.info("None of these runs is LeMoF: level SHAP, head contributions and attention do not apply to baselines.")
         return
-    span = 1.15 * max(span_of(e) for e in explanations.values())
-    ranges = [waterfall_range(e) for e in explanations.values()]
-    value_range = (min(r[0] for r in ranges), max(r[1] for r in ranges))
+    span = shared_span(span_of(e[0]) for e in explanations.values())
+    value_range = shared_range(waterfall_range(e[1]) for e in explanations.values())
     attention = {rid: results[rid].attention for rid in explanations}
-    zmax = max((float(np.max(a["ehr_to_sig"]["mean"])) for a in attention.values() if a is not None), default=None)
+    zmax = max((float(np.max(a.mean("ehr_to_sig"))) for a in attention.values() if a is not None), default=None)
     baselines = [r.run for r in comp.runs if r.run.run_id not in explanations]
     if baselines:
         st.info(" ".join(f"{b.run_id} ({b.fusion}) is a baseline: no level SHAP, head contributions or attention." for b in baselines))
@@ -261,9 +249,9 @@ def one_stay_section(ctx: ActiveContext, comp: Comparison, default_stay: int) ->
         for col, r in zip(st.columns(2), lemof_runs[start:start + 2]):
             with col:
                 st.markdown(f"**{r.run.run_id}**  \n{r.run.fusion} · {r.run.encoders}")
-                e = explanations[r.run.run_id]
-                chart(level_shap_figure(e, ctx.sig_label, span=span), key=f"cmp_shap_{r.run.run_id}")
-                chart(contributions_figure(e, ctx.sig_label, value_range=value_range), key=f"cmp_waterfall_{r.run.run_id}")
+                shap, heads, los = explanations[r.run.run_id]
+                chart(level_shap_figure(shap, ctx.sig_label, span=span, concepts=results[r.run.run_id].concepts), key=f"cmp_shap_{r.run.run_id}")
+                chart(contributions_figure(heads, los, ctx.sig_label, value_range=value_range), key=f"cmp_waterfall_{r.run.run_id}")
                 fig = attention_figure(attention[r.run.run_id], sig_label=ctx.sig_label, zmax=zmax)
                 if fig is None:
                     st.info(f"No {ctx.sig_label} for this stay: no cross-modal attention.")

@@ -1,9 +1,11 @@
-"""Cached loading shared by every session of the server.
+"""Cached loading shared by every session of the server: the app's one caching module.
 
 Runs and cohorts are loaded once per server (``st.cache_resource``, keyed by path and file
 times, so a retrained run is never served stale) and never mutated per user. Per-stay results
 live in one ``CohortResults`` per (run, cohort), shared by every session: a stay's prediction,
 explanation, attention, similar stays and attributions are computed once, whoever asks first.
+What the Compare and Cohort pages aggregate over a cohort (``comparison``, ``cohort_view``) and
+the figures drawn from those aggregates (``figure``) are cached here too, keyed the same way.
 """
 
 from __future__ import annotations
@@ -11,12 +13,21 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
+import pandas as pd
 import streamlit as st
 
-from lemof import CohortBundle, CohortResults, Run, StayExplanation, StayResults, TabularExplanation, load_run, open_bundle
+from lemof import CohortBundle, CohortResults, Run, StayResults, load_run, open_bundle
 from lemof.models.gbm import MODEL_FILE as GBM_MODEL_FILE
-from lemof.explain.results import compute_slot
+from lemof.evaluation.cohort_view import CohortView, build_view
+from lemof.evaluation.compare import Comparison, compare_runs
+from lemof.explain.compute import compute_slot
+from lemof.explain.whatif import WhatIf
+
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
 
 
 log = logging.getLogger("lemof.app")
@@ -86,13 +97,55 @@ def stay(run: Run, bundle: CohortBundle, stay_id: int) -> StayResults:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _what_if(key: tuple, _run: Run, _bundle: CohortBundle, stay_id: int, edits: tuple) -> StayExplanation | TabularExplanation:
+def _what_if(key: tuple, _run: Run, _bundle: CohortBundle, stay_id: int, edits: tuple) -> WhatIf:
     from lemof.explain.whatif import what_if  # lazy: the what-if tool is rarely used
 
     with compute_slot():
         return what_if(_run, _bundle, stay_id, list(edits))
 
 
-def what_if(run: Run, bundle: CohortBundle, stay_id: int, edits: list) -> StayExplanation | TabularExplanation:
-    """The stay's explanation with ``edits`` (``lemof.explain.whatif.Edit``) applied (TreeSHAP for the tabular peer)."""
+def what_if(run: Run, bundle: CohortBundle, stay_id: int, edits: list) -> WhatIf:
+    """The stay with ``edits`` (``lemof.explain.whatif.Edit``) applied: its prediction and explanations."""
     return _what_if((str(run.path), run.weights_sha256, id(run), bundle.fingerprint), run, bundle, int(stay_id), tuple(edits))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)  # shared and read-only, like the runs it holds
+def _comparison(run_paths: tuple[str, ...], stamps: tuple, cohort_path: str, cohort_stamp: float,
+                split: str) -> tuple[Comparison, pd.DataFrame, pd.DataFrame]:
+    runs = [run(Path(p)) for p in run_paths]
+    compared = compare_runs(runs, bundle(Path(cohort_path)), split)
+    return compared, compared.metrics(), compared.calibration()
+
+
+def comparison(run_paths: list[Path], cohort_path: Path, split: str = "test") -> tuple[Comparison, pd.DataFrame, pd.DataFrame]:
+    """The runs at ``run_paths`` aligned on ``split`` of the cohort at ``cohort_path``, with their
+    metrics (bootstrap CIs) and interval calibration: computed once per set of runs."""
+    paths = tuple(str(p) for p in run_paths)
+    stamps = tuple(run_stamp(Path(p)) for p in run_paths)
+    return _comparison(paths, stamps, str(cohort_path), bundle_stamp(cohort_path), split)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)  # shared and read-only, like the runs it is built from
+def _cohort_view(run_path: str, r_stamp: tuple, cohort_path: str, c_stamp: float, split: str, sig_label: str) -> CohortView:
+    return build_view(run(Path(run_path)), bundle(Path(cohort_path)), split, sig_label)
+
+
+def cohort_view_key(run_path: Path, cohort_path: Path, split: str, sig_label: str) -> tuple:
+    """What a cohort view is keyed by: the run and cohort with their file times, the scope, the biosignal's label."""
+    return (str(run_path), run_stamp(run_path), str(cohort_path), bundle_stamp(cohort_path), split, sig_label)
+
+
+def cohort_view(run_path: Path, cohort_path: Path, split: str, sig_label: str) -> CohortView:
+    """One run over a whole cohort (``lemof.evaluation.cohort_view``): built once per run, cohort, scope and label."""
+    return _cohort_view(*cohort_view_key(run_path, cohort_path, split, sig_label))
+
+
+@st.cache_resource(show_spinner=False, max_entries=48)  # built once from aggregates; only serialised on a rerun
+def _figure(key: tuple, _draw: Callable[[], "go.Figure"]) -> "go.Figure":
+    return _draw()
+
+
+def figure(key: tuple, draw: Callable[[], "go.Figure"]) -> "go.Figure":
+    """A figure shared by every session, drawn by ``draw`` the first time ``key`` is asked for;
+    ``key`` names everything the figure is drawn from (e.g. ``cohort_view_key`` and the figure's name)."""
+    return _figure(key, draw)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from lemof.evaluation.metrics import LONG_STAY_DAYS
 from lemof.plots import head_label, level_concepts_figure
 from lemof.runs.shared_default import read_defaults, set_default
 from ui import access
@@ -39,7 +40,7 @@ def metric_tiles(ctx: ActiveContext) -> None:
     c[1].metric("Test RMSE", f"{m.rmse_days:.2f} days", help=f"training median: {base.rmse_days:.2f} days")
     c[2].metric("Kappa (10 LOS buckets)", f"{m.kappa_linear_10bucket:.3f}", help="Linear-weighted Cohen's kappa over <1, 1–2, …, 7–8, 8–14, >14 days; the training median scores 0.")
     auroc = "n/a" if m.auroc_los_gt7 is None else f"{m.auroc_los_gt7:.3f}"
-    c[3].metric("AUROC, LOS > 7 days", auroc, help="How well the predicted LOS ranks stays longer than 7 days (0.5 = chance).")
+    c[3].metric(f"AUROC, LOS > {LONG_STAY_DAYS:g} days", auroc, help=f"How well the predicted LOS ranks stays longer than {LONG_STAY_DAYS:g} days (0.5 = chance).")
     coverage = "n/a" if m.interval_coverage is None else f"{100 * m.interval_coverage:.1f} %"
     c[4].metric("Interval coverage", coverage, help=f"Share of test stays whose observed LOS lies in the interval; nominal {100 * ctx.run.interval_level:.0f} %.")
 
@@ -89,7 +90,7 @@ def split_table(ctx: ActiveContext) -> pd.DataFrame:
                 "Split": SPLIT_NAMES[split],
                 "Stays": f"{len(part):,}",
                 "Median observed LOS (days)": f"{part['los_days'].median():.1f}",
-                "LOS > 7 days": f"{100 * (part['los_days'] > 7).mean():.1f} %",
+                f"LOS > {LONG_STAY_DAYS:g} days": f"{100 * (part['los_days'] > LONG_STAY_DAYS).mean():.1f} %",
                 f"With {ctx.sig_label}": f"{100 * part['has_signal'].mean():.1f} %",
             }
         )

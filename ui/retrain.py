@@ -13,20 +13,14 @@ from lemof import FUSIONS, CohortEntry, LemofError, list_cohorts, list_runs
 from lemof.runs.catalog import preferred_order
 from lemof.training.jobs import JobSpec, JobStatus, cancel_job, check_name, job_status, list_jobs, running_job, runs_root, start_job
 from lemof.models.registry import list_encoders
-from lemof.training.recipes import load_recipe
+from lemof.training.cost import estimate_seconds
+from lemof.training.recipes import PRESET_HELP, PRESETS, load_recipe
 from ui import access, sidebar
 from ui.context import ActiveContext
 from ui.widgets import chart, md
 from lemof.plots.model_card import training_curves_figure
 
 _ACTIVATION = "retrain_activation"  # (job id, why it could not be made active) of the last click
-
-PRESETS = {
-    "quick": {"epochs_stage1": 2, "epochs_stage3": 2, "batch_size": 128, "lr": 2e-3},
-    "default": {"epochs_stage1": 20, "epochs_stage3": 20, "batch_size": 64, "lr": 2e-3},
-    "thorough": {"epochs_stage1": 40, "epochs_stage3": 40, "batch_size": 64, "lr": 1e-3, "patience": 10},
-}
-PRESET_HELP = {"quick": "2 epochs per stage: about a minute on 2 CPU cores for 4,000 stays", "default": "the settings of the shipped runs", "thorough": "twice the epochs, half the learning rate, more patience"}
 
 
 def devices() -> tuple[list[str], str, int]:
@@ -36,21 +30,6 @@ def devices() -> tuple[list[str], str, int]:
     n = torch.cuda.device_count()
     auto = f"CUDA: {torch.cuda.get_device_name(0)}" + (f" (× {n})" if n > 1 else "") if n else "CPU (no GPU found)"
     return (["auto", "cpu", "cuda"] if n else ["auto", "cpu"]), auto, n
-
-
-def estimate_seconds(n_train: int, options: dict, on_gpu: bool) -> float:
-    """Rough wall time of a job on this project's 2-core CPU: seconds per 1,000 training stays per
-    epoch of each encoder (measured: a default gru+resnet1d run on 2,810 training stays took 15 s
-    for 8 EHR epochs, 30 s for 9 ECG epochs, 15 s for 19 fusion epochs; the transformers cost about
-    twice as much), times the epochs early stopping usually runs (patience 5: about 9 in stage 1,
-    19 in stage 3). A GPU is assumed ten times faster (not measured here)."""
-    per_epoch = {"ehr": {"gru": 0.7, "transformer": 1.4, "tcn": 0.6}, "sig": {"resnet1d": 1.2, "transformer": 2.4, "tcn": 1.2}}
-    ehr, sig = options["encoders"].split("+")
-    patience = options.get("patience", 5)
-    e1 = min(options["epochs_stage1"], patience + 4)
-    e3 = min(options["epochs_stage3"], 3 * patience + 4)
-    base = n_train / 1000 * (e1 * (per_epoch["ehr"].get(ehr, 1.5) + per_epoch["sig"].get(sig, 2.5)) + e3 * 0.3) + 10
-    return base / 10 if on_gpu else base
 
 
 def form(ctx: ActiveContext) -> None:

@@ -120,7 +120,9 @@ def finalize_bundle(
 
 @dataclass
 class CohortBundle:
-    """An opened cohort bundle. Arrays are read-only memory maps."""
+    """An opened cohort bundle. Arrays are read-only memory maps (an edited copy, as the what-if
+    builds, may hold its own arrays). The row index by stay id is built from ``stays`` here, so
+    every bundle, however made, finds its stays."""
 
     path: Path
     stays: pd.DataFrame
@@ -130,7 +132,10 @@ class CohortBundle:
     ehr_mask: np.ndarray  # (N, T, F) uint8
     signal: np.ndarray  # (N, C, L) stored dtype; physical = stored * signal_scale
     signal_mask: np.ndarray | None = None  # (N, C, L) uint8 for sparse series; None: all observed
-    _row_of: dict[int, int] = field(repr=False, default_factory=dict)
+    _row_of: dict[int, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._row_of = {int(s): i for i, s in enumerate(self.stays["stay_id"].to_numpy())}
 
     # --- identity -------------------------------------------------------------------
     @property
@@ -278,7 +283,6 @@ def open_bundle(path: str | Path, *, check_values: bool = True) -> CohortBundle:
     signal_mask = _load_array(path / "signal_mask.npy") if (path / "signal_mask.npy").exists() else None
     bundle = CohortBundle(path, stays, features, provenance, ehr_values, ehr_mask, signal, signal_mask)
     _validate(bundle, check_values=check_values)
-    bundle._row_of = {int(s): i for i, s in enumerate(stays["stay_id"].to_numpy())}
     return bundle
 
 

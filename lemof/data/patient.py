@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,10 +30,20 @@ class StayContext:
     signal_time_h: float | None  # when the biosignal was recorded, hours since admission
 
     @property
+    def facts(self) -> list[tuple[str, str]]:
+        """The static facts as (label, value) text, floats to one decimal: what the case page and
+        the case report print. A missing value (NaN, None) is no fact and is left out."""
+        return [(k.replace("_", " "), str(round(v, 1) if isinstance(v, float) else v)) for k, v in self.static.items() if not _missing(v)]
+
+    @property
     def unmeasured(self) -> list[str]:
         """Display names of the EHR features never observed in this stay's window."""
         seen = set(self.timeline["feature"])
         return [f.get("label", f["name"]) for f in self.ehr_features if f["name"] not in seen]
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def stay_context(bundle: CohortBundle, stay_id: int | str) -> StayContext:

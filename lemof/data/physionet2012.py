@@ -21,6 +21,7 @@ import pandas as pd
 
 from lemof.data.bundle import NpyStreamWriter, finalize_bundle
 from lemof.data.physionet2012_source import LongRecords, read_raw, read_vendored
+from lemof.data.sources import register_source
 from lemof.data.splits import assign_splits
 from lemof.progress import Progress
 from lemof.data.tally import Tally
@@ -50,6 +51,9 @@ SIGNAL_CHANNELS = {
     "Temp": ("Temperature", "°C", 20, 45),
     "Urine": ("Urine output", "mL", 0, 10000),
 }
+# what-if edits of a bedside channel stay within these limits (lemof.data.sources)
+register_source(SOURCE, channel_limits={name: (float(lo), float(hi)) for name, (_, _, lo, hi) in SIGNAL_CHANNELS.items()})
+
 EHR_VARIABLES = {
     "GCS": ("GCS", "points", 3, 15, "score"),
     "FiO2": ("FiO2", "fraction", 0.21, 1.0, "ventilation"),
@@ -296,3 +300,4 @@ def build_physionet2012(
         fingerprint = finalize_bundle(tmp, stays, _features_meta(), provenance, hashes)
     step(4)
     return fingerprint
+

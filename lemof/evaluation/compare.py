@@ -16,10 +16,12 @@ import pandas as pd
 
 from lemof.data.bundle import CohortBundle
 from lemof.errors import LemofError
+from lemof.evaluation.evaluate import train_median_days, train_median_metrics
 from lemof.evaluation.metrics import los_metrics
 from lemof.models.conformal import conformal_quantile, cross_fit_residuals
+from lemof.runs.metrics_file import LosMetrics
 from lemof.runs.run import Run
-from lemof.evaluation.stats import bootstrap_indices, metric_replicates, percentile_ci
+from lemof.evaluation.stats import PAGE_B, SEED_DEFAULT, bootstrap_indices, bootstrap_mean_ci, metric_replicates, percentile_ci
 from lemof.evaluation.predictions import run_predictions
 from lemof.runs.run import check_run_fits_cohort
 
@@ -56,21 +58,33 @@ class Comparison:
                 return r
         raise KeyError(run_id)
 
-    def metrics(self, B: int = 400, seed: int = 0) -> pd.DataFrame:
+    def metrics(self, B: int = PAGE_B, seed: int = SEED_DEFAULT) -> pd.DataFrame:
         """One row per run and metric: estimate and 95 % bootstrap CI over the split's stays
-        (the same resamples for every run, so the intervals are comparable)."""
+        (the same resamples for every run, so the intervals are comparable). The MAE's interval is
+        ``bootstrap_mean_ci`` of the absolute errors on those resamples: what the Cohort page
+        reports for the same run and split."""
         observed = self.stays["los_days"].to_numpy()
         idx = bootstrap_indices(len(observed), B, seed)
+        others = tuple(m for m in COMPARE_METRICS if m != "mae_days")
         rows = []
         for r in self.runs:
             p = r.pred.reindex(self.stays.index)
+            predicted = p["los_days"].to_numpy()
             interval = p[["interval_low_days", "interval_high_days"]].to_numpy()
-            reps = metric_replicates(observed, p["los_days"].to_numpy(), interval, idx, COMPARE_METRICS)
-            point = los_metrics(observed, p["los_days"].to_numpy(), interval).to_dict()
+            reps = metric_replicates(observed, predicted, interval, idx, others)
+            point = los_metrics(observed, predicted, interval).to_dict()
+            cis = {m: percentile_ci(reps[m]) for m in others}
+            mae = bootstrap_mean_ci(np.abs(predicted - observed), idx=idx)
+            cis["mae_days"] = (mae["lo"], mae["hi"])
             for m in COMPARE_METRICS:
-                lo, hi = percentile_ci(reps[m])
+                lo, hi = cis[m]
                 rows.append({"run": r.run.run_id, "metric": m, "estimate": point[m], "lo": lo, "hi": hi})
         return pd.DataFrame(rows)
+
+    def train_median_metrics(self) -> LosMetrics:
+        """The metrics of predicting the cohort's training median for every stay of the split: the
+        reference each run's metrics are drawn against."""
+        return train_median_metrics(self.stays["los_days"].to_numpy(), train_median_days(self.bundle))
 
     def disagreements(self, a: str, b: str, n: int = 10) -> pd.DataFrame:
         """The ``n`` stays where runs ``a`` and ``b`` differ most, with both predictions and the observed LOS."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from lemof.data.bundle import CohortBundle
-from lemof.evaluation.metrics import SplitReport, los_metrics
+from lemof.evaluation.metrics import los_metrics
+from lemof.runs.metrics_file import LosMetrics, SplitReport
 from lemof.errors import CohortError
 from lemof.evaluation.external import relation
 from lemof.evaluation.predictions import run_predictions
@@ -13,8 +14,19 @@ from lemof.models.spec import Head
 from lemof.runs.run import check_run_fits_cohort
 
 
+def train_median_days(bundle: CohortBundle) -> float:
+    """Median observed LOS (days) of the cohort's training stays: the reference prediction a model must beat."""
+    return float(np.median(bundle.stays["los_days"].to_numpy()[bundle.rows("train")]))
+
+
+def train_median_metrics(observed_days: np.ndarray, median_days: float) -> LosMetrics:
+    """The metrics of predicting ``median_days`` (the training median) for every stay."""
+    y = np.asarray(observed_days, dtype=float)
+    return los_metrics(y, np.full(len(y), median_days))
+
+
 def evaluation_report(
-    bundle: CohortBundle, pred: dict[str, np.ndarray], rows: np.ndarray, train_median_days: float, heads: list[Head]
+    bundle: CohortBundle, pred: dict[str, np.ndarray], rows: np.ndarray, median_days: float, heads: list[Head]
 ) -> SplitReport:
     """Metrics of the model on ``rows`` next to the training-median baseline, per head and per availability.
 
@@ -25,7 +37,7 @@ def evaluation_report(
     avail = pred["sig_available"]
     report = SplitReport(
         model=los_metrics(y, pred["los_days"], pred.get("interval_days")),
-        baseline_train_median=los_metrics(y, np.full(len(y), train_median_days)),
+        baseline_train_median=train_median_metrics(y, median_days),
     )
     for j, head in enumerate(heads):
         keep = avail if head.needs_signal else np.ones(len(y), dtype=bool)

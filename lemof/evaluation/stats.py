@@ -1,6 +1,7 @@
 """Bootstrap statistics over stays: confidence intervals of metrics and paired differences.
 
-Used by the compare page and the benchmark grid alike. Intervals are percentile intervals of
+Used by the Compare and Cohort pages and the benchmark grid alike (the pages with the same
+``PAGE_B`` resamples and ``SEED_DEFAULT``, so one run's MAE interval is the same on both). Intervals are percentile intervals of
 B resamples of the stays (with replacement), reproducible from a seed; a paired comparison
 resamples the same stays for both models. Over several training seeds the hierarchical bootstrap
 resamples seeds, then stays, so its interval covers the seed-to-seed variation too.
@@ -13,6 +14,8 @@ from lemof.evaluation.metrics import los_metrics
 
 B_DEFAULT = 2000
 SEED_DEFAULT = 20260101
+PAGE_B = 400  # resamples behind the pages' intervals (Compare, Cohort): fewer than the grid's, drawn while a page waits
+BUDGET = 4_000_000  # resampled values held in memory at once
 LEVEL = 0.95
 METRICS = ("mae_days", "rmse_days", "kappa_linear_10bucket", "auroc_los_gt7", "auprc_los_gt7", "interval_coverage")
 
@@ -20,6 +23,16 @@ METRICS = ("mae_days", "rmse_days", "kappa_linear_10bucket", "auroc_los_gt7", "a
 def bootstrap_indices(n: int, B: int = B_DEFAULT, seed: int = SEED_DEFAULT) -> np.ndarray:
     """(B, n) indices: B resamples of n items with replacement, reproducible from ``seed``."""
     return np.random.default_rng(seed).integers(0, n, size=(B, n))
+
+
+def bootstrap_index_slices(n: int, B: int = B_DEFAULT, seed: int = SEED_DEFAULT, budget: int = BUDGET):
+    """``bootstrap_indices(n, B, seed)`` in consecutive slices of rows, each at most ``budget``
+    values (at least one row): one generator drawn in order, so the concatenated slices are exactly
+    the unsliced draws, in bounded memory."""
+    rng = np.random.default_rng(seed)
+    per = max(1, budget // max(n, 1))
+    for start in range(0, B, per):
+        yield rng.integers(0, n, size=(min(per, B - start), n))
 
 
 def percentile_ci(replicates, level: float = LEVEL) -> tuple[float | None, float | None]:
@@ -34,10 +47,13 @@ def percentile_ci(replicates, level: float = LEVEL) -> tuple[float | None, float
 
 
 def bootstrap_mean_ci(values, B: int = B_DEFAULT, seed: int = SEED_DEFAULT, level: float = LEVEL, idx: np.ndarray | None = None) -> dict:
-    """Mean of ``values`` with a percentile bootstrap interval: {estimate, lo, hi}."""
+    """Mean of ``values`` with a percentile bootstrap interval: {estimate, lo, hi}.
+
+    Resamples ``idx`` when given, else ``bootstrap_indices(len(values), B, seed)`` drawn in slices
+    (``bootstrap_index_slices``: the same draws, so the same interval, at any cohort size)."""
     v = np.asarray(values, dtype=float)
-    idx = bootstrap_indices(len(v), B, seed) if idx is None else idx
-    lo, hi = percentile_ci(v[idx].mean(axis=1), level)
+    slices = [idx] if idx is not None else bootstrap_index_slices(len(v), B, seed)
+    lo, hi = percentile_ci(np.concatenate([v[rows].mean(axis=1) for rows in slices]), level)
     return {"estimate": float(v.mean()), "lo": lo, "hi": hi}
 
 

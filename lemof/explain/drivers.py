@@ -33,72 +33,15 @@ integration error, reported). So reference + shown + everything else = the predi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from lemof.data.bundle import CohortBundle
+from lemof.explain.attribution import Attribution
 from lemof.explain.input_attribution import InputAttribution
 
 MIN_EFFECT_DAYS = 0.05  # an input below this is not named as a driver
-
-
-@dataclass
-class Driver:
-    kind: str  # value | not measured | static | signal
-    name: str  # display name of the input
-    attribution: float  # log1p-days (sum of its Integrated Gradients)
-    effect_days: float  # s * attribution, see the module docstring
-    text: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"input": self.name, "kind": self.kind, "effect_days": self.effect_days, "text": self.text}
-
-
-@dataclass
-class Drivers:
-    reference_description: str
-    reference_days: float  # expm1(mean log1p prediction of the reference stays)
-    items: list[Driver]
-    rest_days: float  # everything else: los_days - reference_days - sum(items)
-    los_days: float  # the prediction, days
-    slope: float  # s: days per log1p-day
-    integration_error_days: float  # s * delta, inside rest_days
-    candidates: list[Driver] = field(default_factory=list)  # every input, largest |effect| first
-
-    def __iter__(self):
-        return iter(self.items)
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, i):
-        return self.items[i]
-
-    @property
-    def rest_shown_days(self) -> float:
-        """"Everything else" as shown to one decimal: what makes the *shown* (rounded) numbers add
-        up to the shown prediction; it differs from ``rest_days`` by rounding only (< 0.05 d per
-        shown number)."""
-        shown = round(self.reference_days, 1) + sum(round(d.effect_days, 1) for d in self.items)
-        return round(round(self.los_days, 1) - shown, 1)
-
-    def sum_text(self) -> str:
-        """"2.6 d typical + 1.2 + … − 0.3 everything else = 4.4 d": the shown numbers add up."""
-        parts = [f"{self.reference_days:.1f} d typical"] + [f"{'+' if d.effect_days >= 0 else '−'} {abs(d.effect_days):.1f}" for d in self.items]
-        rest = f"{'+' if self.rest_shown_days >= 0 else '−'} {abs(self.rest_shown_days):.1f} everything else"
-        return " ".join(parts + [rest]) + f" = {self.los_days:.1f} d"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "reference": {"description": self.reference_description, "los_days": self.reference_days},
-            "items": [d.to_dict() for d in self.items],
-            "rest_days": self.rest_days,
-            "los_days": self.los_days,
-            "days_per_log1p_day": self.slope,
-            "integration_error_days": self.integration_error_days,
-        }
 
 
 def secant_slope(f: float, f_ref: float) -> float:
@@ -118,12 +61,17 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
-def input_drivers(
-    attr: InputAttribution, bundle: CohortBundle, k: int = 5, sig_label: str = "ECG", *, los_days: float | None = None, min_effect_days: float = MIN_EFFECT_DAYS
-) -> Drivers:
-    """The (at most) ``k`` inputs with the largest |effect| of at least ``min_effect_days``, each
-    with a sentence, the reference and everything else; ``los_days`` is the prediction shown
-    (default expm1 of the attributed output)."""
+DRIVER_GROUPS = ("value", "not measured", "static", "signal")  # "timing" (when a measured variable was measured) is never named
+
+
+def drivers_attribution(
+    attr: InputAttribution, bundle: CohortBundle, sig_label: str = "ECG", *, los_days: float | None = None, network_rounding: float = 0.0
+) -> Attribution:
+    """The prediction in days as a typical stay's prediction plus one part per input of the stay
+    (``DRIVER_GROUPS``, and one ``timing`` part per measured variable), each with a sentence, and
+    the integration error as the residual. ``los_days`` is the prediction shown (default expm1 of
+    the attributed output); ``network_rounding`` the relative float32 rounding of the network
+    (the stay's prediction and captum's forward are two evaluations of it)."""
     row = bundle.row_of(attr.stay_id)
     f, f_ref = attr.output, attr.baseline_output
     s = secant_slope(f, f_ref)
@@ -135,7 +83,7 @@ def input_drivers(
     value_attr = np.asarray(attr.ehr_value if attr.ehr_value else attr.ehr)  # (F, T)
     missing_attr = np.asarray(attr.ehr_missing) if attr.ehr_missing else np.zeros_like(value_attr)
     window_h = len(attr.ehr_hours) * step_h
-    out: list[Driver] = []
+    parts: list[tuple[str, str, float, str]] = []  # (group, name, attribution in log1p-days, sentence)
     for j, name in enumerate(attr.ehr_features):
         m = meta.get(name, {"label": name, "unit": ""})
         label, unit = m.get("label", name), (m.get("unit") or "").strip()
@@ -144,23 +92,21 @@ def input_drivers(
         seen = np.flatnonzero(mask[:, col])
         if len(seen) == 0:
             a = float(value_attr[j].sum() + missing_attr[j].sum())
-            e = s * a
-            out.append(Driver("not measured", label, a, e, f"{label} not measured in the first {window_h:g} h {_effect_words(e)}."))
+            parts.append(("not measured", label, a, f"{label} not measured in the first {window_h:g} h {_effect_words(s * a)}."))
             continue
         a = float(value_attr[j].sum())
-        e = s * a
         t = int(np.argmax(np.abs(value_attr[j])))
         prior = seen[seen <= t]
         h = prior[-1] if len(prior) else seen[0]
         when = f"at hour {h * step_h:g}" if h == t or not len(prior) else f"at hour {h * step_h:g}, carried to hour {t * step_h:g}"
-        n_seen = len(seen)
-        out.append(Driver("value", label, a, e, f"{label} {_fmt(values[h, col])}{u} ({when}; measured {n_seen}×) {_effect_words(e)}."))
+        parts.append(("value", label, a, f"{label} {_fmt(values[h, col])}{u} ({when}; measured {len(seen)}×) {_effect_words(s * a)}."))
+        timing = float(missing_attr[j].sum())
+        parts.append(("timing", f"when {label} was measured", timing, ""))
     static_row = bundle.stays.iloc[row]
     for name, a in attr.static.items():
         value = static_row.get(name)
-        e = s * float(a)
         shown = f"{name.replace('_', ' ').capitalize()} {_fmt(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value}"
-        out.append(Driver("static", name.replace("_", " "), float(a), e, f"{shown} {_effect_words(e)}."))
+        parts.append(("static", name.replace("_", " "), float(a), f"{shown} {_effect_words(s * float(a))}."))
     if attr.sig is not None:
         sig = np.asarray(attr.sig)  # (C, L')
         a = float(sig.sum())
@@ -174,26 +120,76 @@ def input_drivers(
         span = f"hours {lo / 3600:.0f}–{hi / 3600:.0f}" if in_hours else f"{lo:.1f}–{hi:.1f} s"
         per_channel = np.abs(sig[:, edges[top] : edges[top + 1]]).sum(axis=1)
         leads = [attr.sig_channels[i] for i in np.argsort(-per_channel)[:2]]
-        e = s * a
-        out.append(Driver("signal", sig_label, a, e, f"The {sig_label}, mostly {span} ({'leads' if not in_hours else 'series'} {', '.join(leads)}), {_effect_words(e)}."))
-    out.sort(key=lambda d: -abs(d.effect_days))
-    shown = [d for d in out if abs(d.effect_days) >= min_effect_days][:k]
+        parts.append(("signal", sig_label, a, f"The {sig_label}, mostly {span} ({'leads' if not in_hours else 'series'} {', '.join(leads)}), {_effect_words(s * a)}."))
     total = float(los_days) if los_days is not None else math.expm1(f)
     reference_days = math.expm1(f_ref)
-    rest = total - reference_days - sum(d.effect_days for d in shown)
-    return Drivers(
-        reference_description=attr.reference, reference_days=reference_days, items=shown, rest_days=rest, los_days=total,
-        slope=s, integration_error_days=s * attr.delta, candidates=out,
+    effects = [s * a for _, _, a, _ in parts]
+    magnitudes = [abs(f), abs(f_ref), *[abs(a) for _, _, a, _ in parts]]
+    return Attribution(
+        method="drivers", title="Input drivers", explains="the predicted LOS", unit="days",
+        base=reference_days, base_label=attr.reference, output=total,
+        names=[p[1] for p in parts], values=effects, groups=[p[0] for p in parts], texts=[p[3] for p in parts],
+        residual=-s * attr.delta,
+        # the stay's prediction and captum's forward pass are two float32 evaluations of the network
+        tolerance=s * network_rounding * sum(magnitudes) + 1e-9 * max(1.0, abs(total)),
+        detail={"days_per_log1p_day": s, "integration_error_days": s * attr.delta, "method": attr.method},
+        note=allocation_rule(s),
     )
 
 
-def allocation_note(drivers: Drivers) -> str:
+def shown(drivers: Attribution, k: int = 5, min_effect_days: float = MIN_EFFECT_DAYS) -> list[int]:
+    """The (at most) ``k`` inputs named as drivers: the largest |effect| of at least
+    ``min_effect_days``, never a ``timing`` part."""
+    order = sorted((i for i, g in enumerate(drivers.groups) if g in DRIVER_GROUPS), key=lambda i: -abs(drivers.values[i]))
+    return [i for i in order if abs(drivers.values[i]) >= min_effect_days][:k]
+
+
+def rest_days(drivers: Attribution, k: int = 5) -> float:
+    """Everything else: the prediction − the reference − the named effects (the inputs not named,
+    when the named variables were measured, and the integration error)."""
+    return drivers.output - drivers.base - sum(drivers.values[i] for i in shown(drivers, k))
+
+
+def rest_shown_days(drivers: Attribution, k: int = 5) -> float:
+    """"Everything else" as shown to one decimal: what makes the *shown* (rounded) numbers add up
+    to the shown prediction; it differs from ``rest_days`` by rounding only (< 0.05 d per shown
+    number)."""
+    total = round(drivers.base, 1) + sum(round(drivers.values[i], 1) for i in shown(drivers, k))
+    return round(round(drivers.output, 1) - total, 1)
+
+
+def sum_text(drivers: Attribution, k: int = 5) -> str:
+    """"2.6 d typical + 1.2 + … − 0.3 everything else = 4.4 d": the shown numbers add up."""
+    parts = [f"{drivers.base:.1f} d typical"] + [f"{'+' if drivers.values[i] >= 0 else '−'} {abs(drivers.values[i]):.1f}" for i in shown(drivers, k)]
+    rest = rest_shown_days(drivers, k)
+    return " ".join(parts + [f"{'+' if rest >= 0 else '−'} {abs(rest):.1f} everything else"]) + f" = {drivers.output:.1f} d"
+
+
+def drivers_dict(drivers: Attribution, k: int = 5) -> dict[str, Any]:
+    """The named drivers as JSON: the reference, each named input, everything else."""
+    return {
+        "reference": {"description": drivers.base_label, "los_days": drivers.base},
+        "items": [{"input": drivers.names[i], "kind": drivers.groups[i], "effect_days": drivers.values[i], "text": drivers.texts[i]} for i in shown(drivers, k)],
+        "rest_days": rest_days(drivers, k),
+        "los_days": drivers.output,
+        "days_per_log1p_day": drivers.detail["days_per_log1p_day"],
+        "integration_error_days": drivers.detail["integration_error_days"],
+    }
+
+
+def allocation_rule(slope: float) -> str:
+    return (
+        "From Integrated Gradients from each reference stay to this one, averaged; on the log1p(days) scale they add up to the prediction "
+        f"minus the reference. Each is turned into days with one factor, {slope:.2f} d per log1p-day (the slope of expm1 between the "
+        "reference and the prediction), so the effects add up. A measured variable counts through its values; one never measured "
+        "counts as \"not measured\"."
+    )
+
+
+def allocation_note(drivers: Attribution, k: int = 5) -> str:
     """How the days were allocated, in one paragraph (the page's caption, the report's note)."""
     return (
-        f"Reference: {drivers.reference_description}, {drivers.reference_days:.1f} d. From Integrated Gradients from each reference stay to "
-        f"this one, averaged; on the log1p(days) scale they add up to the prediction minus the reference. Each is turned into days with one "
-        f"factor, {drivers.slope:.2f} d per log1p-day (the slope of expm1 between the reference and the prediction), so the effects add up. "
-        f"A measured variable counts through its values; one never measured counts as \"not measured\". Everything else "
-        f"({drivers.rest_days:+.2f} d) holds the inputs not named, when the named variables were measured, and the integration error "
-        f"({-drivers.integration_error_days:+.3f} d). Inputs under {MIN_EFFECT_DAYS} d are not named."
+        f"Reference: {drivers.base_label}, {drivers.base:.1f} d. {drivers.note} Everything else ({rest_days(drivers, k):+.2f} d) holds the "
+        f"inputs not named, when the named variables were measured, and the integration error ({drivers.residual:+.3f} d). "
+        f"Inputs under {MIN_EFFECT_DAYS} d are not named."
     )

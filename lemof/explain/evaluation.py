@@ -1,7 +1,7 @@
 """Evaluating explanations: deletion curves (faithfulness) and agreement with a known truth.
 
 Used by ``benchmarks/bench_faithfulness.py`` and ``benchmarks/bench_explanation_truth.py`` and
-tested by ``tests/test_faithfulness.py``. Nothing here changes how a model is explained: level Shapley
+tested by ``tests/unit/test_faithfulness.py``. Nothing here changes how a model is explained: level Shapley
 values come from ``lemof.explain.level_shap`` and Integrated Gradients from
 ``lemof.explain.input_attribution``; this module only removes what they point at and compares
 what they say with the synthetic cohort's latent causes.
@@ -27,7 +27,7 @@ import torch
 
 from lemof.data.synthetic import ECG_CAUSES  # the truth's ECG-borne causes, defined once by the generator
 from lemof.evaluation.metrics import auroc
-from lemof.evaluation.stats import B_DEFAULT, SEED_DEFAULT, bootstrap_indices, bootstrap_mean_ci, percentile_ci
+from lemof.evaluation.stats import B_DEFAULT, SEED_DEFAULT, bootstrap_indices, percentile_ci
 from lemof.explain.level_shap import level_shapley
 from lemof.models.inference import predict_rows
 
@@ -363,10 +363,3 @@ def spearman_ci(x, y, B: int = B_DEFAULT, seed: int = SEED_DEFAULT) -> dict:
     idx = bootstrap_indices(len(x), B, seed)
     lo, hi = percentile_ci(spearman(x[idx], y[idx]))
     return {"rho": _r(float(spearman(x, y))), "lo": _r(lo), "hi": _r(hi), "n": len(x)}
-
-
-def mean_ci(values, B: int = B_DEFAULT, seed: int = SEED_DEFAULT, nd: int = 5) -> dict:
-    """``lemof.evaluation.stats.bootstrap_mean_ci`` rounded, with n."""
-    v = np.asarray(values, dtype=float)
-    ci = bootstrap_mean_ci(v, B, seed)
-    return {"estimate": _r(ci["estimate"], nd), "lo": _r(ci["lo"], nd), "hi": _r(ci["hi"], nd), "n": len(v)}

@@ -33,15 +33,13 @@ import pandas as pd
 
 from lemof.data.bundle import CohortBundle, feature_title
 from lemof.errors import ConfigError
+from lemof.explain.views import KeyValue, Neighbour
+from lemof.models.representation import unit_rows
 
 METRICS = ("cosine", "centred", "whitened", "mahalanobis")
 DEFAULT_METRIC = "cosine"  # lowest validation MAE of the neighbours' median LOS on both cohorts (benchmarks/results/similar_stays.json)
 FLOAT16_REL = 2.0**-11  # relative rounding of a float16 (half an ulp)
 REFERENCE_STAYS = 1500  # stays whose pairwise similarities form the percentile scale (~1.1 M pairs)
-
-
-def _unit(z: np.ndarray) -> np.ndarray:
-    return z / np.maximum(np.linalg.norm(z, axis=-1, keepdims=True), 1e-12)
 
 
 @dataclass
@@ -91,7 +89,7 @@ class SimilarityIndex:
             x = x - self.mean
         if self.projection is not None:
             x = x @ self.projection
-        return (x if self.metric == "mahalanobis" else _unit(x)).astype(np.float32)
+        return (x if self.metric == "mahalanobis" else unit_rows(x, np.float64)).astype(np.float32)
 
     def _score(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Similarities between rows of ``a`` (n, r) and ``b`` (m, r) in the comparison space."""
@@ -102,7 +100,7 @@ class SimilarityIndex:
 
     def similarities(self, query: np.ndarray) -> np.ndarray:
         """(N,) similarity of every indexed stay to ``query`` (D,), a raw stored vector."""
-        q = self.transform(_unit(np.asarray(query, dtype=np.float64))[None, :])
+        q = self.transform(unit_rows(query, np.float64)[None, :])
         return self._score(self.space, q)[:, 0]
 
     def percentile(self, sims: np.ndarray) -> np.ndarray:
@@ -127,7 +125,7 @@ def _unit_of(row: pd.Series) -> str | None:
     return None
 
 
-def neighbour_table(bundle: CohortBundle, index: SimilarityIndex, query: np.ndarray, stay_id: int, k: int = 10, sig_label: str = "ECG") -> pd.DataFrame:
+def neighbours(bundle: CohortBundle, index: SimilarityIndex, query: np.ndarray, stay_id: int, k: int = 10) -> list[Neighbour]:
     """The ``k`` stays of ``index`` nearest to ``query`` (``stay_id`` itself excluded): similarity,
     its percentile among random training pairs, observed LOS, and what a reader compares (care
     unit, age, sex, whether the biosignal was recorded)."""
@@ -135,32 +133,33 @@ def neighbour_table(bundle: CohortBundle, index: SimilarityIndex, query: np.ndar
     stays = bundle.stays.set_index("stay_id")
     ids = index.stay_ids[top]
     rows = stays.loc[ids]
-    return pd.DataFrame(
-        {
-            "stay": ids.astype(int),
-            "similarity": np.round(sims, 4),
-            "percentile": np.floor(index.percentile(sims) * 10) / 10,  # floored: 100.0 only when closer than every pair
-            "observed LOS (days)": rows["los_days"].round(1).to_numpy(),
-            "care unit": [_unit_of(r) for _, r in rows.iterrows()],
-            "age": rows["age"].round(0).to_numpy() if "age" in rows else np.nan,
-            "sex": rows["sex"].to_numpy() if "sex" in rows else None,
-            sig_label: np.where(rows["has_signal"].to_numpy(dtype=bool), "yes", "no"),
-        }
-    )
+    pct = np.floor(index.percentile(sims) * 10) / 10  # floored: 100.0 only when closer than every pair
+    out = []
+    for (sid, r), sim, p in zip(rows.iterrows(), sims, pct):
+        age = r.get("age")
+        sex = r.get("sex")
+        out.append(Neighbour(
+            stay_id=int(sid), similarity=round(float(sim), 4), percentile=float(p), observed_los_days=round(float(r["los_days"]), 1),
+            care_unit=_unit_of(r), age=None if age is None or pd.isna(age) else float(round(age)),
+            sex=None if sex is None or pd.isna(sex) else str(sex), has_signal=bool(r["has_signal"]),
+        ))
+    return out
 
 
-def shared_summary(bundle: CohortBundle, stay_id: int, table: pd.DataFrame, sig_label: str) -> str:
+def shared_summary(bundle: CohortBundle, stay_id: int, found: list[Neighbour], sig_label: str) -> str:
     """One line: the stay's care unit, age and biosignal against its neighbours'."""
     row = bundle.stays.iloc[bundle.row_of(stay_id)]
-    n = len(table)
+    n = len(found)
     parts = []
     unit = _unit_of(row)
     if unit is not None:
-        parts.append(f"{int((table['care unit'] == unit).sum())} of {n} were also in {unit}")
+        parts.append(f"{sum(nb.care_unit == unit for nb in found)} of {n} were also in {unit}")
     if "age" in row and pd.notna(row["age"]):
-        parts.append(f"median age {np.nanmedian(table['age'].astype(float)):.0f} (this stay {row['age']:.0f})")
+        ages = [nb.age for nb in found if nb.age is not None]
+        if ages:
+            parts.append(f"median age {np.median(ages):.0f} (this stay {row['age']:.0f})")
     has = bool(row["has_signal"])
-    same = int((table[sig_label] == ("yes" if has else "no")).sum())
+    same = sum(nb.has_signal == has for nb in found)
     article = "an" if sig_label[:1].upper() in "AEFHILMNORSX" else "a"  # an ECG, a bedside series
     parts.append(f"{same} of {n} {'also had' if has else 'also lacked'} {article} {sig_label} recording")
     return "; ".join(parts)
@@ -182,27 +181,24 @@ def training_reference(bundle: CohortBundle) -> tuple[np.ndarray, np.ndarray]:
     return med, np.maximum((q3 - q1) / 1.349, 1e-9)
 
 
-def key_values(bundle: CohortBundle, stay_id: int, neighbour_ids: np.ndarray, reference: tuple[np.ndarray, np.ndarray], n: int = 3) -> pd.DataFrame:
+def key_values(bundle: CohortBundle, stay_id: int, neighbour_ids: list[int], reference: tuple[np.ndarray, np.ndarray], n: int = 3) -> list[KeyValue]:
     """The stay's ``n`` most abnormal EHR series (window mean farthest from the training median,
     in robust SDs) against the neighbours' median and the training median."""
     med, spread = reference
     own = window_means(bundle, np.array([bundle.row_of(stay_id)]))[0]
     z = np.abs(own - med) / spread
     order = [int(i) for i in np.argsort(-np.nan_to_num(z, nan=-1.0)) if np.isfinite(z[i])][:n]
-    neighbours = window_means(bundle, np.array([bundle.row_of(s) for s in neighbour_ids]))
+    neighbours_ = window_means(bundle, np.array([bundle.row_of(s) for s in neighbour_ids]))
     meta = {f["name"]: f for f in bundle.features["ehr"]["features"]}
     names = [feature_title(meta.get(n, {"name": n})) for n in bundle.ehr_feature_names]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a series none of the neighbours had: NaN
-        nb = np.nanmedian(neighbours[:, order], axis=0) if order else np.array([])
-    return pd.DataFrame(
-        {
-            "value (window mean)": [names[i] for i in order],
-            "this stay": [round(float(own[i]), 2) for i in order],
-            "neighbours' median": [round(float(v), 2) if np.isfinite(v) else None for v in nb],
-            "training median": [round(float(med[i]), 2) for i in order],
-        }
-    )
+        nb = np.nanmedian(neighbours_[:, order], axis=0) if order else np.array([])
+    return [
+        KeyValue(feature=names[i], this_stay=round(float(own[i]), 2), neighbours_median=round(float(v), 2) if np.isfinite(v) else None,
+                 training_median=round(float(med[i]), 2))
+        for i, v in zip(order, nb)
+    ]
 
 
 PERCENTILE_NOTE = (
@@ -210,12 +206,3 @@ PERCENTILE_NOTE = (
     "99.5 % of such pairs (100 would be closer than every pair). Similarity is the cosine of the stays' fused representations "
     "(what LeMoF's cross-modal head reads); raw cosines of these vectors are all close to 1, so read the percentile. Exact search over the training stays."
 )
-
-
-def neighbours_sentence(table: pd.DataFrame, predicted_days: float, observed_days: float) -> str:
-    """One sentence: how long the neighbours stayed, next to this stay's prediction and outcome."""
-    q1, med, q3 = table["observed LOS (days)"].quantile([0.25, 0.5, 0.75])
-    return (
-        f"The {len(table)} most similar training stays stayed a median {med:.1f} days (IQR {q1:.1f}–{q3:.1f}); this stay is predicted "
-        f"{predicted_days:.1f} days and stayed {observed_days:.1f}."
-    )

@@ -12,13 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from lemof.data.bundle import CohortBundle
+from lemof.models.representation import unit_rows
 from lemof.progress import Progress
-
-
-def unit_rows(z: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (float32): cosine similarity is then a dot product."""
-    z = np.asarray(z, dtype=np.float32)
-    return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
 
 
 def attention_to_signal(attn_ehr_to_sig: np.ndarray, sig_available: np.ndarray) -> np.ndarray:

@@ -3,7 +3,7 @@
 Edits: hide the biosignal; set one EHR variable (or a sparse bedside series) to a value at an
 hour; shift one whole series by a constant. Every edited value must lie within the
 physiological limits the cohort's loader uses (``display_range`` of the feature; the bedside
-channels' limits of the PhysioNet loader); anything else is a ``ConfigError`` naming the value
+channels' limits its family registers, ``lemof.data.sources``); anything else is a ``ConfigError`` naming the value
 and the limits. The edited stay is a one-stay in-memory bundle, so the model, preprocessing and
 exact level Shapley values (or, for the tabular peer, its summaries, trees and TreeSHAP values)
 run exactly as for a real stay (nothing stored is reused).
@@ -11,15 +11,16 @@ run exactly as for a real stay (nothing stored is reused).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from lemof.data.bundle import CohortBundle
+from lemof.data.sources import source_info
 from lemof.errors import ConfigError
-from lemof.explain.explanation import StayExplanation, TabularExplanation
+from lemof.explain.attribution import Attribution
+from lemof.explain.prediction import StayPrediction
 from lemof.explain.results import CohortResults
-from lemof.data.physionet2012 import SIGNAL_CHANNELS
 from lemof.runs.run import Run
 
 KINDS = ("hide_signal", "value", "shift")
@@ -47,10 +48,7 @@ def limits(bundle: CohortBundle, name: str) -> tuple[float, float] | None:
     for f in bundle.features["ehr"]["features"]:
         if f["name"] == name and f.get("display_range"):
             return float(f["display_range"][0]), float(f["display_range"][1])
-    if bundle.source == "physionet2012":
-        if name in SIGNAL_CHANNELS:
-            return float(SIGNAL_CHANNELS[name][2]), float(SIGNAL_CHANNELS[name][3])
-    return None
+    return source_info(bundle.source).channel_limits.get(name)
 
 
 def _check(bundle: CohortBundle, name: str, values: np.ndarray) -> None:
@@ -114,17 +112,22 @@ def edited_stay(bundle: CohortBundle, stay_id: int | str, edits: list[Edit]) -> 
         else:
             raise ConfigError(f"unknown feature {e.feature!r} for cohort {bundle.name!r}")
     provenance = dict(bundle.provenance, fingerprint=f"what-if:{bundle.fingerprint}")
-    out = CohortBundle(bundle.path, stays, bundle.features, provenance, ehr_values, ehr_mask, signal,
-                       signal_mask)
     features = dict(bundle.features, signal=dict(bundle.features["signal"], scale=1.0))
-    out = replace(out, features=features)
-    out._row_of = {int(stays["stay_id"].iloc[0]): 0}
-    return out
+    return CohortBundle(bundle.path, stays, features, provenance, ehr_values, ehr_mask, signal, signal_mask)
 
 
-def what_if(run: Run, bundle: CohortBundle, stay_id: int | str, edits: list[Edit]) -> StayExplanation | TabularExplanation:
-    """The explanation of ``stay_id`` with ``edits`` applied (computed, never the stored one):
-    level SHAP and head contributions for LeMoF, TreeSHAP over the summaries for the tabular peer
-    (whose trees summarise the edited stay like any other)."""
+@dataclass(frozen=True)
+class WhatIf:
+    """The edited stay's prediction and its explanations (those computed without a per-stay
+    network pass on request: level SHAP and head contributions for LeMoF, TreeSHAP for the
+    tabular peer; none for a fusion baseline)."""
+
+    prediction: StayPrediction
+    attributions: dict[str, Attribution]
+
+
+def what_if(run: Run, bundle: CohortBundle, stay_id: int | str, edits: list[Edit]) -> WhatIf:
+    """``stay_id`` with ``edits`` applied, predicted and explained (computed, never the stored
+    one; the tabular peer's trees summarise the edited stay like any other)."""
     results = CohortResults(run, edited_stay(bundle, stay_id, edits)).stay(stay_id)
-    return results.tree_shap if run.kind == "tabular" else results.explanation
+    return WhatIf(results.prediction, {e.name: results.attribute(e.name) for e in results.explainers if not e.on_request})

@@ -7,7 +7,7 @@ without a biosignal never reads its zero-filled input as evidence: each method s
 learned "absent" representation (or, for MedFuse, a shorter sequence).
 
 Each baseline is a ``BaselineNet`` subclass registered under its fusion name
-(``@register_fusion``); build one with ``lemof.models.fusions.create_model(spec)``.
+(``@register_fusion``); build one with ``lemof.models.networks.create_model(spec)``.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import torch
 from torch import nn
 
 from lemof.models.attention import CrossModalFusion
-from lemof.models.fusions import register_fusion
 from lemof.models.meta import PATTERNS, MetaLearner
 from lemof.models.modality import ModalityModel, mlp_head, pool_tokens
-from lemof.models.registry import create_encoder
+from lemof.models.networks import register_fusion
+from lemof.models.registry import create_encoders
 from lemof.models.spec import ModelSpec
 
 
@@ -55,8 +55,7 @@ class BaselineNet(nn.Module):
     def __init__(self, spec: ModelSpec):
         super().__init__()
         self.spec = spec
-        ehr_enc = create_encoder("ehr", spec.ehr_encoder, spec.ehr_in_channels, spec.ehr_seq_len, spec.ehr_params)
-        sig_enc = create_encoder("sig", spec.sig_encoder, spec.sig_in_channels, spec.sig_seq_len, spec.sig_params)
+        ehr_enc, sig_enc = create_encoders(spec)
         self.build(ehr_enc, sig_enc, spec.d_model, spec.dropout)
 
     def build(self, ehr_enc: nn.Module, sig_enc: nn.Module, d: int, p: float) -> None:
@@ -72,7 +71,8 @@ class LateFusion(BaselineNet):
     def build(self, ehr_enc: nn.Module, sig_enc: nn.Module, d: int, p: float) -> None:
         self.ehr = ModalityModel(ehr_enc, d, p)
         self.sig = ModalityModel(sig_enc, d, p)
-        self.meta = MetaLearner(["ehr.global", "sig.global"], ["sig.global"])
+        heads = self.spec.heads  # the modality-level heads, in the order forward stacks them
+        self.meta = MetaLearner([h.name for h in heads], [h.name for h in heads if h.needs_signal])
 
     def forward(self, ehr_x: torch.Tensor, sig_x: torch.Tensor, sig_available: torch.Tensor) -> dict[str, torch.Tensor]:
         e, s = self.ehr(ehr_x), self.sig(sig_x)

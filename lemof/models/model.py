@@ -10,10 +10,11 @@ import torch
 from torch import nn
 
 from lemof.models.attention import CrossModalFusion, aggregate_levels
-from lemof.models.fusions import LEMOF_VARIANTS, register_fusion
+from lemof.models.fusions import LEMOF_VARIANTS
 from lemof.models.meta import MetaLearner
 from lemof.models.modality import ModalityModel
-from lemof.models.registry import create_encoder
+from lemof.models.networks import register_fusion
+from lemof.models.registry import create_encoders
 from lemof.models.spec import Head, ModelSpec, level_names
 from lemof.models.stacker import LevelStacker
 
@@ -43,8 +44,7 @@ class LeMoF(nn.Module):
     def __init__(self, spec: ModelSpec):
         super().__init__()
         self.spec = spec
-        ehr_enc = create_encoder("ehr", spec.ehr_encoder, spec.ehr_in_channels, spec.ehr_seq_len, spec.ehr_params)
-        sig_enc = create_encoder("sig", spec.sig_encoder, spec.sig_in_channels, spec.sig_seq_len, spec.sig_params)
+        ehr_enc, sig_enc = create_encoders(spec)
         self.ehr = ModalityModel(ehr_enc, spec.d_model, spec.dropout)
         self.sig = ModalityModel(sig_enc, spec.d_model, spec.dropout)
         self.stacker = LevelStacker(self.ehr.n_levels + self.sig.n_levels, spec.stacker_hidden)

@@ -12,8 +12,8 @@ from dataclasses import fields
 from typing import Any, Callable
 
 from lemof.errors import ConfigError
+from lemof.models.spec import MODALITIES, ModelSpec
 
-MODALITIES = ("ehr", "sig")
 _BUILTIN: dict[str, dict[str, str]] = {
     "ehr": {"gru": "gru", "transformer": "transformer", "tcn": "tcn"},
     "sig": {"resnet1d": "resnet1d", "transformer": "transformer", "tcn": "tcn"},
@@ -67,6 +67,14 @@ def create_encoder(modality: str, name: str, in_channels: int, seq_len: int, par
     if unknown:
         raise ConfigError(f"{modality} encoder {name!r} has no parameter(s) {unknown}; known: {sorted(known)}")
     return cls(in_channels, seq_len, cls.Config(**params))
+
+
+def create_encoders(spec: ModelSpec) -> tuple:
+    """The EHR and biosignal encoders of a network's spec (built in that order, so that their
+    initial weights follow from the seed as they always have)."""
+    ehr = create_encoder("ehr", spec.ehr_encoder, spec.ehr_in_channels, spec.ehr_seq_len, spec.ehr_params)
+    sig = create_encoder("sig", spec.sig_encoder, spec.sig_in_channels, spec.sig_seq_len, spec.sig_params)
+    return ehr, sig
 
 
 def parse_encoder_pair(spec: str) -> tuple[str, str]:

@@ -7,6 +7,7 @@ from lemof.plots.style import alt_text, head_label, level_label
 from lemof.plots.concepts import level_concepts_compare_figure, level_concepts_figure
 from lemof.plots.compare import calibration_figure, level_profile_figure, metrics_ci_figure, scatter_figure, stay_predictions_figure
 from lemof.plots.explanation import attention_figure, contributions_figure, head_table_rows, level_shap_figure, span_of, waterfall_range
+from lemof.plots.scales import shared_range, shared_span
 from lemof.plots.tabular import tree_shap_figure, tree_shap_range, tree_shap_rows
 
 __all__ = [
@@ -16,6 +17,8 @@ __all__ = [
     "level_profile_figure",
     "metrics_ci_figure",
     "scatter_figure",
+    "shared_range",
+    "shared_span",
     "span_of",
     "stay_predictions_figure",
     "waterfall_range",

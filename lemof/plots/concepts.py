@@ -1,5 +1,5 @@
 """What each level encodes: level x concept heatmaps of a run's concept probes
-(``level_concepts.json``, ``lemof.explain.concepts``)."""
+(``level_concepts.json``, ``lemof.runs.concepts_file``)."""
 
 from __future__ import annotations
 

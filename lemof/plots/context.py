@@ -10,6 +10,7 @@ from plotly.subplots import make_subplots
 
 from lemof.data.bundle import feature_title
 from lemof.data.patient import StayContext
+from lemof.explain.views import SignalAttention
 from lemof.plots.style import MODALITY_COLOURS, OKABE_ITO, base_layout, with_alt
 from lemof.plots.text import literal
 
@@ -100,11 +101,11 @@ def envelope(t: np.ndarray, y: np.ndarray, buckets: int = 1200) -> tuple[np.ndar
     return t[idx], y[idx]
 
 
-def signal_figure(ctx: StayContext, channels: list[str] | None = None, attention: tuple[list[float], list[float]] | None = None) -> go.Figure | None:
+def signal_figure(ctx: StayContext, channels: list[str] | None = None, attention: SignalAttention | None = None) -> go.Figure | None:
     """The biosignal strip, one row per channel; None when the stay has no biosignal.
 
     A recording longer than an hour (bedside series) is drawn against hours with its observed
-    points marked; an ECG against seconds. ``attention`` = (seconds, weight): attention the
+    points marked; an ECG against seconds. ``attention``: the attention the
     biosignal tokens receive from the EHR, shaded under the strip.
     """
     if ctx.signal is None:
@@ -135,7 +136,7 @@ def signal_figure(ctx: StayContext, channels: list[str] | None = None, attention
         )
         fig.update_yaxes(title_text=f"{literal(ch)} ({literal(ctx.signal_units[k])})", row=i + 1, col=1, title_font_size=11)
     if attention is not None:
-        seconds, weight = attention
+        seconds, weight = attention.seconds, attention.weights
         fig.add_scatter(
             x=[s * scale for s in seconds],
             y=weight,
@@ -155,6 +156,6 @@ def signal_figure(ctx: StayContext, channels: list[str] | None = None, attention
     base_layout(fig, title=f"{literal(ctx.signal_label)}{when}", height=110 * len(channels) + 80 * extra + 90)
     text = f"{literal(ctx.signal_label)}{when}: channels {literal(', '.join(channels))}"
     if attention is not None:
-        peak = int(np.argmax(attention[1]))
-        text += f"; the EHR attends most to {attention[0][peak] * scale:.2f} {unit}"
+        peak = int(np.argmax(attention.weights))
+        text += f"; the EHR attends most to {attention.seconds[peak] * scale:.2f} {unit}"
     return with_alt(fig, text + ".")

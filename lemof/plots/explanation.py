@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from lemof.explain.explanation import StayExplanation
+from lemof.explain.attribution import Attribution
+from lemof.explain.views import Attention, LevelConcepts
 from lemof.models.spec import HEAD_KINDS
 from lemof.plots.style import (
     ABSENT,
@@ -24,24 +25,27 @@ from lemof.plots.style import (
 from lemof.plots.text import literal
 
 
-def level_shap_figure(expl: StayExplanation, sig_label: str = "ECG", span: float | None = None) -> go.Figure:
+def level_shap_figure(expl: Attribution, sig_label: str = "ECG", span: float | None = None, concepts: LevelConcepts | None = None) -> go.Figure:
     """Signed Shapley value of every level for this stay, with the cohort's mean |phi|.
 
     Bars are coloured by modality; their direction is the sign (right lengthens the predicted
     stay). Levels chosen by stage 2 are starred; levels of an absent modality are grey
     "absent" bars, never zero. A level is named after the concepts it encodes
-    (``expl.level_labels``, from the run's concept probes) when it has any.
+    (``concepts``, from the run's concept probes) when it has any. ``expl`` is the ``level_shap``
+    attribution.
     """
     sig_label = literal(sig_label)
-    selected = set(expl.selected_levels["ehr"]) | set(expl.selected_levels["sig"])
+    selected = {k for k, chosen in zip(expl.names, expl.detail["selected"]) if chosen}
+    importance = dict(zip(expl.names, expl.detail["global_importance"]))
     fig = go.Figure()
     all_labels, glob = [], []
     for m in ("ehr", "sig"):
-        labels = [("★ " if k in selected else "") + level_label(k, sig_label) + (f" · {literal(expl.level_labels[k])}" if expl.level_labels.get(k) else "")
-                  for k in expl.level_names[m]]
-        phis = expl.level_shap[m]
+        keys = [k for k, g in zip(expl.names, expl.groups) if g == m]
+        labels = [("★ " if k in selected else "") + level_label(k, sig_label) + (f" · {literal(concepts.label(k))}" if concepts and concepts.label(k) else "")
+                  for k in keys]
+        phis = [expl.value_of(k) for k in keys]
         all_labels += labels
-        glob += expl.level_importance[m]
+        glob += [importance[k] for k in keys]
         present = [(l, p) for l, p in zip(labels, phis) if p is not None]
         if present:
             fig.add_bar(
@@ -82,61 +86,57 @@ def level_shap_figure(expl: StayExplanation, sig_label: str = "ECG", span: float
     )
     base_layout(fig, title="Per-level SHAP importance (★ = selected by stage 2)", height=360)
     fig.update_layout(barmode="overlay")
-    ranked = sorted(
-        ((abs(p), level_label(k, sig_label), p) for m in ("ehr", "sig") for k, p in zip(expl.level_names[m], expl.level_shap[m]) if p is not None),
-        reverse=True,
-    )
+    ranked = sorted(((abs(p), level_label(k, sig_label), p) for k, p in zip(expl.names, expl.values) if p is not None), reverse=True)
     top = ", ".join(f"{name} {p:+.3f}" for _, name, p in ranked[:3])
-    where = "stored at training" if expl.source == "stored" else "computed now"
-    total = sum(p for _, _, p in ranked)
+    where = "stored at training" if expl.detail["origin"] == "stored" else "computed now"
     return with_alt(
         fig,
         f"Exact Shapley values of the encoder levels ({where}; log1p-days), largest first: {top}. "
-        f"Base {expl.shap_base:.3f} + Σφ {total:+.3f} = level-stacker output {expl.stacker_output:.3f}.",
+        f"Base {expl.base:.3f} + Σφ {expl.total:+.3f} = level-stacker output {expl.output:.3f}.",
     )
 
 
-def span_of(expl: StayExplanation) -> float:
+def span_of(expl: Attribution) -> float:
     """Largest |φ| or global importance of a stay's levels: the half-width its SHAP axis needs."""
-    values = [abs(p) for m in ("ehr", "sig") for p in expl.level_shap[m] if p is not None]
-    return max(values + [v for m in ("ehr", "sig") for v in expl.level_importance[m]] + [1e-3])
+    values = [abs(p) for p in expl.values if p is not None]
+    return max(values + list(expl.detail["global_importance"]) + [1e-3])
 
 
-def waterfall_range(expl: StayExplanation) -> tuple[float, float]:
-    """The smallest and largest running total of a stay's waterfall (log1p-days)."""
-    running, points = expl.meta_bias, [0.0, expl.meta_bias, expl.meta_output]
-    for value in expl.contributions.values():
+def waterfall_range(expl: Attribution) -> tuple[float, float]:
+    """The smallest and largest running total of a stay's head waterfall (log1p-days)."""
+    running, points = expl.base, [0.0, expl.base, expl.output]
+    for value in expl.values:
         if value is not None:
             running += value
             points.append(running)
     return min(points), max(points)
 
 
-def _head_rows(expl: StayExplanation, sig_label: str) -> list[tuple[str, str, float | None, bool]]:
+def _head_rows(expl: Attribution, sig_label: str) -> list[tuple[str, str, float | None, bool]]:
     """(label, kind, contribution or None if absent, zero-weight) per head, grouped by kind."""
     rows = []
     for kind in HEAD_KINDS:
-        for name in expl.head_names:
-            if expl.head_kinds[name] != kind:
+        for name, group, value, pred in zip(expl.names, expl.groups, expl.values, expl.detail["head_predictions"]):
+            if group != kind:
                 continue
-            value, pred = expl.contributions[name], expl.head_predictions[name]
             zero_weight = value is not None and value == 0.0 and pred not in (None, 0.0)
             rows.append((head_label(name, sig_label), kind, value, zero_weight))
     return rows
 
 
-def contributions_figure(expl: StayExplanation, sig_label: str = "ECG", value_range: tuple[float, float] | None = None) -> go.Figure:
+def contributions_figure(expl: Attribution, los_days: float, sig_label: str = "ECG", value_range: tuple[float, float] | None = None) -> go.Figure:
     """Horizontal waterfall from the meta-learner's bias through each head to the prediction.
 
     The scale is log1p(days), where the parts add up exactly; the top axis shows the same
     positions in days. Heads are coloured by kind; a head the meta-learner gave weight 0 is
     marked so, an absent head (its modality not recorded) is listed, not drawn. ``value_range``
-    (low, high) on log1p-days fixes the axis (a shared scale across runs).
+    (low, high) on log1p-days fixes the axis (a shared scale across runs). ``expl`` is the
+    ``heads`` attribution, ``los_days`` the prediction it explains, in days.
     """
     sig_label = literal(sig_label)
     rows = _head_rows(expl, sig_label)
-    labels, bases, widths, colours, texts = ["meta-learner bias"], [0.0], [expl.meta_bias], [TOTAL_COLOUR], [f"{expl.meta_bias:+.3f}"]
-    running = expl.meta_bias
+    labels, bases, widths, colours, texts = ["meta-learner bias"], [0.0], [expl.base], [TOTAL_COLOUR], [f"{expl.base:+.3f}"]
+    running = expl.base
     absent = []
     for label, kind, value, zero_weight in rows:
         if value is None:
@@ -150,9 +150,9 @@ def contributions_figure(expl: StayExplanation, sig_label: str = "ECG", value_ra
         running += value
     labels.append("prediction")
     bases.append(0.0)
-    widths.append(expl.meta_output)
+    widths.append(expl.output)
     colours.append(TOTAL_COLOUR)
-    texts.append(f"{expl.meta_output:.3f} = {expl.los_days:.2f} d")
+    texts.append(f"{expl.output:.3f} = {los_days:.2f} d")
     ends = [b + w for b, w in zip(bases, widths)]
     lo, hi = value_range if value_range is not None else (min([0.0] + bases + ends), max([0.0] + bases + ends))
     pad = 0.35 * (hi - lo) + 0.05  # room for the value labels beside the bars
@@ -171,7 +171,7 @@ def contributions_figure(expl: StayExplanation, sig_label: str = "ECG", value_ra
             showlegend=False,
         )
     )
-    totals = expl.kind_totals()
+    totals = expl.group_totals()
     for kind in HEAD_KINDS:
         if kind in totals:
             fig.add_bar(x=[None], y=[None], marker_color=HEAD_KIND_COLOURS[kind], name=f"{kind} heads (Σ {totals[kind]:+.3f})")
@@ -191,35 +191,29 @@ def contributions_figure(expl: StayExplanation, sig_label: str = "ECG", value_ra
     unused = [label for label, _, value, zero_weight in rows if zero_weight and value is not None]
     return with_alt(
         fig,
-        f"Waterfall on the log1p-days scale: bias {expl.meta_bias:+.3f}; {parts}; prediction {expl.meta_output:.3f} log1p-days = {expl.los_days:.2f} days."
+        f"Waterfall on the log1p-days scale: bias {expl.base:+.3f}; {parts}; prediction {expl.output:.3f} log1p-days = {los_days:.2f} days."
         + (f" Not used by the meta-learner (w = 0): {', '.join(unused)}." if unused else "")
         + (f" Absent heads: {', '.join(absent)}." if absent else ""),
     )
 
 
-def attention_figure(expl_or_attention, direction: str = "ehr_to_sig", head: int | None = None, sig_label: str = "ECG", zmax: float | None = None) -> go.Figure | None:
+def attention_figure(att: Attention | None, direction: str = "ehr_to_sig", head: int | None = None, sig_label: str = "ECG", zmax: float | None = None) -> go.Figure | None:
     """Cross-modal attention heatmap, averaged over heads (``head=None``) or one head (0-based).
 
-    Takes a ``StayExplanation`` or the attention dict of ``stay_attention``. ``ehr_to_sig``: rows
-    are EHR hours (queries), columns biosignal time (keys); ``sig_to_ehr``: the reverse. None
-    when the stay has no biosignal.
+    ``ehr_to_sig``: rows are EHR hours (queries), columns biosignal time (keys); ``sig_to_ehr``:
+    the reverse. None when the stay has no biosignal (``att`` is None).
     """
-    att = expl_or_attention.attention if isinstance(expl_or_attention, StayExplanation) else expl_or_attention
     if att is None:
         return None
-    if direction not in ("ehr_to_sig", "sig_to_ehr"):
-        raise ValueError(f"direction must be ehr_to_sig or sig_to_ehr, got {direction!r}")
     sig_label = literal(sig_label)
-    block = att[direction]
+    maps = att.maps(direction)
     if head is None:
-        z = np.asarray(block["mean"])
-        which = f"mean of {block['shape'][0]} heads"
+        z = maps.mean(axis=0)
+        which = f"mean of {maps.shape[0]} heads"
     else:
-        if block.get("per_head") is None:
-            raise ValueError("this explanation was made without per-head attention")
-        z = np.asarray(block["per_head"][head])
-        which = f"head {head + 1} of {block['shape'][0]}"
-    hours, seconds = att["ehr_hours"], att["sig_seconds"]
+        z = maps[head]
+        which = f"head {head + 1} of {maps.shape[0]}"
+    hours, seconds = att.ehr_hours, att.sig_seconds
     ehr_axis, sig_axis, sig_unit = "EHR time (hours since admission)", f"{sig_label} time (s)", "s"
     if seconds and max(seconds) > 3600:  # bedside series over hours
         seconds = [s / 3600 for s in seconds]
@@ -246,15 +240,14 @@ def attention_figure(expl_or_attention, direction: str = "ehr_to_sig", head: int
     )
 
 
-def head_table_rows(expl: StayExplanation, sig_label: str) -> list[dict]:
+def head_table_rows(expl: Attribution, sig_label: str) -> list[dict]:
     """Rows for a table of heads: kind, prediction in days, weight x prediction, or 'absent'."""
     rows = []
-    for name in expl.head_names:
-        value, pred = expl.contributions[name], expl.head_predictions[name]
+    for name, kind, value, pred in zip(expl.names, expl.groups, expl.values, expl.detail["head_predictions"]):
         rows.append(
             {
                 "head": head_label(name, sig_label),
-                "kind": expl.head_kinds[name],
+                "kind": kind,
                 "prediction (days)": None if pred is None else round(float(np.expm1(pred)), 2),
                 "contribution (log1p-days)": "absent" if value is None else ("0 (weight 0)" if value == 0.0 else f"{value:+.4f}"),
             }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from lemof.evaluation.metrics import RunMetrics
+from lemof.runs.metrics_file import RunMetrics
 from lemof.plots.style import HEAD_KIND_COLOURS, LOG1P_DAYS, MODALITY_COLOURS, REFERENCE, TOTAL_COLOUR, base_layout, head_label, level_label, modality_label, with_alt
 from lemof.plots.text import literal
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from lemof.explain.explanation import TabularExplanation
+from lemof.explain.attribution import Attribution
 from lemof.plots.style import MODALITY_COLOURS, REFERENCE, TOTAL_COLOUR, base_layout, days_ticks, with_alt
 from lemof.plots.text import literal
 
@@ -21,44 +21,45 @@ def _value_text(value: float | None, name: str = "") -> str:
     return f"{value:.3g}" if abs(value) < 1e4 else f"{value:.4g}"
 
 
-def _bar_label(expl: TabularExplanation, i: int) -> str:
+def _bar_label(expl: Attribution, i: int) -> str:
     """``Heart rate (bpm): mean = 92.1``; a yes/no fact in brackets: ``first careunit = SICU (yes)``."""
-    text = _value_text(expl.values[i], expl.features[i])
-    return f"{expl.labels[i]} ({text})" if text in ("yes", "no") else f"{expl.labels[i]} = {text}"
+    text = _value_text(expl.detail["inputs"][i], expl.detail["features"][i])
+    return f"{expl.names[i]} ({text})" if text in ("yes", "no") else f"{expl.names[i]} = {text}"
 
 
-def tree_shap_rows(expl: TabularExplanation, k: int = TOP_FEATURES) -> list[dict]:
+def tree_shap_rows(expl: Attribution, k: int = TOP_FEATURES) -> list[dict]:
     """The ``k`` largest contributions as table rows (feature, the stay's value, contribution)."""
     order, _ = expl.top(k)
-    return [{"feature": expl.labels[i], "this stay": _value_text(expl.values[i], expl.features[i]), "contribution (log1p-days)": round(expl.contributions[i], 4)} for i in order]
+    return [{"feature": expl.names[i], "this stay": _value_text(expl.detail["inputs"][i], expl.detail["features"][i]), "contribution (log1p-days)": round(expl.values[i], 4)} for i in order]
 
 
-def tree_shap_range(expl: TabularExplanation, k: int = TOP_FEATURES) -> tuple[float, float]:
+def tree_shap_range(expl: Attribution, k: int = TOP_FEATURES) -> tuple[float, float]:
     """(low, high) on log1p-days that the waterfall of ``expl`` spans (to share a scale)."""
     order, rest = expl.top(k)
-    running, points = expl.base_value, [0.0, expl.base_value, expl.output]
-    for phi in [expl.contributions[i] for i in order] + [rest]:
+    running, points = expl.base, [0.0, expl.base, expl.output]
+    for phi in [expl.values[i] for i in order] + [rest]:
         running += phi
         points.append(running)
     return min(points), max(points)
 
 
-def tree_shap_figure(expl: TabularExplanation, k: int = TOP_FEATURES, value_range: tuple[float, float] | None = None, sig_label: str = "ECG") -> go.Figure:
+def tree_shap_figure(expl: Attribution, los_days: float, k: int = TOP_FEATURES, value_range: tuple[float, float] | None = None, sig_label: str = "ECG") -> go.Figure:
     """Horizontal waterfall from the trees' base value through the ``k`` largest TreeSHAP
     contributions and all other features together to the prediction, on log1p(days) where they
     add up exactly (top axis: days). EHR and static facts blue, biosignal orange; the direction
-    is the sign (right lengthens the predicted stay)."""
+    is the sign (right lengthens the predicted stay). ``expl`` is the ``tree_shap`` attribution,
+    ``los_days`` the prediction in days."""
     order, rest = expl.top(k)
-    n_rest = len(expl.contributions) - len(order)
-    labels, bases, widths, colours, texts = ["base value (average stay)"], [0.0], [expl.base_value], [TOTAL_COLOUR], [f"{expl.base_value:.3f}"]
-    running = expl.base_value
+    n_rest = len(expl.values) - len(order)
+    labels, bases, widths, colours, texts = ["base value (average stay)"], [0.0], [expl.base], [TOTAL_COLOUR], [f"{expl.base:.3f}"]
+    running = expl.base
     for i in order:
         labels.append(literal(_bar_label(expl, i)))
         bases.append(running)
-        widths.append(expl.contributions[i])
-        colours.append(MODALITY_COLOURS[expl.modalities[i]])
-        texts.append(f"{expl.contributions[i]:+.3f}")
-        running += expl.contributions[i]
+        widths.append(expl.values[i])
+        colours.append(MODALITY_COLOURS[expl.groups[i]])
+        texts.append(f"{expl.values[i]:+.3f}")
+        running += expl.values[i]
     labels.append(f"{n_rest} other features")
     bases.append(running)
     widths.append(rest)
@@ -68,7 +69,7 @@ def tree_shap_figure(expl: TabularExplanation, k: int = TOP_FEATURES, value_rang
     bases.append(0.0)
     widths.append(expl.output)
     colours.append(TOTAL_COLOUR)
-    texts.append(f"{expl.output:.3f} = {expl.los_days:.2f} d")
+    texts.append(f"{expl.output:.3f} = {los_days:.2f} d")
     lo, hi = value_range if value_range is not None else tree_shap_range(expl, k)
     lo, hi = min(lo, 0.0), max(hi, 0.0)
     pad = 0.35 * (hi - lo) + 0.05
@@ -86,11 +87,11 @@ def tree_shap_figure(expl: TabularExplanation, k: int = TOP_FEATURES, value_rang
     tickvals, ticktext = days_ticks(max(x_range[0], 0.0), x_range[1])
     fig.update_layout(xaxis2=dict(overlaying="x", side="top", range=x_range, tickvals=tickvals, ticktext=ticktext, showgrid=False, tickfont=dict(size=11)))
     fig.add_scatter(x=[None], y=[None], xaxis="x2", showlegend=False)  # makes the top axis drawn
-    base_layout(fig, title=f"TreeSHAP: base value + Σ contributions = prediction<br><sup>the {len(order)} largest of {len(expl.contributions)} summary features</sup>", height=max(360, 30 * len(labels) + 200))
+    base_layout(fig, title=f"TreeSHAP: base value + Σ contributions = prediction<br><sup>the {len(order)} largest of {len(expl.values)} summary features</sup>", height=max(360, 30 * len(labels) + 200))
     fig.update_layout(margin=dict(t=115))
-    top = "; ".join(f"{literal(expl.labels[i])} {expl.contributions[i]:+.3f}" for i in order[:5])
+    top = "; ".join(f"{literal(expl.names[i])} {expl.values[i]:+.3f}" for i in order[:5])
     return with_alt(
         fig,
-        f"Waterfall on the log1p-days scale: base value {expl.base_value:.3f}; largest contributions {top}; {n_rest} other features {rest:+.3f}; "
-        f"prediction {expl.output:.3f} log1p-days = {expl.los_days:.2f} days.",
+        f"Waterfall on the log1p-days scale: base value {expl.base:.3f}; largest contributions {top}; {n_rest} other features {rest:+.3f}; "
+        f"prediction {expl.output:.3f} log1p-days = {los_days:.2f} days.",
     )

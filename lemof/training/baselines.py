@@ -19,10 +19,10 @@ from lemof.models.conformal import conformal_quantile
 from lemof.models.inference import in_batches
 from lemof.models.meta import PATTERNS
 from lemof.progress import Progress
-from lemof.training.config import TrainConfig
+from lemof.runs.train_config import TrainConfig
 from lemof.training.inputs import TrainingInputs
 from lemof.training.loop import FitReport, fit, optimiser_options, signal_dropout
-from lemof.training.stage1 import modality_outputs, train_modality
+from lemof.training.stage1 import train_modalities
 
 
 def _predict(net: BaselineNet, inputs: TrainingInputs, rows: np.ndarray, available: torch.Tensor, batch_size: int = 512) -> np.ndarray:
@@ -62,14 +62,10 @@ def calibrate(net: BaselineNet, inputs: TrainingInputs, cfg: TrainConfig) -> lis
 
 def train_late(net: BaselineNet, inputs: TrainingInputs, cfg: TrainConfig, progress: Progress | None) -> tuple[dict[str, FitReport], list[dict]]:
     """LeMoF's stage 1 for each modality, then the non-negative meta-learner over the two global heads."""
-    tr, va, avail = inputs.train, inputs.val, inputs.available_np
-    rep_ehr = train_modality(net.ehr, inputs.ehr, inputs.y, tr, va, cfg, stage="late: EHR model", seed=cfg.seed, progress=progress)
-    rep_sig = train_modality(net.sig, inputs.sig, inputs.y, tr[avail[tr]], va[avail[va]], cfg, stage="late: biosignal model", seed=cfg.seed + 1, progress=progress)
-    _, ehr_global = modality_outputs(net.ehr, inputs.ehr)
-    _, sig_global = modality_outputs(net.sig, inputs.sig)
-    heads = np.stack([ehr_global, sig_global], axis=1)  # (N, 2); the ehr pattern ignores sig.global
-    reports = net.meta.fit_patterns(heads, heads, inputs.y_np, avail, va, alpha=cfg.interval_alpha, folds=cfg.conformal_folds, seed=cfg.seed)
-    return {"stage1_ehr": rep_ehr, "stage1_sig": rep_sig}, reports
+    s1 = train_modalities(net.ehr, net.sig, inputs, cfg, progress, stages=("late: EHR model", "late: biosignal model"))
+    heads = np.stack([s1.ehr_global, s1.sig_global], axis=1)  # (N, 2); the ehr pattern ignores sig.global
+    reports = net.meta.fit_patterns(heads, heads, inputs.y_np, inputs.available_np, inputs.val, alpha=cfg.interval_alpha, folds=cfg.conformal_folds, seed=cfg.seed)
+    return {"stage1_ehr": s1.ehr, "stage1_sig": s1.sig}, reports
 
 
 def train_baseline(net: BaselineNet, inputs: TrainingInputs, cfg: TrainConfig, progress: Progress | None, say) -> tuple[dict, list[dict]]:

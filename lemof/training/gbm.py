@@ -29,7 +29,7 @@ from lemof.data.summaries import SummarySchema
 from lemof.models.conformal import conformal_quantile
 from lemof.models.gbm import DETERMINISTIC, booster_feature_names, gbm_from_text
 from lemof.progress import Progress
-from lemof.training.config import TrainConfig
+from lemof.runs.train_config import TrainConfig
 
 START = {"objective": "l2", "num_leaves": 15, "min_data_in_leaf": 20, "feature_fraction": 0.8, "learning_rate": 0.05, "lambda_l2": 1.0}
 SEARCH = (

@@ -10,7 +10,7 @@ import torch
 from lemof.data.bundle import CohortBundle
 from lemof.errors import CohortError
 from lemof.data.preprocess import Preprocessor
-from lemof.training.config import TrainConfig
+from lemof.runs.train_config import TrainConfig
 
 MIN_STAYS = {"train": 8, "val": 4, "test": 1}
 

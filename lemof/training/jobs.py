@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from lemof.errors import LemofError
 from lemof.paths import cache_dir, confined, safe_name, write_json_atomic
-from lemof.training.config import TrainConfig
+from lemof.runs.train_config import TrainConfig
 
 JOBS = ".jobs"
 LOCK = ".train.lock"

@@ -9,7 +9,7 @@ attention, meta-learner); for a baseline its own recipe (``lemof/training/baseli
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -18,22 +18,23 @@ import pandas as pd
 import torch
 
 from lemof.data.bundle import open_bundle
-from lemof.evaluation.evaluate import evaluation_report
+from lemof.evaluation.evaluate import evaluation_report, train_median_days
 from lemof.models.inference import predict_rows, prediction_table
-from lemof.evaluation.metrics import RunMetrics
-from lemof.models.fusions import LEMOF_VARIANTS, create_model, fusion_kind
+from lemof.models.fusions import LEMOF_VARIANTS, fusion_kind
+from lemof.models.networks import create_model
 from lemof.models.model import LeMoF
 from lemof.models.spec import ModelSpec
 from lemof.paths import atomic_directory, safe_name
 from lemof.progress import Progress
 from lemof.explain.stay_vectors import compute_stay_vectors
 from lemof.explain.concepts import cohort_has_concepts, compute_level_concepts
-from lemof.runs.run import save_run
-from lemof.training.config import TrainConfig
+from lemof.runs.metrics_file import RunMetrics
+from lemof.runs.save import save_run
+from lemof.runs.train_config import TrainConfig
 from lemof.training.inputs import TrainingInputs, prepare_inputs, split_rows
 from lemof.training.distributed import init_from_env
 from lemof.training.loop import FitReport, device_name, resolve_device, seed_everything
-from lemof.training.stage1 import modality_outputs, train_modality
+from lemof.training.stage1 import Stage1Result, modality_outputs, train_modalities
 from lemof.training.stage2 import Stage2Result, run_stage2
 from lemof.training.stage3 import best_level_tokens, finetune_fusion, fit_meta_learner, fused_predictions, head_matrix, train_fusion
 from lemof.training.baselines import train_baseline
@@ -64,16 +65,6 @@ class TrainingLog:
         return "\n".join(self.lines) + "\n"
 
 
-@dataclass
-class Stage1Result:
-    ehr: FitReport
-    sig: FitReport
-    ehr_levels: np.ndarray  # (N, Le) level predictions, log1p-days
-    ehr_global: np.ndarray  # (N,)
-    sig_levels: np.ndarray  # (N, Ls)
-    sig_global: np.ndarray  # (N,)
-
-
 def build_spec(inputs: TrainingInputs, cfg: TrainConfig) -> ModelSpec:
     """The network's spec from the fitted inputs and the training options (LeMoF and baselines)."""
     pre = inputs.pre
@@ -87,12 +78,7 @@ def build_spec(inputs: TrainingInputs, cfg: TrainConfig) -> ModelSpec:
         sig_seq_len=pre.sig_len,
         ehr_duration_h=pre.n_steps * inputs.bundle.ehr_step_hours,
         sig_duration_s=pre.sig_duration_s,
-        ehr_params=dict(cfg.ehr_params),
-        sig_params=dict(cfg.sig_params),
-        d_model=cfg.d_model,
-        dropout=cfg.dropout,
-        attention_heads=cfg.attention_heads,
-        stacker_hidden=cfg.stacker_hidden,
+        **cfg.network_options(),
         fusion=cfg.fusion,
         global_heads=LEMOF_VARIANTS[cfg.fusion].global_heads if cfg.fusion in LEMOF_VARIANTS else True,
     )
@@ -101,16 +87,12 @@ def build_spec(inputs: TrainingInputs, cfg: TrainConfig) -> ModelSpec:
 
 def stage1(model: LeMoF, inputs: TrainingInputs, cfg: TrainConfig, progress: Progress | None, say: TrainingLog) -> Stage1Result:
     """Each modality on its own: global head + deep-supervised level heads."""
-    tr, va, avail = inputs.train, inputs.val, inputs.available_np
-    rep_ehr = train_modality(model.ehr, inputs.ehr, inputs.y, tr, va, cfg, stage="stage 1: EHR encoder", seed=cfg.seed, progress=progress)
-    say(f"stage 1 EHR ({model.spec.ehr_encoder}): best epoch {rep_ehr.best_epoch}/{rep_ehr.epochs_run}, val loss {rep_ehr.best_val_loss:.4f}")
-    rep_sig = train_modality(
-        model.sig, inputs.sig, inputs.y, tr[avail[tr]], va[avail[va]], cfg, stage="stage 1: biosignal encoder", seed=cfg.seed + 1, progress=progress
-    )
-    say(f"stage 1 biosignal ({model.spec.sig_encoder}): best epoch {rep_sig.best_epoch}/{rep_sig.epochs_run}, val loss {rep_sig.best_val_loss:.4f}")
-    ehr_levels, ehr_global = modality_outputs(model.ehr, inputs.ehr)
-    sig_levels, sig_global = modality_outputs(model.sig, inputs.sig)
-    return Stage1Result(rep_ehr, rep_sig, ehr_levels, ehr_global, sig_levels, sig_global)
+    names = {"ehr": f"EHR ({model.spec.ehr_encoder})", "sig": f"biosignal ({model.spec.sig_encoder})"}
+
+    def fitted(modality: str, rep) -> None:
+        say(f"stage 1 {names[modality]}: best epoch {rep.best_epoch}/{rep.epochs_run}, val loss {rep.best_val_loss:.4f}")
+
+    return train_modalities(model.ehr, model.sig, inputs, cfg, progress, stages=("stage 1: EHR encoder", "stage 1: biosignal encoder"), on_fitted=fitted)
 
 
 def stage2(model: LeMoF, inputs: TrainingInputs, s1: Stage1Result, cfg: TrainConfig, progress: Progress | None, say: TrainingLog) -> Stage2Result:
@@ -173,7 +155,7 @@ def restack(model: LeMoF, inputs: TrainingInputs, s1: Stage1Result, chosen: Stag
 
 def assess_predictions(bundle, pred: dict[str, np.ndarray], rows: dict[str, np.ndarray], heads, say: TrainingLog) -> RunMetrics:
     """Score predictions of every stay on the validation and test splits."""
-    median = float(np.median(bundle.stays["los_days"].to_numpy()[rows["train"]]))
+    median = train_median_days(bundle)
     reports = {split: evaluation_report(bundle, {k: v[rows[split]] for k, v in pred.items()}, rows[split], median, heads) for split in ("test", "val")}
     metrics = RunMetrics(train_median_los_days=median, test=reports["test"], val=reports["val"])
     t = metrics.test

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
 import torch
 from torch import nn
@@ -10,7 +13,8 @@ from lemof.models.fusions import LEMOF_VARIANTS
 from lemof.models.inference import in_batches
 from lemof.models.modality import ModalityModel
 from lemof.progress import Progress
-from lemof.training.config import TrainConfig
+from lemof.runs.train_config import TrainConfig
+from lemof.training.inputs import TrainingInputs
 from lemof.training.loop import FitReport, fit, optimiser_options
 
 
@@ -71,3 +75,39 @@ def modality_outputs(model: ModalityModel, x: torch.Tensor, batch_size: int = 51
         return out.level_preds.cpu().numpy(), out.global_pred.cpu().numpy()
 
     return in_batches(model, len(x), step, batch_size)
+
+
+@dataclass
+class Stage1Result:
+    ehr: FitReport
+    sig: FitReport
+    ehr_levels: np.ndarray  # (N, Le) level predictions, log1p-days
+    ehr_global: np.ndarray  # (N,)
+    sig_levels: np.ndarray  # (N, Ls)
+    sig_global: np.ndarray  # (N,)
+
+
+def train_modalities(
+    ehr: ModalityModel,
+    sig: ModalityModel,
+    inputs: TrainingInputs,
+    cfg: TrainConfig,
+    progress: Progress | None,
+    *,
+    stages: tuple[str, str],
+    on_fitted: Callable[[str, FitReport], None] | None = None,
+) -> Stage1Result:
+    """Stage 1 (LeMoF's, and late fusion's two unimodal models): the EHR model on every training
+    stay (seed ``cfg.seed``), the biosignal model on those with a biosignal (seed ``cfg.seed + 1``),
+    then every stay's level and global predictions. ``stages`` name the two fits for ``progress``;
+    ``on_fitted(modality, report)`` is called after each."""
+    tr, va, avail = inputs.train, inputs.val, inputs.available_np
+    rep_ehr = train_modality(ehr, inputs.ehr, inputs.y, tr, va, cfg, stage=stages[0], seed=cfg.seed, progress=progress)
+    if on_fitted is not None:
+        on_fitted("ehr", rep_ehr)
+    rep_sig = train_modality(sig, inputs.sig, inputs.y, tr[avail[tr]], va[avail[va]], cfg, stage=stages[1], seed=cfg.seed + 1, progress=progress)
+    if on_fitted is not None:
+        on_fitted("sig", rep_sig)
+    ehr_levels, ehr_global = modality_outputs(ehr, inputs.ehr)
+    sig_levels, sig_global = modality_outputs(sig, inputs.sig)
+    return Stage1Result(rep_ehr, rep_sig, ehr_levels, ehr_global, sig_levels, sig_global)

@@ -14,7 +14,7 @@ from torch import nn
 from lemof.models.model import LeMoF, head_columns
 from lemof.progress import Progress
 from lemof.models.inference import in_batches
-from lemof.training.config import TrainConfig
+from lemof.runs.train_config import TrainConfig
 from lemof.training.loop import FitReport, fit, optimiser_options, signal_dropout
 from lemof.training.stage1 import modality_loss
 

@@ -1,0 +1,1 @@
+"""Library tests: no Streamlit page is run (no AppTest, no browser)."""
