@@ -136,7 +136,7 @@ def evaluate_run(run, bundle, truth, truth_c, rows_all: np.ndarray, rows_ig: np.
                              "n_stays_with_cause": int((strength > 0).sum())}
     res["spearman"] = spear
     res["ig_steps"] = ig_steps
-    res["median_relative_ig_delta"] = ev._r(float(np.median([abs(x.delta) / max(abs(x.output - x.baseline_output), 1e-9) for x in attrs])))
+    res["median_relative_ig_delta"] = ev._r(float(np.median([abs(x.delta) / max(abs(x.output - x.reference_output), 1e-9) for x in attrs])))
     res["ig_seconds"] = round(time.perf_counter() - t, 1)
     return res
 

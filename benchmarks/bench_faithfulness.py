@@ -124,7 +124,7 @@ def ig_faithfulness(run, bundle, rows: np.ndarray, steps: int) -> dict:
                                                        fr, n_random=N_RANDOM_INPUTS, seed=i)
         tops.append(top)
         rands.append(rand.mean(axis=0))
-        deltas.append(abs(a.delta) / max(abs(a.output - a.baseline_output), 1e-9))
+        deltas.append(abs(a.delta) / max(abs(a.output - a.reference_output), 1e-9))
         mismatch.append(abs(original - a.output))
     top, rand = np.array(tops), np.array(rands)
     res = summarise_curves(top, rand, fr)

@@ -46,8 +46,8 @@ def one(data: Path, cfg: TrainConfig, device: str) -> dict:
         "total_seconds": round(total, 1),
         "stages": stages,
         "test_model": test.model.to_dict(),
-        "test_baseline_train_median": test.baseline_train_median.to_dict(),
-        "mae_reduction_vs_baseline": test.mae_reduction_vs_baseline,
+        "test_baseline_train_median": test.train_median.to_dict(),
+        "mae_reduction_vs_baseline": test.mae_reduction_vs_train_median,
         "test_heads_alone_mae_days": {k: v.mae_days for k, v in test.heads_alone.items()},
     }
 

@@ -75,7 +75,7 @@ def external_table(run_dir: Path, config: dict, target) -> pd.DataFrame:
     if cache.exists():
         return pd.read_parquet(cache).set_index("stay_id")
     run = load_run(run_dir)
-    pred = run_predictions(run, target, np.arange(len(target)), source="network").arrays
+    pred = run_predictions(run, target, np.arange(len(target)), mode="network").arrays
     table = pd.DataFrame({"stay_id": pred["stay_id"], "los_days": pred["los_days"],
                           "interval_low_days": pred["interval_days"][:, 0], "interval_high_days": pred["interval_days"][:, 1]})
     cache.parent.mkdir(exist_ok=True)

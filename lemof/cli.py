@@ -1,7 +1,8 @@
 """Command line: ``python -m lemof {data,train,evaluate,explain,report,audit,serve} ...``.
 
-Errors caused by input (a missing file, an unknown stay, an incompatible run) print one
-line, ``error: ...``, on stderr and exit with status 2.
+Errors caused by input (a missing file, an unknown stay, an incompatible run, an output path
+that cannot be written) print one line, ``error: ...``, on stderr and exit with status 2. Every
+output path (``--out``, ``train --progress-file``) is checked before the command starts its work.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Sequence
 
 from lemof.errors import ConfigError, LemofError, RunError
 from lemof.models.fusions import FUSIONS
+from lemof.paths import check_writable
 
 
 def _finite(obj):
@@ -167,7 +169,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     test = run.metrics.test
     if record is not None:
         record.finish("done", run=str(out), test=test.model.to_dict())
-    _print_json({"run": str(out), "fusion": run.fusion, "encoders": run.encoders, "test": test.model.to_dict(), "baseline": test.baseline_train_median.to_dict()})
+    _print_json({"run": str(out), "fusion": run.fusion, "encoders": run.encoders, "test": test.model.to_dict(), "train_median": test.train_median.to_dict()})
     return 0
 
 
@@ -457,7 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--data", type=Path, required=True)
     rp.add_argument("--stay", required=True, help="stay id")
     rp.add_argument("--out", type=Path, required=True, help="the .html file to write")
-    rp.set_defaults(func=_cmd_report)
+    rp.set_defaults(func=_cmd_report, out_is_file=True)
 
     au = sub.add_parser("audit", help="check, export or rotate the audit log (who viewed which stay, reports, training jobs, sign-ins)").add_subparsers(dest="action", required=True)
     av = au.add_parser("verify", help="check the hash chain: exit 0 if intact, 2 naming the first bad line")
@@ -483,9 +485,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse an output path that cannot be written (``OutputError``) before the command's work:
+    ``--out`` (a folder to create, or the report's file) and ``train --progress-file``."""
+    if getattr(args, "out", None) is not None:
+        file = getattr(args, "out_is_file", False)
+        check_writable(args.out, what="the output file" if file else "the output folder", file=file)
+    if getattr(args, "progress_file", None) is not None:
+        check_writable(args.progress_file, what="the progress file", file=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _check_outputs(args)
         return int(args.func(args))
     except (LemofError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -34,3 +34,9 @@ class ConfigError(LemofError):
 class UnsafePathError(LemofError, ValueError):
     """A user-supplied name or relative path would leave its folder or cannot be a file name
     (``..``, an absolute path, a NUL byte, dots only, too long, a symbolic link pointing out)."""
+
+
+class OutputError(LemofError):
+    """An output path the operator chose (the CLI's ``--out``) cannot be written: its folder cannot
+    hold a new file (missing and not creatable, read-only, not a folder), or a file is asked for
+    where a folder is."""

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from lemof.errors import UnsafePathError
+from lemof.errors import OutputError, UnsafePathError
 
 _SAFE = re.compile(r"[^A-Za-z0-9._+-]+")
 NAME_MAX = 255  # bytes in one path component (Linux, macOS)
@@ -102,6 +102,28 @@ def cache_dir() -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
     return base / "lemof"
+
+
+def check_writable(path: str | Path, *, what: str = "output", file: bool = False) -> None:
+    """Refuse, with a one-line ``OutputError``, an output path that cannot be written, before any
+    work is done (an hours-long training or cohort build must not end in a traceback at its last
+    step). The nearest existing folder on the way to ``path`` must hold a new file: probed the way
+    the atomic writers start (a temporary file in it, removed at once), so a read-only or virtual
+    file system (``/proc``), a missing permission or a file in place of a folder is caught. With
+    ``file`` (the output is one file), an existing folder at ``path`` is refused too. Nothing
+    else is created."""
+    path = Path(path)
+    if file and path.is_dir():
+        raise OutputError(f"cannot write {what} {path}: it is a folder")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".lemof-probe.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise OutputError(f"cannot write {what} {path}: no new file can be created in {folder} ({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:

@@ -25,6 +25,7 @@ from lemof.explain.drivers import allocation_note, rest_shown_days, shown, sum_t
 from lemof.explain.explainers import unavailable
 from lemof.explain.similar import PERCENTILE_NOTE
 from lemof.explain.results import CohortResults, StayResults
+from lemof.errors import OutputError
 from lemof.paths import safe_name, write_bytes_atomic
 from lemof.plots import (
     attention_figure,
@@ -175,13 +176,22 @@ def report_file_name(stay_id: int | str, run_id: str) -> str:
 def write_case_report(run: Run, bundle: CohortBundle, stay_id: int | str, out: str | Path, *, user: str, via: str = "cli") -> Path:
     """Write the case report of one stay to ``out`` (atomically), once its ``report.write`` entry
     (``user``, run, cohort, stay, file) is on disk in the audit log: no report without its entry.
+    That entry records the attempt; if the file then cannot be written, a ``report.write_failed``
+    entry (the same fields and the reason) records the outcome and ``OutputError`` is raised, so
+    the log never claims a report that does not exist without saying so.
     ``out`` is an operator-chosen path (the CLI's ``--out``), used as given."""
     from lemof.audit import audit_log  # the audit log is a concern of writing a report, not of drawing one
 
     out = Path(out)
     results = CohortResults(run, bundle).stay(stay_id)
     page = case_report_html(results).encode("utf-8")
-    audit_log().append("report.write", user=user, via=via, cohort=bundle.name, fingerprint=bundle.fingerprint, run=run.run_id,
-                       stay=int(results.stay_id), out=str(out.resolve()))
-    write_bytes_atomic(out, page)
+    log = audit_log()
+    entry = dict(user=user, via=via, cohort=bundle.name, fingerprint=bundle.fingerprint, run=run.run_id, stay=int(results.stay_id), out=str(out.resolve()))
+    log.append("report.write", **entry)
+    try:
+        write_bytes_atomic(out, page)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        log.append("report.write_failed", **entry, error=reason)
+        raise OutputError(f"cannot write the report {out}: {reason}") from None
     return out

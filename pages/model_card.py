@@ -3,6 +3,7 @@
 import streamlit as st
 
 from lemof.plots import global_importance_figure, metrics_figure, training_curves_figure
+from lemof.runs.layout import LOG_FILE
 from ui import access, context, model_card
 from ui.widgets import chart, guarded
 
@@ -44,7 +45,7 @@ dropped = model_card.dropped_table(ctx)
 if dropped is not None:
     st.markdown("**Dropped while building the cohort**")
     st.dataframe(dropped, hide_index=True)
-log_path = run.path / "train.log"
+log_path = run.path / LOG_FILE
 if log_path.exists():
     with st.expander("Training log"):
         st.code(log_path.read_text(encoding="utf-8"), language=None)

@@ -1,6 +1,6 @@
 """The harness shared by the tests and the benchmarks (not part of the library).
 
-- ``paths``: the repository and its shipped runs;
+- ``paths``: the repository, the app script and the shipped runs;
 - ``cohorts``: the tiny training configuration, the tiny and default cohorts, bundle copies;
 - ``fresh``: run a snippet (or the ``lemof`` CLI) in a fresh Python process;
 - ``browser``: a ``streamlit run`` server, Debian's Chromium, and the page-timing loop;

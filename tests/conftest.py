@@ -4,12 +4,15 @@ Fixtures: a tiny cohort and models trained on it, the default cohort the app use
 cohort, a hostile cohort, a MIMIC look-alike (the generators are in ``testkit.cohorts`` and
 ``tests/fixtures/``; helpers shared with the benchmarks are in ``testkit``, not here).
 
-Markers (registered in ``pyproject.toml``), set here at collection so that no test is marked by hand:
+Markers (registered in ``pyproject.toml``), set here at collection by folder and fixture:
 
 - ``browser``: every test under ``tests/browser/`` (a real server in Chromium);
 - ``slow``: every test that uses, directly or through another fixture, one of ``SLOW_FIXTURES``
-  (a fixture that trains a model or builds a large cohort), every test under ``tests/app/`` (each
-  runs the whole app script, most on the default cohort), and any test marked ``slow`` by hand.
+  (a fixture that trains a model or builds a large cohort), and every test under ``tests/app/``
+  (each runs the whole app script, most on the default cohort). A test that trains by itself, or
+  through a fixture of its own module, carries ``@pytest.mark.slow`` by hand (``test_jobs``,
+  ``test_finetune``, ``test_gbm``: seven tests); a new shared fixture that trains goes into
+  ``SLOW_FIXTURES``.
 
 ``pytest -m "not slow and not browser"`` is the quick tier (README, "Tests").
 

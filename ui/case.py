@@ -250,7 +250,7 @@ def drivers_section(ctx: ActiveContext, results: StayResults) -> None:
             chart(fig, key="attr_signal")
     st.caption(
         f"{attr.method}. Attributions add up to prediction − reference prediction: {attr.total:+.3f} vs "
-        f"{attr.output - attr.baseline_output:+.3f} log1p-days (integration error {attr.delta:+.4f})."
+        f"{attr.output - attr.reference_output:+.3f} log1p-days (integration error {attr.delta:+.4f})."
     )
 
 

@@ -68,8 +68,8 @@ def view(ctx: ActiveContext, split: str) -> CohortView | None:
 
 def summary(ctx: ActiveContext, v: CohortView) -> None:
     model = "its trees" if ctx.run.kind == "tabular" else "its network"
-    source = "the predictions stored when it was trained on this cohort" if v.stored else f"{model} (it was trained on {md(ctx.run.cohort.name)})"
-    st.markdown(f"**Run** `{v.run_id}` on **{md(ctx.bundle.name)}**: {v.n:,} {scope(v)}, scored from {source}.")
+    origin = "the predictions stored when it was trained on this cohort" if v.stored else f"{model} (it was trained on {md(ctx.run.cohort.name)})"
+    st.markdown(f"**Run** `{v.run_id}` on **{md(ctx.bundle.name)}**: {v.n:,} {scope(v)}, scored from {origin}.")
     c = st.columns(4)
     o = v.overall
     c[0].metric("Stays", f"{v.n:,}")
@@ -105,14 +105,14 @@ def calibration_section(ctx: ActiveContext, v: CohortView) -> None:
         chart(_figure(ctx, v, "reliability"), key="cohort_reliability")
     rc = v.residual_counts
 
-    def source(pattern: str) -> str:
+    def residuals(pattern: str) -> str:
         own, used = rc[f"val_{pattern}"], rc[pattern]
         return f"{used:,} residuals" if own == used else f"all {used:,} residuals (only {own:,} validation stays {pattern} {ctx.sig_label}: too few)"
 
     st.caption(
         f"P(LOS > 7 d) comes from the run's conformal predictive distribution: a stay predicted f (log1p-days) gets the share of validation residuals "
         f"r = log1p(observed) − prediction with f + r > log1p(7), among those of its availability pattern: stays with {ctx.sig_label} use "
-        f"{source('with')}, stays without {ctx.sig_label} use {source('without')}."
+        f"{residuals('with')}, stays without {ctx.sig_label} use {residuals('without')}."
     )
 
 

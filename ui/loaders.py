@@ -20,6 +20,8 @@ import streamlit as st
 
 from lemof import CohortBundle, CohortResults, Run, StayResults, load_run, open_bundle
 from lemof.models.gbm import MODEL_FILE as GBM_MODEL_FILE
+from lemof.runs.layout import CONFIG_FILE
+from lemof.runs.weights import WEIGHTS_FILE
 from lemof.evaluation.cohort_view import CohortView, build_view
 from lemof.evaluation.compare import Comparison, compare_runs
 from lemof.explain.compute import compute_slot
@@ -41,7 +43,7 @@ def _mtime(path: Path) -> float:
 
 
 def run_stamp(path: Path) -> tuple[float, float, float]:
-    return (_mtime(path / "config.json"), _mtime(path / "model.safetensors"), _mtime(path / GBM_MODEL_FILE))
+    return (_mtime(path / CONFIG_FILE), _mtime(path / WEIGHTS_FILE), _mtime(path / GBM_MODEL_FILE))
 
 
 def bundle_stamp(path: Path) -> float:
@@ -49,8 +51,6 @@ def bundle_stamp(path: Path) -> float:
 
 
 def _build_network(run: Run) -> None:
-    if not run.has_model:
-        return
     try:
         run.model  # imports torch and builds the network once (gbm: LightGBM and its trees); the page uses it for attention or TreeSHAP
     except Exception:  # noqa: BLE001 - the page reports it when it needs the network

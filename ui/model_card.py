@@ -33,9 +33,9 @@ def summary(ctx: ActiveContext) -> str:
 
 def metric_tiles(ctx: ActiveContext) -> None:
     test = ctx.run.metrics.test
-    m, base = test.model, test.baseline_train_median
+    m, base = test.model, test.train_median
     c = st.columns(5)
-    c[0].metric("Test MAE", f"{m.mae_days:.2f} days", delta=f"{-100 * test.mae_reduction_vs_baseline:.0f} % vs median", delta_color="inverse",
+    c[0].metric("Test MAE", f"{m.mae_days:.2f} days", delta=f"{-100 * test.mae_reduction_vs_train_median:.0f} % vs median", delta_color="inverse",
                 help=f"The training median predicts {ctx.run.metrics.train_median_los_days:.2f} days for everyone: test MAE {base.mae_days:.2f} days.")
     c[1].metric("Test RMSE", f"{m.rmse_days:.2f} days", help=f"training median: {base.rmse_days:.2f} days")
     c[2].metric("Kappa (10 LOS buckets)", f"{m.kappa_linear_10bucket:.3f}", help="Linear-weighted Cohen's kappa over <1, 1–2, …, 7–8, 8–14, >14 days; the training median scores 0.")
@@ -77,7 +77,7 @@ def gbm_table(ctx: ActiveContext) -> pd.DataFrame | None:
 def cohort_summary(ctx: ActiveContext) -> str:
     b = ctx.bundle
     prov = b.provenance
-    return f"**{md(b.name)}** · source `{b.source}` · version {md(prov.get('version'))} · {len(b):,} stays · fingerprint `{b.fingerprint[:16]}…`"
+    return f"**{md(b.name)}** · family `{b.source}` · version {md(prov.get('version'))} · {len(b):,} stays · fingerprint `{b.fingerprint[:16]}…`"
 
 
 def split_table(ctx: ActiveContext) -> pd.DataFrame:

@@ -129,7 +129,7 @@ def build_view(run: Run, bundle: CohortBundle, split: str = "test", sig_label: s
         raise LemofError(f"cohort {bundle.name!r} has no {split} stays")
     stays = bundle.stays.iloc[rows].set_index("stay_id")
     rp = aligned_predictions(run, bundle, rows)  # stored ones for the cohort it was trained on, else its network's
-    stored = rp.source == "stored"
+    stored = rp.origin == "stored"
     pred = rp.pred.reindex(stays.index)
     observed = stays["los_days"].to_numpy(dtype=float)
     avail = pred["sig_available"].to_numpy(dtype=bool)
@@ -203,7 +203,7 @@ def build_view(run: Run, bundle: CohortBundle, split: str = "test", sig_label: s
         view.level_spread = level_spread(shap, run.level_importance.levels, run.level_importance.selected)
     else:
         view.notes["levels"] = f"Run {run.run_id} stores no per-stay level Shapley values."
-    contributions = run.predictions.set_index("stay_id").reindex(stays.index)
+    contributions = run.stored_rows(stays.index.to_numpy())
     totals = head_kind_totals(contributions, run.head_kinds)
     if totals.shape[1]:
         view.head_spread = head_spread(totals, avail)

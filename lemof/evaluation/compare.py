@@ -3,8 +3,8 @@ interval calibration, where they disagree. What the compare page and its report 
 
 Predictions come from each run's stored ``predictions.parquet`` when it was trained on this very
 cohort, else from its model (a run trained on another draw of the same family: its network, or
-the gbm peer's trees); a run that can do neither (a gbm run written before its trees were kept,
-on another draw) is reported as unavailable, with the reason.
+the gbm peer's trees); a run that cannot predict the cohort (a ``LemofError``: e.g. the cohort
+lacks a variable the run reads) is reported as unavailable, with the reason.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from lemof.runs.metrics_file import LosMetrics
 from lemof.runs.run import Run
 from lemof.evaluation.stats import PAGE_B, SEED_DEFAULT, bootstrap_indices, bootstrap_mean_ci, metric_replicates, percentile_ci
 from lemof.evaluation.predictions import run_predictions
-from lemof.runs.run import check_run_fits_cohort
 
 COMPARE_METRICS = ("mae_days", "kappa_linear_10bucket", "auroc_los_gt7")
 NOMINAL_LEVELS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
@@ -33,7 +32,7 @@ NOMINAL_LEVELS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 class RunPredictions:
     run: Run
     pred: pd.DataFrame  # index stay_id: final (log1p), los_days, interval_low_days, interval_high_days, sig_available
-    source: str  # stored | computed
+    origin: str  # stored | computed
 
 
 @dataclass
@@ -122,13 +121,13 @@ def _validation_residuals(r: RunPredictions, val_ids: np.ndarray, y_val: np.ndar
     """|log1p residuals| on validation stays per availability pattern, as the run's training
     calibrated its interval (None without stored validation predictions with the signal hidden)."""
     run = r.run
-    if r.source != "stored":
+    if r.origin != "stored":
         return None
-    table = run.predictions.set_index("stay_id").reindex(val_ids)
+    table = run.stored_rows(val_ids)  # its own cohort (stored): every validation stay is there
     if run.fusion == "gbm":  # one model for both patterns (biosignal summaries missing when absent): one pool, as trained
         residuals = np.abs(y_val - table["final"].to_numpy())
         return {"ehr+sig": residuals, "ehr": residuals}
-    if "final_without_signal" not in run.predictions:
+    if "final_without_signal" not in table:
         return None
     avail = table["sig_available"].to_numpy(dtype=bool)
     cfg = run.train_config
@@ -163,7 +162,7 @@ def aligned_predictions(run: Run, bundle: CohortBundle, rows: np.ndarray) -> Run
         },
         index=pd.Index(bundle.stays["stay_id"].to_numpy()[rows], name="stay_id"),
     )
-    return RunPredictions(run, table, found.source)
+    return RunPredictions(run, table, found.origin)
 
 
 def compare_runs(runs: list[Run], bundle: CohortBundle, split: str = "test") -> Comparison:

@@ -1,4 +1,4 @@
-"""Evaluate a trained run on a split of a cohort: the model next to the training-median baseline."""
+"""Evaluate a trained run on a split of a cohort: the model next to predicting the training median."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def train_median_metrics(observed_days: np.ndarray, median_days: float) -> LosMe
 def evaluation_report(
     bundle: CohortBundle, pred: dict[str, np.ndarray], rows: np.ndarray, median_days: float, heads: list[Head]
 ) -> SplitReport:
-    """Metrics of the model on ``rows`` next to the training-median baseline, per head and per availability.
+    """Metrics of the model on ``rows`` next to predicting the training median, per head and per availability.
 
     ``pred`` holds predictions for exactly ``rows`` (as from ``predict_rows``); ``heads`` are the
     meta-learner's inputs, in the column order of ``pred["heads"]`` (none for a model without heads).
@@ -37,7 +37,7 @@ def evaluation_report(
     avail = pred["sig_available"]
     report = SplitReport(
         model=los_metrics(y, pred["los_days"], pred.get("interval_days")),
-        baseline_train_median=train_median_metrics(y, median_days),
+        train_median=train_median_metrics(y, median_days),
     )
     for j, head in enumerate(heads):
         keep = avail if head.needs_signal else np.ones(len(y), dtype=bool)
@@ -54,13 +54,12 @@ def evaluate_run(run, bundle: CohortBundle, split: str = "test", *, use_stored: 
     """Evaluate ``run`` on ``split`` (train, val, test, or all for external validation); JSON-ready.
 
     The model is run on the stays (the network, or the tabular peer's trees on their summaries),
-    unless ``use_stored``, when its stored predictions for the cohort it was trained on are scored
-    (also for a gbm run written before its model was kept, the only thing it has)."""
+    unless ``use_stored``, when its stored predictions for the cohort it was trained on are scored."""
     check_run_fits_cohort(run, bundle)
     rows = bundle.rows(split)
     if len(rows) == 0:
         raise CohortError(f"cohort {bundle.name!r} has no {split} stays")
-    pred = run_predictions(run, bundle, rows, source="stored" if use_stored else "network").arrays
+    pred = run_predictions(run, bundle, rows, mode="stored" if use_stored else "network").arrays
     report = evaluation_report(bundle, pred, rows, run.metrics.train_median_los_days, run.heads)
     rel = relation(run, bundle)
     scored = {"kind": rel.kind, "external": rel.external, "n_stays_seen_in_training": rel.n_seen,

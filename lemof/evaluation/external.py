@@ -69,9 +69,9 @@ def relation(run: Run, bundle: CohortBundle) -> CohortRelation:
         a, b = _synthetic_seed(run.cohort.name), _synthetic_seed(bundle.name, bundle.provenance)
         if a is not None and b is not None and a != b:
             return CohortRelation(EXTERNAL, n, 0, run.cohort.name)  # another draw: the same ids are other stays
-    if run.predictions is None or "split" not in run.predictions:
+    stored = run.stored_rows() if run.stores_predictions else None
+    if stored is None or "split" not in stored:
         return CohortRelation(UNKNOWN, n, 0, run.cohort.name)
-    stored = run.predictions
-    fitted = stored["stay_id"].to_numpy()[stored["split"].astype(str).isin(["train", "val"]).to_numpy()]
+    fitted = stored.index.to_numpy()[stored["split"].astype(str).isin(["train", "val"]).to_numpy()]
     seen = int(np.isin(bundle.stays["stay_id"].to_numpy(), fitted).sum())
     return CohortRelation(OVERLAPPING if seen else EXTERNAL, n, seen, run.cohort.name)

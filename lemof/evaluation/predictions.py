@@ -4,9 +4,8 @@ here and only here.
 A run stores the predictions of every stay of the cohort it was trained on
 (``predictions.parquet``). For that very cohort (same fingerprint) they are read; for any other
 cohort of the family its model runs: the network, or the tabular peer's trees on the bundle's
-per-stay summaries (``lemof.models.gbm``). Only a gbm run written before the trees were kept
-predicts its own cohort alone (``Run.has_model``). Every consumer — the per-stay results object, evaluation, the Compare and Cohort
-pages — goes through ``reads_stored`` and ``run_predictions``.
+per-stay summaries (``lemof.models.gbm``). Every consumer — the per-stay results object,
+evaluation, the Compare and Cohort pages — goes through ``reads_stored`` and ``run_predictions``.
 """
 
 from __future__ import annotations
@@ -20,20 +19,18 @@ from lemof.data.bundle import CohortBundle
 from lemof.errors import RunError
 from lemof.runs.run import Run, check_run_fits_cohort
 
-SOURCES = ("auto", "stored", "network")
+MODES = ("auto", "stored", "network")  # how run_predictions gets them
 
 
 def reads_stored(run: Run, bundle: CohortBundle) -> bool:
     """Whether ``run``'s predictions for ``bundle`` are read from the run (its own cohort)."""
-    return run.predictions is not None and run.cohort.fingerprint == bundle.fingerprint
+    return run.stores_predictions and run.cohort.fingerprint == bundle.fingerprint
 
 
 def stored_table(run: Run, bundle: CohortBundle, rows: np.ndarray) -> pd.DataFrame:
     """The stored rows of ``predictions.parquet`` for ``rows`` of the cohort the run was trained on,
     in the order of ``rows`` (indexed by stay id; every column as stored, nothing recomputed)."""
     if not reads_stored(run, bundle):
-        if not run.has_model:
-            run.model  # raises the RunError that says why it cannot predict another cohort
         raise RunError(f"run {run.run_id} stores predictions only for the cohort it was trained on ({run.cohort.name})")
     return run.stored_rows(bundle.stays["stay_id"].to_numpy()[np.asarray(rows)])
 
@@ -56,24 +53,23 @@ def _arrays(table: pd.DataFrame, run: Run) -> dict[str, np.ndarray]:
 @dataclass
 class Predictions:
     """Predictions of one run for some stays of a cohort (``predict_rows`` layout) and where they
-    came from: ``stored`` (read from the run) or ``computed`` (its network, now)."""
+    came from (``origin``): ``stored`` (read from the run) or ``computed`` (its network, now)."""
 
     arrays: dict[str, np.ndarray]
-    source: str
+    origin: str
 
 
-def run_predictions(run: Run, bundle: CohortBundle, rows: np.ndarray, *, source: str = "auto") -> Predictions:
+def run_predictions(run: Run, bundle: CohortBundle, rows: np.ndarray, *, mode: str = "auto") -> Predictions:
     """``run``'s predictions for ``rows`` of ``bundle``.
 
-    ``source``: ``auto`` reads them for the run's own cohort and runs the model otherwise;
+    ``mode``: ``auto`` reads them for the run's own cohort and runs the model otherwise;
     ``stored`` insists on reading (``RunError`` for another cohort); ``network`` runs the model
-    (the network, or the tabular peer's trees) even where they are stored (to check them), except
-    for an old gbm run without a model file, whose stored ones are all there is."""
-    if source not in SOURCES:
-        raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
+    (the network, or the tabular peer's trees) even where they are stored (to check them)."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     check_run_fits_cohort(run, bundle)
     rows = np.asarray(rows)
-    if source == "stored" or not run.has_model or (source == "auto" and reads_stored(run, bundle)):
+    if mode == "stored" or (mode == "auto" and reads_stored(run, bundle)):
         return Predictions(_arrays(stored_table(run, bundle, rows), run), "stored")
     if run.kind == "tabular":
         return Predictions(run.model.predict(bundle, rows), "computed")

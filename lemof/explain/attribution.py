@@ -81,14 +81,6 @@ class Attribution:
         shown = [i for i in order if abs(self.values[i]) >= min_abs][:k]
         return shown, self.total - float(sum(self.values[i] for i in shown))
 
-    def group_totals(self) -> dict[str, float]:
-        """Σ of the present values per group, in the order groups first appear."""
-        totals: dict[str, float] = {}
-        for g, v in zip(self.groups, self.values):
-            if v is not None:
-                totals[g] = totals.get(g, 0.0) + v
-        return totals
-
     def value_of(self, name: str) -> float | None:
         return self.values[self.names.index(name)]
 

@@ -73,7 +73,7 @@ def drivers_attribution(
     the attributed output); ``network_rounding`` the relative float32 rounding of the network
     (the stay's prediction and captum's forward are two evaluations of it)."""
     row = bundle.row_of(attr.stay_id)
-    f, f_ref = attr.output, attr.baseline_output
+    f, f_ref = attr.output, attr.reference_output
     s = secant_slope(f, f_ref)
     meta = {m["name"]: m for m in bundle.features["ehr"]["features"]}
     values = np.asarray(bundle.ehr_values[row], dtype=float)  # (T, F)

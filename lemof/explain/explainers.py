@@ -24,7 +24,7 @@ floating-point error of its arithmetic, checked for every explainer and run kind
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,8 +33,12 @@ from lemof.explain.drivers import drivers_attribution
 from lemof.explain.views import VIEWS
 
 if TYPE_CHECKING:
-    from lemof.explain.results import StayResults
     from lemof.runs.run import Run
+
+# An explainer reads a ``lemof.explain.results.StayResults`` (which imports this module, so it is
+# named, not imported, here): its prediction and the raw parts (``level_parts``, ``tabular``,
+# ``input_gradients``) it computes once.
+StayResults = Any
 
 # Two float32 evaluations of the same network on the same inputs (one batched at training, one
 # now; or captum's forward and the stored one) differ by the rounding of its layers. A layer's
@@ -56,7 +60,7 @@ class Explainer:
     def applies(self, run: "Run") -> bool:
         raise NotImplementedError
 
-    def attribute(self, stay: "StayResults") -> Attribution:
+    def attribute(self, stay: StayResults) -> Attribution:
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -75,7 +79,7 @@ class InputDrivers(Explainer):
     def applies(self, run: "Run") -> bool:
         return run.spec is not None  # every run with a network
 
-    def attribute(self, stay: "StayResults") -> Attribution:
+    def attribute(self, stay: StayResults) -> Attribution:
         return drivers_attribution(stay.input_gradients, stay.bundle, stay.sig_label, los_days=stay.prediction.los_days, network_rounding=NETWORK_ROUNDING)
 
 
@@ -90,7 +94,7 @@ class TreeShap(Explainer):
     def applies(self, run: "Run") -> bool:
         return run.kind == "tabular"
 
-    def attribute(self, stay: "StayResults") -> Attribution:
+    def attribute(self, stay: StayResults) -> Attribution:
         t = stay.tabular
         schema = stay.run.summaries
         names = schema.names
@@ -119,7 +123,7 @@ class LevelShap(Explainer):
     def applies(self, run: "Run") -> bool:
         return run.is_lemof
 
-    def attribute(self, stay: "StayResults") -> Attribution:
+    def attribute(self, stay: StayResults) -> Attribution:
         p = stay.level_parts
         imp = stay.run.level_importance
         n_ehr = len(imp.levels["ehr"])
@@ -157,7 +161,7 @@ class HeadContributions(Explainer):
     def applies(self, run: "Run") -> bool:
         return run.is_lemof
 
-    def attribute(self, stay: "StayResults") -> Attribution:
+    def attribute(self, stay: StayResults) -> Attribution:
         p = stay.level_parts
         heads = stay.run.spec.heads
         contrib = np.asarray(p["contributions"], dtype=float)

@@ -87,8 +87,8 @@ class InputAttribution:
     sig_seconds: list[float] | None
     sig: list[list[float]] | None  # (C, L'): channel x time
     output: float  # prediction(x), log1p-days
-    baseline_output: float  # prediction of the reference: mean over the reference stays (log1p-days)
-    delta: float  # captum's convergence delta: sum(attributions) - (output - baseline_output)
+    reference_output: float  # prediction of the reference: mean over the reference stays (log1p-days)
+    delta: float  # captum's convergence delta: sum(attributions) - (output - reference_output)
     ehr_value: list[list[float]] = field(default_factory=list)  # (F, T): the value channels alone
     ehr_missing: list[list[float]] = field(default_factory=list)  # (F, T): mask (+ time since last) channels
     reference: str = "all-zero baseline in the standardised input space (every value at its training mean, nothing observed)"
@@ -175,7 +175,7 @@ def input_attributions(
         sig_seconds=sig_seconds,
         sig=sig_attr,
         output=out,
-        baseline_output=base,
+        reference_output=base,
         delta=float(delta.double().mean()),
         ehr_value=value.tolist(),
         ehr_missing=missing.tolist(),

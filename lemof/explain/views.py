@@ -50,7 +50,7 @@ class Attention:
         out: dict[str, Any] = {"ehr_hours": self.ehr_hours, "sig_seconds": self.sig_seconds}
         for d in ATTENTION_DIRECTIONS:
             m = self.maps(d)
-            out[d] = {"shape": list(m.shape), "mean": m.mean(axis=0).tolist(), "per_head": m.tolist() if per_head else None}
+            out[d] = {"shape": list(m.shape), "mean": m.mean(axis=0).tolist(), **({"per_head": m.tolist()} if per_head else {})}
         return out
 
 

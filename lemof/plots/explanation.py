@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 
 from lemof.explain.attribution import Attribution
 from lemof.explain.views import Attention, LevelConcepts
-from lemof.models.spec import HEAD_KINDS
+from lemof.models.spec import HEAD_KINDS, kind_totals
 from lemof.plots.style import (
     ABSENT,
     HEAD_KIND_COLOURS,
@@ -171,7 +171,7 @@ def contributions_figure(expl: Attribution, los_days: float, sig_label: str = "E
             showlegend=False,
         )
     )
-    totals = expl.group_totals()
+    totals = {k: float(v) for k, v in kind_totals(dict(zip(expl.names, expl.values)), dict(zip(expl.names, expl.groups))).items() if np.isfinite(v)}
     for kind in HEAD_KINDS:
         if kind in totals:
             fig.add_bar(x=[None], y=[None], marker_color=HEAD_KIND_COLOURS[kind], name=f"{kind} heads (Σ {totals[kind]:+.3f})")

@@ -31,11 +31,11 @@ def global_importance_figure(level_importance, sig_label: str = "ECG") -> go.Fig
 
 
 def metrics_figure(metrics: RunMetrics, head_kinds: dict[str, str], sig_label: str = "ECG", model_name: str = "LeMoF (meta-learner)") -> go.Figure:
-    """Test MAE (days) of the model, each head alone, and the training-median baseline."""
+    """Test MAE (days) of the model, each head alone, and predicting the training median."""
     test = metrics.test
     sig_label, model_name = literal(sig_label), literal(model_name)
     names = [model_name] + [head_label(k, sig_label) + " alone" for k in test.heads_alone] + ["training median"]
-    mae = [test.model.mae_days] + [v.mae_days for v in test.heads_alone.values()] + [test.baseline_train_median.mae_days]
+    mae = [test.model.mae_days] + [v.mae_days for v in test.heads_alone.values()] + [test.train_median.mae_days]
     colours = [TOTAL_COLOUR] + [HEAD_KIND_COLOURS[head_kinds[k]] for k in test.heads_alone] + [REFERENCE]
     fig = go.Figure(go.Bar(y=names, x=mae, orientation="h", marker_color=colours, text=[f"{v:.2f} d" for v in mae], textposition="outside", cliponaxis=False,
                            hovertemplate="%{y}: MAE %{x:.3f} days<extra></extra>", showlegend=False))
@@ -47,7 +47,7 @@ def metrics_figure(metrics: RunMetrics, head_kinds: dict[str, str], sig_label: s
     title = "Test MAE: the model, each head alone, the training median" if test.heads_alone else "Test MAE: the model and the training median"
     base_layout(fig, title=title, height=60 + 34 * len(names) + 120)
     heads = "; " + ", ".join(f"{head_label(k, sig_label)} alone {v.mae_days:.2f}" for k, v in test.heads_alone.items()) if test.heads_alone else ""
-    return with_alt(fig, f"Test MAE in days: {model_name} {test.model.mae_days:.2f}, training median {test.baseline_train_median.mae_days:.2f}{heads}.")
+    return with_alt(fig, f"Test MAE in days: {model_name} {test.model.mae_days:.2f}, training median {test.train_median.mae_days:.2f}{heads}.")
 
 
 def training_curves_figure(stage_reports: dict) -> go.Figure:

@@ -5,12 +5,9 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from lemof.explain.attribution import Attribution
+from lemof.plots.scales import shared_range, shared_span
 from lemof.plots.explanation import contributions_figure, level_shap_figure, span_of, waterfall_range
 from lemof.plots.tabular import tree_shap_figure, tree_shap_range
-
-
-def _union(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
-    return min(a[0], b[0]), max(a[1], b[1])
 
 
 def paired_figures(before: Attribution, after: Attribution, los_before: float, los_after: float, sig_label: str = "ECG") -> tuple[go.Figure, go.Figure]:
@@ -19,14 +16,14 @@ def paired_figures(before: Attribution, after: Attribution, los_before: float, l
     if before.method != after.method:
         raise ValueError(f"cannot pair {before.method} with {after.method}")
     if before.method == "level_shap":
-        span = 1.15 * max(span_of(before), span_of(after))
+        span = shared_span([span_of(before), span_of(after)])
         return level_shap_figure(before, sig_label, span=span), level_shap_figure(after, sig_label, span=span)
     if before.method == "heads":
-        value_range = _union(waterfall_range(before), waterfall_range(after))
+        value_range = shared_range([waterfall_range(before), waterfall_range(after)])
         return (contributions_figure(before, los_before, sig_label, value_range=value_range),
                 contributions_figure(after, los_after, sig_label, value_range=value_range))
     if before.method == "tree_shap":
-        value_range = _union(tree_shap_range(before), tree_shap_range(after))
+        value_range = shared_range([tree_shap_range(before), tree_shap_range(after)])
         return (tree_shap_figure(before, los_before, value_range=value_range, sig_label=sig_label),
                 tree_shap_figure(after, los_after, value_range=value_range, sig_label=sig_label))
     raise ValueError(f"no paired figure for {before.method}")

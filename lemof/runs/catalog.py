@@ -24,6 +24,8 @@ from lemof.data.synthetic import default_cohort_dir
 from lemof.paths import cache_dir
 from lemof.progress import Progress
 from lemof.errors import CohortError
+from lemof.runs.layout import CONFIG_FILE
+from lemof.runs.metrics_file import METRICS_FILE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]  # lemof/<package>/<module>.py
 SHIPPED_MODELS = REPO_ROOT / "assets" / "models"
@@ -46,7 +48,7 @@ class RunEntry:
     fusion: str
     shipped: bool
     test_mae_days: float | None
-    baseline_mae_days: float | None
+    train_median_mae_days: float | None  # test MAE of predicting the training median
 
     @property
     def label(self) -> str:
@@ -101,14 +103,14 @@ def list_runs(source: str | None = None) -> tuple[list[RunEntry], list[str]]:
     for root in run_directories():
         if not root.is_dir():
             continue
-        candidates = [root] if (root / "config.json").exists() else sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        candidates = [root] if (root / CONFIG_FILE).exists() else sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
         for path in candidates:
             if path.resolve() in seen:
                 continue
             seen.add(path.resolve())
             try:
-                config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-                metrics_path = path / "metrics.json"
+                config = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
+                metrics_path = path / METRICS_FILE
                 metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.exists() else {}
                 entry = RunEntry(
                     run_id=path.name,
@@ -119,7 +121,7 @@ def list_runs(source: str | None = None) -> tuple[list[RunEntry], list[str]]:
                     fusion=str(config.get("fusion", "lemof")),
                     shipped=root == SHIPPED_MODELS,
                     test_mae_days=metrics.get("test", {}).get("model", {}).get("mae_days"),
-                    baseline_mae_days=metrics.get("test", {}).get("baseline_train_median", {}).get("mae_days"),
+                    train_median_mae_days=metrics.get("test", {}).get("baseline_train_median", {}).get("mae_days"),
                 )
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 problems.append(f"run directory {path} is unreadable ({type(exc).__name__}: {exc})")

@@ -30,7 +30,7 @@ import hashlib
 import json
 from typing import Any
 
-RUN_FORMAT_VERSION = 2
+RUN_FORMAT_VERSION = 2  # the version load_run reads; a gbm run of it written before the trees were kept (no gbm section) is refused too
 CONFIG_FILE = "config.json"
 LEVEL_IMPORTANCE_FILE = "level_importance.json"
 LEVEL_SHAP_FILE = "level_shap.parquet"

@@ -87,17 +87,16 @@ def load_run(path: str | Path) -> Run:
     gbm = config.get("gbm") if kind == "tabular" else None
     if kind != "tabular":
         warnings = check_weights(path / WEIGHTS_FILE, config.get("weights_sha256"))
-    elif gbm is not None:
+    else:
+        if gbm is None:  # written before the tabular peer kept its trees: it cannot predict, so it is not read
+            raise RunError(f"run {path.name} ({fusion}) has format version {version} without its trees (no gbm section in config.json, written "
+                           f"before the tabular peer kept {GBM_MODEL_FILE}); this code reads gbm runs with their trees (retrain it)")
         warnings = check_gbm_model(path / GBM_MODEL_FILE, config.get("weights_sha256"))
         try:
             SummarySchema.from_dict(gbm["summaries"]), float(gbm["interval_halfwidth"])
         except (KeyError, TypeError, ValueError) as exc:
             raise RunError(f"run {path.name} has a malformed gbm section in config.json ({type(exc).__name__}: {exc})") from None
-    else:
-        warnings = [f"run {path.name} ({fusion}) was trained before the tabular peer kept its model: it predicts only {config['cohort'].get('name')} (retrain it to use it on other cohorts)"]
     predictions = _read_parquet(path / PREDICTIONS_FILE)
-    if kind == "tabular" and gbm is None and predictions is None:
-        raise RunError(f"run {path.name} ({fusion}) has no predictions.parquet, and no model to predict with")
     return Run(
         path=path,
         run_id=str(config.get("run_id", path.name)),

@@ -44,20 +44,20 @@ class SplitReport:
     """A model on one split, next to the training-median baseline, per head and per availability."""
 
     model: LosMetrics
-    baseline_train_median: LosMetrics
+    train_median: LosMetrics  # predicting the training median for every stay (JSON: baseline_train_median)
     heads_alone: dict[str, LosMetrics] = field(default_factory=dict)
     by_signal: dict[str, LosMetrics] = field(default_factory=dict)  # with_signal / without_signal
 
     @property
-    def mae_reduction_vs_baseline(self) -> float:
-        base = self.baseline_train_median.mae_days
+    def mae_reduction_vs_train_median(self) -> float:
+        base = self.train_median.mae_days
         return 1 - self.model.mae_days / base if base > 0 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "model": self.model.to_dict(),
-            "baseline_train_median": self.baseline_train_median.to_dict(),
-            "mae_reduction_vs_baseline": self.mae_reduction_vs_baseline,
+            "baseline_train_median": self.train_median.to_dict(),
+            "mae_reduction_vs_baseline": self.mae_reduction_vs_train_median,
             "heads_alone": {k: v.to_dict() for k, v in self.heads_alone.items()},
             "by_signal": {k: v.to_dict() for k, v in self.by_signal.items()},
         }
@@ -66,7 +66,7 @@ class SplitReport:
     def from_dict(cls, data: dict[str, Any]) -> "SplitReport":
         return cls(
             model=LosMetrics.from_dict(data["model"]),
-            baseline_train_median=LosMetrics.from_dict(data["baseline_train_median"]),
+            train_median=LosMetrics.from_dict(data["baseline_train_median"]),
             heads_alone={k: LosMetrics.from_dict(v) for k, v in data.get("heads_alone", {}).items()},
             by_signal={k: LosMetrics.from_dict(v) for k, v in data.get("by_signal", {}).items()},
         )

@@ -16,7 +16,6 @@ from lemof.data.preprocess import Preprocessor
 from lemof.data.summaries import SummarySchema
 from lemof.errors import CohortError, RunError
 from lemof.models.fusions import fusion_kind
-from lemof.models.gbm import MODEL_FILE as GBM_MODEL_FILE
 from lemof.models.spec import Head, ModelSpec, head_kinds
 from lemof.runs.metrics_file import RunMetrics
 from lemof.runs.records import CohortRef, LevelImportance, MetaWeights
@@ -49,7 +48,7 @@ class Run:
     predictions: pd.DataFrame | None
     warnings: list[str] = field(default_factory=list)
     weights_sha256: str | None = None
-    gbm: dict[str, Any] | None = None  # the tabular peer's config.json section (summaries, interval); None for older gbm runs
+    gbm: dict[str, Any] | None = None  # the tabular peer's config.json section (summaries, interval); None for a neural run
     level_concepts: dict[str, Any] | None = None  # level_concepts.json (LeMoF), when present
     _model: Any = field(default=None, repr=False)
     _vectors: tuple[StayVectors | None, dict[int, int]] | None = field(default=None, repr=False)
@@ -91,20 +90,9 @@ class Run:
         return SummarySchema.from_dict(self.gbm["summaries"]) if self.gbm is not None else None
 
     @property
-    def has_model(self) -> bool:
-        """Whether the run can predict a stay now (a network, or the tabular peer's trees); only
-        gbm runs written before the trees were kept cannot (their predictions are stored)."""
-        return self.spec is not None or self.gbm is not None
-
-    @property
     def model(self):
         """The trained model, built on first use: the network (``LeMoF`` or a baseline, imports
         torch) or the tabular peer's ``GbmModel`` (imports LightGBM)."""
-        if not self.has_model:
-            raise RunError(
-                f"run {self.run_id} ({self.fusion}) stores predictions only for the cohort it was trained on ({self.cohort.name}): it was written "
-                f"before the tabular peer kept its model ({GBM_MODEL_FILE}); retrain it (python -m lemof train --fusion gbm) to use it on other cohorts"
-            )
         if self._model is None:
             with self._model_lock:
                 if self._model is None:
@@ -144,6 +132,11 @@ class Run:
                     self._vectors = (vectors, vectors.index_of() if vectors is not None else {})
         return self._vectors
 
+    @property
+    def stores_predictions(self) -> bool:
+        """Whether the run holds the per-stay predictions of the cohort it was trained on."""
+        return self.predictions is not None
+
     def _prediction_index(self) -> dict[int, int]:
         if self._pred_index is None:
             self._pred_index = {int(s): i for i, s in enumerate(self.predictions["stay_id"].to_numpy())}
@@ -156,11 +149,14 @@ class Run:
         i = self._prediction_index().get(int(stay_id))
         return None if i is None else self.predictions.iloc[i]
 
-    def stored_rows(self, stay_ids: np.ndarray) -> pd.DataFrame:
-        """The rows of ``predictions.parquet`` for ``stay_ids`` in that order, indexed by stay id
-        (``RunError`` naming a stay it has none for)."""
+    def stored_rows(self, stay_ids: np.ndarray | None = None) -> pd.DataFrame:
+        """The rows of ``predictions.parquet`` for ``stay_ids`` in that order (every row when None),
+        indexed by stay id (``RunError`` naming a stay it has none for). With ``stored_prediction``
+        the one way to the stored predictions: ``load.py`` reads the file, nothing else does."""
         if self.predictions is None:
             raise RunError(f"run {self.run_id} stores no predictions")
+        if stay_ids is None:
+            return self.predictions.set_index("stay_id")
         index = self._prediction_index()
         missing = [int(s) for s in stay_ids if int(s) not in index]
         if missing:

@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 from lemof.errors import LemofError
 from lemof.paths import cache_dir, confined, safe_name, write_json_atomic
+from lemof.runs.metrics_file import METRICS_FILE
 from lemof.runs.train_config import TrainConfig
 
 JOBS = ".jobs"
@@ -213,7 +214,7 @@ def job_status(job_id: str, root: Path | None = None) -> JobStatus:
         reason = f"the training process ended without finishing (exit code {exit_code if exit_code is not None else 'unknown'})"
     elif status in ("failed", "cancelled"):
         reason = progress.get("error") or status
-    if status == "done" and not (Path(job["run_dir"]) / "metrics.json").exists():
+    if status == "done" and not (Path(job["run_dir"]) / METRICS_FILE).exists():
         status, reason = "crashed", "the job reported success but its run directory is missing"
     return JobStatus(job_id, job["name"], job["run_dir"], status, job["started"], job["spec"], progress, exit_code, log_tail, reason)
 

@@ -160,8 +160,8 @@ def assess_predictions(bundle, pred: dict[str, np.ndarray], rows: dict[str, np.n
     metrics = RunMetrics(train_median_los_days=median, test=reports["test"], val=reports["val"])
     t = metrics.test
     say(
-        f"test: MAE {t.model.mae_days:.3f} d (train-median baseline {t.baseline_train_median.mae_days:.3f} d, "
-        f"{100 * t.mae_reduction_vs_baseline:.1f} % lower), kappa {t.model.kappa_linear_10bucket:.3f}, "
+        f"test: MAE {t.model.mae_days:.3f} d (training median {t.train_median.mae_days:.3f} d, "
+        f"{100 * t.mae_reduction_vs_train_median:.1f} % lower), kappa {t.model.kappa_linear_10bucket:.3f}, "
         f"AUROC(LOS > 7 d) {t.model.auroc_los_gt7 or float('nan'):.3f}, coverage {t.model.interval_coverage:.3f}"
     )
     return metrics

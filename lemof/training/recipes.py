@@ -32,22 +32,22 @@ PRESET_HELP = {
 }
 
 
-def recipe_path(source: str) -> Path | None:
-    """The recipe file of cohort family ``source``, or None. The family is what a bundle declares
+def recipe_path(family: str) -> Path | None:
+    """The recipe file of cohort family ``family``, or None. The family is what a bundle declares
     (``provenance.json``), not a path: one that is not a plain file name (``../x``, ``a/b``, markup)
     names no recipe, and nothing outside ``assets/recipes`` is read."""
     try:
-        if safe_name(source) != source:
+        if safe_name(family) != family:
             return None
-        path = confined(RECIPES, f"{source}.json", what="cohort family")
+        path = confined(RECIPES, f"{family}.json", what="cohort family")
     except UnsafePathError:
         return None
     return path if path.exists() else None
 
 
-def load_recipe(source: str) -> dict:
-    """The recipe of cohort family ``source`` ({} if it has none)."""
-    path = recipe_path(source)
+def load_recipe(family: str) -> dict:
+    """The recipe of cohort family ``family`` ({} if it has none)."""
+    path = recipe_path(family)
     if path is None:
         return {}
     try:

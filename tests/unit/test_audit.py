@@ -222,6 +222,42 @@ def test_a_log_that_cannot_be_written_stops_the_action(tmp_path, tiny_run, tiny_
     assert proc.returncode == 2 and proc.stderr.startswith("error: cannot create the audit log's folder") and not out.exists()
 
 
+def test_a_report_path_that_cannot_be_written_is_refused_before_anything_is_logged(tmp_path, tiny_run, tiny_cohort, stay_ids):
+    log = tmp_path / "audit.jsonl"
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    for out in [blocker / "report.html", tmp_path] + ([Path("/proc/x.html")] if Path("/proc").is_dir() else []):
+        proc = lemof_cli("report", "--run", str(tiny_run), "--data", str(tiny_cohort), "--stay", str(stay_ids["with_signal"]), "--out", str(out),
+                         env={"LEMOF_AUDIT_LOG": str(log)})
+        lines = [l for l in proc.stderr.splitlines() if l.strip()]
+        assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith(f"error: cannot write the output file {out}"), proc.stderr
+    assert not log.exists(), "nothing was rendered or written: nothing is logged"
+
+
+def test_a_report_that_fails_to_write_is_logged_as_attempted_and_failed(tmp_path, tiny_run, tiny_cohort, stay_ids, monkeypatch, capsys):
+    """The path passed the check but the write fails (a full disk): the ``report.write`` entry
+    (before the file, as always) is followed by ``report.write_failed`` with the reason."""
+    import errno
+
+    import lemof.report
+    from lemof.cli import main
+
+    def full_disk(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    log, out = tmp_path / "audit.jsonl", tmp_path / "report.html"
+    monkeypatch.setenv("LEMOF_AUDIT_LOG", str(log))
+    monkeypatch.setattr(lemof.report, "write_bytes_atomic", full_disk)
+    sid = stay_ids["with_signal"]
+    assert main(["report", "--run", str(tiny_run), "--data", str(tiny_cohort), "--stay", str(sid), "--out", str(out)]) == 2
+    err = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
+    assert err == [f"error: cannot write the report {out}: No space left on device"]
+    attempt, outcome = [json.loads(l) for l in _lines(log)]
+    assert attempt["event"] == "report.write" and outcome["event"] == "report.write_failed"
+    assert outcome["error"] == "No space left on device" and outcome["stay"] == attempt["stay"] == sid and outcome["out"] == attempt["out"] == str(out.resolve())
+    assert not out.exists() and verify_log(log).ok
+
+
 def test_every_cli_report_is_in_the_log_before_the_file_exists(tmp_path, tiny_run, tiny_cohort, stay_ids):
     log = tmp_path / "audit.jsonl"
     out = tmp_path / "report.html"

@@ -32,8 +32,8 @@ def test_drivers_add_up_to_the_prediction_in_days(tiny, stay_ids, which):
     assert set(attr.reference_stays) <= train, "the reference population is training stays"
     named = shown(drivers)
     assert drivers.base + sum(drivers.values[i] for i in named) + rest_days(drivers) == pytest.approx(results.prediction.los_days, abs=0.01)
-    assert drivers.base == pytest.approx(math.expm1(attr.baseline_output))
-    s = secant_slope(attr.output, attr.baseline_output)
+    assert drivers.base == pytest.approx(math.expm1(attr.reference_output))
+    s = secant_slope(attr.output, attr.reference_output)
     # every input (measurement timing included) is one part: they add up to the prediction minus the reference, up to captum's error
     assert drivers.total == pytest.approx(s * attr.total, rel=1e-9, abs=1e-9)
     assert s * attr.total == pytest.approx(math.expm1(attr.output) - drivers.base + drivers.detail["integration_error_days"], abs=1e-4)  # captum works in float32

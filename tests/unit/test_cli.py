@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
+
+import pytest
 
 from testkit.cohorts import copy_bundle, inject_nan
 from testkit.fresh import lemof_cli
@@ -21,9 +24,15 @@ def test_explain_prints_one_json_object(tiny_run, tiny_cohort, stay_ids):
     proc = lemof_cli("explain", "--run", str(tiny_run), "--data", str(tiny_cohort), "--stay", str(stay_ids["with_signal"]))
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    for key in ("stay_id", "los_days", "interval_days", "level_shap", "shap_base", "contributions", "head_kinds", "meta_bias", "attention"):
-        assert key in out
-    assert abs(out["meta_bias"] + sum(v for v in out["contributions"].values() if v is not None) - out["meta_output"]) < 1e-5
+    assert set(out) == {"prediction", "explanations", "drivers", "attention", "similar", "concepts"}
+    assert {"stay_id", "los_days", "interval_days", "origin"} <= set(out["prediction"])
+    assert list(out["explanations"]) == ["drivers", "level_shap", "heads"]
+    for attr in out["explanations"].values():  # one shape for every additive explanation
+        assert set(attr) == {"method", "title", "explains", "unit", "base", "base_label", "output", "parts", "residual", "tolerance", "detail", "note"}
+        total = attr["base"] + sum(p["value"] for p in attr["parts"] if p["value"] is not None) + attr["residual"]
+        assert abs(total - attr["output"]) <= attr["tolerance"]
+    heads = out["explanations"]["heads"]
+    assert {p["group"] for p in heads["parts"]} <= {"modality-level", "cross-modal", "level-specific"}
     assert len(out["attention"]["ehr_to_sig"]["shape"]) == 3 and "per_head" not in out["attention"]["ehr_to_sig"]
 
 
@@ -92,7 +101,8 @@ def test_nan_weights_exit_2_and_every_json_is_strict(tiny_run, tiny_cohort, stay
     assert proc.returncode == 0, proc.stderr
     assert "NaN" not in proc.stdout and "Infinity" not in proc.stdout
     out = json.loads(proc.stdout, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
-    assert out["contributions"]["sig.global"] is None and out["attention"] is None
+    heads = {p["name"]: p["value"] for p in out["explanations"]["heads"]["parts"]}
+    assert heads["sig.global"] is None and out["attention"] is None
 
 
 def test_data_synthetic_ecg_knob(tmp_path):
@@ -107,3 +117,24 @@ def test_data_synthetic_ecg_knob(tmp_path):
     _one_error_line(lemof_cli("data", "synthetic", "--n", "40", "--ecg-strength", "9", "--out", str(tmp_path / "b"), "--quiet"),
                     "ecg_strength must be at most")
     assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("command", [
+    ["data", "synthetic", "--n", "10"], ["data", "physionet2012"], ["data", "vendor-physionet2012", "--source", "x"],
+    ["data", "mimic", "--mimic-dir", "x"], ["train", "--data", "x"], ["report", "--run", "x", "--data", "x", "--stay", "1"],
+])
+def test_every_output_path_that_cannot_be_written_is_one_line_before_any_work(command, tmp_path):
+    """Every command with ``--out`` checks it first (before reading its inputs: ``x`` is none)."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    outs = [blocker / "out"] + ([Path("/proc/zz")] if Path("/proc").is_dir() else [])  # a file as a folder; a virtual file system
+    for out in outs:
+        _one_error_line(lemof_cli(*command, "--out", str(out)), f"cannot write the output {'file' if command[0] == 'report' else 'folder'} {out}")
+    assert blocker.read_text() == "x" and not list(tmp_path.glob(".lemof-probe*"))
+
+
+def test_an_unwritable_progress_file_is_refused_before_training(tiny_cohort, tmp_path):
+    out = tmp_path / "run"
+    _one_error_line(lemof_cli("train", "--data", str(tiny_cohort), "--out", str(out), "--progress-file", "/proc/progress.json" if Path("/proc").is_dir() else str(tmp_path)),
+                    "cannot write the progress file")
+    assert not out.exists()

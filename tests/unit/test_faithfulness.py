@@ -137,7 +137,7 @@ def test_input_deletion_ends_at_the_baseline_prediction(loaded, stay_ids):
     assert top.shape == (len(ev.INPUT_FRACTIONS),) and rand.shape == (3, len(ev.INPUT_FRACTIONS))
     assert top[0] == 0 and np.all(rand[:, 0] == 0)
     assert original == pytest.approx(a.output, abs=1e-5)
-    assert top[-1] == pytest.approx(abs(a.baseline_output - a.output), abs=1e-5)
+    assert top[-1] == pytest.approx(abs(a.reference_output - a.output), abs=1e-5)
     assert np.allclose(rand[:, -1], top[-1])
 
 

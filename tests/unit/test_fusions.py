@@ -65,7 +65,7 @@ def test_integrated_gradients_work_for_a_neural_baseline(fusion, fusion_runs, ti
     from lemof import input_attributions
 
     attr = input_attributions(load_run(fusion_runs[fusion]), open_bundle(tiny_cohort), stay_ids["with_signal"])
-    assert abs(attr.total - (attr.output - attr.baseline_output)) < 0.05 * max(abs(attr.output - attr.baseline_output), 0.05)
+    assert abs(attr.total - (attr.output - attr.reference_output)) < 0.05 * max(abs(attr.output - attr.reference_output), 0.05)
 
 
 def test_ablations_change_what_they_say(fusion_runs):
@@ -104,13 +104,15 @@ def test_unknown_fusion_and_a_signal_too_short_for_the_encoder(tiny_cohort):
     assert lines[0].startswith("error: sig encoder 'tcn': input length") and "too short" in lines[0]
 
 
-def test_explain_of_a_baseline_exits_2_with_one_line(fusion_runs, tiny_cohort, stay_ids):
+def test_explain_of_a_baseline_prints_what_applies_to_it(fusion_runs, tiny_cohort, stay_ids):
     proc = subprocess.run(
         [sys.executable, "-m", "lemof", "explain", "--run", str(fusion_runs["mmtm"]), "--data", str(tiny_cohort), "--stay", str(stay_ids["with_signal"])],
         cwd=REPO, capture_output=True, text=True, timeout=300,
     )
-    lines = [l for l in proc.stderr.strip().splitlines() if l.strip()]
-    assert proc.returncode == 2 and len(lines) == 1 and "'mmtm' baseline" in lines[0], proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert list(out["explanations"]) == ["drivers"] and "level_shap" not in out and "attention" not in out, "the baseline's explanations only"
+    assert out["drivers"]["items"] and out["prediction"]["fusion"] == "mmtm"
 
 
 @pytest.mark.parametrize("fusion", [f for f in FUSIONS if fusion_kind(f) != "tabular"])

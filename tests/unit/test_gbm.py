@@ -67,8 +67,8 @@ def test_gbm_keeps_its_trees_as_text_and_its_stored_predictions_are_what_it_comp
     assert {f"ehr:hr:{s}" for s in SERIES_STATS} <= set(names) and {f"sig:II:{s}" for s in WAVEFORM_STATS} <= set(names)
     assert run.summaries.label("ehr:hr:slope") == "Heart rate (bpm): trend per hour"
     rows = np.arange(len(bundle))
-    computed, stored = run_predictions(run, bundle, rows, source="network"), run_predictions(run, bundle, rows, source="stored")
-    assert (computed.source, stored.source) == ("computed", "stored")
+    computed, stored = run_predictions(run, bundle, rows, mode="network"), run_predictions(run, bundle, rows, mode="stored")
+    assert (computed.origin, stored.origin) == ("computed", "stored")
     # the stored predictions come from the text model as loaded, in float64: bit-equal
     assert np.array_equal(computed.arrays["final"], stored.arrays["final"]) and np.array_equal(computed.arrays["interval_days"], stored.arrays["interval_days"])
 
@@ -132,8 +132,10 @@ def test_gbm_evaluates_and_explains_another_cohort_of_its_family(gbm_run, other_
             assert all(v is None for v in sig) and inputs[features.index("sig:available")] == 0
 
 
-def test_an_old_gbm_run_without_its_trees_scores_its_own_cohort_and_says_why_not_another(gbm_run, tiny_cohort, other_draw, tmp_path):
-    from lemof.runs.layout import spec_sha256
+def test_an_old_gbm_run_without_its_trees_is_refused_at_load_naming_its_format(gbm_run, tmp_path):
+    """A gbm run written before the trees were kept cannot predict: refused in one line, like any
+    run this code does not read (not loaded with a warning and special cases downstream)."""
+    from lemof.runs.layout import RUN_FORMAT_VERSION, spec_sha256
 
     old = tmp_path / "old-gbm"
     shutil.copytree(gbm_run, old)
@@ -143,12 +145,9 @@ def test_an_old_gbm_run_without_its_trees_scores_its_own_cohort_and_says_why_not
     config["weights_sha256"], config["spec_sha256"] = None, None
     config["spec_sha256"] = spec_sha256(config)
     (old / "config.json").write_text(json.dumps(config))
-    run = load_run(old)
-    assert not run.has_model and "trained before the tabular peer kept its model" in run.warnings[0]
-    own = evaluate_run(run, open_bundle(tiny_cohort), "test")
-    assert own["model"]["mae_days"] == pytest.approx(run.metrics.test.model.mae_days, rel=1e-12)
-    with pytest.raises(RunError, match="stores predictions only for the cohort it was trained on .*retrain it \\(python -m lemof train --fusion gbm\\)"):
-        evaluate_run(run, open_bundle(other_draw), "all")
+    with pytest.raises(RunError, match=f"run old-gbm \\(gbm\\) has format version {RUN_FORMAT_VERSION} without its trees .*retrain it") as refused:
+        load_run(old)
+    assert "\n" not in str(refused.value)
 
 
 def test_the_tree_shap_base_value_is_the_average_training_prediction(gbm_run, tiny_cohort):

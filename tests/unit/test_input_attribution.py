@@ -16,8 +16,8 @@ def test_attributions_are_complete_and_shaped_like_the_inputs(tiny_run, tiny_coh
     assert np.asarray(a.ehr).shape == (len(bundle.ehr_feature_names), 24)
     assert set(a.static) == {"age", "sex", "admission_type", "first_careunit"}
     # completeness: the parts add up to prediction(x) - prediction(baseline), up to captum's delta
-    assert a.total == pytest.approx(a.output - a.baseline_output + a.delta, abs=1e-6)
-    assert abs(a.delta) <= 0.05 * abs(a.output - a.baseline_output) + 0.01
+    assert a.total == pytest.approx(a.output - a.reference_output + a.delta, abs=1e-6)
+    assert abs(a.delta) <= 0.05 * abs(a.output - a.reference_output) + 0.01
     expl_output = __import__("lemof").explain_stay(run, bundle, stay_ids[which])["heads"].output
     assert a.output == pytest.approx(expl_output, abs=1e-6), "the attributed output is the prediction"
     if which == "without_signal":

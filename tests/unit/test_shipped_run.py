@@ -104,8 +104,8 @@ def test_shipped_run_is_small_safe_and_reproduces_its_metrics(path, default_coho
 
     tol = FLOAT32_TOL if run.spec is not None else GBM_TOL
     rows = bundle.rows("test")
-    fresh, kept = run_predictions(run, bundle, rows, source="network"), run_predictions(run, bundle, rows, source="stored")
-    assert (fresh.source, kept.source) == ("computed", "stored")
+    fresh, kept = run_predictions(run, bundle, rows, mode="network"), run_predictions(run, bundle, rows, mode="stored")
+    assert (fresh.origin, kept.origin) == ("computed", "stored")
     fresh, kept = fresh.arrays, kept.arrays
     assert np.array_equal(fresh["sig_available"], kept["sig_available"])
     np.testing.assert_allclose(fresh["final"], kept["final"], rtol=0, atol=tol, err_msg="log1p(days)")

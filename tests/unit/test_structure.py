@@ -19,6 +19,9 @@ The checks read the source with ``ast`` (nothing is imported). Project modules a
 5. No module under ``lemof/`` imports ``streamlit``.
 6. The ``lemof/`` root holds only the CLI, report, paths, errors, progress, version (and the
    package files); every folder of ``lemof/`` with Python files is a package (has ``__init__.py``).
+7. A run's stored predictions (``predictions.parquet``) are named once (``PREDICTIONS_FILE``),
+   read once (``lemof/runs/load.py``) and reached from outside ``lemof/runs/`` only through the
+   ``Run``'s readers (``stored_rows``, ``stored_prediction``), never through its table.
 """
 
 from __future__ import annotations
@@ -297,3 +300,22 @@ def test_the_checker_finds_an_import_against_the_order():
     assert package_of("lemof") == "lemof" and package_of("ui.case") == "ui"
     edges = [("lemof.runs.run", "lemof.models.spec", "a:1"), ("lemof.models.spec", "lemof.runs.run", "b:2"), ("lemof.runs.run", "lemof.runs.load", "c:3")]
     assert layer_violations(edges, ("lemof.models", "lemof.runs")) == ["b:2: lemof.models imports lemof.runs (lemof.models.spec -> lemof.runs.run)"]
+
+
+def test_stored_predictions_are_read_in_one_place():
+    named, uses, touches = [], [], []
+    for name, path, _, tree in _parsed():
+        where = f"{path.relative_to(REPO)}"
+        calls = {id(arg): ast.unparse(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call) for a in node.args for arg in ast.walk(a)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and node.value == "predictions.parquet":
+                named.append(where)
+            if (isinstance(node, ast.Name) and node.id == "PREDICTIONS_FILE") or (isinstance(node, ast.Attribute) and node.attr == "PREDICTIONS_FILE"):
+                uses.append((where, calls.get(id(node), "")))
+            if isinstance(node, ast.Attribute) and node.attr == "predictions" and not name.startswith("lemof.runs") and not ast.unparse(node).startswith("lemof."):
+                touches.append(f"{where}:{node.lineno}: {ast.unparse(node)}")
+    assert named == ["lemof/runs/layout.py"], f"the file name spelled outside PREDICTIONS_FILE: {named}"
+    reads = [u for u in uses if "read" in u[1]]
+    assert reads == [("lemof/runs/load.py", "_read_parquet")], f"predictions.parquet read in several places: {reads}"
+    assert {w for w, _ in uses} <= {"lemof/runs/layout.py", "lemof/runs/load.py", "lemof/runs/save.py"}, f"PREDICTIONS_FILE used outside the run directory's reader and writer: {uses}"
+    assert not touches, "the stored predictions reached past the Run's readers (stored_rows, stored_prediction):\n" + "\n".join(touches)

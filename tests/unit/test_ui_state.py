@@ -47,3 +47,12 @@ def test_only_the_sidebar_writes_its_widget_keys():
             continue
         text = path.read_text(encoding="utf-8")
         assert "cohort_select" not in text and "run_select:" not in text, f"{path.name} touches the sidebar's widget keys"
+
+
+def test_only_the_loaders_cache():
+    """Caching lives in one place, ``ui/loaders.py`` (keys with file times, shared by every session)."""
+    for path in [*UI.glob("*.py"), *(REPO / "pages").glob("*.py"), REPO / "app.py"]:
+        if path.name == "loaders.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        assert "st.cache_resource" not in text and "st.cache_data" not in text, f"{path.relative_to(REPO)} caches on its own: use ui.loaders"
