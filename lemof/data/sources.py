@@ -7,7 +7,10 @@ that name. What differs by family is registered here by the family's modules and
 - ``concepts``: the clinical concepts the level probes look for and their value per stay
   (a ``ConceptSet``, ``lemof/data/<family>_concepts.py``);
 - ``channel_limits``: the physiological limits of the sparse bedside channels a what-if may set
-  (EHR features carry theirs in ``features.json``).
+  (EHR features carry theirs in ``features.json``);
+- ``seeded_draws``: cohorts of the family are draws of a generator whose seed is in their
+  provenance, and two draws with different seeds reuse stay ids for other stays (an id is then
+  no evidence that a run saw a stay: ``lemof.evaluation.external``).
 
 The modules of the built-in families are listed below and imported on first use, so that nothing
 loads a family's code before a cohort of that family needs it.
@@ -23,7 +26,7 @@ from lemof.data.concepts import ConceptSet
 
 # The modules that register what the library knows about each built-in family.
 _BUILTIN_MODULES: dict[str, tuple[str, ...]] = {
-    "synthetic": ("lemof.data.synthetic_concepts",),
+    "synthetic": ("lemof.data.synthetic_concepts", "lemof.data.synthetic"),
     "physionet2012": ("lemof.data.physionet2012_concepts", "lemof.data.physionet2012"),
     "mimic-iv": ("lemof.data.mimic_concepts",),
 }
@@ -35,10 +38,11 @@ class SourceInfo:
     name: str
     concepts: ConceptSet | None = None
     channel_limits: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    seeded_draws: bool = False
 
 
 def register_source(name: str, **knowledge: Any) -> None:
-    """Record what family ``name`` knows (``concepts=``, ``channel_limits=``; fields of ``SourceInfo``)."""
+    """Record what family ``name`` knows (``concepts=``, ``channel_limits=``, ``seeded_draws=``; fields of ``SourceInfo``)."""
     _REGISTERED[name] = replace(_REGISTERED.get(name, SourceInfo(name)), **knowledge)
 
 

@@ -49,6 +49,7 @@ from lemof.data.bundle import NpyStreamWriter, finalize_bundle
 from lemof.errors import ConfigError
 from lemof.progress import Progress
 from lemof.data.schema import ecg_signal, icu_static_features
+from lemof.data.sources import register_source
 from lemof.data.splits import assign_splits
 from lemof.paths import atomic_directory, cache_dir
 
@@ -512,3 +513,6 @@ def ensure_synthetic(
         except FileExistsError:  # another process finished it first
             pass
     return path
+
+
+register_source("synthetic", seeded_draws=True)  # every cohort is a draw of generate_synthetic; its seed is in provenance.json

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lemof.data.sources import source_info
 from lemof.data.bundle import CohortBundle
 from lemof.runs.run import Run
 
@@ -52,7 +53,7 @@ class CohortRelation:
                 "(the run stores no per-stay splits).")
 
 
-def _synthetic_seed(name: str, provenance: dict | None = None) -> int | None:
+def _draw_seed(name: str, provenance: dict | None = None) -> int | None:
     if provenance and provenance.get("seed") is not None:
         return int(provenance["seed"])
     m = _SEED.search(name)
@@ -65,8 +66,8 @@ def relation(run: Run, bundle: CohortBundle) -> CohortRelation:
     if run.cohort.fingerprint == bundle.fingerprint:
         seen = int((bundle.stays["split"].astype(str) != "test").sum())
         return CohortRelation(OWN, n, seen, run.cohort.name)
-    if run.cohort.source == "synthetic" and bundle.source == "synthetic":
-        a, b = _synthetic_seed(run.cohort.name), _synthetic_seed(bundle.name, bundle.provenance)
+    if run.cohort.source == bundle.source and source_info(bundle.source).seeded_draws:
+        a, b = _draw_seed(run.cohort.name), _draw_seed(bundle.name, bundle.provenance)
         if a is not None and b is not None and a != b:
             return CohortRelation(EXTERNAL, n, 0, run.cohort.name)  # another draw: the same ids are other stays
     stored = run.stored_rows() if run.stores_predictions else None
