@@ -21,7 +21,8 @@ def test_a_baseline_run_in_the_app(fusion_runs, default_cohort, monkeypatch):
         assert not at.exception
         assert not at.error, [e.value for e in at.error]
         info = " ".join(i.value for i in at.info)
-        assert f"({fusion}): Level SHAP, Head contributions" in info and "Not available for" in info
+        assert f"({fusion}): " in info and "Level SHAP, Head contributions" in info and "Not available for" in info
+        assert ("Input drivers" in info) == (not ig), "the drivers apply to a neural baseline, not to the trees"
         assert any(m.label == "Predicted LOS" for m in at.metric)
         assert not any("Per-level SHAP" in c.value for c in at.caption)
         assert ("TreeSHAP: base value + Σ contributions = prediction" in charts(at)) == (fusion == "gbm"), "gbm explains itself on another draw"

@@ -239,7 +239,7 @@ def test_stored_stay_vectors_match_the_network(tiny, stay_ids):
     seconds, stored = stay.attention_received.seconds, stay.attention_received.weights
     from_maps = stay.attention.ehr_to_sig.mean(axis=(0, 1))
     assert np.allclose(stored, from_maps, atol=2e-3), "stored as float16: 3 significant digits"
-    assert seconds == stay.attention["sig_seconds"]
+    assert seconds == stay.attention.sig_seconds
     assert CohortResults(run, bundle).stay(stay_ids["without_signal"]).attention_received is None
 
 
