@@ -35,6 +35,7 @@ from lemof.plots import (
     level_shap_figure,
     signal_attribution_figure,
     signal_figure,
+    stay_ecg_figure,
     static_attribution_figure,
     timeline_figure,
     tree_shap_figure,
@@ -81,7 +82,9 @@ def _drivers_html(results: StayResults, first: list[bool]) -> str:
         + f"<p class='alt'>{literal(allocation_note(drivers))} Figures below: {literal(attr.method)}, in log1p-days.</p>"
     )
     labels = {f["name"]: feature_title(f) for f in results.bundle.features["ehr"]["features"]}
-    return out + "".join(_figure(fig, first) for fig in (ehr_attribution_figure(attr, labels), static_attribution_figure(attr), signal_attribution_figure(attr, results.sig_label)))
+    ecg = results.context.signal_kind == "ecg"
+    signal_fig = stay_ecg_figure(results.context, attr) if ecg else signal_attribution_figure(attr, results.sig_label)
+    return out + "".join(_figure(fig, first) for fig in (ehr_attribution_figure(attr, labels), static_attribution_figure(attr), signal_fig))
 
 
 def _tree_shap_html(results: StayResults, first: list[bool]) -> str:
@@ -149,7 +152,8 @@ def case_report_html(results: StayResults) -> str:
     parts.append(_figure(timeline_figure(pc, hours), first))
     if pc.unmeasured:
         parts.append(f"<p class='alt'>Not measured in this window: {literal(', '.join(pc.unmeasured))}.</p>")
-    parts.append(_figure(signal_figure(pc, None, results.attention_received), first) if pc.signal is not None else f"<p class='note'>No {literal(sig_label)} for this stay: its heads are absent from the prediction, not counted as normal.</p>")
+    signal_fig = stay_ecg_figure(pc) if pc.signal_kind == "ecg" else signal_figure(pc, None, results.attention_received)
+    parts.append(_figure(signal_fig, first) if pc.signal is not None else f"<p class='note'>No {literal(sig_label)} for this stay: its heads are absent from the prediction, not counted as normal.</p>")
     names = [e.name for e in results.explainers] + [v.name for v in results.views]
     missing = unavailable(run)
     if missing:

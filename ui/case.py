@@ -26,6 +26,7 @@ from lemof.plots import (
     level_shap_figure,
     signal_attribution_figure,
     signal_figure,
+    stay_ecg_figure,
     static_attribution_figure,
     timeline_figure,
     tree_shap_figure,
@@ -154,15 +155,18 @@ def _facts(facts: list[tuple[str, str]]) -> str:
 
 
 def patient_context(ctx: ActiveContext, results: StayResults) -> Callable[[], None] | None:
-    """Static facts, the EHR timeline and the biosignal channel picker.
+    """Static facts, the EHR timeline and the biosignal.
 
-    Returns a function that draws the biosignal strip with the attention it receives into its
-    place beside the timeline; the page calls it after the explanation has painted (for the
-    run's own cohort the attention is stored; for another it needs the network). None when the
-    stay has no biosignal.
+    An ECG is drawn as a cardiologist reads it, the 12-lead sheet at 25 mm/s and 10 mm/mV, across
+    the page under the timeline; another biosignal (bedside series) beside the timeline with a
+    channel picker and the attention it receives. Returns a function that draws the biosignal
+    into its place; the page calls it after the explanation has painted (for the run's own cohort
+    the attention is stored; for another it needs the network). None when the stay has no biosignal.
     """
     pc = results.context
     st.markdown(_facts(pc.facts))
+    if pc.signal_kind == "ecg":
+        return _ecg_context(ctx, results)
     left, right = st.columns([1.35, 1])
     hours = ctx.bundle.features["ehr"]["n_steps"] * ctx.bundle.ehr_step_hours
     with left, guarded("EHR timeline"):
@@ -186,6 +190,31 @@ def patient_context(ctx: ActiveContext, results: StayResults) -> Callable[[], No
             chart(signal_figure(pc, shown, results.attention_received), key="signal")
 
     return draw_strip
+
+
+def _ecg_context(ctx: ActiveContext, results: StayResults) -> Callable[[], None] | None:
+    """The EHR timeline across the page, then the stay's ECG on the 12-lead sheet (or a note that it has none)."""
+    pc = results.context
+    hours = ctx.bundle.features["ehr"]["n_steps"] * ctx.bundle.ehr_step_hours
+    with guarded("EHR timeline"):
+        st.markdown(f"**EHR: values observed in the first {hours:g} hours**")
+        chart(timeline_figure(pc, hours), key="timeline")
+        if pc.unmeasured:
+            st.caption("Not measured in this window: " + ", ".join(md(u) for u in pc.unmeasured) + ".")
+    if pc.signal is None:
+        st.info(f"This stay has no {ctx.sig_label} data. Its heads are **absent** from the prediction below, not counted as normal values.")
+        return None
+    slot = st.empty()
+    slot.caption(f"Drawing the {ctx.sig_label}…")
+
+    def draw_ecg() -> None:
+        with slot.container(), guarded(ctx.sig_label):
+            chart(stay_ecg_figure(pc), key="ecg")
+            model_leads = ctx.run.preprocessor.sig_channels if ctx.run.preprocessor is not None else []
+            if model_leads:
+                st.caption(f"The model reads leads {', '.join(md(c) for c in model_leads)}. Zoom with the mouse; double-click to reset.")
+
+    return draw_ecg
 
 
 def level_section(ctx: ActiveContext, results: StayResults) -> None:
@@ -243,11 +272,13 @@ def drivers_section(ctx: ActiveContext, results: StayResults) -> None:
         chart(ehr_attribution_figure(attr, labels), key="attr_ehr")
     with right:
         chart(static_attribution_figure(attr), key="attr_static")
-        fig = signal_attribution_figure(attr, ctx.sig_label)
-        if fig is None:
+        fig = None if results.context.signal_kind == "ecg" else signal_attribution_figure(attr, ctx.sig_label)
+        if attr.sig is None:
             st.info(f"No {ctx.sig_label} data for this stay, so none to attribute.")
-        else:
+        elif fig is not None:
             chart(fig, key="attr_signal")
+    if results.context.signal_kind == "ecg" and attr.sig is not None:
+        chart(stay_ecg_figure(results.context, attr), key="attr_ecg")
     st.caption(
         f"{attr.method}. Attributions add up to prediction − reference prediction: {attr.total:+.3f} vs "
         f"{attr.output - attr.reference_output:+.3f} log1p-days (integration error {attr.delta:+.4f})."

@@ -28,6 +28,7 @@ class StayContext:
     signal_label: str  # e.g. "12-lead ECG"
     signal_short_label: str  # e.g. "ECG", "Bedside"
     signal_time_h: float | None  # when the biosignal was recorded, hours since admission
+    signal_kind: str = ""  # "ecg" for an electrocardiogram (drawn as a 12-lead printout), else the cohort's kind
 
     @property
     def facts(self) -> list[tuple[str, str]]:
@@ -86,4 +87,5 @@ def stay_context(bundle: CohortBundle, stay_id: int | str) -> StayContext:
         signal_label=str(sig_meta.get("label", "biosignal")),
         signal_short_label=bundle.sig_label,
         signal_time_h=float(t_sig) if has_signal and t_sig is not None and np.isfinite(t_sig) else None,
+        signal_kind=str(sig_meta.get("kind", "")),
     )

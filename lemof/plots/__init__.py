@@ -3,6 +3,7 @@
 from lemof.plots.attribution import ehr_attribution_figure, signal_attribution_figure, static_attribution_figure
 from lemof.plots.model_card import global_importance_figure, metrics_figure, training_curves_figure
 from lemof.plots.context import feature_title, signal_figure, timeline_figure
+from lemof.plots.ecg import ecg_figure, stay_ecg_figure
 from lemof.plots.style import alt_text, head_label, level_label
 from lemof.plots.concepts import level_concepts_compare_figure, level_concepts_figure
 from lemof.plots.compare import calibration_figure, level_profile_figure, metrics_ci_figure, scatter_figure, stay_predictions_figure
@@ -24,6 +25,8 @@ __all__ = [
     "waterfall_range",
     "alt_text",
     "attention_figure",
+    "ecg_figure",
+    "stay_ecg_figure",
     "ehr_attribution_figure",
     "feature_title",
     "head_label",
