@@ -359,6 +359,35 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def _cmd_ecg_measure(args: argparse.Namespace) -> int:
+    from lemof.ecg.measure import measure  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.ecg.record import read_record  # lazy: a command loads only its own dependencies (`data` never imports torch)
+
+    record = read_record(args.record)
+    m = measure(record, window=None if args.window is None else tuple(args.window))
+    out = {"record": str(args.record), "fs_hz": record.fs_hz, "leads": list(record.leads), "duration_s": round(record.duration_s, 3),
+           "beats": list(m.beats), "measurements": m.to_dict()}
+    if args.json:
+        _print_json(out)
+        return 0
+    d = out["measurements"]
+
+    def v(x, unit=""):
+        return "n/a" if x is None else f"{x}{unit}"
+
+    print(f"{record.name}: {len(record.leads)} leads ({', '.join(record.leads)}), {record.fs_hz:g} Hz, "
+          f"{record.duration_s:.1f} s, {len(m.beats)} beats")
+    print(f"window {d['window_s'][0]}-{d['window_s'][1]} s: rate {v(d['heart_rate_bpm'], ' bpm')}, rhythm {v(d['rhythm'])} "
+          f"({d['rr_irregularity_index']} {v(d['rr_irregularity'])}), P waves {v(d['p_waves_present'])}")
+    print(f"PR {v(d['pr_ms'], ' ms')}, QRS {v(d['qrs_ms'], ' ms')}, QT {v(d['qt_ms'], ' ms')}, "
+          f"QTc ({d['qtc_formula']}) {v(d['qtc_ms'], ' ms')}, axis {v(d['axis_deg'], ' deg')}")
+    st = ", ".join(f"{k} {x:+.2f}" for k, x in d["st_deviation_mv"].items() if x is not None)
+    print(f"ST at J+60 ms (mV): {st or 'n/a'}")
+    noisy = [k for k, q in d["quality"].items() if not q["measurable"]]
+    print(f"leads too noisy or flat to measure: {', '.join(noisy) if noisy else 'none'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m lemof", description="LeMoF: level-guided multimodal fusion for ICU length of stay.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -475,6 +504,15 @@ def build_parser() -> argparse.ArgumentParser:
     ar = au.add_parser("rotate", help="move the log aside (timestamped) and start a new one that continues its chain")
     ar.add_argument("--log", type=Path, default=None, help="log file (default as for verify)")
     ar.set_defaults(func=_cmd_audit_rotate)
+
+    ecg = sub.add_parser("ecg", help="read and measure ECG records").add_subparsers(dest="action", required=True)
+    em = ecg.add_parser("measure", help="read a WFDB record (any rate, leads, length) and print its R peaks and measurements "
+                        "(rate, RR irregularity, P waves, PR, QRS, QT/QTc Fridericia, ST at J+60 ms per lead, axis, lead quality)")
+    em.add_argument("--record", type=Path, required=True, help="the WFDB record (path without extension, or its .hea)")
+    em.add_argument("--json", action="store_true", help="print JSON {record, fs_hz, leads, beats, measurements} instead of a summary")
+    em.add_argument("--window", type=float, nargs=2, metavar=("START", "END"), default=None,
+                    help="measure over this window (seconds from the start; default the whole record); beats always cover the whole record")
+    em.set_defaults(func=_cmd_ecg_measure)
 
     sv = sub.add_parser("serve", help="start the app, refusing a non-loopback address without sign-in (docs/DEPLOY.md)")
     sv.add_argument("--address", default="127.0.0.1", help="address to bind (default 127.0.0.1; another needs [auth] or LEMOF_BEHIND_AUTH_PROXY=1)")

@@ -40,3 +40,7 @@ class OutputError(LemofError):
     """An output path the operator chose (the CLI's ``--out``) cannot be written: its folder cannot
     hold a new file (missing and not creatable, read-only, not a folder), or a file is asked for
     where a folder is."""
+
+
+class EcgRecordError(LemofError):
+    """An ECG record (WFDB) is missing, unreadable or holds no usable signal."""

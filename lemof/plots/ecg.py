@@ -31,11 +31,11 @@ import numpy as np
 import plotly.graph_objects as go
 
 from lemof.data.patient import StayContext
+from lemof.ecg.record import STANDARD_LEADS, normalise_lead
 from lemof.explain.input_attribution import InputAttribution
 from lemof.plots.style import DIVERGING, OKABE_ITO, with_alt
 from lemof.plots.text import literal
 
-STANDARD_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 # The sheet's columns, top to bottom; rows of the sheet are the i-th lead of every column.
 COLUMNS = (("I", "II", "III"), ("aVR", "aVL", "aVF"), ("V1", "V2", "V3"), ("V4", "V5", "V6"))
 COLUMN_S = 2.5
@@ -52,15 +52,6 @@ PAPER_BG = "#FFFDFD"
 MINOR_GRID = "#F7CFCF"  # 1 mm lines
 MAJOR_GRID = "#E07A7A"  # 5 mm lines
 TRACE = OKABE_ITO["black"]
-
-
-def canonical_lead(name: str) -> str:
-    """A lead name in its standard spelling when it is one of the 12 (``avr`` -> ``aVR``), else as given."""
-    folded = str(name).strip().casefold()
-    for lead in STANDARD_LEADS:
-        if lead.casefold() == folded:
-            return lead
-    return str(name).strip()
 
 
 def decimate_minmax(y: np.ndarray, fs_hz: float, max_hz: float = MAX_DRAW_HZ) -> tuple[np.ndarray, np.ndarray]:
@@ -143,7 +134,7 @@ def ecg_figure(
         raise ValueError(f"signals has shape {signals.shape}, expected ({len(leads)}, n_samples)")
     if fs_hz <= 0:
         raise ValueError(f"fs_hz must be positive, got {fs_hz}")
-    names = [canonical_lead(lead) for lead in leads]
+    names = [normalise_lead(lead) for lead in leads]
     index = {}
     for i, name in enumerate(names):
         index.setdefault(name, i)

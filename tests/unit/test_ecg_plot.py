@@ -9,7 +9,8 @@ import pytest
 
 from lemof.data.ecg_synth import FS_HZ, LEADS, synthesize_ecg
 from lemof.plots import alt_text, ecg_figure
-from lemof.plots.ecg import ROW_PITCH_MV, STANDARD_LEADS, canonical_lead, decimate_minmax
+from lemof.ecg.record import STANDARD_LEADS, normalise_lead
+from lemof.plots.ecg import ROW_PITCH_MV, decimate_minmax
 from testkit.paths import REPO
 
 REAL = REPO.parent / "shared" / "data" / "real-ecg"
@@ -175,7 +176,7 @@ def test_fewer_leads_another_rate_and_a_window(synth):
 
 
 def test_lead_names_are_matched_and_shown_literally(synth):
-    assert [canonical_lead(n) for n in ("i", "AVR", " v6 ", "MLII")] == ["I", "aVR", "V6", "MLII"]
+    assert [normalise_lead(n) for n in ("i", "AVR", " v6 ", "MLII")] == ["I", "aVR", "V6", "MLII"]
     fig = ecg_figure(synth[:2], ["<b>x</b>", "II"], FS_HZ, title="<i>t</i>")
     assert "&lt;b&gt;x&lt;/b&gt;" in _labels(fig)
     assert fig.layout.title.text == "&lt;i&gt;t&lt;/i&gt;"

@@ -34,7 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]  # tests/unit/ -> the repository
 PACKAGES = ("lemof", "ui", "pages")
 ROOT_MODULES = {"__init__.py", "__main__.py", "cli.py", "report.py", "paths.py", "errors.py", "progress.py", "version.py"}
-SUBPACKAGES = {"data", "models", "training", "evaluation", "runs", "plots", "explain", "audit", "deploy"}
+SUBPACKAGES = {"data", "ecg", "models", "training", "evaluation", "runs", "plots", "explain", "audit", "deploy"}
 
 # The packages in layers, lowest first: each may import only itself and those above it in this
 # list (docs/ARCHITECTURE.md draws it).
@@ -46,6 +46,7 @@ LAYERS = (
     "lemof.audit",  # the audit log
     "lemof.deploy",  # who may use the app, the server's settings
     "lemof.data",  # cohort bundles, their loaders, what each cohort family knows
+    "lemof.ecg",  # ECG records (WFDB) and their measurements (neurokit2)
     "lemof.models",  # what a network is and how it is built (torch only when one is)
     "lemof.runs",  # the run directory: its files and their formats, loading and saving; the catalog
     "lemof.evaluation",  # metrics, a run's predictions on a cohort, comparisons, the cohort view
