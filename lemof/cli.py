@@ -191,18 +191,24 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     from lemof.runs.load import load_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     run = load_run(args.run)
-    results = CohortResults(run, open_bundle(args.data)).stay(args.stay)
-    # every explanation that applies to the run (lemof.explain.explainers / views), the same objects the page and the report show
-    out: dict = {"prediction": results.prediction.to_dict(), "explanations": {e.name: results.attribute(e.name).to_dict() for e in results.explainers}}
-    if "drivers" in out["explanations"]:
-        out["drivers"] = drivers_dict(results.attribute("drivers"))
-    views = {
-        "attention": lambda: None if results.attention is None else results.attention.to_dict(per_head=args.per_head),
-        "similar": lambda: results.similar(10).to_dict(),
-        "concepts": lambda: results.concepts.to_dict(),
-    }
-    out.update({v.name: views[v.name]() for v in results.views})
-    _print_json(out)
+    cohort = CohortResults(run, open_bundle(args.data))
+    stays = [cohort.stay(s) for s in args.stay]  # every id checked before any work
+    printed = []
+    for results in stays:
+        # every explanation that applies to the run (lemof.explain.explainers / views), the same objects the page and the report show
+        out: dict = {"prediction": results.prediction.to_dict(), "explanations": {e.name: results.attribute(e.name).to_dict() for e in results.explainers}}
+        if "drivers" in out["explanations"]:
+            out["drivers"] = drivers_dict(results.attribute("drivers"))
+        views = {
+            "attention": lambda: None if results.attention is None else results.attention.to_dict(per_head=args.per_head),
+            "similar": lambda: results.similar(10).to_dict(),
+            "concepts": lambda: results.concepts.to_dict(),
+        }
+        out.update({v.name: views[v.name]() for v in results.views})
+        if results.ecg is not None:  # the stay's ECG measured, and its findings (lemof.ecg)
+            out["ecg"] = {"measurements": results.ecg.to_dict(), "findings": [f.to_dict() for f in results.ecg_findings()]}
+        printed.append(out)
+    _print_json(printed[0] if len(printed) == 1 else printed)
     return 0
 
 
@@ -462,10 +468,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--stored", action="store_true", help="score the run's stored predictions (its own cohort) instead of running its model (network or gbm trees)")
     ev.set_defaults(func=_cmd_evaluate)
 
-    ex = sub.add_parser("explain", help="print one stay's explanation as JSON, with its input drivers (reference + drivers + everything else = the prediction); gbm: its TreeSHAP values")
+    ex = sub.add_parser("explain", help="print a stay's prediction and every explanation that applies to the run as JSON (several --stay: a JSON list, one process)")
     ex.add_argument("--run", type=Path, required=True)
     ex.add_argument("--data", type=Path, required=True)
-    ex.add_argument("--stay", required=True, help="stay id")
+    ex.add_argument("--stay", required=True, action="append", help="stay id (repeat for several; every id is checked before any work)")
     ex.add_argument("--per-head", action="store_true", help="include every attention head, not only the average")
     ex.set_defaults(func=_cmd_explain)
     sm = sub.add_parser("similar", help="print the most similar training stays of one or more stays as JSON")

@@ -11,6 +11,7 @@ import streamlit as st
 
 from lemof import LemofError, StayNotFoundError, StayPrediction, StayResults
 from lemof.explain.drivers import allocation_note, rest_shown_days, shown, sum_text
+from lemof.ecg.findings import measurements_text
 from lemof.explain.explainers import unavailable
 from lemof.explain.input_attribution import BACKGROUND_SIZE, BACKGROUND_STEPS
 from lemof.explain.whatif import Edit, limits
@@ -210,6 +211,11 @@ def _ecg_context(ctx: ActiveContext, results: StayResults) -> Callable[[], None]
     def draw_ecg() -> None:
         with slot.container(), guarded(ctx.sig_label):
             chart(stay_ecg_figure(pc), key="ecg")
+            if results.ecg is not None:
+                found = [f.text for f in results.ecg_findings() if f.present]
+                st.markdown(f"**Measured**: {md(measurements_text(results.ecg))}  \n**Findings**: {md('; '.join(found)) if found else 'none of AF pattern, wide QRS, ST deviation ≥ 0.1 mV'}")
+            else:
+                st.caption("This ECG could not be measured (too short or too noisy).")
             model_leads = ctx.run.preprocessor.sig_channels if ctx.run.preprocessor is not None else []
             if model_leads:
                 st.caption(f"The model reads leads {', '.join(md(c) for c in model_leads)}. Zoom with the mouse; double-click to reset.")

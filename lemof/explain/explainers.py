@@ -80,6 +80,8 @@ class InputDrivers(Explainer):
         return run.spec is not None  # every run with a network
 
     def attribute(self, stay: StayResults) -> Attribution:
+        # The ECG stays one part: its split into findings (drivers_attribution(ecg=...)) does not yet
+        # rank the causes' effects well enough to be shown (benchmarks/bench_ecg_findings.py).
         return drivers_attribution(stay.input_gradients, stay.bundle, stay.sig_label, los_days=stay.prediction.los_days, network_rounding=NETWORK_ROUNDING)
 
 

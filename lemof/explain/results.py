@@ -33,7 +33,10 @@ import pandas as pd
 
 from lemof.data.bundle import CohortBundle
 from lemof.data.patient import StayContext, stay_context
-from lemof.errors import RunError
+from lemof.ecg.findings import Finding, ecg_findings
+from lemof.ecg.measure import EcgMeasurements, measure
+from lemof.ecg.record import EcgRecord, normalise_lead
+from lemof.errors import LemofError, RunError
 from lemof.evaluation.predictions import reads_stored
 from lemof.explain.attribution import Attribution
 from lemof.explain.compute import compute_slot
@@ -335,6 +338,24 @@ class StayResults(_Parts):
         """What each encoder level encodes across the cohort (empty labels without concept probes)."""
         require_lemof(self.run)
         return LevelConcepts(level_labels(self.run.level_concepts, self.run.level_importance.all_levels))
+
+    @_once
+    def ecg(self) -> EcgMeasurements | None:
+        """The stay's ECG measured (``lemof.ecg.measure``; about 0.15 s for 10 s of 12 leads): None
+        when the stay has no ECG (a bedside series is not one) or it cannot be measured."""
+        pc = self.context
+        if pc.signal is None or pc.signal_kind != "ecg":
+            return None
+        record = EcgRecord(signals=np.asarray(pc.signal, dtype=np.float64), leads=tuple(normalise_lead(c) for c in pc.signal_channels),
+                           fs_hz=pc.signal_fs_hz, name=f"stay {self.stay_id}")
+        try:
+            return measure(record)
+        except LemofError:
+            return None
+
+    def ecg_findings(self) -> list[Finding]:
+        """The ECG's findings (AF pattern, wide QRS, ST deviation), [] without a measured ECG."""
+        return [] if self.ecg is None else ecg_findings(self.ecg)
 
     # --- patient context ----------------------------------------------------------------------
     @_once
