@@ -156,7 +156,7 @@ def case_report_html(results: StayResults) -> str:
     signal_fig = stay_ecg_figure(pc) if pc.signal_kind == "ecg" else signal_figure(pc, None, results.attention_received)
     if results.ecg is not None:
         found = [f.text for f in results.ecg_findings() if f.present]
-        parts.append(f"<p><b>ECG measured</b>: {literal(measurements_text(results.ecg))}<br><b>Findings</b>: "
+        parts.append(f"<p><b>ECG measured</b>: {literal(measurements_text(results.ecg))}</p><p><b>Findings</b>: "
                      f"{literal('; '.join(found)) if found else 'none of AF pattern, wide QRS, ST deviation ≥ 0.1 mV'}</p>")
     parts.append(_figure(signal_fig, first) if pc.signal is not None else f"<p class='note'>No {literal(sig_label)} for this stay: its heads are absent from the prediction, not counted as normal.</p>")
     names = [e.name for e in results.explainers] + [v.name for v in results.views]

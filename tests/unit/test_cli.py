@@ -24,7 +24,7 @@ def test_explain_prints_one_json_object(tiny_run, tiny_cohort, stay_ids):
     proc = lemof_cli("explain", "--run", str(tiny_run), "--data", str(tiny_cohort), "--stay", str(stay_ids["with_signal"]))
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert set(out) == {"prediction", "explanations", "drivers", "attention", "similar", "concepts"}
+    assert set(out) == {"prediction", "explanations", "drivers", "attention", "similar", "concepts", "ecg"}
     assert {"stay_id", "los_days", "interval_days", "origin"} <= set(out["prediction"])
     assert list(out["explanations"]) == ["drivers", "level_shap", "heads"]
     for attr in out["explanations"].values():  # one shape for every additive explanation
