@@ -8,7 +8,8 @@ score (for ranking and AUROC), whether it is present, and a sentence:
 - ``wide_qrs``: score = the QRS duration; present at ``WIDE_QRS_MS`` or more (the usual
   120 ms cut-off for a bundle-branch block or ventricular conduction delay);
 - ``st_deviation``: score = the largest |ST deviation| at J + 60 ms over the measurable leads;
-  present at ``ST_MV`` (1 mm) or more, named by its sign and the leads that share it.
+  present at ``ST_MV`` (1 mm) or more, named by its sign and the leads that share it — but not with
+  a wide QRS, whose ST–T changes are secondary to it (the score still ranks; the text says why).
 
 ``wave_part(times_s, …)`` assigns every instant of the recording to the part of the beat that
 carries a finding — ``qrs`` (each beat's QRS complex), ``st_t`` (from the J point to the end of
@@ -50,7 +51,16 @@ class Finding:
 
 
 def _leads_text(leads: list[str]) -> str:
-    return leads[0] if len(leads) == 1 else f"{leads[0]}–{leads[-1]}" if len(leads) > 3 else ", ".join(leads)
+    """The leads in the standard order, consecutive chest leads as a range ("II, III, aVF, V4–V6")."""
+    limb = [lead for lead in leads if not lead.startswith("V")]
+    chest = sorted((lead for lead in leads if lead.startswith("V") and lead[1:].isdigit()), key=lambda lead: int(lead[1:]))
+    runs: list[list[str]] = []
+    for lead in chest:
+        if runs and int(lead[1:]) == int(runs[-1][-1][1:]) + 1:
+            runs[-1].append(lead)
+        else:
+            runs.append([lead])
+    return ", ".join(limb + [r[0] if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in runs])
 
 
 def ecg_findings(m: EcgMeasurements) -> list[Finding]:
@@ -62,6 +72,8 @@ def ecg_findings(m: EcgMeasurements) -> list[Finding]:
         af_text = "Rhythm not measurable"
     elif af:
         af_text = f"Irregular rhythm without P waves (AF pattern; RR variability {rr:.2f})"
+    elif rr > IRREGULAR_RR and m.p_waves_present:
+        af_text = f"Sinus rhythm with varying RR intervals (P waves present; RR variability {rr:.2f})"
     else:
         regular = "Irregular" if rr > IRREGULAR_RR else "Regular"
         waves = "with P waves" if m.p_waves_present else "without clear P waves" if no_p else "P waves not assessed"
@@ -76,9 +88,13 @@ def ecg_findings(m: EcgMeasurements) -> list[Finding]:
         sign = 1.0 if peak >= 0 else -1.0
         shared = [lead for lead, v in st.items() if sign * v >= max(ST_MV / 2, abs(peak) / 2)]
         kind = "elevation" if peak >= 0 else "depression"
-        st_present = abs(peak) >= ST_MV
-        st_text = (f"ST {kind} up to {abs(peak):.2f} mV in {_leads_text(shared)}" if st_present
-                   else f"No ST deviation of 0.1 mV or more (largest {peak:+.2f} mV in {worst})")
+        st_present = abs(peak) >= ST_MV and not wide  # a wide QRS brings its own (secondary) ST-T changes
+        if abs(peak) >= ST_MV and wide:
+            st_text = f"ST {kind} up to {abs(peak):.2f} mV in {_leads_text(shared)}, not read as ischaemia: secondary to the wide QRS"
+        elif st_present:
+            st_text = f"ST {kind} up to {abs(peak):.2f} mV in {_leads_text(shared)}"
+        else:
+            st_text = f"No ST deviation of 0.1 mV or more (largest {peak:+.2f} mV in {worst})"
         st_score = abs(peak)
     else:
         st_present, st_text, st_score = False, "ST segments not measurable", None

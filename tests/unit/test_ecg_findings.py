@@ -87,3 +87,20 @@ def test_explain_carries_the_ecg_and_takes_several_stays(tiny_run, tiny_cohort, 
     assert [f["finding"] for f in ecg["findings"]] == ["af", "wide_qrs", "st_deviation"]
     assert all(set(f) == {"finding", "present", "score", "text"} for f in ecg["findings"])
     assert "ecg" not in out[1], "no ECG, no ECG object"
+
+
+def test_st_changes_with_a_wide_qrs_are_not_read_as_ischaemia(truth_cohort):
+    import dataclasses
+
+    from lemof.ecg.findings import _leads_text
+
+    bundle, _ = truth_cohort
+    r = int(np.flatnonzero(bundle.stays["has_signal"].to_numpy())[0])
+    m = measure(EcgRecord(np.asarray(bundle.signal_physical(r), dtype=float), tuple(normalise_lead(c) for c in bundle.signal_channels), bundle.signal_fs))
+    st = {lead: 0.0 for lead in m.st_deviation_mv} | {"II": 0.2, "III": 0.25, "aVF": 0.22}
+    narrow = {f.finding: f for f in ecg_findings(dataclasses.replace(m, qrs_ms=90.0, st_deviation_mv=st))}
+    wide = {f.finding: f for f in ecg_findings(dataclasses.replace(m, qrs_ms=150.0, st_deviation_mv=st))}
+    assert narrow["st_deviation"].present and narrow["st_deviation"].text == "ST elevation up to 0.25 mV in II, III, aVF"
+    assert wide["wide_qrs"].present and not wide["st_deviation"].present and "secondary to the wide QRS" in wide["st_deviation"].text
+    assert wide["st_deviation"].score == narrow["st_deviation"].score == pytest.approx(0.25), "the score still ranks"
+    assert _leads_text(["I", "V2", "V3", "V4", "V6"]) == "I, V2–V4, V6"
