@@ -21,7 +21,7 @@ import plotly.graph_objects as go
 
 from lemof import __version__
 from lemof.data.bundle import CohortBundle
-from lemof.ecg.findings import measurements_text
+from lemof.ecg.findings import measurements_text, present_text
 from lemof.explain.drivers import allocation_note, rest_shown_days, shown, sum_text
 from lemof.explain.explainers import unavailable
 from lemof.explain.similar import PERCENTILE_NOTE
@@ -155,9 +155,7 @@ def case_report_html(results: StayResults) -> str:
         parts.append(f"<p class='alt'>Not measured in this window: {literal(', '.join(pc.unmeasured))}.</p>")
     signal_fig = stay_ecg_figure(pc) if pc.signal_kind == "ecg" else signal_figure(pc, None, results.attention_received)
     if results.ecg is not None:
-        found = [f.text for f in results.ecg_findings() if f.present]
-        parts.append(f"<p><b>ECG measured</b>: {literal(measurements_text(results.ecg))}</p><p><b>Findings</b>: "
-                     f"{literal('; '.join(found)) if found else 'none of AF pattern, wide QRS, ST deviation ≥ 0.1 mV'}</p>")
+        parts.append(f"<p><b>ECG measured</b>: {literal(measurements_text(results.ecg))}</p><p><b>Findings</b>: {literal(present_text(results.ecg_findings()))}</p>")
     parts.append(_figure(signal_fig, first) if pc.signal is not None else f"<p class='note'>No {literal(sig_label)} for this stay: its heads are absent from the prediction, not counted as normal.</p>")
     names = [e.name for e in results.explainers] + [v.name for v in results.views]
     missing = unavailable(run)

@@ -11,7 +11,7 @@ import streamlit as st
 
 from lemof import LemofError, StayNotFoundError, StayPrediction, StayResults
 from lemof.explain.drivers import allocation_note, rest_shown_days, shown, sum_text
-from lemof.ecg.findings import measurements_text
+from lemof.ecg.findings import measurements_text, present_text
 from lemof.explain.explainers import unavailable
 from lemof.explain.input_attribution import BACKGROUND_SIZE, BACKGROUND_STEPS
 from lemof.explain.whatif import Edit, limits
@@ -169,12 +169,8 @@ def patient_context(ctx: ActiveContext, results: StayResults) -> Callable[[], No
     if pc.signal_kind == "ecg":
         return _ecg_context(ctx, results)
     left, right = st.columns([1.35, 1])
-    hours = ctx.bundle.features["ehr"]["n_steps"] * ctx.bundle.ehr_step_hours
-    with left, guarded("EHR timeline"):
-        st.markdown(f"**EHR: values observed in the first {hours:g} hours**")
-        chart(timeline_figure(pc, hours), key="timeline")
-        if pc.unmeasured:
-            st.caption("Not measured in this window: " + ", ".join(md(u) for u in pc.unmeasured) + ".")
+    with left:
+        _timeline(ctx, pc)
     with right:
         if pc.signal is None:
             st.info(f"This stay has no {ctx.sig_label} data. Its heads are **absent** from the prediction below, not counted as normal values.")
@@ -193,15 +189,20 @@ def patient_context(ctx: ActiveContext, results: StayResults) -> Callable[[], No
     return draw_strip
 
 
-def _ecg_context(ctx: ActiveContext, results: StayResults) -> Callable[[], None] | None:
-    """The EHR timeline across the page, then the stay's ECG on the 12-lead sheet (or a note that it has none)."""
-    pc = results.context
+def _timeline(ctx: ActiveContext, pc) -> None:
+    """The EHR timeline of the observation window, and what was never measured in it."""
     hours = ctx.bundle.features["ehr"]["n_steps"] * ctx.bundle.ehr_step_hours
     with guarded("EHR timeline"):
         st.markdown(f"**EHR: values observed in the first {hours:g} hours**")
         chart(timeline_figure(pc, hours), key="timeline")
         if pc.unmeasured:
             st.caption("Not measured in this window: " + ", ".join(md(u) for u in pc.unmeasured) + ".")
+
+
+def _ecg_context(ctx: ActiveContext, results: StayResults) -> Callable[[], None] | None:
+    """The EHR timeline across the page, then the stay's ECG on the 12-lead sheet (or a note that it has none)."""
+    pc = results.context
+    _timeline(ctx, pc)
     if pc.signal is None:
         st.info(f"This stay has no {ctx.sig_label} data. Its heads are **absent** from the prediction below, not counted as normal values.")
         return None
@@ -212,8 +213,7 @@ def _ecg_context(ctx: ActiveContext, results: StayResults) -> Callable[[], None]
         with slot.container(), guarded(ctx.sig_label):
             chart(stay_ecg_figure(pc), key="ecg")
             if results.ecg is not None:
-                found = [f.text for f in results.ecg_findings() if f.present]
-                st.markdown(f"**Measured**: {md(measurements_text(results.ecg))}  \n**Findings**: {md('; '.join(found)) if found else 'none of AF pattern, wide QRS, ST deviation ≥ 0.1 mV'}")
+                st.markdown(f"**Measured**: {md(measurements_text(results.ecg))}  \n**Findings**: {md(present_text(results.ecg_findings()))}")
             else:
                 st.caption("This ECG could not be measured (too short or too noisy).")
             model_leads = ctx.run.preprocessor.sig_channels if ctx.run.preprocessor is not None else []

@@ -131,3 +131,9 @@ def measurements_text(m: EcgMeasurements) -> str:
     rate = "—" if m.heart_rate_bpm is None else f"{m.heart_rate_bpm:.0f} bpm"
     axis = "—" if m.axis_deg is None else f"{m.axis_deg:+.0f}°"
     return f"Rate {rate}, {rhythm}, {p} · PR {ms(m.pr_ms)} · QRS {ms(m.qrs_ms)} · QTc {ms(m.qtc_ms)} (Fridericia) · axis {axis}"
+
+
+def present_text(findings: list[Finding]) -> str:
+    """The findings present, in one line (what the page and the report print under the ECG)."""
+    found = [f.text for f in findings if f.present]
+    return "; ".join(found) if found else "none of AF pattern, wide QRS, ST deviation ≥ 0.1 mV"
