@@ -2,7 +2,7 @@
 
 Eight Playwright contexts (separate visitors) open eight stays of the synthetic and the
 PhysioNet cohorts at the same moment; each session's page-ready time is when all its charts
-have drawn. The same harness then opens eight sessions of a trivial app with five tiny Plotly
+have drawn (the case page: its first screen, when the reasons' sum line shows). The same harness then opens eight sessions of a trivial app with five tiny Plotly
 charts (this machine's floor). Reports p50/p95 page-ready time, the time until all eight are
 ready, and the server's peak resident memory (VmHWM).
 
@@ -21,7 +21,7 @@ import numpy as np
 
 from benchmarks._common import save
 from benchmarks.bench_app_start import TRIVIAL_APP
-from testkit.browser import CHARTS_READY_JS, chromium, streamlit_server, time_page
+from testkit.browser import CASE_READY_TEXT, PAGE_READY_JS, chromium, streamlit_server, time_page
 from testkit.cohorts import default_cohort, physionet_cohort
 
 VIEWPORT = {"width": 1600, "height": 1200}
@@ -34,19 +34,20 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def sessions_at_once(browser, urls: list[tuple[str, int]], timeout_s: float = 300) -> list[float]:
-    """Open every (url, charts expected) in its own context at once; seconds until each is ready."""
+def sessions_at_once(browser, urls: list[tuple[str, int, str | None]], timeout_s: float = 300) -> list[float]:
+    """Open every (url, charts expected, text expected) in its own context at once; seconds until
+    each is ready (``PAGE_READY_JS``: the case page when its reasons' sum line shows)."""
     contexts = [browser.new_context(viewport=VIEWPORT) for _ in urls]
     pages = [c.new_page() for c in contexts]
     t0 = time.perf_counter()
-    for page, (url, _) in zip(pages, urls):
+    for page, (url, _, _) in zip(pages, urls):
         page.goto(url, wait_until="commit")
     ready: list[float | None] = [None] * len(pages)
     while any(r is None for r in ready):
         if time.perf_counter() - t0 > timeout_s:
             raise TimeoutError(f"{sum(r is None for r in ready)} sessions not ready after {timeout_s} s")
-        for i, (page, (_, n)) in enumerate(zip(pages, urls)):
-            if ready[i] is None and page.evaluate(CHARTS_READY_JS, n):
+        for i, (page, (_, n, text)) in enumerate(zip(pages, urls)):
+            if ready[i] is None and page.evaluate(PAGE_READY_JS, [n, text]):
                 ready[i] = time.perf_counter() - t0
         time.sleep(0.05)
     for page in pages:
@@ -56,14 +57,14 @@ def sessions_at_once(browser, urls: list[tuple[str, int]], timeout_s: float = 30
     return ready
 
 
-def sequential_visitors(browser, url: str, charts: int, pid: int, n: int = 5) -> list[dict]:
+def sequential_visitors(browser, url: str, pid: int, n: int = 5) -> list[dict]:
     """``n`` visitors one after another, each in a new browser context closed before the next
     opens: page-ready time and the server's resident memory after each (a session whose tab
     closed must be released, so neither should grow)."""
     out = []
     for _ in range(n):
         context = browser.new_context(viewport=VIEWPORT)
-        ready = time_page(context.new_page(), url, charts, timeout_ms=120_000)[1]
+        ready = time_page(context.new_page(), url, 0, timeout_ms=120_000, text=CASE_READY_TEXT)[1]
         context.close()
         time.sleep(1.0)  # let the server notice the closed websocket
         out.append({"ready_s": round(ready, 2), "server_rss_mb": round(current_rss_mb(pid), 1)})
@@ -95,31 +96,31 @@ def main() -> None:
     physionet = open_bundle(physionet_cohort()).stays
     syn = synthetic[synthetic["split"] == "test"]
     phy = physionet[(physionet["split"] == "test") & physionet["has_signal"]]
-    picks = [(f"?stay={int(s)}", 5 if has else 3) for s, has in zip(syn["stay_id"].iloc[: n - n // 4], syn["has_signal"].iloc[: n - n // 4])]
-    picks += [(f"?cohort=physionet2012&stay={int(s)}", 5) for s in phy["stay_id"].iloc[: n // 4]]
+    picks = [f"?stay={int(s)}" for s in syn["stay_id"].iloc[: n - n // 4]]  # the case page's first screen: no chart, ready when its reasons show
+    picks += [f"?cohort=physionet2012&stay={int(s)}" for s in phy["stay_id"].iloc[: n // 4]]
 
     with chromium() as browser:
         procs = []
         with streamlit_server(on_start=procs.append) as url:
-            times = sessions_at_once(browser, [(f"{url}/{q}", k) for q, k in picks])
+            times = sessions_at_once(browser, [(f"{url}/{q}", 0, CASE_READY_TEXT) for q in picks])
             app = summary(times, peak_rss_mb(procs[0].pid))
             # five more visitors, one after another, on stays nobody opened yet
             fresh = syn[syn["has_signal"]]["stay_id"].iloc[n : n + 5]
             visitors = []
             for sid in fresh:
-                visitors += sequential_visitors(browser, f"{url}/?stay={int(sid)}", 5, procs[0].pid, n=1)
+                visitors += sequential_visitors(browser, f"{url}/?stay={int(sid)}", procs[0].pid, n=1)
         with tempfile.TemporaryDirectory() as tmp:
             script = Path(tmp) / "trivial.py"
             script.write_text(TRIVIAL_APP)
             procs = []
             with streamlit_server(script=script, on_start=procs.append) as url:
-                times = sessions_at_once(browser, [(url, 5)] * n)
+                times = sessions_at_once(browser, [(url, 5, None)] * n)
                 trivial = summary(times, peak_rss_mb(procs[0].pid))
     save(
         "app_sessions",
         {
             "sessions": n,
-            "stays": [q for q, _ in picks],
+            "stays": picks,
             "lemof_explorer": app,
             "trivial_app_five_plotly_charts": trivial,
             "ratio_all_ready": round(app["all_ready_s"] / trivial["all_ready_s"], 2),

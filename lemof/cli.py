@@ -254,15 +254,26 @@ def _lemof_run_on_its_cohort(args: argparse.Namespace, why_not_baseline: str):
 
 
 def _cmd_precompute(args: argparse.Namespace) -> int:
+    from lemof.explain.results import CohortResults  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.explain.stay_reasons import compute_stay_reasons  # lazy: a command loads only its own dependencies (`data` never imports torch)
     from lemof.explain.stay_vectors import compute_stay_vectors  # lazy: a command loads only its own dependencies (`data` never imports torch)
     from lemof.progress import TqdmProgress  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.runs.stay_reasons_file import STAY_REASONS_FILE, write_stay_reasons  # lazy: a command loads only its own dependencies (`data` never imports torch)
     from lemof.runs.stay_vectors_file import STAY_VECTORS_FILE, write_stay_vectors  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
     run, bundle = _lemof_run_on_its_cohort(args, "it has no fused representation or cross-modal attention to store")
-    tensors = compute_stay_vectors(run.model, run.preprocessor, bundle, progress=TqdmProgress(disable=not sys.stderr.isatty(), unit="stays"))
-    out = run.path / STAY_VECTORS_FILE
-    write_stay_vectors(out, tensors, weights_sha256=run.weights_sha256, fingerprint=bundle.fingerprint)
-    _print_json({"run": run.run_id, "written": str(out), "stays": int(len(tensors["stay_id"])), "bytes": out.stat().st_size})
+    written: dict = {"run": run.run_id}
+    if not args.skip_vectors:
+        tensors = compute_stay_vectors(run.model, run.preprocessor, bundle, progress=TqdmProgress(disable=not sys.stderr.isatty(), unit="stays"))
+        out = run.path / STAY_VECTORS_FILE
+        write_stay_vectors(out, tensors, weights_sha256=run.weights_sha256, fingerprint=bundle.fingerprint)
+        written.update({"written": str(out), "stays": int(len(tensors["stay_id"])), "bytes": out.stat().st_size})
+    if args.reasons != "none":
+        reasons = compute_stay_reasons(CohortResults(run, bundle), args.reasons, progress=TqdmProgress(disable=not sys.stderr.isatty(), unit="stays"))
+        out = run.path / STAY_REASONS_FILE
+        write_stay_reasons(out, reasons, weights_sha256=run.weights_sha256, fingerprint=bundle.fingerprint)
+        written["reasons"] = {"written": str(out), "split": args.reasons, "stays": len(reasons), "bytes": out.stat().st_size}
+    _print_json(written)
     return 0
 
 
@@ -287,7 +298,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from lemof.report import write_case_report  # lazy: a command loads only its own dependencies (`data` never imports torch)
     from lemof.runs.load import load_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
-    out = write_case_report(load_run(args.run), open_bundle(args.data), args.stay, args.out, user=cli_actor())
+    out = write_case_report(load_run(args.run), open_bundle(args.data), args.stay, args.out, user=cli_actor(), show_outcomes=args.outcomes)
     _print_json({"report": str(out), "bytes": out.stat().st_size})
     return 0
 
@@ -480,9 +491,12 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--stay", required=True, action="append", help="stay id (repeat for several stays, answered in one process)")
     sm.add_argument("--k", type=int, default=10, help="neighbours per stay (default 10)")
     sm.set_defaults(func=_cmd_similar)
-    pc = sub.add_parser("precompute", help="store what the case review needs at first paint (stay vectors) in a LeMoF run trained before they were stored")
+    pc = sub.add_parser("precompute", help="store what the case review's first screen needs (stay vectors; drivers and ECG measurements) in a LeMoF run")
     pc.add_argument("--run", type=Path, required=True)
     pc.add_argument("--data", type=Path, required=True, help="the cohort the run was trained on")
+    pc.add_argument("--reasons", choices=("test", "val", "train", "all", "none"), default="test",
+                    help="the split whose drivers and ECG measurements are stored (stay_reasons.json.gz; ~1 s a stay on one core; default test)")
+    pc.add_argument("--skip-vectors", action="store_true", help="keep the stored stay vectors as they are")
     pc.set_defaults(func=_cmd_precompute)
     cc = sub.add_parser("concepts", help="probe what each level of a LeMoF run encodes and store it (level_concepts.json) in the run; no retraining")
     cc.add_argument("--run", type=Path, required=True)
@@ -494,6 +508,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--data", type=Path, required=True)
     rp.add_argument("--stay", required=True, help="stay id")
     rp.add_argument("--out", type=Path, required=True, help="the .html file to write")
+    rp.add_argument("--outcomes", action="store_true", help="a retrospective review: show the observed LOS and the error (hidden by default, as on the page)")
     rp.set_defaults(func=_cmd_report, out_is_file=True)
 
     au = sub.add_parser("audit", help="check, export or rotate the audit log (who viewed which stay, reports, training jobs, sign-ins)").add_subparsers(dest="action", required=True)

@@ -1,6 +1,8 @@
 """A case report: one stay's review as one self-contained HTML file that opens offline.
 
-Prediction and interval next to the observed LOS, the patient context, every explanation
+The page's order: who and when, the prediction and interval (the observed LOS only in a
+retrospective review), the reasons in days, the ECG's findings, the similar stays; then the
+evidence (timeline, biosignal, inputs over time, similar stays) and the model's internals: every explanation
 figure (interactive Plotly, its JavaScript inlined once, so no request leaves the file), the
 input drivers in words, and what produced it: model, cohort, code version and the date.
 
@@ -22,7 +24,9 @@ import plotly.graph_objects as go
 from lemof import __version__
 from lemof.data.bundle import CohortBundle
 from lemof.ecg.findings import measurements_text, present_text
-from lemof.explain.drivers import allocation_note, rest_shown_days, shown, sum_text
+from lemof.explain.case_summary import los_definition, prediction_hours, reasons
+from lemof.explain.drivers import allocation_note
+from lemof.explain.signal_where import stay_story
 from lemof.explain.explainers import unavailable
 from lemof.explain.similar import PERCENTILE_NOTE
 from lemof.explain.results import CohortResults, StayResults
@@ -50,7 +54,7 @@ body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2re
 h1{margin-bottom:.2rem} h2{margin-top:2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
 .meta{color:#555;font-size:.9rem} .tiles{display:flex;gap:2rem;margin:1rem 0} .tile div:first-child{color:#555;font-size:.85rem}
 .tile div:last-child{font-size:1.6rem} .note{background:#f4f6fa;border-left:4px solid #0072B2;padding:.6rem 1rem}
-.alt{color:#444;font-size:.9rem;margin:.2rem 0 1.2rem} li{margin:.3rem 0}
+.alt{color:#444;font-size:.9rem;margin:.2rem 0 1.2rem} li{margin:.3rem 0} .lead{font-size:1.15rem}
 """
 
 
@@ -72,33 +76,81 @@ def _figure(fig: go.Figure | None, first: list[bool]) -> str:
     return f'<figure role="img" aria-label="{alt}">{div}<figcaption class="alt">{alt}</figcaption></figure>'
 
 
-def _drivers_html(results: StayResults, first: list[bool]) -> str:
-    drivers = results.attribute("drivers")
+def _first_screen_html(results: StayResults, show_outcomes: bool) -> str:
+    """The page's first screen, in the same order: who and when, the prediction and what LOS
+    means, the reasons in days, the ECG's findings, the similar stays in one sentence."""
+    bundle, pred, pc = results.bundle, results.prediction, results.context
+    hours = prediction_hours(bundle)
+    lo, hi = pred.interval_days
+    out = [f"<p class='lead'><b>{literal(pc.patient_line)}</b> · predicted at hour {hours:g} after ICU admission</p>"]
+    tiles = [("Predicted length of stay", f"{pred.los_days:.1f} days"), (f"{100 * pred.interval_level:.0f} % interval", f"{lo:.1f} – {hi:.1f} days")]
+    if show_outcomes:
+        tiles.append(("Observed length of stay", f"{pred.observed_los_days:.1f} days ({pred.los_days - pred.observed_los_days:+.1f} d error)"))
+    out.append('<div class="tiles">' + "".join(f'<div class="tile"><div>{literal(k)}</div><div>{literal(v)}</div></div>' for k, v in tiles) + "</div>")
+    definition = los_definition(bundle)
+    out.append(f"<p class='alt'>{literal(definition[:1].upper() + definition[1:])}.</p>")
+    if pred.split != "test":
+        out.append(f'<p class="note">This stay is in the <b>{literal(pred.split)}</b> split: the model saw it while training.</p>')
+    found = reasons(results)
+    if found is not None:
+        out.append(
+            f"<h2>Why this prediction</h2><p>Starting point — {literal(found.start_text)}: <b>{found.start_days:.1f} d</b>.</p><ol>"
+            + "".join(f"<li>{literal(r.text)}</li>" for r in found.items)
+            + f"<li>Everything else: {found.rest_days:+.1f} d.</li></ol><p><b>{literal(found.sum_text)}</b></p><p class='alt'>{literal(found.note)}</p>"
+        )
+    else:
+        out.append(f"<p class='note'>{literal(unavailable(results.run))}</p>")
+    if pc.signal is None:
+        out.append(f"<p><b>{literal(results.sig_label)}</b>: none recorded for this stay; the prediction uses the EHR alone (its part is absent, not read as normal).</p>")
+    elif results.ecg is not None:
+        out.append(f"<p><b>ECG</b>: {literal(measurements_text(results.ecg))}. <b>Findings</b>: {literal(present_text(results.ecg_findings()))}.</p>")
+    if any(v.name == "similar" for v in results.views):
+        similar = results.similar(10)
+        out.append(f"<p><b>Similar stays</b>: {literal(similar.sentence(pred.los_days, pred.observed_los_days if show_outcomes else None))}</p>")
+    return "".join(out)
+
+
+def _timeline_html(results: StayResults, first: list[bool]) -> str:
+    pc = results.context
+    out = f"<h2>EHR timeline</h2>" + _figure(timeline_figure(pc, prediction_hours(results.bundle)), first)
+    if pc.unmeasured:
+        out += f"<p class='alt'>Not measured in this window: {literal(', '.join(pc.unmeasured))}.</p>"
+    return out
+
+
+def _signal_html(results: StayResults, first: list[bool]) -> str:
+    pc = results.context
+    if pc.signal is None:
+        return ""
+    attr = results.input_gradients if results.run.spec is not None else None
+    if pc.signal_kind == "ecg":
+        fig = stay_ecg_figure(pc, attr)
+    else:
+        fig = signal_figure(pc, None, results.attention_received)
+    story = stay_story(results)
+    return f"<h2>{literal(results.sig_label)}</h2>" + _figure(fig, first) + (f"<p>{literal(story)}</p>" if story else "")
+
+
+def _inputs_html(results: StayResults, first: list[bool]) -> str:
+    if results.run.spec is None:
+        return ""
     attr = results.input_gradients
-    named = shown(drivers)
-    out = (
-        f"<h2>Input drivers, in words</h2><p>A typical stay of this cohort: <b>{drivers.base:.1f} d</b>.</p><ol>"
-        + "".join(f"<li>{literal(drivers.texts[i])}</li>" for i in named)
-        + f"<li>Everything else: {rest_shown_days(drivers):+.1f} d.</li></ol><p><b>{literal(sum_text(drivers))}</b></p>"
-        + f"<p class='alt'>{literal(allocation_note(drivers))} Figures below: {literal(attr.method)}, in log1p-days.</p>"
-    )
     labels = {f["name"]: feature_title(f) for f in results.bundle.features["ehr"]["features"]}
-    ecg = results.context.signal_kind == "ecg"
-    signal_fig = stay_ecg_figure(results.context, attr) if ecg else signal_attribution_figure(attr, results.sig_label)
-    return out + "".join(_figure(fig, first) for fig in (ehr_attribution_figure(attr, labels), static_attribution_figure(attr), signal_fig))
+    figs = [ehr_attribution_figure(attr, labels), static_attribution_figure(attr)]
+    if results.context.signal_kind != "ecg" and attr.sig is not None:
+        figs.append(signal_attribution_figure(attr, results.sig_label))
+    return ("<h2>Inputs over time</h2>" + f"<p class='alt'>{literal(allocation_note(results.attribute('drivers')))}</p>"
+            + "".join(_figure(fig, first) for fig in figs))
 
 
 def _tree_shap_html(results: StayResults, first: list[bool]) -> str:
     tree = results.attribute("tree_shap")
     los = results.prediction.los_days
-    return (
-        f"<h2>Why this prediction: TreeSHAP</h2><p>Base value {tree.base:.3f} + TreeSHAP contributions {tree.total:+.3f} = prediction {tree.output:.3f} log1p-days "
-        f"= {los:.1f} days ({literal(tree.note)})</p>" + _figure(tree_shap_figure(tree, los, sig_label=results.sig_label), first)
-    )
+    return "<h2>The trees' summary features</h2>" + f"<p class='alt'>{literal(tree.note)}</p>" + _figure(tree_shap_figure(tree, los, sig_label=results.sig_label), first)
 
 
 def _level_shap_html(results: StayResults, first: list[bool]) -> str:
-    return "<h2>The model's levels</h2>" + _figure(level_shap_figure(results.attribute("level_shap"), results.sig_label, concepts=results.concepts), first)
+    return _figure(level_shap_figure(results.attribute("level_shap"), results.sig_label, concepts=results.concepts, prediction_days=results.prediction.los_days), first)
 
 
 def _heads_html(results: StayResults, first: list[bool]) -> str:
@@ -112,61 +164,38 @@ def _attention_html(results: StayResults, first: list[bool]) -> str:
 
 def _similar_html(results: StayResults, first: list[bool]) -> str:
     similar = results.similar(10)
-    pred = results.prediction
     rows = "".join(f"<tr><td>{n.stay_id}</td><td>{n.percentile:.1f}</td><td>{n.observed_los_days:.1f}</td></tr>" for n in similar.neighbours)
     return (
-        f"<h2>Similar stays</h2><p>{literal(similar.sentence(pred.los_days, pred.observed_los_days))}</p>"
-        f"<p><b>What they share</b>: {literal(similar.shared)}.</p><table><tr><th>stay</th><th>percentile</th><th>observed LOS (days)</th></tr>{rows}</table>"
-        f"<p class='alt'>{literal(PERCENTILE_NOTE)}</p>"
+        f"<h2>Similar stays</h2><p><b>What they share</b>: {literal(similar.shared)}.</p>"
+        f"<table><tr><th>stay</th><th>percentile</th><th>observed LOS (days)</th></tr>{rows}</table><p class='alt'>{literal(PERCENTILE_NOTE)}</p>"
     )
 
 
-# Each explanation's section, by the explainer's or view's name (``lemof.explain.explainers``,
-# ``lemof.explain.views``); the report shows those that apply to the run, in this order.
-_SECTIONS = {"drivers": _drivers_html, "tree_shap": _tree_shap_html, "level_shap": _level_shap_html, "heads": _heads_html,
-             "similar": _similar_html, "attention": _attention_html}
+# The evidence, in the page's order (``ui.case.evidence_views``), then the model's internals; each
+# section by the explainer's or view's name when it is one (``lemof.explain.explainers`` / ``views``).
+_EVIDENCE = (("timeline", _timeline_html), ("signal", _signal_html), ("drivers", _inputs_html), ("similar", _similar_html))
+_INTERNALS = {"heads": _heads_html, "level_shap": _level_shap_html, "attention": _attention_html, "tree_shap": _tree_shap_html}
 
 
-def case_report_html(results: StayResults) -> str:
+def case_report_html(results: StayResults, *, show_outcomes: bool = False) -> str:
     """The HTML of one stay's case report, from the stay's results object (what the page has
-    computed already is reused; raises the errors of ``StayResults``)."""
-
+    computed already is reused; raises the errors of ``StayResults``), in the page's order: the
+    first screen, the evidence, the model's internals. Outcomes (observed LOS, the error) only
+    with ``show_outcomes`` — a retrospective review — as on the page."""
     run, bundle = results.run, results.bundle
-    sig_label = results.sig_label
-    pred = results.prediction
-    sid = pred.stay_id
-    pc = results.context
+    sid = results.stay_id
     first = [True]
-    parts: list[str] = []
-    lo, hi = pred.interval_days
-    parts.append(
-        f'<div class="tiles"><div class="tile"><div>Predicted LOS</div><div>{pred.los_days:.1f} days</div></div>'
-        f'<div class="tile"><div>{100 * pred.interval_level:.0f} % prediction interval</div><div>{lo:.1f} – {hi:.1f} days</div></div>'
-        f'<div class="tile"><div>Observed LOS</div><div>{pred.observed_los_days:.1f} days</div></div>'
-        f'<div class="tile"><div>{literal(sig_label)}</div><div>{"recorded" if pred.has_signal else "absent"}</div></div></div>'
-    )
-    if pred.split != "test":
-        parts.append(f'<p class="note">This stay is in the <b>{literal(pred.split)}</b> split: the model saw it while training.</p>')
-    facts = " · ".join(f"<b>{literal(label)}</b>: {literal(value)}" for label, value in pc.facts)
-    parts.append(f"<h2>Patient context</h2><p>{facts}</p>")
-    hours = bundle.features["ehr"]["n_steps"] * bundle.ehr_step_hours
-    parts.append(_figure(timeline_figure(pc, hours), first))
-    if pc.unmeasured:
-        parts.append(f"<p class='alt'>Not measured in this window: {literal(', '.join(pc.unmeasured))}.</p>")
-    signal_fig = stay_ecg_figure(pc) if pc.signal_kind == "ecg" else signal_figure(pc, None, results.attention_received)
-    if results.ecg is not None:
-        parts.append(f"<p><b>ECG measured</b>: {literal(measurements_text(results.ecg))}</p><p><b>Findings</b>: {literal(present_text(results.ecg_findings()))}</p>")
-    parts.append(_figure(signal_fig, first) if pc.signal is not None else f"<p class='note'>No {literal(sig_label)} for this stay: its heads are absent from the prediction, not counted as normal.</p>")
-    names = [e.name for e in results.explainers] + [v.name for v in results.views]
-    missing = unavailable(run)
-    if missing:
-        parts.append(f"<p class='note'>{literal(missing)}</p>")
-    parts += [_SECTIONS[name](results, first) for name in names if name in _SECTIONS]
+    names = {e.name for e in results.explainers} | {v.name for v in results.views} | {"timeline", "signal"}
+    parts = [_first_screen_html(results, show_outcomes)]
+    parts += [draw(results, first) for name, draw in _EVIDENCE if name in names]
+    internals = [draw(results, first) for name, draw in _INTERNALS.items() if name in names]
+    if internals:
+        parts.append("<h2>Model internals</h2>" + "".join(internals))
     when = time.strftime("%Y-%m-%d %H:%M %Z")
     header = (
         f"<h1>Case report: ICU stay {literal(sid)}</h1><p class='meta'>Model <b>{literal(run.run_id)}</b> ({literal(run.fusion)}, {literal(run.encoders)}, "
         f"trained on {literal(run.cohort.name)}) · cohort <b>{literal(bundle.name)}</b> ({literal(bundle.source)}, fingerprint {literal(bundle.fingerprint[:16])}) · "
-        f"{literal(_code_version())} · {literal(when)}</p>"
+        f"{literal(_code_version())} · {literal(when)} · {'retrospective review: outcomes shown' if show_outcomes else 'prospective review: outcomes hidden'}</p>"
         + (f"<p class='meta'>Data: {literal(bundle.provenance['citation'])}</p>" if bundle.provenance.get("citation") else "")
         + "<p class='note'>Research software, not a medical device.</p>"
     )
@@ -180,7 +209,7 @@ def report_file_name(stay_id: int | str, run_id: str) -> str:
     return safe_name(f"case-report-{stay_id}-{run_id}", max_len=160) + ".html"
 
 
-def write_case_report(run: Run, bundle: CohortBundle, stay_id: int | str, out: str | Path, *, user: str, via: str = "cli") -> Path:
+def write_case_report(run: Run, bundle: CohortBundle, stay_id: int | str, out: str | Path, *, user: str, via: str = "cli", show_outcomes: bool = False) -> Path:
     """Write the case report of one stay to ``out`` (atomically), once its ``report.write`` entry
     (``user``, run, cohort, stay, file) is on disk in the audit log: no report without its entry.
     That entry records the attempt; if the file then cannot be written, a ``report.write_failed``
@@ -191,7 +220,7 @@ def write_case_report(run: Run, bundle: CohortBundle, stay_id: int | str, out: s
 
     out = Path(out)
     results = CohortResults(run, bundle).stay(stay_id)
-    page = case_report_html(results).encode("utf-8")
+    page = case_report_html(results, show_outcomes=show_outcomes).encode("utf-8")
     log = audit_log()
     entry = dict(user=user, via=via, cohort=bundle.name, fingerprint=bundle.fingerprint, run=run.run_id, stay=int(results.stay_id), out=str(out.resolve()))
     log.append("report.write", **entry)

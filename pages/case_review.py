@@ -1,12 +1,11 @@
-"""Case review: one ICU stay, its predicted LOS with uncertainty, and why."""
+"""Case review: one ICU stay — the answer on the first screen, the evidence one click away."""
 
 import streamlit as st
 
 from ui import access, case, context
 
 ctx = context.current()
-st.title("Case review")
-stay_id = case.stay_picker(ctx)
+stay_id, outcomes = case.stay_picker(ctx)
 if stay_id is None:
     st.stop()
 access.viewed("case review", ctx.cohort.key, ctx.run_entry.run_id, stay_id)  # in the audit log before anything of the stay is drawn
@@ -17,9 +16,8 @@ pred = case.prediction(results)
 if pred is None:
     st.stop()
 
-case.headline(pred, ctx.sig_label)
-case.unavailable_note(ctx)
-case.report_button(ctx, results)
-st.subheader("Patient context")
-draw_signal = case.patient_context(ctx, results)
-case.explanations(ctx, results, draw_signal)  # the sections of the explanations that apply to the run (lemof.explain.explainers / views)
+later = case.first_screen(ctx, results, pred, outcomes)  # what is stored is drawn now; what must be computed, after the first paint
+draw_view = case.evidence(ctx, results)  # one view at a time, none until asked for
+for fill in later:
+    fill()
+draw_view()

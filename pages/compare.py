@@ -26,14 +26,5 @@ if len(comp.runs) < 2:
 
 with section("Test metrics" if split == "test" else "Metrics on every stay"):
     compare.metrics_section(comp, metrics)
-with section("Level importance profiles"):
-    compare.profiles_section(ctx, comp)
-with section("What each level encodes"):
-    compare.concepts_section(ctx, comp)
-with section("Interval calibration"):
-    compare.calibration_section(comp, calibration)
-st.subheader("Run against run")
-a, b = compare.pair_section(ctx, comp)
-with section("One stay across runs"):
-    top = int(comp.disagreements(a, b, 1).index[0])
-    compare.one_stay_section(ctx, comp, top)
+draw_view = compare.views(ctx, comp, calibration)  # one view at a time, none until asked for: only the chosen one is computed and drawn
+draw_view()

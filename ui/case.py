@@ -1,4 +1,19 @@
-"""Sections of the case-review page: stay picker, headline, patient context, explanations."""
+"""The case-review page: the answer on the first screen, the evidence one click away, the
+model's internals in their own view.
+
+First screen (no scrolling at 1440×900): the picker, who the patient is and when the prediction
+is made, the predicted LOS with its interval and what LOS means in this cohort, the reasons in
+days that add up to it, the ECG's findings and the similar stays in one sentence
+(``lemof.explain.case_summary``). For the run's own cohort the reasons are stored
+(``stay_reasons.json.gz``); otherwise they are computed after everything else has painted.
+
+Below, one control opens one view at a time and only that view is computed and drawn: the EHR
+timeline, the ECG (or bedside series), the inputs over time, the similar stays, what-if, and the
+model's internals (level SHAP, heads, attention per head) for the researcher.
+
+Outcomes (observed LOS, the error) are hidden unless the reviewer asks for a retrospective review;
+the choice is remembered per user (``lemof.deploy.preferences``).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +25,15 @@ import pandas as pd
 import streamlit as st
 
 from lemof import LemofError, StayNotFoundError, StayPrediction, StayResults
-from lemof.explain.drivers import allocation_note, rest_shown_days, shown, sum_text
+from lemof.data.display import UNIT_NOTE, fact_text
+from lemof.deploy.preferences import preference, set_preference
 from lemof.ecg.findings import measurements_text, present_text
+from lemof.explain.case_summary import Reasons, los_definition, prediction_hours, reasons, signal_words
+from lemof.explain.drivers import allocation_note
 from lemof.explain.explainers import unavailable
 from lemof.explain.input_attribution import BACKGROUND_SIZE, BACKGROUND_STEPS
 from lemof.explain.whatif import Edit, limits
+from lemof.explain.signal_where import stay_story
 from lemof.explain.similar import PERCENTILE_NOTE
 from lemof.plots.paired import paired_figures
 from lemof.report import case_report_html, report_file_name
@@ -35,11 +54,35 @@ from lemof.plots import (
 )
 from ui import access, links, loaders
 from ui.context import ActiveContext, case_link
-from ui.widgets import chart, guarded, md, section
+from ui.widgets import chart, guarded, md
 
 SCOPES = ("Held-out test stays", "All stays")
 SIGNAL_FILTER = ("any", "recorded", "absent")
 LINK_SCOPE = "case"  # of its links (ui.links)
+OUTCOMES_KEY = "show_outcomes"  # the toggle's session-state key; its value is remembered per user
+VIEW_KEY = "case_view"
+
+
+# --- outcomes: prospective (hidden) or retrospective (shown) review ---------------------------------
+def _save_outcomes_choice() -> None:
+    visitor = access.current()
+    try:
+        set_preference(visitor.user, "show_outcomes", bool(st.session_state[OUTCOMES_KEY]))
+    except OSError as exc:  # a read-only cache: the choice holds for this session only
+        st.session_state["_lemof_outcomes_unsaved"] = str(exc)
+
+
+def outcomes_toggle() -> bool:
+    """"Show outcomes" (a retrospective review): off by default, remembered per user."""
+    if OUTCOMES_KEY not in st.session_state:
+        st.session_state[OUTCOMES_KEY] = preference(access.current().user, "show_outcomes", False)
+    shown = st.toggle("Show outcomes", key=OUTCOMES_KEY, on_change=_save_outcomes_choice,
+                      help="Off: a prospective review — judge the prediction before seeing what happened. On: a retrospective review — "
+                           "observed length of stay and the prediction's error are shown, and stays can be filtered by them. Remembered for your sign-in.")
+    problem = st.session_state.pop("_lemof_outcomes_unsaved", None)
+    if problem:
+        st.warning(f"Your choice holds for this session only: it could not be saved ({problem}).")
+    return bool(shown)
 
 
 def _apply_deep_link(ctx: ActiveContext, keys: dict[str, str]) -> None:
@@ -59,41 +102,50 @@ def _apply_deep_link(ctx: ActiveContext, keys: dict[str, str]) -> None:
     st.session_state[keys["stay"]] = int(ctx.bundle.stays["stay_id"].iloc[row])
 
 
-def stay_picker(ctx: ActiveContext) -> int | None:
-    """Filters (split, care unit, observed LOS, biosignal) and a searchable stay selector; deep-linkable."""
+def stay_picker(ctx: ActiveContext) -> tuple[int | None, bool]:
+    """One row: a searchable stay selector, its filters (split, care unit, biosignal; observed LOS
+    in a retrospective review) and the outcomes switch. Deep-linkable (``?stay=``). Returns the
+    stay (None when no stay matches) and whether outcomes are shown."""
     stays = ctx.bundle.stays
     sig = ctx.sig_label
     keys = {k: f"{k}:{ctx.cohort.key}" for k in ("scope", "units", "los", "signal", "stay")}
     _apply_deep_link(ctx, keys)
-    c1, c2, c3, c4 = st.columns([1.1, 1.4, 1.4, 1.0])
-    scope = c1.radio("Stays", SCOPES, key=keys["scope"], help="Held-out test stays were never seen in training.")
-    units_all = sorted(stays["first_careunit"].astype(str).unique()) if "first_careunit" in stays else []
-    units = c2.multiselect("Care unit", units_all, key=keys["units"], placeholder="all units")
-    hi = float(math.ceil(stays["los_days"].max()))
-    los = c3.slider("Observed LOS (days)", 0.0, hi, (0.0, hi), step=0.5, key=keys["los"])
-    signal = c4.radio(sig, SIGNAL_FILTER, key=keys["signal"], format_func=lambda s: {"any": "any", "recorded": "recorded", "absent": "absent"}[s],
-                      help=f"Only stays with a recorded {sig}, or only those without one.")
-    keep = stays["los_days"].between(los[0], los[1])
+    c1, c2, c3 = st.columns([4.2, 1.0, 1.3], vertical_alignment="bottom")
+    with c3:
+        outcomes = outcomes_toggle()
+    with c2.popover("Filters", icon=":material/filter_list:", use_container_width=True):
+        scope = st.radio("Stays", SCOPES, key=keys["scope"], help="Held-out test stays were never seen in training.")
+        units_all = sorted(stays["first_careunit"].astype(str).unique()) if "first_careunit" in stays else []
+        units = st.multiselect("Care unit", units_all, key=keys["units"], placeholder="all units")
+        signal = st.radio(sig, SIGNAL_FILTER, key=keys["signal"], horizontal=True, help=f"Only stays with a recorded {sig}, or only those without one.")
+        los = None
+        if outcomes:
+            hi = float(math.ceil(stays["los_days"].max()))
+            los = st.slider("Observed LOS (days)", 0.0, hi, (0.0, hi), step=0.5, key=keys["los"])
+    keep = np.ones(len(stays), dtype=bool)
+    if los is not None:
+        keep &= stays["los_days"].between(los[0], los[1]).to_numpy()
     if scope == SCOPES[0]:
-        keep &= stays["split"] == "test"
+        keep &= (stays["split"] == "test").to_numpy()
     if units:
-        keep &= stays["first_careunit"].astype(str).isin(units)
+        keep &= stays["first_careunit"].astype(str).isin(units).to_numpy()
     if signal != "any":
-        keep &= stays["has_signal"] == (signal == "recorded")
+        keep &= (stays["has_signal"] == (signal == "recorded")).to_numpy()
     shown = stays[keep]
     if shown.empty:
-        st.info("No stay matches these filters.")
-        return None
+        c1.info("No stay matches these filters.")
+        return None, outcomes
     options = shown["stay_id"].astype(int).tolist()
     if st.session_state.get(keys["stay"]) not in options:
         st.session_state.pop(keys["stay"], None)
-    unit = (" · " + shown["first_careunit"].astype(str)) if "first_careunit" in shown else ""
-    text = shown["stay_id"].astype(str) + unit + " · " + shown["los_days"].map("{:.1f}".format) + " d observed · "
-    text += np.where(shown["has_signal"], f"with {sig}", f"no {sig}")
+    unit = (" · " + shown["first_careunit"].map(lambda u: (fact_text(ctx.bundle.source, "first_careunit", u) or ("", str(u)))[1])) if "first_careunit" in shown else ""
+    text = shown["stay_id"].astype(str) + unit + " · " + np.where(shown["has_signal"], f"with {sig}", f"no {sig}")
+    if outcomes:
+        text += " · " + shown["los_days"].map("{:.1f}".format) + " d observed"
     labels = dict(zip(options, text))  # built once per run: thousands of options stay fast
-    stay_id = st.selectbox(f"ICU stay ({len(options):,} match; type to search by id)", options, key=keys["stay"], format_func=labels.__getitem__)
+    stay_id = c1.selectbox(f"ICU stay ({len(options):,} match; type to search by id)", options, key=keys["stay"], format_func=labels.__getitem__)
     links.mirror(LINK_SCOPE, "stay", str(stay_id))
-    return int(stay_id)
+    return int(stay_id), outcomes
 
 
 def stay_results(ctx: ActiveContext, stay_id: int) -> StayResults | None:
@@ -110,13 +162,6 @@ def prediction(results: StayResults) -> StayPrediction | None:
     with guarded(f"Prediction for stay {results.stay_id}"), st.spinner("Predicting this stay…"):
         pred = results.prediction
     return pred
-
-
-def unavailable_note(ctx: ActiveContext) -> None:
-    """Which explanations do not apply to the active run, and why (nothing for a LeMoF run)."""
-    note = unavailable(ctx.run)
-    if note:
-        st.info(md(note) + " Pick a LeMoF run in the sidebar for the full explanation, or compare the runs on the model page.")
 
 
 def tree_shap_section(ctx: ActiveContext, results: StayResults) -> None:
@@ -139,95 +184,156 @@ def tree_shap_section(ctx: ActiveContext, results: StayResults) -> None:
     )
 
 
-def headline(expl: StayPrediction, sig_label: str) -> None:
-    lo, hi = expl.interval_days
-    level = int(round(100 * expl.interval_level))
-    c = st.columns(4)
-    c[0].metric("Predicted LOS", f"{expl.los_days:.1f} days", help="The meta-learner's prediction, back-transformed from log1p(days).")
-    c[1].metric(f"{level} % prediction interval", f"{lo:.1f} – {hi:.1f} days", help="Split-conformal interval calibrated on validation stays (cross-fitted).")
-    c[2].metric("Observed LOS", f"{expl.observed_los_days:.1f} days", delta=f"{expl.los_days - expl.observed_los_days:+.1f} d prediction error", delta_color="off")
-    c[3].metric(sig_label, "recorded" if expl.has_signal else "absent", help=f"Without a {sig_label}, its heads are absent from the prediction, not read as normal.")
-    if expl.split != "test":
-        st.caption(f"This stay is in the **{expl.split}** split: the model saw it while training, so its prediction is in-sample.")
-
-
-def _facts(facts: list[tuple[str, str]]) -> str:
-    return "  ·  ".join(f"**{md(label)}**: {md(value)}" for label, value in facts)
-
-
-def patient_context(ctx: ActiveContext, results: StayResults) -> Callable[[], None] | None:
-    """Static facts, the EHR timeline and the biosignal.
-
-    An ECG is drawn as a cardiologist reads it, the 12-lead sheet at 25 mm/s and 10 mm/mV, across
-    the page under the timeline; another biosignal (bedside series) beside the timeline with a
-    channel picker and the attention it receives. Returns a function that draws the biosignal
-    into its place; the page calls it after the explanation has painted (for the run's own cohort
-    the attention is stored; for another it needs the network). None when the stay has no biosignal.
-    """
+def first_screen(ctx: ActiveContext, results: StayResults, pred: StayPrediction, outcomes: bool) -> list[Callable[[], None]]:
+    """Who, when, what is predicted and how sure, why (in days), the ECG's findings and the
+    similar stays. What is stored is drawn at once; what must be computed gets a placeholder and
+    is returned as a function that fills it, for the page to call after everything has painted."""
     pc = results.context
-    st.markdown(_facts(pc.facts))
-    if pc.signal_kind == "ecg":
-        return _ecg_context(ctx, results)
-    left, right = st.columns([1.35, 1])
+    hours = prediction_hours(ctx.bundle)
+    st.markdown(f"##### Stay {results.stay_id} · {md(pc.patient_line)} · predicted at hour {hours:g} after ICU admission")
+    left, right = st.columns([1, 1.9], gap="large")
+    later: list[Callable[[], None]] = []
     with left:
-        _timeline(ctx, pc)
+        lo, hi = pred.interval_days
+        level = int(round(100 * pred.interval_level))
+        st.metric("Predicted length of stay", f"{pred.los_days:.1f} days",
+                  help="The model's prediction from the data of the first "
+                       f"{hours:g} hours after ICU admission; the interval is split-conformal, calibrated on validation stays.")
+        st.markdown(f"**{level} % interval: {lo:.1f} – {hi:.1f} days**")
+        st.caption(md(los_definition(ctx.bundle)[:1].upper() + los_definition(ctx.bundle)[1:]) + ".")
+        if outcomes:
+            st.metric("Observed length of stay", f"{pred.observed_los_days:.1f} days", delta=f"{pred.los_days - pred.observed_los_days:+.1f} d prediction error",
+                      delta_color="off")
+        if pred.split != "test":
+            st.caption(f"This stay is in the **{pred.split}** split: the model saw it while training, so its prediction is in-sample.")
+        report_button(ctx, results, outcomes)
     with right:
-        if pc.signal is None:
-            st.info(f"This stay has no {ctx.sig_label} data. Its heads are **absent** from the prediction below, not counted as normal values.")
-            return None
-        model_channels = ctx.run.preprocessor.sig_channels if ctx.run.preprocessor is not None else pc.signal_channels[:3]
-        observed = [c for c, row in zip(pc.signal_channels, pc.signal) if np.isfinite(row).any()]
-        default = [c for c in model_channels if c in observed][:6] or model_channels[:3]
-        shown = st.multiselect("Channels", pc.signal_channels, default=default, key=f"signal_channels:{ctx.cohort.key}", help="The model reads: " + ", ".join(md(c) for c in model_channels))
-        slot = st.empty()
-        slot.caption(f"Drawing the {ctx.sig_label} with the attention it receives…")
+        st.markdown("**Why this prediction**")
+        if results.reasons_stored() or not any(e.name == "drivers" for e in results.explainers):
+            _draw_reasons(results)
+        else:
+            slot = st.empty()
+            slot.caption(f"Working out the reasons: Integrated Gradients from {BACKGROUND_SIZE} typical stays to this one (about a second)…")
 
-    def draw_strip() -> None:
-        with slot.container(), guarded(ctx.sig_label):
-            chart(signal_figure(pc, shown, results.attention_received), key="signal")
+            def fill_reasons() -> None:
+                with slot.container():
+                    _draw_reasons(results)
 
-    return draw_strip
-
-
-def _timeline(ctx: ActiveContext, pc) -> None:
-    """The EHR timeline of the observation window, and what was never measured in it."""
-    hours = ctx.bundle.features["ehr"]["n_steps"] * ctx.bundle.ehr_step_hours
-    with guarded("EHR timeline"):
-        st.markdown(f"**EHR: values observed in the first {hours:g} hours**")
-        chart(timeline_figure(pc, hours), key="timeline")
-        if pc.unmeasured:
-            st.caption("Not measured in this window: " + ", ".join(md(u) for u in pc.unmeasured) + ".")
+            later.append(fill_reasons)
+    later += _evidence_lines(ctx, results, pred, outcomes)
+    return later
 
 
-def _ecg_context(ctx: ActiveContext, results: StayResults) -> Callable[[], None] | None:
-    """The EHR timeline across the page, then the stay's ECG on the 12-lead sheet (or a note that it has none)."""
+def _draw_reasons(results: StayResults) -> None:
+    with guarded("The reasons"):
+        found: Reasons | None = reasons(results)
+        if found is None:
+            st.info(md(unavailable(results.run) or "This run has no explanation in days."))
+            return
+        lines = [f"Starting point — {md(found.start_text)}: **{found.start_days:.1f} d**"]
+        lines += [f"{n}. {md(r.text)}" for n, r in enumerate(found.items, 1)]
+        lines += [f"{len(found.items) + 1}. Everything else: {found.rest_days:+.1f} d", "", f"**{md(found.sum_text)}**"]
+        st.markdown("\n".join(lines))
+        st.caption(md(found.note))
+
+
+def _evidence_lines(ctx: ActiveContext, results: StayResults, pred: StayPrediction, outcomes: bool) -> list[Callable[[], None]]:
+    """The ECG (measurements and findings) and the similar stays, one line each."""
+    later = []
     pc = results.context
-    _timeline(ctx, pc)
     if pc.signal is None:
-        st.info(f"This stay has no {ctx.sig_label} data. Its heads are **absent** from the prediction below, not counted as normal values.")
-        return None
-    slot = st.empty()
-    slot.caption(f"Drawing the {ctx.sig_label}…")
+        st.markdown(f"**{md(ctx.sig_label)}**: none recorded for this stay. The prediction uses the EHR alone: the {md(ctx.sig_label)}'s part "
+                    "is absent, not read as normal.")
+    elif pc.signal_kind == "ecg":
+        ecg_slot = st.empty()
 
-    def draw_ecg() -> None:
-        with slot.container(), guarded(ctx.sig_label):
-            chart(stay_ecg_figure(pc), key="ecg")
-            if results.ecg is not None:
-                st.markdown(f"**Measured**: {md(measurements_text(results.ecg))}  \n**Findings**: {md(present_text(results.ecg_findings()))}")
-            else:
-                st.caption("This ECG could not be measured (too short or too noisy).")
-            model_leads = ctx.run.preprocessor.sig_channels if ctx.run.preprocessor is not None else []
-            if model_leads:
-                st.caption(f"The model reads leads {', '.join(md(c) for c in model_leads)}. Zoom with the mouse; double-click to reset.")
+        def fill_ecg() -> None:
+            with ecg_slot.container(), guarded("ECG measurements"):
+                when = f" (hour {pc.signal_time_h:.1f})" if pc.signal_time_h is not None else ""
+                if results.ecg is None:
+                    st.markdown(f"**ECG{when}**: recorded, but too short or too noisy to measure.")
+                else:
+                    st.markdown(f"**ECG{when}**: {md(measurements_text(results.ecg))}. **Findings**: {md(present_text(results.ecg_findings()))}.")
 
-    return draw_ecg
+        if results.stored_reasons.get("ecg") is not None:
+            fill_ecg()
+        else:
+            ecg_slot.caption("Measuring the ECG…")
+            later.append(fill_ecg)
+    if any(v.name == "similar" for v in results.views):
+        sim_slot = st.empty()
+
+        def fill_similar() -> None:
+            with sim_slot.container(), guarded("Similar stays"):
+                similar = results.similar(10)
+                st.markdown("**Similar stays**: " + md(similar.sentence(pred.los_days, pred.observed_los_days if outcomes else None)))
+
+        if ctx.trained_on_this_cohort:
+            fill_similar()
+        else:
+            sim_slot.caption("Finding similar training stays (the first time, every training stay is encoded)…")
+            later.append(fill_similar)
+    return later
+
+
+def _timeline(ctx: ActiveContext, results: StayResults) -> None:
+    """The EHR timeline of the observation window, and what was never measured in it."""
+    pc = results.context
+    hours = prediction_hours(ctx.bundle)
+    st.markdown(f"**EHR: values observed in the first {hours:g} hours**")
+    chart(timeline_figure(pc, hours), key="timeline")
+    notes = [UNIT_NOTE]
+    if pc.unmeasured:
+        notes.insert(0, "Not measured in this window: " + ", ".join(md(u) for u in pc.unmeasured) + ".")
+    st.caption(" ".join(notes))
+
+
+def ecg_view(ctx: ActiveContext, results: StayResults) -> None:
+    """The stay's ECG on the 12-lead sheet, shaded where the prediction was driven, with its
+    measurements and where in the ECG the model's parts looked."""
+    pc = results.context
+    attr = None
+    if results.run.spec is not None:
+        with st.spinner("Finding where in the ECG the prediction was driven (Integrated Gradients, about a second)…"):
+            attr = results.input_gradients
+    chart(stay_ecg_figure(pc, attr), key="ecg")
+    if results.ecg is not None:
+        st.markdown(f"**Measured**: {md(measurements_text(results.ecg))}  \n**Findings**: {md(present_text(results.ecg_findings()))}")
+    else:
+        st.caption("This ECG could not be measured (too short or too noisy).")
+    story = where_in_signal(results)
+    if story:
+        st.markdown(md(story))
+    model_leads = ctx.run.preprocessor.sig_channels if ctx.run.preprocessor is not None else []
+    if model_leads:
+        st.caption(f"The model reads leads {', '.join(md(c) for c in model_leads)}. Zoom with the mouse; double-click to reset.")
+
+
+def signal_view(ctx: ActiveContext, results: StayResults) -> None:
+    """A bedside biosignal: the channels a reviewer picks, with the attention the model's EHR gives each time."""
+    pc = results.context
+    model_channels = ctx.run.preprocessor.sig_channels if ctx.run.preprocessor is not None else pc.signal_channels[:3]
+    observed = [c for c, row in zip(pc.signal_channels, pc.signal) if np.isfinite(row).any()]
+    default = [c for c in model_channels if c in observed][:6] or model_channels[:3]
+    shown = st.multiselect("Channels", pc.signal_channels, default=default, key=f"signal_channels:{ctx.cohort.key}",
+                           help="The model reads: " + ", ".join(md(c) for c in model_channels))
+    chart(signal_figure(pc, shown, results.attention_received), key="signal")
+    story = where_in_signal(results)
+    if story:
+        st.markdown(md(story))
+
+
+def where_in_signal(results: StayResults) -> str:
+    """One story for "where in the biosignal": where the attribution (Integrated Gradients) and the
+    attention peak, and why they may differ."""
+    return stay_story(results)
 
 
 def level_section(ctx: ActiveContext, results: StayResults) -> None:
     message = "Reading the level Shapley values…" if ctx.trained_on_this_cohort else "Running the model and computing exact level Shapley values for this stay…"
     with st.spinner(message):
         expl = results.attribute("level_shap")
-    chart(level_shap_figure(expl, ctx.sig_label, concepts=results.concepts), key="level_shap")
+    chart(level_shap_figure(expl, ctx.sig_label, concepts=results.concepts, prediction_days=results.prediction.los_days), key="level_shap")
 
 
 def contribution_section(ctx: ActiveContext, results: StayResults) -> None:
@@ -254,24 +360,15 @@ def attention_section(ctx: ActiveContext, results: StayResults) -> None:
     chart(attention_figure(attention, direction, None if head == "mean" else int(head), sig_label), key="attention")
 
 
-ATTRIBUTION_TOGGLE = "Find the inputs that drove this prediction (Integrated Gradients against typical stays, about a second)"
-
-
-def drivers_section(ctx: ActiveContext, results: StayResults) -> None:
-    """The reference as a prediction in days, the five input drivers in words and days, everything
-    else (they add up to the prediction) and the Integrated Gradients figures: computed on request
-    (a toggle), in one of the server's shared compute slots, then kept for every session."""
-    if not results.computed("input_gradients") and not st.toggle(ATTRIBUTION_TOGGLE, key="show_attribution"):
-        st.caption(f"Computed on request: Integrated Gradients from {BACKGROUND_SIZE} typical training stays to this one, {BACKGROUND_STEPS} steps each.")
+def inputs_view(ctx: ActiveContext, results: StayResults) -> None:
+    """Which variables, at which hours, drove the prediction (Integrated Gradients from typical
+    stays, the same computation as the reasons), and the static facts; for the tabular peer its
+    TreeSHAP values."""
+    if results.run.spec is None:
+        tree_shap_section(ctx, results)
         return
     with st.spinner("Integrating gradients from typical stays…"):
-        attr, drivers = results.input_gradients, results.attribute("drivers")
-    named = shown(drivers)
-    lines = [f"A typical stay of this cohort: **{drivers.base:.1f} d**."]
-    lines += [f"{n}. {md(drivers.texts[i])}" for n, i in enumerate(named, 1)]
-    lines += [f"{len(named) + 1}. Everything else: {rest_shown_days(drivers):+.1f} d.", "", f"**{sum_text(drivers)}**"]
-    st.markdown("\n".join(lines))
-    st.caption(allocation_note(drivers) + " An EHR variable counts over all its hours; the hour named is the one that weighed most.")
+        attr = results.input_gradients
     labels = {f["name"]: feature_title(f) for f in ctx.bundle.features["ehr"]["features"]}
     left, right = st.columns([1.4, 1])
     with left:
@@ -283,12 +380,9 @@ def drivers_section(ctx: ActiveContext, results: StayResults) -> None:
             st.info(f"No {ctx.sig_label} data for this stay, so none to attribute.")
         elif fig is not None:
             chart(fig, key="attr_signal")
-    if results.context.signal_kind == "ecg" and attr.sig is not None:
-        chart(stay_ecg_figure(results.context, attr), key="attr_ecg")
-    st.caption(
-        f"{attr.method}. Attributions add up to prediction − reference prediction: {attr.total:+.3f} vs "
-        f"{attr.output - attr.reference_output:+.3f} log1p-days (integration error {attr.delta:+.4f})."
-    )
+        else:
+            st.caption("Where in the ECG: the ECG view shades the 12-lead sheet with this same attribution.")
+    st.caption(md(allocation_note(results.attribute("drivers"))) + " An EHR variable counts over all its hours; the hour named is the one that weighed most.")
 
 
 def what_if_section(ctx: ActiveContext, results: StayResults) -> None:
@@ -357,7 +451,6 @@ def similar_section(ctx: ActiveContext, results: StayResults) -> None:
     message = "Finding similar training stays…" if ctx.trained_on_this_cohort else "Finding similar training stays (the first time, every training stay is encoded)…"
     with st.spinner(message):
         similar = results.similar(10)
-    st.markdown(md(similar.sentence(results.prediction.los_days, results.observed_los_days)))
     sig = ctx.sig_label
     table = pd.DataFrame({
         "stay": [n.stay_id for n in similar.neighbours],
@@ -382,39 +475,68 @@ def similar_section(ctx: ActiveContext, results: StayResults) -> None:
         st.caption("This stay's most abnormal EHR values (window mean farthest from the training median, in robust SDs) against the 10 neighbours' median.")
 
 
-# Each explanation's page section, by the explainer's or view's name (lemof.explain.explainers / views).
-ADDITIVE_SECTIONS = {"drivers": drivers_section, "tree_shap": tree_shap_section, "level_shap": level_section, "heads": contribution_section}
-VIEW_SECTIONS = {"similar": similar_section, "attention": attention_section}
+def internals_view(ctx: ActiveContext, results: StayResults) -> None:
+    """For the researcher: how the model's parts produced the number (the heads and their
+    weights, level SHAP, attention per head), each chart saying which number it explains."""
+    note = unavailable(ctx.run)
+    if note:
+        st.info(md(note) + " Pick a LeMoF run in the sidebar for the full explanation, or compare the runs on the model page.")
+    names = {e.name for e in results.explainers} | {v.name for v in results.views}
+    if "heads" in names:
+        with guarded("Head contributions"):
+            st.markdown("**How the prediction is assembled from the model's heads**")
+            contribution_section(ctx, results)
+    if "level_shap" in names:
+        with guarded("Level SHAP"):
+            st.markdown("**Which encoder levels the level stacker relied on**")
+            level_section(ctx, results)
+    if "attention" in names:
+        with guarded("Cross-modal attention"):
+            st.markdown("**Cross-modal attention, per head**")
+            attention_section(ctx, results)
+    if "tree_shap" in names:
+        with guarded("TreeSHAP"):
+            tree_shap_section(ctx, results)
 
 
-def explanations(ctx: ActiveContext, results: StayResults, draw_signal: Callable[[], None] | None) -> None:
-    """Every explanation that applies to the run, from the run's lists: the additive ones computed
-    without a network pass per stay first (side by side), then the biosignal strip, the views,
-    what-if (when there is something to re-explain), and last those computed on request."""
-    now = [e for e in results.explainers if not e.on_request]
-    if now:
-        st.subheader("Why this prediction")
-        columns = st.columns(len(now)) if len(now) > 1 else [st.container()]
-        for column, e in zip(columns, now):
-            with column, guarded(e.title):
-                ADDITIVE_SECTIONS[e.name](ctx, results)
-    # Below this line the network may run (attention maps; what-if and Integrated Gradients on request): everything above has painted.
-    if draw_signal is not None:
-        draw_signal()
-    for v in results.views:
-        if v.name in VIEW_SECTIONS:
-            with section(v.title):
-                VIEW_SECTIONS[v.name](ctx, results)
-    if now:
-        with section("What if"):
-            what_if_section(ctx, results)
-    for e in results.explainers:
-        if e.on_request:
-            with section(e.title):
-                ADDITIVE_SECTIONS[e.name](ctx, results)
+def evidence_views(ctx: ActiveContext, results: StayResults) -> dict[str, Callable[[ActiveContext, StayResults], None]]:
+    """The views one click away, in reading order: those that apply to this run and stay."""
+    pc = results.context
+    views: dict[str, Callable[[ActiveContext, StayResults], None]] = {"EHR timeline": _timeline}
+    if pc.signal is not None:
+        if pc.signal_kind == "ecg":
+            views["ECG"] = ecg_view
+        else:
+            views[f"{ctx.sig_label} series"] = signal_view
+    if results.run.spec is not None:
+        views["Inputs over time"] = inputs_view
+    if any(v.name == "similar" for v in results.views):
+        views["Similar stays"] = similar_section
+    if any(not e.on_request for e in results.explainers):
+        views["What if"] = what_if_section
+    views["Model internals"] = internals_view
+    return views
 
 
-def report_button(ctx: ActiveContext, results: StayResults) -> None:
+def evidence(ctx: ActiveContext, results: StayResults) -> Callable[[], None]:
+    """The control that opens one view (none at first: nothing below the first screen is computed
+    or drawn until asked for). Returns the function that draws the chosen view, for the page to
+    call after the first screen's computed parts."""
+    views = evidence_views(ctx, results)
+    choice = st.segmented_control("Evidence", list(views), default=None, key=VIEW_KEY, label_visibility="collapsed")
+    if choice is None:
+        st.caption("Open the evidence: " + ", ".join(views) + ".")
+    slot = st.container()
+
+    def draw() -> None:
+        if choice in views:
+            with slot, guarded(choice):
+                views[choice](ctx, results)
+
+    return draw
+
+
+def report_button(ctx: ActiveContext, results: StayResults, outcomes: bool = False) -> None:
     """One click: the stay's review as a self-contained HTML file, built when clicked from the
     same results object the page shows (what the page computed is reused). The download is in
     the audit log before its bytes leave the server."""
@@ -422,12 +544,12 @@ def report_button(ctx: ActiveContext, results: StayResults) -> None:
     entry = {"cohort": ctx.cohort.key, "fingerprint": ctx.bundle.fingerprint, "run": ctx.run_entry.run_id, "stay": int(results.stay_id)}
 
     def build() -> bytes:
-        page = case_report_html(results).encode("utf-8")
+        page = case_report_html(results, show_outcomes=outcomes).encode("utf-8")
         access.audit_as(visitor, "report.download", **entry)  # a callback of the download: the visitor captured when drawn
         return page
 
     st.download_button(
-        "Download the case report (HTML, opens offline)", data=build, file_name=report_file_name(results.stay_id, ctx.run_entry.run_id),
+        "Case report (HTML)", data=build, file_name=report_file_name(results.stay_id, ctx.run_entry.run_id),
         mime="text/html", icon=":material/download:", key=f"report_{results.stay_id}",
         help="Prediction and interval, patient context, every explanation figure (interactive), the drivers in words, model, cohort and code versions.",
     )

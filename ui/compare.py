@@ -250,7 +250,7 @@ def one_stay_section(ctx: ActiveContext, comp: Comparison, default_stay: int) ->
             with col:
                 st.markdown(f"**{r.run.run_id}**  \n{r.run.fusion} · {r.run.encoders}")
                 shap, heads, los = explanations[r.run.run_id]
-                chart(level_shap_figure(shap, ctx.sig_label, span=span, concepts=results[r.run.run_id].concepts), key=f"cmp_shap_{r.run.run_id}")
+                chart(level_shap_figure(shap, ctx.sig_label, span=span, concepts=results[r.run.run_id].concepts, prediction_days=los), key=f"cmp_shap_{r.run.run_id}")
                 chart(contributions_figure(heads, los, ctx.sig_label, value_range=value_range), key=f"cmp_waterfall_{r.run.run_id}")
                 fig = attention_figure(attention[r.run.run_id], sig_label=ctx.sig_label, zmax=zmax)
                 if fig is None:
@@ -266,3 +266,32 @@ def available(ctx: ActiveContext, entries: list[RunEntry], split: str = "test") 
     except LemofError as exc:
         st.error(f"The runs cannot be compared: {exc}")
         return None
+
+
+def _pair_and_stay(ctx: ActiveContext, comp: Comparison) -> None:
+    a, b = pair_section(ctx, comp)
+    st.subheader("One stay across runs")
+    with guarded("One stay across runs"):
+        one_stay_section(ctx, comp, int(comp.disagreements(a, b, 1).index[0]))
+
+
+def views(ctx: ActiveContext, comp: Comparison, calibration: pd.DataFrame):
+    """The control that opens one of the comparison's views below the metrics (none at first, so a
+    new visitor's page draws one chart); returns the function that draws the chosen one."""
+    options = {
+        "Level importance profiles": lambda: profiles_section(ctx, comp),
+        "What each level encodes": lambda: concepts_section(ctx, comp),
+        "Interval calibration": lambda: calibration_section(comp, calibration),
+        "Run against run, and one stay across runs": lambda: _pair_and_stay(ctx, comp),
+    }
+    choice = st.segmented_control("More", list(options), default=None, key="compare_view", label_visibility="collapsed")
+    if choice is None:
+        st.caption("Open: " + ", ".join(options) + ".")
+
+    def draw() -> None:
+        if choice in options:
+            st.subheader(choice)
+            with guarded(choice):
+                options[choice]()
+
+    return draw

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lemof.data.display import clinical_features
 from lemof.errors import CohortError, StayNotFoundError
 from lemof.paths import file_sha256, write_json_atomic
 
@@ -43,8 +44,8 @@ _CHECK_CHUNK = 4096
 
 
 def feature_title(meta: dict) -> str:
-    """A feature's display name from its ``features.json`` entry: ``Heart rate (bpm)``; no empty
-    brackets when it has no unit."""
+    """A feature's display name from its entry of ``bundle.features`` (clinical names and units,
+    ``lemof.data.display``): ``Heart rate (bpm)``; no empty brackets when it has no unit."""
     label, unit = meta.get("label", meta["name"]), str(meta.get("unit", "") or "").strip()
     return f"{label} ({unit})" if unit else label
 
@@ -122,7 +123,9 @@ def finalize_bundle(
 class CohortBundle:
     """An opened cohort bundle. Arrays are read-only memory maps (an edited copy, as the what-if
     builds, may hold its own arrays). The row index by stay id is built from ``stays`` here, so
-    every bundle, however made, finds its stays."""
+    every bundle, however made, finds its stays; and ``features`` gets the family's clinical names,
+    units, decimals and reference ranges here (``lemof.data.display.clinical_features``; the file
+    on disk is not touched), so every reader of ``features`` shows them."""
 
     path: Path
     stays: pd.DataFrame
@@ -136,6 +139,7 @@ class CohortBundle:
 
     def __post_init__(self) -> None:
         self._row_of = {int(s): i for i, s in enumerate(self.stays["stay_id"].to_numpy())}
+        self.features = clinical_features(str(self.provenance.get("source", "")), self.features)
 
     # --- identity -------------------------------------------------------------------
     @property

@@ -83,4 +83,4 @@ def has_concepts(bundle: CohortBundle) -> bool:
     return bool(available_concepts(bundle, bundle.outcomes()))
 
 
-register_source(SOURCE, concepts=ConceptSet(values=concept_values, available=has_concepts))
+register_source(SOURCE, los_definition="ICU length of stay: from ICU admission to ICU discharge (MIMIC-IV icustays.los)", concepts=ConceptSet(values=concept_values, available=has_concepts))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from lemof.data.bundle import REQUIRED_COLUMNS, CohortBundle
+from lemof.data.display import patient_line, static_facts
 
 
 @dataclass
@@ -29,22 +29,26 @@ class StayContext:
     signal_short_label: str  # e.g. "ECG", "Bedside"
     signal_time_h: float | None  # when the biosignal was recorded, hours since admission
     signal_kind: str = ""  # "ecg" for an electrocardiogram (drawn as a 12-lead printout), else the cohort's kind
+    source: str = ""  # the cohort family, whose display mapping names the facts (``lemof.data.display``)
 
     @property
     def facts(self) -> list[tuple[str, str]]:
-        """The static facts as (label, value) text, floats to one decimal: what the case page and
-        the case report print. A missing value (NaN, None) is no fact and is left out."""
-        return [(k.replace("_", " "), str(round(v, 1) if isinstance(v, float) else v)) for k, v in self.static.items() if not _missing(v)]
+        """The static facts as a clinician reads them, (label, value) words: ("Age", "71 years"),
+        ("Unit", "Medical ICU"); what the case page and the case report print. A missing value
+        (NaN, None, "unknown") is no fact, and bookkeeping columns (PhysioNet's ``set``) are left out."""
+        return static_facts(self.source, self.static)
+
+    @property
+    def patient_line(self) -> str:
+        """The patient in one line, for the page's headline: "71-year-old woman · Medical ICU ·
+        emergency admission" (only the parts the cohort has)."""
+        return patient_line(self.source, self.static)
 
     @property
     def unmeasured(self) -> list[str]:
         """Display names of the EHR features never observed in this stay's window."""
         seen = set(self.timeline["feature"])
         return [f.get("label", f["name"]) for f in self.ehr_features if f["name"] not in seen]
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def stay_context(bundle: CohortBundle, stay_id: int | str) -> StayContext:
@@ -88,4 +92,5 @@ def stay_context(bundle: CohortBundle, stay_id: int | str) -> StayContext:
         signal_short_label=bundle.sig_label,
         signal_time_h=float(t_sig) if has_signal and t_sig is not None and np.isfinite(t_sig) else None,
         signal_kind=str(sig_meta.get("kind", "")),
+        source=bundle.source,
     )

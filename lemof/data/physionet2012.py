@@ -52,7 +52,8 @@ SIGNAL_CHANNELS = {
     "Urine": ("Urine output", "mL", 0, 10000),
 }
 # what-if edits of a bedside channel stay within these limits (lemof.data.sources)
-register_source(SOURCE, channel_limits={name: (float(lo), float(hi)) for name, (_, _, lo, hi) in SIGNAL_CHANNELS.items()})
+register_source(SOURCE, los_definition="length of stay from ICU admission to the end of the hospitalisation: ward days after the ICU included (PhysioNet 2012's Length_of_stay)",
+                channel_limits={name: (float(lo), float(hi)) for name, (_, _, lo, hi) in SIGNAL_CHANNELS.items()})
 
 EHR_VARIABLES = {
     "GCS": ("GCS", "points", 3, 15, "score"),

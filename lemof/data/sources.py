@@ -8,6 +8,8 @@ that name. What differs by family is registered here by the family's modules and
   (a ``ConceptSet``, ``lemof/data/<family>_concepts.py``);
 - ``channel_limits``: the physiological limits of the sparse bedside channels a what-if may set
   (EHR features carry theirs in ``features.json``);
+- ``los_definition``: what the family's length of stay measures (ICU stay, or ICU admission to
+  hospital discharge), said beside every prediction;
 - ``seeded_draws``: cohorts of the family are draws of a generator whose seed is in their
   provenance, and two draws with different seeds reuse stay ids for other stays (an id is then
   no evidence that a run saw a stay: ``lemof.evaluation.external``).
@@ -39,10 +41,11 @@ class SourceInfo:
     concepts: ConceptSet | None = None
     channel_limits: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     seeded_draws: bool = False
+    los_definition: str = ""  # what the cohort's LOS measures, in words, for the page beside every prediction
 
 
 def register_source(name: str, **knowledge: Any) -> None:
-    """Record what family ``name`` knows (``concepts=``, ``channel_limits=``, ``seeded_draws=``; fields of ``SourceInfo``)."""
+    """Record what family ``name`` knows (``concepts=``, ``channel_limits=``, ``seeded_draws=``, ``los_definition=``; fields of ``SourceInfo``)."""
     _REGISTERED[name] = replace(_REGISTERED.get(name, SourceInfo(name)), **knowledge)
 
 

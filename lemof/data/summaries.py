@@ -158,9 +158,14 @@ class SummarySchema:
         if kind == "sig":
             channel, _, stat = rest.rpartition(":")
             return f"{self.signal_titles[self.signal_channels.index(channel)]}: {STAT_TITLES[stat]}"
-        static = next((s["name"] for s in self.static if rest == s["name"] or rest.startswith(f"{s['name']}=")), rest.partition("=")[0])
-        fact = static.replace("_", " ")
-        return f"{fact} = {rest[len(static) + 1:]}" if len(rest) > len(static) else fact
+        meta = next((s for s in self.static if rest == s["name"] or rest.startswith(f"{s['name']}=")), {"name": rest.partition("=")[0]})
+        static = meta["name"]
+        fact = meta.get("label") or static.replace("_", " ")  # clinical names (lemof.data.display) for a model trained since they exist
+        if len(rest) <= len(static):
+            return fact
+        category = rest[len(static) + 1:]
+        words = (meta.get("value_labels") or {}).get(category, category.lower() if meta.get("label") else category)
+        return f"{fact} = {words}"
 
     def modality(self, name: str) -> str:
         """``sig`` for a biosignal column, ``ehr`` for the EHR and static facts (LeMoF's EHR input holds both)."""

@@ -515,4 +515,5 @@ def ensure_synthetic(
     return path
 
 
-register_source("synthetic", seeded_draws=True)  # every cohort is a draw of generate_synthetic; its seed is in provenance.json
+register_source("synthetic", seeded_draws=True,
+                los_definition="ICU length of stay: from ICU admission to ICU discharge (simulated stays)")  # every cohort is a draw of generate_synthetic; its seed is in provenance.json

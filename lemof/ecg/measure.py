@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 
 import numpy as np
@@ -120,6 +120,20 @@ class EcgMeasurements:
     st_deviation_mv: dict[str, float | None] = field(default_factory=dict)
     axis_deg: float | None = None
     quality: dict[str, LeadQuality] = field(default_factory=dict)
+
+    def to_store(self) -> dict:
+        """Every field unrounded, JSON-ready (``from_store`` reads it back to an equal object)."""
+        d = asdict(self)
+        d["quality"] = {k: q.to_dict() for k, q in self.quality.items()}
+        return d
+
+    @classmethod
+    def from_store(cls, d: dict) -> "EcgMeasurements":
+        d = dict(d)
+        d["beats"] = tuple(int(b) for b in d["beats"])
+        d["window_s"] = tuple(float(w) for w in d["window_s"])
+        d["quality"] = {k: LeadQuality(**q) for k, q in d["quality"].items()}
+        return cls(**d)
 
     def to_dict(self) -> dict:
         """The measurements as JSON-ready values (``beats`` left out: the CLI prints them beside)."""

@@ -94,3 +94,15 @@ class Attribution:
             ],
             "residual": self.residual, "tolerance": self.tolerance, "detail": self.detail, "note": self.note,
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Attribution":
+        """The inverse of ``to_dict`` (JSON keeps every float64 exactly)."""
+        parts = d["parts"]
+        texts = [p.get("text", "") for p in parts] if any("text" in p for p in parts) else []
+        return cls(
+            method=d["method"], title=d["title"], explains=d["explains"], unit=d["unit"], base=float(d["base"]), base_label=d["base_label"],
+            output=float(d["output"]), names=[p["name"] for p in parts], values=[None if p["value"] is None else float(p["value"]) for p in parts],
+            groups=[p["group"] for p in parts], residual=float(d["residual"]), tolerance=float(d["tolerance"]), texts=texts,
+            detail=dict(d.get("detail") or {}), note=d.get("note", ""),
+        )

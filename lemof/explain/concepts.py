@@ -20,8 +20,11 @@ The result is ``level_concepts.json`` in the run directory (written at training,
 ``lemof/runs/concepts_file.py``).
 
 A concept that cannot be probed on a level (fewer than ``MIN_PER_CLASS`` stays of a class, or
-no variance) is left out of that level. ``level_labels`` turns it into the chart labels
-("ECG level 1 · wide QRS, ischaemia"): the concepts that clear ``THRESHOLDS``, at most two.
+no variance) is left out of that level. ``level_labels`` turns it into the charts' level labels:
+"best probe: AF, AUROC 0.89", the concept a level's probe detects best among those that clear
+``THRESHOLDS``. It is a property of the level across the held-out cohort, never a statement about
+one patient, and is left out where every level of a modality has the same best probe (it would
+tell the levels apart by nothing).
 
 Computing it needs torch and scikit-learn.
 """
@@ -176,6 +179,27 @@ def level_concepts_of(level_concepts: dict | None, level: str, thresholds: dict 
     return [n for n, _ in sorted(passing, key=lambda p: -p[1])][:top]
 
 
+def best_probe(level_concepts: dict | None, level: str, thresholds: dict | None = None) -> tuple[str, str, float] | None:
+    """``(concept, "AUROC" or "R²", score)``: the concept ``level``'s probe detects best (the
+    strongest above its kind's threshold); None when none clears it or there are no probes."""
+    names = level_concepts_of(level_concepts, level, thresholds, top=1)
+    if not names:
+        return None
+    kind = level_concepts["concepts"][names[0]]["kind"]
+    return names[0], "AUROC" if kind == "binary" else "R²", float(level_concepts["levels"][level][names[0]]["score"])
+
+
 def level_labels(level_concepts: dict | None, levels: list[str]) -> dict[str, str]:
-    """``{level: "wide QRS, ischaemia"}`` for every level in ``levels`` ("" where none clears the threshold)."""
-    return {level: ", ".join(level_concepts_of(level_concepts, level)) for level in levels}
+    """``{level: "best probe: AF, AUROC 0.89"}`` for every level in ``levels``: what the level
+    encodes across the cohort. ``""`` where no probe clears its threshold, and ``""`` for every
+    level of a modality (``ehr.`` / ``sig.``) when all its levels in ``levels`` — two or more —
+    share the same best probe: a label then distinguishes nothing and would read as a fact
+    about the patient."""
+    best = {level: best_probe(level_concepts, level) for level in levels}
+    out = {level: "" if b is None else f"best probe: {b[0]}, {b[1]} {b[2]:.2f}" for level, b in best.items()}
+    for modality in {level.split(".", 1)[0] for level in levels}:
+        own = [level for level in levels if level.split(".", 1)[0] == modality]
+        shared = {best[level][0] if best[level] else None for level in own}
+        if len(own) >= 2 and len(shared) == 1:
+            out.update({level: "" for level in own})
+    return out

@@ -38,10 +38,13 @@ from typing import Any
 import numpy as np
 
 from lemof.data.bundle import CohortBundle
+from lemof.data.display import fact_text, fmt_value
 from lemof.ecg.findings import WAVE_PARTS, ecg_findings, wave_part
 from lemof.ecg.measure import EcgMeasurements
 from lemof.explain.attribution import Attribution
+from lemof.explain.bedside import channel_parts
 from lemof.explain.input_attribution import InputAttribution
+from lemof.explain.signal_where import attribution_peak
 
 MIN_EFFECT_DAYS = 0.05  # an input below this is not named as a driver
 
@@ -54,13 +57,9 @@ def secant_slope(f: float, f_ref: float) -> float:
     return (math.expm1(f) - math.expm1(f_ref)) / d
 
 
-def _effect_words(effect: float) -> str:
+def effect_words(effect: float) -> str:
     verb = "lengthened" if effect > 0 else "shortened"
     return f"{verb} the predicted stay by about {abs(effect):.1f} d" if abs(effect) >= 0.05 else f"{verb} the predicted stay slightly (< 0.05 d)"
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
 DRIVER_GROUPS = ("value", "not measured", "static", "signal", "ecg_finding")  # "timing" (when a measured variable was measured) is never named
@@ -94,27 +93,28 @@ def drivers_attribution(
     parts: list[tuple[str, str, float, str]] = []  # (group, name, attribution in log1p-days, sentence)
     for j, name in enumerate(attr.ehr_features):
         m = meta.get(name, {"label": name, "unit": ""})
-        label, unit = m.get("label", name), (m.get("unit") or "").strip()
-        u = f" {unit}" if unit else ""
+        label = m.get("label", name)
         col = names.index(name)
         seen = np.flatnonzero(mask[:, col])
         if len(seen) == 0:
             a = float(value_attr[j].sum() + missing_attr[j].sum())
-            parts.append(("not measured", label, a, f"{label} not measured in the first {window_h:g} h {_effect_words(s * a)}."))
+            parts.append(("not measured", label, a, f"{label} not measured in the first {window_h:g} h {effect_words(s * a)}."))
             continue
         a = float(value_attr[j].sum())
         t = int(np.argmax(np.abs(value_attr[j])))
         prior = seen[seen <= t]
         h = prior[-1] if len(prior) else seen[0]
         when = f"at hour {h * step_h:g}" if h == t or not len(prior) else f"at hour {h * step_h:g}, carried to hour {t * step_h:g}"
-        parts.append(("value", label, a, f"{label} {_fmt(values[h, col])}{u} ({when}; measured {len(seen)}×) {_effect_words(s * a)}."))
+        parts.append(("value", label, a, f"{label} {fmt_value(m, values[h, col])} ({when}; measured {len(seen)}×) {effect_words(s * a)}."))
         timing = float(missing_attr[j].sum())
         parts.append(("timing", f"when {label} was measured", timing, ""))
     static_row = bundle.stays.iloc[row]
     for name, a in attr.static.items():
         value = static_row.get(name)
-        shown = f"{name.replace('_', ' ').capitalize()} {_fmt(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value}"
-        parts.append(("static", name.replace("_", " "), float(a), f"{shown} {_effect_words(s * float(a))}."))
+        fact = fact_text(bundle.source, name, value)  # as a clinician writes it (lemof.data.display)
+        missing = value is None or (isinstance(value, float) and math.isnan(value))
+        label, shown = fact if fact is not None else (name.replace("_", " ").capitalize(), "not recorded" if missing else str(value))
+        parts.append(("static", label, float(a), f"{label}: {shown} — {effect_words(s * float(a))}."))
     findings: list[str] = []
     if attr.sig is not None and ecg is not None:
         sig = np.asarray(attr.sig)  # (C, L')
@@ -123,22 +123,18 @@ def drivers_attribution(
         for wave, finding in WAVE_PARTS.items():
             a = float(sig[:, where == wave].sum())
             found = by_name[finding]
-            parts.append(("ecg_finding", f"{sig_label}: {found.text}", a, f"{found.text} {_effect_words(s * a)}."))
+            parts.append(("ecg_finding", f"{sig_label}: {found.text}", a, f"{found.text} {effect_words(s * a)}."))
             findings.append(finding)
+    elif attr.sig is not None and max(attr.sig_seconds) > 3600:  # a bedside series: one part per channel, named by what it showed
+        for name, a, text in channel_parts(np.asarray(attr.sig), list(attr.sig_channels), bundle.signal_physical(row), bundle.source,
+                                           list(bundle.signal_channels), np.asarray(attr.sig_seconds), sig_label):
+            parts.append(("signal", name, a, f"{text} — {effect_words(s * a)}."))
     elif attr.sig is not None:
         sig = np.asarray(attr.sig)  # (C, L')
         a = float(sig.sum())
-        seconds = np.asarray(attr.sig_seconds)
-        n_seg = max(1, min(10, sig.shape[1]))
-        edges = np.linspace(0, sig.shape[1], n_seg + 1).astype(int)
-        seg = np.array([sig[:, lo:hi].sum() for lo, hi in zip(edges[:-1], edges[1:])])
-        top = int(np.argmax(np.abs(seg)))
-        lo, hi = seconds[edges[top]], seconds[min(edges[top + 1], len(seconds) - 1)]
-        in_hours = seconds.max() > 3600
-        span = f"hours {lo / 3600:.0f}–{hi / 3600:.0f}" if in_hours else f"{lo:.1f}–{hi:.1f} s"
-        per_channel = np.abs(sig[:, edges[top] : edges[top + 1]]).sum(axis=1)
-        leads = [attr.sig_channels[i] for i in np.argsort(-per_channel)[:2]]
-        parts.append(("signal", sig_label, a, f"The {sig_label}, mostly {span} ({'leads' if not in_hours else 'series'} {', '.join(leads)}), {_effect_words(s * a)}."))
+        where = attribution_peak(sig, np.asarray(attr.sig_seconds), list(attr.sig_channels))  # the page's one answer (lemof.explain.signal_where)
+        weighed = f"{'leads' if not where.in_hours else 'series'} {' and '.join(where.leads)} weighed most"
+        parts.append(("signal", sig_label, a, f"The {sig_label} as a whole ({weighed}) {effect_words(s * a)}."))
     total = float(los_days) if los_days is not None else math.expm1(f)
     reference_days = math.expm1(f_ref)
     effects = [s * a for _, _, a, _ in parts]

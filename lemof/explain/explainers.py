@@ -6,7 +6,7 @@ Additive explainers (``attribute(stay) -> Attribution``, ``lemof.explain.attribu
 |---|---|---|---|
 | ``drivers`` | every run with a network (LeMoF, its ablations, the fusion baselines) | the predicted LOS | days |
 | ``tree_shap`` | the tabular peer (gbm) | its prediction | log1p-days |
-| ``level_shap`` | LeMoF | the level stacker's output (one of the meta-learner's inputs) | log1p-days |
+| ``level_shap`` | LeMoF | the level stacker's output (stage 2's level-ranking model; not an input of the prediction) | log1p-days |
 | ``heads`` | LeMoF | the meta-learner's output (the prediction) | log1p-days |
 
 Views that are not additive (``view(stay) -> a typed result``, ``lemof.explain.views``):
@@ -80,6 +80,9 @@ class InputDrivers(Explainer):
         return run.spec is not None  # every run with a network
 
     def attribute(self, stay: StayResults) -> Attribution:
+        stored = stay.stored_reasons.get("drivers")  # precomputed for the run's own cohort (lemof.explain.stay_reasons)
+        if stored is not None:
+            return Attribution.from_dict(stored)
         # The ECG stays one part: its split into findings (drivers_attribution(ecg=...)) does not yet
         # rank the causes' effects well enough to be shown (benchmarks/bench_ecg_findings.py).
         return drivers_attribution(stay.input_gradients, stay.bundle, stay.sig_label, los_days=stay.prediction.los_days, network_rounding=NETWORK_ROUNDING)
@@ -117,7 +120,8 @@ class TreeShap(Explainer):
 class LevelShap(Explainer):
     """The level stacker's output from its base value: exact Shapley values of the encoder
     levels (``lemof.explain.level_shap``), one part per level; the biosignal's levels are
-    absent (None) for a stay without one."""
+    absent (None) for a stay without one. The level stacker is stage 2's model that ranked the
+    levels; the meta-learner does not read it, so this explains a number other than the prediction."""
 
     name = "level_shap"
     title = "Level SHAP"
@@ -137,8 +141,8 @@ class LevelShap(Explainer):
         selected = set(imp.selected["ehr"]) | set(imp.selected["sig"])
         magnitudes = [p["base"], p["stacker_output"], *[abs(v) for v in values if v is not None]]
         return Attribution(
-            method=self.name, title=self.title, explains="the level stacker's output (log1p of days), one of the meta-learner's inputs",
-            unit="log1p-days", base=float(p["base"]), base_label="the stacker at the mean level predictions of the training stays",
+            method=self.name, title=self.title, explains="the level stacker's estimate (log1p of days): the stage-2 model that ranked the levels during training, not an input of the prediction (weight 0)",
+            unit="log1p-days", base=float(p["base"]), base_label="the level stacker's estimate for an average stay (every level at its training mean)",
             output=float(p["stacker_output"]),
             names=levels, values=values, groups=["ehr"] * n_ehr + ["sig"] * (len(levels) - n_ehr),
             # phi sums to v(all) - v(base) to float64 rounding over 2^P coalitions; v(all) and the
@@ -149,7 +153,8 @@ class LevelShap(Explainer):
                 "selected": [k in selected for k in levels],
                 "origin": p["origin"],
             },
-            note="Exact Shapley values of the encoder levels (all coalitions enumerated), levels outside a coalition at the training mean.",
+            note="Exact Shapley values of the encoder levels for the level stacker (all coalitions enumerated), levels outside a coalition at "
+                 "the training mean. The level stacker ranked the levels in stage 2; the prediction does not use its output.",
         )
 
 
@@ -171,13 +176,14 @@ class HeadContributions(Explainer):
         head_preds = [None if v is None else float(y) for v, y in zip(values, p["heads"])]
         magnitudes = [p["bias"], p["final"], *[abs(v) for v in values if v is not None]]
         return Attribution(
-            method=self.name, title=self.title, explains="the prediction (log1p of days): the meta-learner's weighted sum of its heads",
-            unit="log1p-days", base=float(p["bias"]), base_label="the meta-learner's bias", output=float(p["final"]),
+            method=self.name, title=self.title, explains="the prediction (log1p of days): the final stage (meta-learner) adds each head's own prediction times its weight to a starting value",
+            unit="log1p-days", base=float(p["bias"]), base_label="the starting value (the meta-learner's bias, a constant)", output=float(p["final"]),
             names=[h.name for h in heads], values=values, groups=[h.kind for h in heads],
             # bias + Σ w_i y_i in float32, each number stored rounded to float32
             tolerance=summation_bound(FLOAT32_EPS, magnitudes, len(values) + 2),
             detail={"head_predictions": head_preds, "weights": [None if v is None or y in (None, 0.0) else v / y for v, y in zip(values, head_preds)], "origin": p["origin"]},
-            note="The meta-learner is linear in the heads' predictions: prediction = bias + Σ w_i·y_i.",
+            note="Each head predicts the stay on its own (y_i); the meta-learner weighs them (w_i >= 0) and adds the weighted parts to a "
+                 "starting value (bias) on the log scale: log1p(prediction in days) = bias + Σ w_i·y_i. A head with weight 0 is not used.",
         )
 
 

@@ -108,6 +108,11 @@ class CohortResults(_Parts):
                 self._stays.move_to_end(sid)
             return found
 
+    def forget(self, stay_id: int) -> None:
+        """Drop the kept results of one stay (a batch over thousands of stays keeps none)."""
+        with self._lock:
+            self._stays.pop(int(stay_id), None)
+
     @property
     def stored_vectors(self):
         """The run's stored stay vectors when this is the cohort it was trained on, else None."""
@@ -182,6 +187,17 @@ class StayResults(_Parts):
         if not self.cohort.trained_here:
             return None
         return self.run.stored_prediction(self.stay_id)
+
+    @_once
+    def stored_reasons(self) -> dict[str, Any]:
+        """What ``stay_reasons.json.gz`` stores for this stay (``{}`` when nothing: another cohort, a stay not precomputed)."""
+        if not self.cohort.trained_here:
+            return {}
+        return self.run.stored_reasons(self.stay_id) or {}
+
+    def reasons_stored(self) -> bool:
+        """Whether the first screen's reasons (drivers) are read, not computed."""
+        return bool(self.stored_reasons.get("drivers"))
 
     @_once
     def prediction(self) -> StayPrediction:
@@ -343,6 +359,9 @@ class StayResults(_Parts):
     def ecg(self) -> EcgMeasurements | None:
         """The stay's ECG measured (``lemof.ecg.measure``; about 0.15 s for 10 s of 12 leads): None
         when the stay has no ECG (a bedside series is not one) or it cannot be measured."""
+        stored = self.stored_reasons.get("ecg")
+        if stored is not None:
+            return EcgMeasurements.from_store(stored)
         pc = self.context
         if pc.signal is None or pc.signal_kind != "ecg":
             return None

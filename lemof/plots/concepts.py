@@ -61,7 +61,8 @@ def level_concepts_figure(level_concepts: dict, selected: set[str] | None = None
     fig = go.Figure(_heatmap(x, y, z, text, hover, show_scale=True))
     fig.update_yaxes(autorange="reversed", automargin=True)
     fig.update_xaxes(tickangle=-30, automargin=True)
-    base_layout(fig, title="What each level encodes: linear concept probes on held-out stays (★ = selected by stage 2)", height=120 + 34 * len(y))
+    base_layout(fig, title="What each level encodes across the cohort", subtitle="Linear concept probes on held-out stays; ★ = level selected by stage 2",
+                height=150 + 34 * len(y), legend_above=True)
     return with_alt(fig, "Level × concept probe scores. " + _alt_summary(level_concepts, sig_label) + ".")
 
 
@@ -78,5 +79,6 @@ def level_concepts_compare_figure(runs: dict[str, tuple[dict, set[str]]], sig_la
         fig.add_trace(_heatmap(x, y, z, text, hover, show_scale=i == len(ids) - 1), row=1, col=i + 1)
         fig.update_yaxes(autorange="reversed", automargin=True, row=1, col=i + 1)
         fig.update_xaxes(tickangle=-45, automargin=True, row=1, col=i + 1)
-    base_layout(fig, title="What each level encodes, per configuration (probe scores on held-out stays; ★ = selected by stage 2)", height=200 + 34 * n_rows)
+    base_layout(fig, title="What each level encodes, per configuration", subtitle="Probe scores on held-out stays; ★ = level selected by stage 2",
+                height=230 + 34 * n_rows, legend_above=True)
     return with_alt(fig, "Level × concept probe scores per run. " + " | ".join(f"{literal(r)}: {_alt_summary(runs[r][0], sig_label)}" for r in ids) + ".")

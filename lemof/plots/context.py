@@ -9,62 +9,136 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from lemof.data.bundle import feature_title
+from lemof.data.display import fmt_value
 from lemof.data.patient import StayContext
 from lemof.explain.views import SignalAttention
 from lemof.plots.style import MODALITY_COLOURS, OKABE_ITO, base_layout, with_alt
 from lemof.plots.text import literal
 
-_PANEL_PX, _GAP_PX, _TOP_PX, _BOTTOM_PX = 92, 58, 60, 64
+_STRIP_PX, _TITLE_PX, _TOP_PX, _BOTTOM_PX = 56, 22, 40, 64  # a strip, the title above it, legend, hours
+_REFERENCE_FILL = "#E6E6E6"  # the adult reference range: a light grey band
+_OUTSIDE = "#003A5D"  # a value outside it: a darker EHR blue, and a larger diamond (not colour alone)
+
+
+def panel_range(meta: dict, values: np.ndarray) -> tuple[float, float]:
+    """The y-span of a feature's timeline panel, in display units, that does not exaggerate: it
+    holds every value and at least the feature's ``axis_range``, else its adult reference range
+    padded by half its width on each side (potassium 3.5–5.0 -> 2.75–5.75 mmol/L), so 12.1 -> 12.0
+    g/dL haemoglobin is a small step; a feature with neither spans at least ±10 % of its level.
+    Never below zero for a quantity that is never negative."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    normal, axis = meta.get("normal_range"), meta.get("axis_range")
+    if axis:
+        lo, hi = float(axis[0]), float(axis[1])
+    elif normal:
+        pad = (float(normal[1]) - float(normal[0])) / 2
+        lo, hi = float(normal[0]) - pad, float(normal[1]) + pad
+    else:
+        lo = hi = None
+    if len(v):
+        lo = float(v.min()) if lo is None else min(lo, float(v.min()))
+        hi = float(v.max()) if hi is None else max(hi, float(v.max()))
+    if lo is None or hi is None:
+        return 0.0, 1.0
+    mid = (lo + hi) / 2
+    half = max((hi - lo) / 2, 0.1 * abs(mid), 1e-6)
+    lo, hi = mid - half, mid + half
+    margin = 0.06 * (hi - lo)  # a marker at the edge is drawn whole
+    floor = min([0.0, *v.tolist(), *([float(normal[0])] if normal else []), *([float(axis[0])] if axis else [])])
+    return max(lo - margin, floor - margin), hi + margin
 
 
 def timeline_figure(ctx: StayContext, n_steps_hours: float, columns: int = 3) -> go.Figure:
-    """One small panel per EHR feature *measured* in this stay's window, vitals first, then labs.
+    """The EHR values *measured* in this stay's window as one flowsheet: a strip per feature,
+    vitals first, then labs, in ``columns`` columns that share the hours across.
 
-    Only observed values are drawn (markers joined by lines); features never measured are left
-    out here (``StayContext.unmeasured`` lists them). The biosignal's recording time is a dashed
-    orange line. Panels are laid out in pixels, so titles never run into each other.
+    Each strip spans at least the feature's adult reference range, padded (``panel_range``), shaded
+    light grey, its bounds the strip's two ticks (a feature without one: its lowest and highest
+    value); values outside it are larger dark-blue diamonds, inside it blue dots. Units are in the
+    strip titles; values are hovered as charted (``lemof.data.display``). Only observed values are
+    drawn, joined by lines; features never measured are left out here (``StayContext.unmeasured``
+    lists them). The biosignal's recording time is a dashed orange line across each column.
+
+    One subplot per column, not per feature: Plotly's cost in page elements grows with the square
+    of the number of subplots (19 panels drew about 2,500 elements; this draws a few hundred plus
+    one per value). One trace per feature, no per-point annotation.
     """
     by_feature = {name: part for name, part in ctx.timeline.groupby("feature", sort=False)}
     order = {"vital": 0, "lab": 1}
     features = sorted((f for f in ctx.ehr_features if f["name"] in by_feature), key=lambda f: order.get(str(f.get("group", "")), 2))
-    n = max(len(features), 1)
-    rows = math.ceil(n / columns)
-    height = _TOP_PX + rows * _PANEL_PX + (rows - 1) * _GAP_PX + _BOTTOM_PX + 30
-    plot_h = height - _TOP_PX - _BOTTOM_PX
-    h_gap = 0.07
+    columns = max(1, min(columns, len(features) or 1))
+    rows = max(math.ceil(len(features) / columns), 1)
+    step = 1 + _TITLE_PX / _STRIP_PX  # a strip is 1 y-unit high, its title above it
+    height = _TOP_PX + rows * (_STRIP_PX + _TITLE_PX) + _BOTTOM_PX
+    h_gap = 0.1
     width = (1 - h_gap * (columns - 1)) / columns
     tick = 6 if n_steps_hours <= 24 else 12
     layout: dict = {"annotations": [], "shapes": []}
     data = []
+    ticks: dict[int, tuple[list[float], list[str]]] = {c: ([], []) for c in range(columns)}
+    outside_names: list[str] = []
     for i, f in enumerate(features):
-        r, c = divmod(i, columns)
-        k = "" if i == 0 else str(i + 1)
-        x0 = c * (width + h_gap)
-        top_px = r * (_PANEL_PX + _GAP_PX)
-        y1 = 1 - top_px / plot_h
-        y0 = 1 - (top_px + _PANEL_PX) / plot_h
-        layout[f"xaxis{k}"] = {"domain": [x0, x0 + width], "anchor": f"y{k}", "range": [-0.5, n_steps_hours + 0.5], "dtick": tick, "tickangle": 0, "tickfont": {"size": 10}}
-        layout[f"yaxis{k}"] = {"domain": [y0, y1], "anchor": f"x{k}", "tickfont": {"size": 10}, "nticks": 4}
+        c, r = divmod(i, rows)  # down each column first, so vitals read down the first column
+        k = "" if c == 0 else str(c + 1)
+        base = (rows - 1 - r) * step
+        part = by_feature[f["name"]]
+        values = part["value"].to_numpy(dtype=float) * float(f.get("factor", 1.0))  # display unit
+        lo, hi = panel_range(f, values)
+
+        def at(v, lo=lo, hi=hi, base=base):  # a display value -> its height in the column
+            return base + (np.asarray(v, dtype=float) - lo) / (hi - lo)
+
+        normal = f.get("normal_range")
+        outside = (values < normal[0]) | (values > normal[1]) if normal else np.zeros(len(values), dtype=bool)
+        if outside.any():
+            outside_names.append(f"{feature_title(f)} ({int(outside.sum())} of {len(values)})")
+        marks = [float(normal[0]), float(normal[1])] if normal else sorted({float(values.min()), float(values.max())})
+        if len(marks) == 2 and float(at(marks[1]) - at(marks[0])) < 0.3:  # two labels would overlap: one, for the span
+            ticks[c][0].append(float(at(sum(marks) / 2)))
+            ticks[c][1].append(f"{fmt_value(f, marks[0], unit=False)}–{fmt_value(f, marks[1], unit=False)}")
+        else:
+            ticks[c][0].extend(float(at(m)) for m in marks)
+            ticks[c][1].extend(fmt_value(f, m, unit=False) for m in marks)
         title = feature_title(f)
         layout["annotations"].append(
-            {"text": literal(title if len(title) <= 38 else title[:37] + "…"), "x": x0, "y": y1, "xref": "paper", "yref": "paper", "showarrow": False,
-             "xanchor": "left", "yanchor": "bottom", "font": {"size": 12}}
+            {"text": literal(title if len(title) <= 38 else title[:37] + "…"), "x": 0, "y": base + 1, "xref": f"x{k} domain", "yref": f"y{k}",
+             "showarrow": False, "xanchor": "left", "yanchor": "bottom", "font": {"size": 12}}
         )
-        part = by_feature[f["name"]]
+        if normal:
+            layout["shapes"].append(
+                {"type": "rect", "x0": 0, "x1": 1, "xref": f"x{k} domain", "y0": float(at(normal[0])), "y1": float(at(normal[1])), "yref": f"y{k}",
+                 "fillcolor": _REFERENCE_FILL, "line": {"width": 0}, "layer": "below"}
+            )
+        decimals = f.get("decimals")
+        y_format = f":.{int(decimals)}f" if decimals is not None and f.get("kind", "number") != "flag" else ""
+        unit = str(f.get("unit", "") or "")
+        ref = f" (reference {fmt_value(f, normal[0], unit=False)}–{fmt_value(f, normal[1])})" if normal else ""
         data.append(
             {
                 "type": "scatter",
                 "x": part["hour"].tolist(),
-                "y": part["value"].tolist(),
+                "y": at(values).tolist(),
+                "customdata": values.tolist(),
                 "xaxis": f"x{k}",
                 "yaxis": f"y{k}",
                 "mode": "lines+markers",
-                "marker": {"size": 5, "color": MODALITY_COLOURS["ehr"]},
+                "marker": {"size": np.where(outside, 8, 5).tolist(), "color": np.where(outside, _OUTSIDE, MODALITY_COLOURS["ehr"]).tolist(),
+                           "symbol": np.where(outside, "diamond", "circle").tolist()},
                 "line": {"width": 1, "color": MODALITY_COLOURS["ehr"]},
                 "showlegend": False,
-                "hovertemplate": f"{literal(feature_title(f))}: %{{y}}<br>hour %{{x}}<extra></extra>",
+                "name": literal(f.get("label", f["name"])),
+                "hovertemplate": f"{literal(f.get('label', f['name']))}: %{{customdata{y_format}}} {literal(unit)}{literal(ref)}<br>hour %{{x}}<extra></extra>",
             }
         )
+    for c in range(columns):
+        k = "" if c == 0 else str(c + 1)
+        x0 = c * (width + h_gap)
+        layout[f"xaxis{k}"] = {"domain": [x0, x0 + width], "anchor": f"y{k}", "range": [-0.5, n_steps_hours + 0.5], "dtick": tick, "tickangle": 0,
+                               "tickfont": {"size": 10}, "showgrid": True, "gridcolor": "#F0F0F0", "zeroline": False, "fixedrange": True}
+        layout[f"yaxis{k}"] = {"domain": [0, 1], "anchor": f"x{k}", "range": [-0.05, rows * step - (step - 1) + _TITLE_PX / _STRIP_PX], "tickmode": "array",
+                               "tickvals": ticks[c][0], "ticktext": ticks[c][1], "tickfont": {"size": 10}, "showgrid": True, "gridcolor": "#F0F0F0",
+                               "zeroline": False, "fixedrange": True}
         if ctx.signal_time_h is not None:
             layout["shapes"].append(
                 {"type": "line", "x0": ctx.signal_time_h, "x1": ctx.signal_time_h, "y0": 0, "y1": 1, "xref": f"x{k}", "yref": f"y{k} domain",
@@ -73,16 +147,25 @@ def timeline_figure(ctx: StayContext, n_steps_hours: float, columns: int = 3) ->
     layout["annotations"].append(
         {"text": "hours since ICU admission", "x": 0.5, "y": 0, "xref": "paper", "yref": "paper", "yshift": -26, "showarrow": False, "yanchor": "top", "font": {"size": 12}}
     )
-    data.append({"type": "scatter", "x": [None], "y": [None], "mode": "lines+markers", "marker": {"color": MODALITY_COLOURS["ehr"], "size": 5},
-                 "line": {"color": MODALITY_COLOURS["ehr"]}, "name": "observed value (EHR)"})
+    # the legend: what the band and the diamonds mean (a blue dot is a value: no entry, so the legend stays one row)
+    if any(f.get("normal_range") for f in features):
+        data.append({"type": "scatter", "x": [None], "y": [None], "mode": "markers", "marker": {"color": _REFERENCE_FILL, "size": 12, "symbol": "square"},
+                     "name": "adult reference range"})
+    if outside_names:
+        data.append({"type": "scatter", "x": [None], "y": [None], "mode": "markers", "marker": {"color": _OUTSIDE, "size": 8, "symbol": "diamond"},
+                     "name": "outside the range"})
     if ctx.signal_time_h is not None:
         data.append({"type": "scatter", "x": [None], "y": [None], "mode": "lines", "line": {"dash": "dash", "color": MODALITY_COLOURS["sig"]},
                      "name": f"{literal(ctx.signal_short_label)} recorded (hour {ctx.signal_time_h:.1f})"})
     fig = go.Figure(data=data, layout=layout)
     base_layout(fig, height=height, legend_below=False)
-    fig.update_layout(margin=dict(t=_TOP_PX, b=_BOTTOM_PX, l=10, r=10), legend=dict(y=1 + 28 / plot_h, yanchor="bottom"))
-    measured = ", ".join(literal(feature_title(f)) for f in features[:6]) + ("…" if len(features) > 6 else "")
-    return with_alt(fig, f"EHR values observed in the first {n_steps_hours:g} h ({len(features)} features measured): {measured}.")
+    plot_h = height - _TOP_PX - _BOTTOM_PX
+    fig.update_layout(margin=dict(t=_TOP_PX, b=_BOTTOM_PX, l=10, r=10), legend=dict(y=1 + 12 / plot_h, yanchor="bottom"))
+    measured = ", ".join(literal(feature_title(f)) for f in features[:6]) + ("…" if len(features) > 6 else ".")
+    text = f"EHR values observed in the first {n_steps_hours:g} h ({len(features)} features measured): {measured}"
+    if outside_names:
+        text += f" Outside the adult reference range: {literal(', '.join(outside_names))}."
+    return with_alt(fig, text)
 
 
 def envelope(t: np.ndarray, y: np.ndarray, buckets: int = 1200) -> tuple[np.ndarray, np.ndarray]:

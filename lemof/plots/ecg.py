@@ -20,7 +20,7 @@ a 10 s 12-lead at any rate is at most ~10k points.
 
 Attribution (optional, one row per lead, any length): resampled to the signal's length and shaded
 behind the traces as a heatmap on the same layout — the one diverging scale of
-``lemof.plots.style`` (blue shortens ↔ red lengthens), its colour bar saying so.
+``lemof.plots.style`` (teal shortens ↔ red lengthens), its colour bar saying so.
 """
 
 from __future__ import annotations
@@ -249,7 +249,7 @@ def ecg_figure(
         what = f"ECG, one 10 s row per lead ({literal(drawn)})"
     text = f"{what}, {span}, at 25 mm/s and 10 mm/mV with a 1 mV calibration pulse"
     if attr is not None:
-        text += "; attribution shaded behind the traces (red lengthens, blue shortens the predicted stay)" + strongest
+        text += "; attribution shaded behind the traces (red lengthens, teal shortens the predicted stay)" + strongest
     return with_alt(fig, text + ".")
 
 
@@ -293,7 +293,7 @@ def _attribution_heatmap(attr: np.ndarray, rows, baselines, index, fs_hz: float,
         opacity=0.45,
         name="attribution",
         hovertemplate="%{x:.2f} s · attribution %{z:.3g}<extra></extra>",
-        colorbar=dict(title=dict(text="attribution<br>red: lengthens<br>blue: shortens", side="top", font=dict(size=11)),
+        colorbar=dict(title=dict(text="attribution<br>red: lengthens<br>teal: shortens", side="top", font=dict(size=11)),
                       thickness=12, len=0.7, x=1.0, xanchor="left", tickfont=dict(size=10)),
     )
     return heat, strongest

@@ -1,4 +1,8 @@
-"""Figures of one stay's explanation: level SHAP, head contributions, cross-modal attention."""
+"""Figures of one stay's explanation: level SHAP, head contributions, cross-modal attention.
+
+Each title names the number its figure explains, in days; when that is not the prediction, the
+subtitle says which part of the model it is and its weight in the prediction. The log scale
+(log1p of days), where the parts add up exactly, is named as such, in words."""
 
 from __future__ import annotations
 
@@ -10,39 +14,51 @@ from lemof.explain.views import Attention, LevelConcepts
 from lemof.models.spec import HEAD_KINDS, kind_totals
 from lemof.plots.style import (
     ABSENT,
-    HEAD_KIND_COLOURS,
-    LOG1P_DAYS,
+    FONT_PX,
+    LOG_SCALE,
     MODALITY_COLOURS,
     SEQUENTIAL,
+    SMALL,
     TOTAL_COLOUR,
     base_layout,
+    days,
     days_ticks,
     head_label,
     level_label,
     modality_label,
+    second_line,
+    text_px,
     with_alt,
 )
 from lemof.plots.text import literal
 
 
-def level_shap_figure(expl: Attribution, sig_label: str = "ECG", span: float | None = None, concepts: LevelConcepts | None = None) -> go.Figure:
+def level_shap_figure(expl: Attribution, sig_label: str = "ECG", span: float | None = None, concepts: LevelConcepts | None = None,
+                      prediction_days: float | None = None) -> go.Figure:
     """Signed Shapley value of every level for this stay, with the cohort's mean |phi|.
 
-    Bars are coloured by modality; their direction is the sign (right lengthens the predicted
-    stay). Levels chosen by stage 2 are starred; levels of an absent modality are grey
-    "absent" bars, never zero. A level is named after the concepts it encodes
-    (``concepts``, from the run's concept probes) when it has any. ``expl`` is the ``level_shap``
-    attribution.
+    What it explains is the level stacker's estimate, not the prediction: the stacker is stage
+    2's model that ranked the levels, and the prediction does not read it (weight 0); the title
+    says so, in days, with ``prediction_days`` (the stay's prediction) when given. Bars are
+    coloured by modality; their direction is the sign (right lengthens the estimate), on the log
+    scale where the parts add up. Levels chosen by stage 2 are starred; levels of an absent
+    modality are grey "absent" bars, never zero. A level's second line says what it encodes
+    across the cohort (``concepts``, from the run's concept probes: "best probe: AF, AUROC
+    0.89"), a property of the level, not of the patient. ``expl`` is the ``level_shap`` attribution.
     """
     sig_label = literal(sig_label)
     selected = {k for k, chosen in zip(expl.names, expl.detail["selected"]) if chosen}
     importance = dict(zip(expl.names, expl.detail["global_importance"]))
     fig = go.Figure()
     all_labels, glob = [], []
+    two_lines = False
     for m in ("ehr", "sig"):
         keys = [k for k, g in zip(expl.names, expl.groups) if g == m]
-        labels = [("★ " if k in selected else "") + level_label(k, sig_label) + (f" · {literal(concepts.label(k))}" if concepts and concepts.label(k) else "")
-                  for k in keys]
+        labels = []
+        for k in keys:
+            probe = concepts.label(k) if concepts else ""
+            two_lines = two_lines or bool(probe)
+            labels.append(("★ " if k in selected else "") + level_label(k, sig_label) + (second_line(literal(probe)) if probe else ""))
         phis = [expl.value_of(k) for k in keys]
         all_labels += labels
         glob += [importance[k] for k in keys]
@@ -53,8 +69,8 @@ def level_shap_figure(expl: Attribution, sig_label: str = "ECG", span: float | N
                 x=[p for _, p in present],
                 orientation="h",
                 marker_color=MODALITY_COLOURS[m],
-                name=f"{modality_label(m, sig_label)} level, this stay (φ)",
-                hovertemplate="%{y}<br>φ = %{x:+.3f} " + LOG1P_DAYS + "<extra></extra>",
+                name=f"{modality_label(m, sig_label)} level, this stay",
+                hovertemplate="%{y}<br>%{x:+.3f} on the " + LOG_SCALE + " (right lengthens the estimate)<extra></extra>",
             )
         absent = [l for l, p in zip(labels, phis) if p is None]
         if absent:
@@ -73,26 +89,29 @@ def level_shap_figure(expl: Attribution, sig_label: str = "ECG", span: float | N
         x=glob,
         mode="markers",
         marker=dict(symbol="diamond", size=10, color=TOTAL_COLOUR),
-        name="cohort mean |φ| (global importance)",
-        hovertemplate="%{y}<br>global importance %{x:.3f}<extra></extra>",
+        name="typical size over stays",
+        hovertemplate="%{y}<br>typical size (mean |value| over validation stays) %{x:.3f}<extra></extra>",
     )
-    fig.update_yaxes(categoryorder="array", categoryarray=all_labels[::-1], automargin=True)
+    fig.update_yaxes(categoryorder="array", categoryarray=all_labels[::-1], automargin=True,
+                     title=dict(text="★ = level the final model uses" if selected else "", font=dict(size=SMALL)))
     span = span if span is not None else 1.15 * span_of(expl)
-    fig.update_xaxes(
-        title=f"φ ({LOG1P_DAYS}):  ← shortens   ·   lengthens →",
-        zeroline=True,
-        zerolinecolor="#444",
-        range=[-span, span],
-    )
-    base_layout(fig, title="Per-level SHAP importance (★ = selected by stage 2)", height=360)
+    fig.update_xaxes(title=f"{LOG_SCALE}:  ← shortens  ·  lengthens →", zeroline=True, zerolinecolor="#444", range=[-span, span])
+    estimate = days(expl.output)
+    title = f"What each encoder level adds to the level stacker's {estimate}"
+    subtitle = ("The level stacker ranked the levels in training; weight 0 in the prediction."
+                f"<br>It starts from {days(expl.base)} (an average stay)"
+                + (f"; this stay's prediction is {prediction_days:.1f} d." if prediction_days is not None else "."))
+    base_layout(fig, title=title, subtitle=subtitle, height=200 + (42 if two_lines else 30) * len(all_labels), legend_above=True)
     fig.update_layout(barmode="overlay")
     ranked = sorted(((abs(p), level_label(k, sig_label), p) for k, p in zip(expl.names, expl.values) if p is not None), reverse=True)
     top = ", ".join(f"{name} {p:+.3f}" for _, name, p in ranked[:3])
     where = "stored at training" if expl.detail["origin"] == "stored" else "computed now"
     return with_alt(
         fig,
-        f"Exact Shapley values of the encoder levels ({where}; log1p-days), largest first: {top}. "
-        f"Base {expl.base:.3f} + Σφ {expl.total:+.3f} = level-stacker output {expl.output:.3f}.",
+        f"Exact Shapley values of the encoder levels for the level stacker, stage 2's level-ranking model, which the prediction does not use "
+        f"({where}; {LOG_SCALE}, log1p of days), largest first: {top}. "
+        f"Base {expl.base:.3f} + Σφ {expl.total:+.3f} = level-stacker output {expl.output:.3f} ({estimate})"
+        + (f"; the prediction is {prediction_days:.2f} days." if prediction_days is not None else "."),
     )
 
 
@@ -112,51 +131,72 @@ def waterfall_range(expl: Attribution) -> tuple[float, float]:
     return min(points), max(points)
 
 
-def _head_rows(expl: Attribution, sig_label: str) -> list[tuple[str, str, float | None, bool]]:
-    """(label, kind, contribution or None if absent, zero-weight) per head, grouped by kind."""
+def _head_colour(name: str) -> str:
+    """A head's colour is its modality's: EHR, biosignal, or both (the cross-modal head)."""
+    return MODALITY_COLOURS["fused" if name == "fusion" else name.split(".", 1)[0]]
+
+
+def _head_rows(expl: Attribution, sig_label: str) -> list[dict]:
+    """Per head, grouped by kind: label, name, kind, contribution (None if absent), own
+    prediction (log1p-days), weight, and whether the meta-learner gave it weight 0."""
     rows = []
     for kind in HEAD_KINDS:
-        for name, group, value, pred in zip(expl.names, expl.groups, expl.values, expl.detail["head_predictions"]):
+        for i, (name, group, value, pred) in enumerate(zip(expl.names, expl.groups, expl.values, expl.detail["head_predictions"])):
             if group != kind:
                 continue
+            weight = (expl.detail.get("weights") or [None] * len(expl.names))[i]
             zero_weight = value is not None and value == 0.0 and pred not in (None, 0.0)
-            rows.append((head_label(name, sig_label), kind, value, zero_weight))
+            rows.append({"label": head_label(name, sig_label), "name": name, "kind": kind, "value": value, "pred": pred,
+                         "weight": 0.0 if zero_weight else weight, "zero_weight": zero_weight})
     return rows
 
 
 def contributions_figure(expl: Attribution, los_days: float, sig_label: str = "ECG", value_range: tuple[float, float] | None = None) -> go.Figure:
     """Horizontal waterfall from the meta-learner's bias through each head to the prediction.
 
-    The scale is log1p(days), where the parts add up exactly; the top axis shows the same
-    positions in days. Heads are coloured by kind; a head the meta-learner gave weight 0 is
-    marked so, an absent head (its modality not recorded) is listed, not drawn. ``value_range``
-    (low, high) on log1p-days fixes the axis (a shared scale across runs). ``expl`` is the
-    ``heads`` attribution, ``los_days`` the prediction it explains, in days.
+    The parts add up exactly on the log scale (log1p of days: bias + Σ w_i·y_i); the axis is
+    labelled in days at those positions, so each bar ends at the running estimate in days. Each
+    head's second line says what it predicts alone (days) and its weight; heads are coloured by
+    modality (EHR, biosignal, both for the cross-modal head); a head given weight 0 is marked "not
+    used", an absent head (its modality not recorded) is listed, not drawn. ``value_range`` (low,
+    high) on log1p-days fixes the axis (a shared scale across runs). ``expl`` is the ``heads``
+    attribution, ``los_days`` the prediction it explains, in days.
     """
     sig_label = literal(sig_label)
     rows = _head_rows(expl, sig_label)
-    labels, bases, widths, colours, texts = ["meta-learner bias"], [0.0], [expl.base], [TOTAL_COLOUR], [f"{expl.base:+.3f}"]
+    labels = ["Starting value" + second_line(f"{days(expl.base)}, a constant of the final weighting")]
+    # the starting value's number is on its label: as a bar text beside a short bar it fell on the label
+    bases, widths, colours, texts, hovers = [0.0], [expl.base], [TOTAL_COLOUR], [""], [f"{expl.base:+.3f} on the {LOG_SCALE} = {days(expl.base)}"]
     running = expl.base
-    absent = []
-    for label, kind, value, zero_weight in rows:
-        if value is None:
-            absent.append(label)
+    absent, used_modalities = [], []
+    for row in rows:
+        if row["value"] is None:
+            absent.append(row["label"])
             continue
-        labels.append(label)
+        alone = days(row["pred"])
+        if row["zero_weight"]:
+            note = f"alone {alone} · weight 0: not used"
+        else:
+            note = f"alone {alone} · weight {row['weight']:.2f}" if row["weight"] is not None else f"alone {alone}"
+        labels.append(row["label"] + second_line(note))
         bases.append(running)
-        widths.append(value)
-        colours.append(HEAD_KIND_COLOURS[kind])
-        texts.append("w = 0" if zero_weight else f"{value:+.3f}")  # short: it sits wherever the running sum is, often at the right edge
-        running += value
-    labels.append("prediction")
+        widths.append(row["value"])
+        colours.append(_head_colour(row["name"]))
+        used_modalities.append("fused" if row["name"] == "fusion" else row["name"].split(".", 1)[0])
+        running += row["value"]
+        texts.append("not used" if row["zero_weight"] else f"→ {days(running)}")  # the running estimate after this head, in days
+        hovers.append(f"adds {row['value']:+.3f} on the {LOG_SCALE}; running estimate {days(running)}")
+    labels.append("Prediction")
     bases.append(0.0)
     widths.append(expl.output)
     colours.append(TOTAL_COLOUR)
-    texts.append(f"{expl.output:.3f} = {los_days:.2f} d")
+    texts.append(f"{los_days:.1f} d")
+    hovers.append(f"{expl.output:.3f} on the {LOG_SCALE} = {los_days:.2f} d")
     ends = [b + w for b, w in zip(bases, widths)]
     lo, hi = value_range if value_range is not None else (min([0.0] + bases + ends), max([0.0] + bases + ends))
-    pad = 0.35 * (hi - lo) + 0.05  # room for the value labels beside the bars
-    x_range = [lo - (pad if lo < 0 else 0.05), hi + pad]
+    lo, hi = min(lo, 0.0), max(hi, 0.0)
+    pad = 0.08 * (hi - lo) + 0.02  # the value labels spill into the right margin (below), not over the bars
+    x_range = [lo - (pad if lo < 0 else 0.02), hi + pad]
     fig = go.Figure(
         go.Bar(
             y=labels,
@@ -167,32 +207,34 @@ def contributions_figure(expl: Attribution, los_days: float, sig_label: str = "E
             text=texts,
             textposition="outside",
             cliponaxis=False,
-            hovertemplate="%{y}<br>%{text}<extra></extra>",
+            customdata=hovers,
+            hovertemplate="%{customdata}<extra></extra>",
             showlegend=False,
         )
     )
+    names = {"ehr": "EHR heads", "sig": f"{sig_label} heads", "fused": "cross-modal head (both)"}
+    for m in ("ehr", "sig", "fused"):
+        if m in used_modalities:
+            fig.add_bar(x=[None], y=[None], marker_color=MODALITY_COLOURS[m], name=names[m])
     totals = {k: float(v) for k, v in kind_totals(dict(zip(expl.names, expl.values)), dict(zip(expl.names, expl.groups))).items() if np.isfinite(v)}
-    for kind in HEAD_KINDS:
-        if kind in totals:
-            fig.add_bar(x=[None], y=[None], marker_color=HEAD_KIND_COLOURS[kind], name=f"{kind} heads (Σ {totals[kind]:+.3f})")
     fig.update_yaxes(categoryorder="array", categoryarray=labels[::-1], automargin=True)
-    fig.update_xaxes(title="log1p(LOS days): the parts add up exactly · top axis: days", range=x_range, zeroline=True, zerolinecolor="#444")
-    tickvals, ticktext = days_ticks(max(x_range[0], 0.0), x_range[1])
-    fig.update_layout(
-        xaxis2=dict(overlaying="x", side="top", range=x_range, tickvals=tickvals, ticktext=ticktext, showgrid=False, tickfont=dict(size=11)),
-    )
-    fig.add_scatter(x=[None], y=[None], xaxis="x2", showlegend=False)  # makes the top axis drawn
-    title = "Head contributions: bias + Σ wᵢ·yᵢ = prediction"
+    tickvals, ticktext = days_ticks(x_range[0], x_range[1])
+    fig.update_xaxes(title=f"days ({LOG_SCALE}: the parts add up)", range=x_range, tickvals=tickvals, ticktext=ticktext,
+                     zeroline=True, zerolinecolor="#444")
+    n_used = len(labels) - 2
+    title = f"How the prediction, {los_days:.1f} d, adds up from {n_used} heads"
+    subtitle = "Each head predicts the stay alone; the final stage weighs the heads<br>and adds the weighted parts on a log scale, from a starting value."
     if absent:
-        title += f"<br><sup>absent ({sig_label} not recorded): {', '.join(absent)}</sup>"
-    base_layout(fig, title=title, height=max(340, 34 * len(labels) + 190))
-    fig.update_layout(margin=dict(t=115 if absent else 95))
+        subtitle += f"<br>absent ({sig_label} not recorded): {', '.join(absent)}"
+    base_layout(fig, title=title, subtitle=subtitle, height=max(340, 44 * len(labels) + 190), legend_above=True)
+    fig.update_layout(margin=dict(r=16 + int(max(text_px(t, FONT_PX) for t in texts))))  # room for the labels beside the bars
     parts = "; ".join(f"{kind} heads {totals[kind]:+.3f}" for kind in HEAD_KINDS if kind in totals)
-    unused = [label for label, _, value, zero_weight in rows if zero_weight and value is not None]
+    unused = [row["label"] for row in rows if row["zero_weight"] and row["value"] is not None]
     return with_alt(
         fig,
-        f"Waterfall on the log1p-days scale: bias {expl.base:+.3f}; {parts}; prediction {expl.output:.3f} log1p-days = {los_days:.2f} days."
-        + (f" Not used by the meta-learner (w = 0): {', '.join(unused)}." if unused else "")
+        f"Waterfall on the log1p-days scale (the {LOG_SCALE} of days where the meta-learner's parts add up exactly): bias {expl.base:+.3f} (the starting value); {parts}; "
+        f"prediction {expl.output:.3f} log1p-days = {los_days:.2f} days."
+        + (f" Not used by the meta-learner (weight 0): {', '.join(unused)}." if unused else "")
         + (f" Absent heads: {', '.join(absent)}." if absent else ""),
     )
 
@@ -220,16 +262,19 @@ def attention_figure(att: Attention | None, direction: str = "ehr_to_sig", head:
         sig_axis, sig_unit = f"{sig_label} time (hours since admission)", "h"
     if direction == "ehr_to_sig":
         x, y, x_title, y_title = seconds, hours, sig_axis, ehr_axis
-        title = f"EHR → {sig_label}: where in the {sig_label} each EHR hour looks ({which})"
+        title = f"EHR → {sig_label} attention ({which})"
+        subtitle = f"Where in the {sig_label} each EHR hour looks (each row sums to 1)"
         hover = "EHR hour %{y:.1f}<br>" + sig_label + " %{x:.2f} " + sig_unit + "<br>weight %{z:.4f}<extra></extra>"
     else:
         x, y, x_title, y_title = hours, seconds, ehr_axis, sig_axis
-        title = f"{sig_label} → EHR: which EHR hours each {sig_label} segment looks at ({which})"
+        title = f"{sig_label} → EHR attention ({which})"
+        subtitle = f"Which EHR hours each {sig_label} segment looks at (each row sums to 1)"
         hover = sig_label + " %{y:.2f} " + sig_unit + "<br>EHR hour %{x:.1f}<br>weight %{z:.4f}<extra></extra>"
     fig = go.Figure(go.Heatmap(z=z, x=x, y=y, colorscale=SEQUENTIAL, zmin=0, zmax=zmax, colorbar=dict(title="attention<br>weight"), hovertemplate=hover))
     fig.update_xaxes(title=x_title)
     fig.update_yaxes(title=y_title, autorange="reversed")
-    base_layout(fig, title=title, height=380)
+    subtitle += "<br>Attention heads are parts of the cross-modal layer, not prediction heads."
+    base_layout(fig, title=title, subtitle=subtitle, height=400, legend_above=True)
     received = z.mean(axis=0)
     peak = int(np.argmax(received))
     unit = sig_unit if direction == "ehr_to_sig" else "h"
@@ -241,15 +286,18 @@ def attention_figure(att: Attention | None, direction: str = "ehr_to_sig", head:
 
 
 def head_table_rows(expl: Attribution, sig_label: str) -> list[dict]:
-    """Rows for a table of heads: kind, prediction in days, weight x prediction, or 'absent'."""
+    """Rows for a table of heads: kind, what it predicts alone (days), its weight in the
+    prediction, and what it adds (log scale, where the parts add up), or 'absent'."""
     rows = []
-    for name, kind, value, pred in zip(expl.names, expl.groups, expl.values, expl.detail["head_predictions"]):
+    for row in _head_rows(expl, sig_label):
+        value, weight = row["value"], row["weight"]
         rows.append(
             {
-                "head": head_label(name, sig_label),
-                "kind": kind,
-                "prediction (days)": None if pred is None else round(float(np.expm1(pred)), 2),
-                "contribution (log1p-days)": "absent" if value is None else ("0 (weight 0)" if value == 0.0 else f"{value:+.4f}"),
+                "head": row["label"],
+                "kind": row["kind"],
+                "alone predicts (days)": None if row["pred"] is None else round(float(np.expm1(row["pred"])), 2),
+                "weight": None if value is None or weight is None else round(float(weight), 3),
+                f"adds ({LOG_SCALE})": "absent" if value is None else ("0 (weight 0)" if value == 0.0 else f"{value:+.4f}"),
             }
         )
     return rows

@@ -17,7 +17,8 @@ def paired_figures(before: Attribution, after: Attribution, los_before: float, l
         raise ValueError(f"cannot pair {before.method} with {after.method}")
     if before.method == "level_shap":
         span = shared_span([span_of(before), span_of(after)])
-        return level_shap_figure(before, sig_label, span=span), level_shap_figure(after, sig_label, span=span)
+        return (level_shap_figure(before, sig_label, span=span, prediction_days=los_before),
+                level_shap_figure(after, sig_label, span=span, prediction_days=los_after))
     if before.method == "heads":
         value_range = shared_range([waterfall_range(before), waterfall_range(after)])
         return (contributions_figure(before, los_before, sig_label, value_range=value_range),

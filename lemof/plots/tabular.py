@@ -5,7 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from lemof.explain.attribution import Attribution
-from lemof.plots.style import MODALITY_COLOURS, REFERENCE, TOTAL_COLOUR, base_layout, days_ticks, with_alt
+from lemof.plots.style import FONT_PX, LOG_SCALE, MODALITY_COLOURS, REFERENCE, TOTAL_COLOUR, base_layout, days, days_ticks, text_px, with_alt
 from lemof.plots.text import literal
 
 TOP_FEATURES = 12
@@ -45,34 +45,35 @@ def tree_shap_range(expl: Attribution, k: int = TOP_FEATURES) -> tuple[float, fl
 
 def tree_shap_figure(expl: Attribution, los_days: float, k: int = TOP_FEATURES, value_range: tuple[float, float] | None = None, sig_label: str = "ECG") -> go.Figure:
     """Horizontal waterfall from the trees' base value through the ``k`` largest TreeSHAP
-    contributions and all other features together to the prediction, on log1p(days) where they
-    add up exactly (top axis: days). EHR and static facts blue, biosignal orange; the direction
+    contributions and all other features together to the prediction, on the log scale (log1p of
+    days) where they add up exactly, the axis labelled in days; each bar's text is the running
+    estimate after it, in days. EHR and static facts blue, biosignal orange; the direction
     is the sign (right lengthens the predicted stay). ``expl`` is the ``tree_shap`` attribution,
     ``los_days`` the prediction in days."""
     order, rest = expl.top(k)
     n_rest = len(expl.values) - len(order)
-    labels, bases, widths, colours, texts = ["base value (average stay)"], [0.0], [expl.base], [TOTAL_COLOUR], [f"{expl.base:.3f}"]
+    labels, bases, widths, colours, texts = ["base value (average stay)"], [0.0], [expl.base], [TOTAL_COLOUR], [days(expl.base)]
     running = expl.base
     for i in order:
         labels.append(literal(_bar_label(expl, i)))
         bases.append(running)
         widths.append(expl.values[i])
         colours.append(MODALITY_COLOURS[expl.groups[i]])
-        texts.append(f"{expl.values[i]:+.3f}")
         running += expl.values[i]
+        texts.append(f"→ {days(running)}")
     labels.append(f"{n_rest} other features")
     bases.append(running)
     widths.append(rest)
     colours.append(REFERENCE)
-    texts.append(f"{rest:+.3f}")
+    texts.append(f"→ {days(running + rest)}")
     labels.append("prediction")
     bases.append(0.0)
     widths.append(expl.output)
     colours.append(TOTAL_COLOUR)
-    texts.append(f"{expl.output:.3f} = {los_days:.2f} d")
+    texts.append(f"{los_days:.1f} d")
     lo, hi = value_range if value_range is not None else tree_shap_range(expl, k)
     lo, hi = min(lo, 0.0), max(hi, 0.0)
-    pad = 0.35 * (hi - lo) + 0.05
+    pad = 0.08 * (hi - lo) + 0.02  # the bar texts spill into the right margin (below)
     x_range = [lo - (pad if lo < 0 else 0.05), hi + pad]
     fig = go.Figure(
         go.Bar(
@@ -83,15 +84,14 @@ def tree_shap_figure(expl: Attribution, los_days: float, k: int = TOP_FEATURES, 
     fig.add_bar(x=[None], y=[None], marker_color=MODALITY_COLOURS["ehr"], name="EHR summary or static fact")
     fig.add_bar(x=[None], y=[None], marker_color=MODALITY_COLOURS["sig"], name=f"{literal(sig_label)} summary")
     fig.update_yaxes(categoryorder="array", categoryarray=labels[::-1], automargin=True)
-    fig.update_xaxes(title="log1p(LOS days): the parts add up exactly · top axis: days", range=x_range, zeroline=True, zerolinecolor="#444")
-    tickvals, ticktext = days_ticks(max(x_range[0], 0.0), x_range[1])
-    fig.update_layout(xaxis2=dict(overlaying="x", side="top", range=x_range, tickvals=tickvals, ticktext=ticktext, showgrid=False, tickfont=dict(size=11)))
-    fig.add_scatter(x=[None], y=[None], xaxis="x2", showlegend=False)  # makes the top axis drawn
-    base_layout(fig, title=f"TreeSHAP: base value + Σ contributions = prediction<br><sup>the {len(order)} largest of {len(expl.values)} summary features</sup>", height=max(360, 30 * len(labels) + 200))
-    fig.update_layout(margin=dict(t=115))
+    tickvals, ticktext = days_ticks(x_range[0], x_range[1])
+    fig.update_xaxes(title=f"days ({LOG_SCALE}: the parts add up)", range=x_range, tickvals=tickvals, ticktext=ticktext, zeroline=True, zerolinecolor="#444")
+    base_layout(fig, title="TreeSHAP: base value + Σ contributions = prediction", subtitle=f"the {len(order)} largest of {len(expl.values)} summary features; bars end at the running estimate",
+                height=max(360, 30 * len(labels) + 200), legend_above=True)
+    fig.update_layout(margin=dict(r=16 + int(max(text_px(t, FONT_PX) for t in texts))))  # room for the bar texts
     top = "; ".join(f"{literal(expl.names[i])} {expl.values[i]:+.3f}" for i in order[:5])
     return with_alt(
         fig,
-        f"Waterfall on the log1p-days scale: base value {expl.base:.3f}; largest contributions {top}; {n_rest} other features {rest:+.3f}; "
-        f"prediction {expl.output:.3f} log1p-days = {los_days:.2f} days.",
+        f"Waterfall on the {LOG_SCALE} (log1p of days): base value {expl.base:.3f}; largest contributions {top}; {n_rest} other features {rest:+.3f}; "
+        f"prediction {expl.output:.3f} on the {LOG_SCALE} = {los_days:.2f} days.",
     )

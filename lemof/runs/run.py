@@ -19,6 +19,7 @@ from lemof.models.fusions import fusion_kind
 from lemof.models.spec import Head, ModelSpec, head_kinds
 from lemof.runs.metrics_file import RunMetrics
 from lemof.runs.records import CohortRef, LevelImportance, MetaWeights
+from lemof.runs.stay_reasons_file import STAY_REASONS_FILE, read_stay_reasons
 from lemof.runs.stay_vectors_file import STAY_VECTORS_FILE, StayVectors, read_stay_vectors
 from lemof.runs.train_config import TrainConfig
 from lemof.runs.weights import build_network
@@ -52,6 +53,7 @@ class Run:
     level_concepts: dict[str, Any] | None = None  # level_concepts.json (LeMoF), when present
     _model: Any = field(default=None, repr=False)
     _vectors: tuple[StayVectors | None, dict[int, int]] | None = field(default=None, repr=False)
+    _reasons: dict[int, dict[str, Any]] | None = field(default=None, repr=False)
     _model_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _shap_index: tuple[dict[int, int], np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     _pred_index: dict[int, int] | None = field(default=None, repr=False)
@@ -131,6 +133,19 @@ class Run:
                         self.warnings.append(problem)
                     self._vectors = (vectors, vectors.index_of() if vectors is not None else {})
         return self._vectors
+
+    def stored_reasons(self, stay_id: int) -> dict[str, Any] | None:
+        """What ``stay_reasons.json.gz`` holds for ``stay_id`` (``{"drivers": ..., "ecg": ...}``) on
+        the cohort the run was trained on, or None; read once. A file that does not belong to
+        this run is reported in ``warnings`` and ignored."""
+        if self._reasons is None:
+            with self._model_lock:
+                if self._reasons is None:
+                    reasons, problem = read_stay_reasons(self.path / STAY_REASONS_FILE, self.weights_sha256, self.cohort.fingerprint)
+                    if problem:
+                        self.warnings.append(problem)
+                    self._reasons = reasons or {}
+        return self._reasons.get(int(stay_id))
 
     @property
     def stores_predictions(self) -> bool:

@@ -42,6 +42,23 @@ def _metric(at: AppTest, label: str) -> str:
     return [m for m in at.metric if m.label == label][0].value
 
 
+PREDICTED = "Predicted length of stay"
+
+
+def _open(at: AppTest, view: str) -> AppTest:
+    """Open one of the case page's views (the segmented control under the first screen)."""
+    at.button_group(key="case_view").set_value(view).run()
+    return at
+
+
+def _reasons(at: AppTest) -> str:
+    return [m.value for m in at.markdown if m.value.startswith("Starting point")][0]
+
+
+def _signal_line(at: AppTest, label: str) -> str:
+    return [m.value for m in at.markdown if m.value.startswith(f"**{label}")][0]
+
+
 @pytest.fixture(scope="module")
 def picks(default_cohort) -> dict[str, int]:
     stays = open_bundle(default_cohort).stays
@@ -53,13 +70,20 @@ def picks(default_cohort) -> dict[str, int]:
 def test_app_opens_on_case_review_with_the_shipped_model(default_cohort):
     at = _app(default_cohort)
     _no_failures(at)
-    assert at.title[0].value == "Case review"
     status = at.sidebar.success[0].value
     assert SHIPPED_RUN.name in status and "synthetic-n4000-seed0" in status
-    labels = [m.label for m in at.metric]
-    assert labels[:3] == ["Predicted LOS", "90 % prediction interval", "Observed LOS"]
+    assert [m.label for m in at.metric] == [PREDICTED], "a prospective review: no outcome until asked for"
+    assert any(m.value.startswith("**90 % interval:") for m in at.markdown)
+    assert any("ICU admission to ICU discharge" in c.value for c in at.caption), "what LOS means here"
+    assert "everything else" in _reasons(at) and "the predicted stay" in _reasons(at), "the reasons, in days, on the first screen"
+    first_screen = " ".join([m.value for m in at.markdown] + [c.value for c in at.caption])
+    for jargon in ("log1p", "ϕ", "meta-learner"):
+        assert jargon not in first_screen
+    assert not _charts(at), "nothing below the first screen is drawn until a view is opened"
+    _open(at, "Model internals")
+    _no_failures(at)
     charts = _charts(at)
-    assert len(charts) >= 5 and all(c["alt"] for c in charts.values()), "every chart carries a text alternative"
+    assert len(charts) >= 3 and all(c["alt"] for c in charts.values()), "every chart carries a text alternative"
 
 
 @pytest.mark.parametrize("which", ["a", "b", "no_ecg"])
@@ -69,28 +93,30 @@ def test_case_review_for_several_stays(default_cohort, picks, which):
     assert not at.warning
     chosen = [s for s in at.selectbox if s.label.startswith("ICU stay")][0]
     assert chosen.value == picks[which]
-    assert _metric(at, "ECG") == ("absent" if which == "no_ecg" else "recorded")
+    assert ("none recorded" in _signal_line(at, "ECG")) is (which == "no_ecg")
+    views = at.button_group(key="case_view").options
+    assert ("ECG" in views) is (which != "no_ecg"), "a stay without an ECG has no ECG view (no empty column)"
+    _open(at, "Model internals")
+    _no_failures(at)
     captions = " ".join(c.value for c in at.caption)
     assert "level-stacker output" in captions and "prediction" in captions
     charts = _charts(at)
-    waterfall = charts["Head contributions: bias + Σ wᵢ·yᵢ = prediction"]["figure"]
+    waterfall = [c["figure"] for t, c in charts.items() if t.startswith("How the prediction")][0]
     legend = [t.get("name", "") for t in waterfall["data"] if t.get("name")]
-    assert any(n.startswith("modality-level heads") for n in legend) and any(n.startswith("cross-modal heads") for n in legend)
+    assert any(n.startswith("EHR heads") for n in legend) and any(n.startswith("cross-modal head") for n in legend)
     bar_labels = waterfall["data"][0]["y"]
-    assert "Cross-modal fusion head" in bar_labels
+    assert any(str(l).startswith("Cross-modal fusion head") for l in bar_labels)
     if which == "no_ecg":
-        infos = " ".join(i.value for i in at.info)
-        assert "has no ECG data" in infos and "absent" in infos
-        assert "absent (ECG not recorded)" in json.dumps(waterfall["layout"]["title"]), "absent heads are named, not drawn as zero"
-        assert not any(l.startswith("ECG") for l in bar_labels)
-        assert "Cross-modal attention" not in " ".join(_charts(at))
+        assert "absent (ECG not recorded)" in json.dumps(waterfall["layout"]), "absent heads are named, not drawn as zero"
+        assert not any(str(l).startswith("ECG") for l in bar_labels)
+        assert any("no ECG data" in i.value or "No cross-modal attention" in i.value for i in at.info)
     else:
         assert any(t.startswith("EHR → ECG") for t in charts), "the attention map is drawn"
     assert at.query_params["stay"] == [str(picks[which])] or at.query_params["stay"] == str(picks[which])
 
 
 def test_waterfall_caption_names_three_head_kinds_that_add_up(default_cohort, picks):
-    at = _app(default_cohort, stay=str(picks["a"]))
+    at = _open(_app(default_cohort, stay=str(picks["a"])), "Model internals")
     caption = [c.value for c in at.caption if c.value.startswith("Waterfall on the log1p-days scale")][0]
     import re
 
@@ -107,7 +133,7 @@ def test_bad_stay_link_warns_and_the_app_keeps_working(default_cohort, bad):
     assert not at.exception
     warnings = " ".join(w.value for w in at.warning)
     assert bad in warnings and "Showing another stay" in warnings
-    assert any(m.label == "Predicted LOS" for m in at.metric)
+    assert any(m.label == PREDICTED for m in at.metric)
 
 
 def test_unknown_cohort_and_model_in_a_link_are_reported(default_cohort):
@@ -141,7 +167,7 @@ def test_picking_stays_with_the_widgets(default_cohort, picks):
     stay_box = [s for s in at.selectbox if s.label.startswith("ICU stay")][0]
     stay_box.set_value(picks["no_ecg"]).run()
     _no_failures(at)
-    assert _metric(at, "ECG") == "absent"
+    assert "none recorded" in _signal_line(at, "ECG")
     stays = open_bundle(default_cohort).stays.set_index("stay_id")
     unit = stays.loc[picks["a"], "first_careunit"]
     at.multiselect[0].set_value([unit]).run()
@@ -163,12 +189,12 @@ def test_ecg_filter_lists_only_stays_with_or_without_an_ecg(default_cohort):
         box = [s for s in at.selectbox if s.label.startswith("ICU stay")][0]
         assert box.label.startswith(f"ICU stay ({int((test['has_signal'] == has).sum()):,} match")
         assert bool(stays.set_index("stay_id").loc[box.value, "has_signal"]) is has
-        assert _metric(at, "ECG") == choice
+        assert ("none recorded" in _signal_line(at, "ECG")) is (not has)
         radio = [r for r in at.radio if r.label == "ECG"][0]
 
 
 def test_attention_controls_change_the_heatmap(default_cohort, picks):
-    at = _app(default_cohort, stay=str(picks["a"]))
+    at = _open(_app(default_cohort, stay=str(picks["a"])), "Model internals")
 
     def heatmap():
         return [c["figure"] for t, c in _charts(at).items() if "→" in t and ("EHR →" in t or "→ EHR" in t)][0]
@@ -182,7 +208,7 @@ def test_attention_controls_change_the_heatmap(default_cohort, picks):
     z_mean, z_head2 = _array(mean["data"][0]["z"]), _array(head2["data"][0]["z"])
     assert z_mean.shape == z_head2.shape and not np.allclose(z_mean, z_head2), "another head shows other weights"
     assert np.allclose(z_mean.sum(axis=1), 1.0, atol=1e-4), "each EHR hour's attention is a distribution"
-    at.button_group[0].set_value("sig_to_ehr").run()
+    at.button_group(key="attn_direction").set_value("sig_to_ehr").run()
     _no_failures(at)
     reverse = heatmap()
     assert reverse["layout"]["title"]["text"].startswith("ECG → EHR")
@@ -207,26 +233,26 @@ def _count_integrated_gradients(monkeypatch) -> list:
 
 
 @pytest.mark.parametrize("which", ["a", "no_ecg"])
-def test_input_attribution_on_request(default_cohort, picks, which, monkeypatch):
+def test_reasons_are_read_and_gradients_computed_only_for_the_view_that_needs_them(default_cohort, picks, which, monkeypatch):
     from lemof.report import case_report_html
     from ui import loaders
 
     calls = _count_integrated_gradients(monkeypatch)
     at = _app(default_cohort, stay=str(picks[which]))
     _no_failures(at)
-    assert calls == [], "loading the page runs no Integrated Gradients"
-    assert not any("Integrated Gradients (captum)" in c.value for c in at.caption)
-    at.toggle(key="show_attribution").set_value(True).run()
+    assert "everything else" in _reasons(at)
+    assert calls == [], "the reasons of the run's own test stays are stored (stay_reasons.json.gz): no Integrated Gradients to open the page"
+    _open(at, "Inputs over time")
     _no_failures(at)
     assert calls == [picks[which]], "asked once: computed once"
     caption = " ".join(c.value for c in at.caption)
-    assert "Integrated Gradients (captum)" in caption and "add up to prediction" in caption
+    assert "Integrated Gradients" in caption and "add up" in caption
     if which == "no_ecg":
         assert any("none to attribute" in i.value for i in at.info)
     # another rerun and the case report reuse the same computation
     at.run()
     html = case_report_html(loaders.stay(loaders.run(SHIPPED_RUN), loaders.bundle(default_cohort), picks[which]))
-    assert "Input drivers, in words" in html
+    assert "Why this prediction" in html and "Inputs over time" in html
     assert calls == [picks[which]], "the report reuses what the page computed"
 
 
@@ -258,7 +284,7 @@ def test_a_broken_run_is_reported_not_fatal(default_cohort, tmp_path, monkeypatc
     # The good run stays on offer; switching to it in the sidebar brings the page back.
     _sidebar_box(at, "Model").set_value(SHIPPED_RUN.name).run()
     _no_failures(at)
-    assert any(m.label == "Predicted LOS" for m in at.metric)
+    assert any(m.label == PREDICTED for m in at.metric)
     assert SHIPPED_RUN.name in at.sidebar.success[0].value
 
 
@@ -271,7 +297,7 @@ def test_first_use_generates_the_cohort_with_a_progress_bar(tmp_path, monkeypatc
     _no_failures(at)
     generated = tmp_path / "fresh-cache" / "cohorts" / "synthetic-n60-seed0-v1"
     assert (generated / "provenance.json").exists()
-    assert any(m.label == "Predicted LOS" for m in at.metric)
+    assert any(m.label == PREDICTED for m in at.metric)
     assert "synthetic-n60-seed0" in at.sidebar.success[0].value
 
 
@@ -311,48 +337,53 @@ def test_physionet_cohort_with_its_own_model(default_cohort, physionet_cohort):
         assert SHIPPED_PHYSIONET_RUN.name in status and "physionet2012-setab" in status
         assert "Silva I" in " ".join(c.value for c in at.sidebar.caption), "the data citation is shown"
         assert [s for s in at.selectbox if s.label.startswith("ICU stay")][0].value == sid
-        assert _metric(at, "Bedside") == ("recorded" if has_signal else "absent")
+        assert any("to the end of the hospitalisation" in c.value for c in at.caption), "PhysioNet's LOS runs to hospital discharge"
+        lines = [m.value for m in at.markdown if m.value.startswith("**Bedside**")]
+        assert bool(lines) is (not has_signal), "a stay without bedside series says so; one with them has no such line"
+        assert "everything else" in _reasons(at)
     # only models of the cohort's own family are offered
     options = _sidebar_box(at, "Model").options
     assert options and all("physionet2012" in o for o in options)
 
 
-def test_drivers_what_if_similar_stays_and_report_button(default_cohort, picks, monkeypatch):
+def test_reasons_what_if_similar_stays_and_report_button(default_cohort, picks, monkeypatch):
     _count_integrated_gradients(monkeypatch)
     at = _app(default_cohort, stay=str(picks["a"]))
     _no_failures(at)
-    at.toggle(key="show_attribution").set_value(True).run()
-    _no_failures(at)
-    block = [m.value for m in at.markdown if m.value.startswith("A typical stay of this cohort")]
-    assert len(block) == 1, "the reference, as a prediction in days, opens the drivers"
-    items = [line for line in block[0].splitlines() if line[:1].isdigit()]
-    assert 2 <= len(items) <= 6 and items[-1].split(". ", 1)[1].startswith("Everything else"), "up to five drivers, then everything else"
+    block = _reasons(at)
+    assert "the model's average prediction for 32 random training stays with an ECG" in block, "the starting point, as a prediction in days"
+    items = [line for line in block.splitlines() if line[:1].isdigit()]
+    assert 2 <= len(items) <= 6 and items[-1].split(". ", 1)[1].startswith("Everything else"), "up to five reasons, then everything else"
     assert "the predicted stay" in items[0]
-    predicted = [m.value for m in at.metric if m.label == "Predicted LOS"][0]  # e.g. "4.4 days"
-    assert block[0].rstrip("*").endswith(f"= {predicted.split()[0]} d"), "the sum ends at the prediction"
+    predicted = _metric(at, PREDICTED)  # e.g. "4.4 days"
+    assert block.rstrip("*").endswith(f"= {predicted.split()[0]} d"), "the sum ends at the prediction"
     import re
 
-    total_line = block[0].splitlines()[-1].strip("*")  # "2.3 d typical + 1.0 − 0.5 … everything else = 4.4 d"
+    total_line = block.splitlines()[-1].strip("*")  # "2.3 d + 1.0 − 0.5 … everything else = 4.4 d"
     terms = [float(x) for x in re.findall(r"^(\d+\.\d)", total_line)] + [
         (1 if sign == "+" else -1) * float(x) for sign, x in re.findall(r"([+−]) (\d+\.\d)", total_line)
     ]
     assert abs(sum(terms) - float(predicted.split()[0])) < 1e-9 + 0.05, f"the shown numbers add up: {total_line}"
+    assert any(m.value.startswith("**Similar stays**: The 10 most similar training stays") for m in at.markdown)
+    assert not any("and stayed" in m.value for m in at.markdown), "a prospective review: this stay's outcome is not shown"
+    assert [b for b in at.get("download_button")], "the case report can be downloaded"
+    _open(at, "Similar stays")
+    _no_failures(at)
     similar = [d.value for d in at.dataframe if "similarity" in d.value.columns][0]
     assert len(similar) == 10 and similar["open in case review"].str.contains("stay=").all()
     assert {"percentile", "observed LOS (days)", "care unit", "age"} <= set(similar.columns)
     assert similar["percentile"].between(0, 100).all()
-    assert any("most similar training stays" in m.value for m in at.markdown)
     assert any(m.value.startswith("**What they share**") for m in at.markdown)
     assert any("Percentile" in c.value and "random" in c.value for c in at.caption)
-    assert [b for b in at.get("download_button")], "the case report can be downloaded"
     # what-if: hide the ECG
+    _open(at, "What if")
     at.checkbox[0].check()
     [b for b in at.button if b.label == "Apply"][0].click().run()
     _no_failures(at)
     text = " ".join(m.value for m in at.markdown)
     assert "**What if** biosignal hidden" in text and "instead of" in text
     titles = [(json.loads(c.proto.spec)["layout"].get("title") or {}).get("text", "") for c in at.get("plotly_chart")]
-    assert sum(t.startswith("Per-level SHAP") for t in titles) == 3, "the stay's, and before / after the edit"
+    assert len(titles) >= 2, "the explanations before / after the edit"
     # an invalid edit: a value far outside the limits
     box = [s for s in at.selectbox if s.label == "Variable"][0]
     box.set_value(box.options[1])
@@ -361,3 +392,26 @@ def test_drivers_what_if_similar_stays_and_report_button(default_cohort, picks, 
     [b for b in at.button if b.label == "Apply"][0].click().run()
     assert not at.exception
     assert any("outside the physiological limits" in e.value for e in at.error)
+
+
+def test_outcomes_are_hidden_until_asked_for_and_the_choice_is_remembered(default_cohort, picks, tmp_path, monkeypatch):
+    import lemof.deploy.preferences as prefs
+
+    monkeypatch.setattr(prefs, "preferences_path", lambda: tmp_path / "preferences.json")  # a fresh preferences file (AppTest runs in this process)
+    at = _app(default_cohort, stay=str(picks["a"]))
+    _no_failures(at)
+    stays = open_bundle(default_cohort).stays.set_index("stay_id")
+    observed = f"{stays.loc[picks['a'], 'los_days']:.1f}"
+    box = [s for s in at.selectbox if s.label.startswith("ICU stay")][0]
+    assert "observed" not in box.format_func(box.value) and not any(s.label.startswith("Observed LOS") for s in at.slider)
+    assert [m.label for m in at.metric] == [PREDICTED]
+    at.toggle(key="show_outcomes").set_value(True).run()
+    _no_failures(at)
+    assert _metric(at, "Observed length of stay") == f"{observed} days"
+    box = [s for s in at.selectbox if s.label.startswith("ICU stay")][0]
+    assert box.format_func(box.value).endswith(f"{observed} d observed")
+    assert any(s.label.startswith("Observed LOS") for s in at.slider), "a retrospective review can filter by outcome"
+    assert any("and stayed" in m.value for m in at.markdown)
+    again = _app(default_cohort, stay=str(picks["a"]))  # a new session of the same user
+    assert again.toggle(key="show_outcomes").value is True, "remembered per user"
+    assert any(m.label == "Observed length of stay" for m in again.metric)

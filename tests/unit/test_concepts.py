@@ -101,7 +101,8 @@ def test_labels_use_the_thresholds():
         },
     }
     labels = level_labels(obj, ["ehr.L1", "ehr.L2", "sig.L1"])
-    assert labels == {"ehr.L1": "a, b", "ehr.L2": "", "sig.L1": ""}
+    # ehr.L1: a (AUROC 0.95, strength 0.75) beats c (0.85 -> 0.25); ehr.L2 just under the threshold: nothing
+    assert labels == {"ehr.L1": "best probe: a, AUROC 0.95", "ehr.L2": "", "sig.L1": ""}
 
 
 def test_malformed_file_is_a_one_line_error(tmp_path):
@@ -124,7 +125,8 @@ def test_labels_in_explain_json_and_on_the_level_chart(tiny_run, tiny_cohort, st
     ticks = [y for trace in level_shap_figure(stay.attribute("level_shap"), concepts=stay.concepts).to_dict()["data"] for y in (trace.get("y") or [])]
     for level, label in expected.items():
         if label:
-            assert any(t.endswith(f" · {label}") for t in ticks), (level, label, ticks)
+            assert any(label in t for t in ticks), (level, label, ticks)
+    assert not any(" · " in t for t in ticks), "a '·' suffix reads as a fact about the patient"
 
 
 def test_shipped_synthetic_run_names_its_ecg_levels(default_cohort):

@@ -151,7 +151,7 @@ def test_attribution_is_shaded_on_the_sheet_over_the_signal_length(synth):
     iii = top_down[2]
     assert iii[(t > 1.05) & (t < 1.95)].max() < -0.45
     assert heat.zmid == 0 and heat.zmin == -heat.zmax
-    assert heat.colorscale[0][1].lower() == "#2166ac" and heat.colorscale[-1][1].lower() == "#b2182b"  # blue shortens, red lengthens
+    assert heat.colorscale[0][1].lower() == "#01665e" and heat.colorscale[-1][1].lower() == "#b2182b"  # teal shortens, red lengthens (no blue: blue means EHR)
     assert "lengthens" in heat.colorbar.title.text and "shortens" in heat.colorbar.title.text
     assert "strongest in lead V5 at 8." in alt_text(fig)
     with pytest.raises(ValueError):

@@ -126,7 +126,8 @@ def test_gbm_evaluates_and_explains_another_cohort_of_its_family(gbm_run, other_
         if pred.has_signal:  # the case report shows the same TreeSHAP values
             from lemof.report import case_report_html
 
-            assert f"Base value {tree.base:.3f} + TreeSHAP contributions" in case_report_html(results)
+            html = case_report_html(results)  # the same TreeSHAP values: in days on its first screen, as a chart among the internals
+            assert "Why this prediction" in html and f"= {pred.los_days:.1f} d" in html and "summary features</h2>" in html
         else:  # no biosignal: its summaries are missing, not zero
             sig = [v for n, v in zip(features, inputs) if n.startswith("sig:") and n != "sig:available"]
             assert all(v is None for v in sig) and inputs[features.index("sig:available")] == 0
