@@ -315,8 +315,9 @@ def signal_view(ctx: ActiveContext, results: StayResults) -> None:
     model_channels = ctx.run.preprocessor.sig_channels if ctx.run.preprocessor is not None else pc.signal_channels[:3]
     observed = [c for c, row in zip(pc.signal_channels, pc.signal) if np.isfinite(row).any()]
     default = [c for c in model_channels if c in observed][:6] or model_channels[:3]
-    shown = st.multiselect("Channels", pc.signal_channels, default=default, key=f"signal_channels:{ctx.cohort.key}",
-                           help="The model reads: " + ", ".join(md(c) for c in model_channels))
+    label = dict(zip(pc.signal_channels, pc.signal_channel_labels))
+    shown = st.multiselect("Channels", pc.signal_channels, default=default, key=f"signal_channels:{ctx.cohort.key}", format_func=lambda c: label.get(c, c),
+                           help="The model reads: " + ", ".join(md(label.get(c, c)) for c in model_channels))
     chart(signal_figure(pc, shown, results.attention_received), key="signal")
     story = where_in_signal(results)
     if story:

@@ -60,7 +60,7 @@ def attribution_peak(sig: np.ndarray, seconds: np.ndarray, channels: list[str], 
     k = int(np.argmax(sums))
     m = inner & (seconds >= edges[k]) & (seconds <= edges[k + 1])
     per_lead = np.abs(sig[:, m]).sum(axis=1)
-    leads = [channels[i] for i in np.argsort(-per_lead)[:n_leads]]
+    leads = [channels[i] for i in np.argsort(-per_lead, kind="stable")[:n_leads] if per_lead[i] > 0]
     return Where(float(edges[k]), float(edges[k + 1]), leads, in_hours=bool(seconds.max() > 3600))
 
 
@@ -77,19 +77,21 @@ def story(sig_label: str, where: Where | None, attention_s: float | None) -> str
     """The page's one paragraph on where in the biosignal, attribution and attention together."""
     if where is None:
         return ""
-    unit_edge = "first and last half second" if not where.in_hours else "first and last twentieth of the series"
-    lead_word = "lead" if not where.in_hours else "series"
-    text = (f"Where in the {sig_label}: the attribution (how much each moment changed the prediction, against typical stays' recordings) "
-            f"is largest at {where.span()} ({lead_word} {', '.join(where.leads)}).")
+    series = where.in_hours
+    what = f"the {sig_label.lower()} series" if series else f"the {sig_label}"
+    text = (f"Where in {what}: the attribution (how much each moment changed the prediction, against typical stays' recordings) "
+            f"is largest at {where.span()} ({'series' if series else 'leads'} {', '.join(where.leads)}).")
     if attention_s is not None:
-        when = f"hour {attention_s / 3600:.0f}" if where.in_hours else f"{attention_s:.1f} s"
+        when = f"hour {attention_s / 3600:.0f}" if series else f"{attention_s:.1f} s"
         if where.lo <= attention_s <= where.hi:
-            text += f" The model's attention (where its EHR part read in the {sig_label}) peaks in the same window, at {when}."
+            text += f" The model's attention (where its EHR part read in {what}) peaks in the same window, at {when}."
         else:
-            text += (f" The model's attention (where its EHR part read in the {sig_label}) peaks elsewhere, at {when}: attention says where the "
+            text += (f" The model's attention (where its EHR part read in {what}) peaks elsewhere, at {when}: attention says where the "
                      "model read, not what changed its answer, so the two need not agree (Jain & Wallace, NAACL 2019).")
-    text += (f" A finding present in every beat (a rhythm, a wide QRS) is spread over the whole recording, so no one moment is its cause. "
-             f"The {unit_edge} are left out: the encoder pads there.")
+    if not series:
+        text += " A finding present in every beat (a rhythm, a wide QRS) is spread over the whole recording, so no one moment is its cause."
+    edge = f"{EDGE_FRACTION * 100:g} % at each end" if series else "first and last half second"
+    text += f" The {edge} {'of the series ' if series else ''}{'is' if series else 'are'} left out of both: the encoder pads there."
     return text
 
 

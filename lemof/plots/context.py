@@ -11,6 +11,7 @@ from plotly.subplots import make_subplots
 from lemof.data.bundle import feature_title
 from lemof.data.display import fmt_value
 from lemof.data.patient import StayContext
+from lemof.explain.signal_where import attention_peak
 from lemof.explain.views import SignalAttention
 from lemof.plots.style import MODALITY_COLOURS, OKABE_ITO, base_layout, with_alt
 from lemof.plots.text import literal
@@ -217,7 +218,7 @@ def signal_figure(ctx: StayContext, channels: list[str] | None = None, attention
             row=i + 1,
             col=1,
         )
-        fig.update_yaxes(title_text=f"{literal(ch)} ({literal(ctx.signal_units[k])})", row=i + 1, col=1, title_font_size=11)
+        fig.update_yaxes(title_text=f"{literal(ctx.signal_channel_labels[k])}<br>({literal(ctx.signal_units[k])})", row=i + 1, col=1, title_font_size=10)
     if attention is not None:
         seconds, weight = attention.seconds, attention.weights
         fig.add_scatter(
@@ -237,8 +238,9 @@ def signal_figure(ctx: StayContext, channels: list[str] | None = None, attention
         fig.update_yaxes(title_text="attention<br>from EHR", row=len(channels) + 1, col=1, title_font_size=11)
     when = f" recorded at hour {ctx.signal_time_h:.1f}" if ctx.signal_time_h is not None else ""
     base_layout(fig, title=f"{literal(ctx.signal_label)}{when}", height=110 * len(channels) + 80 * extra + 90)
-    text = f"{literal(ctx.signal_label)}{when}: channels {literal(', '.join(channels))}"
-    if attention is not None:
-        peak = int(np.argmax(attention.weights))
-        text += f"; the EHR attends most to {attention.seconds[peak] * scale:.2f} {unit}"
+    labels = [ctx.signal_channel_labels[ctx.signal_channels.index(c)] for c in channels]
+    text = f"{literal(ctx.signal_label)}{when}: {literal(', '.join(labels))}"
+    peak = attention_peak(attention.weights, attention.seconds) if attention is not None else None  # edges left out (lemof.explain.signal_where)
+    if peak is not None:
+        text += f"; the EHR attends most to {peak * scale:.1f} {unit}"
     return with_alt(fig, text + ".")

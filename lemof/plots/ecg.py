@@ -33,6 +33,7 @@ import plotly.graph_objects as go
 from lemof.data.patient import StayContext
 from lemof.ecg.record import STANDARD_LEADS, normalise_lead
 from lemof.explain.input_attribution import InputAttribution
+from lemof.explain.signal_where import attribution_peak
 from lemof.plots.style import DIVERGING, OKABE_ITO, with_alt
 from lemof.plots.text import literal
 
@@ -164,8 +165,11 @@ def ecg_figure(
     centre[observed] = np.nanmedian(drawn_part[observed], axis=1)
     strongest = ""
     if attr is not None:
-        heat, strongest = _attribution_heatmap(attr, rows, baselines, index, fs_hz, first)
+        heat, _ = _attribution_heatmap(attr, rows, baselines, index, fs_hz, first)
         fig.add_trace(heat)
+        if np.abs(attr).sum() > 0:  # the page's one answer to "where" (lemof.explain.signal_where), edges left out
+            peak = attribution_peak(attr, (np.arange(n_samples) + 0.5) / fs_hz, [str(n) for n in names])
+            strongest = f"; attribution largest at {peak.span()} (leads {literal(' and '.join(peak.leads))})"
 
     y_max, y_min = -np.inf, np.inf
     for r, segments in enumerate(rows):

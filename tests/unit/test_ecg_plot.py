@@ -153,7 +153,7 @@ def test_attribution_is_shaded_on_the_sheet_over_the_signal_length(synth):
     assert heat.zmid == 0 and heat.zmin == -heat.zmax
     assert heat.colorscale[0][1].lower() == "#01665e" and heat.colorscale[-1][1].lower() == "#b2182b"  # teal shortens, red lengthens (no blue: blue means EHR)
     assert "lengthens" in heat.colorbar.title.text and "shortens" in heat.colorbar.title.text
-    assert "strongest in lead V5 at 8." in alt_text(fig)
+    assert "attribution largest at 7.7–8.6 s (leads V5)" in alt_text(fig), "the window of the most attribution, the padded edges left out (lemof.explain.signal_where)"
     with pytest.raises(ValueError):
         ecg_figure(synth, LEADS, FS_HZ, attribution=np.zeros((3, 10)))
 
