@@ -27,6 +27,15 @@ def charts(at) -> dict[str, dict]:
     return out
 
 
+COMPARE_VIEWS = ("Level importance profiles", "What each level encodes", "Interval calibration", "Run against run, and one stay across runs")
+
+
+def open_view(at, view: str, key: str = "compare_view"):
+    """Open one view of a page's one-view-at-a-time control (the Compare page's, or ``case_view``)."""
+    at.button_group(key=key).set_value(view).run()
+    return at
+
+
 def compare_page(timeout: float = 240, **params):
     """A fresh AppTest of the Compare page with ``params`` as the URL's query parameters, run once."""
     from streamlit.testing.v1 import AppTest  # lazy: the chart helpers above need no Streamlit

@@ -282,8 +282,11 @@ def views(ctx: ActiveContext, comp: Comparison, calibration: pd.DataFrame):
         "Level importance profiles": lambda: profiles_section(ctx, comp),
         "What each level encodes": lambda: concepts_section(ctx, comp),
         "Interval calibration": lambda: calibration_section(comp, calibration),
-        "Run against run, and one stay across runs": lambda: _pair_and_stay(ctx, comp),
+        "Run against run, and one stay across runs": lambda: _pair_and_stay(ctx, comp),  # the ``pair`` below
     }
+    pair = "Run against run, and one stay across runs"
+    if "compare_view" not in st.session_state and "stay" in st.query_params:  # a link to one stay opens the view that shows it
+        st.session_state["compare_view"] = pair
     choice = st.segmented_control("More", list(options), default=None, key="compare_view", label_visibility="collapsed")
     if choice is None:
         st.caption("Open: " + ", ".join(options) + ".")

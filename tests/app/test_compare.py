@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from testkit.apptest import chart_list as _charts, compare_page, no_failures as _ok
+from testkit.apptest import COMPARE_VIEWS, chart_list as _charts, compare_page, no_failures as _ok, open_view
 from lemof import open_bundle
 from testkit.paths import shipped_runs
 
@@ -18,7 +18,12 @@ def test_two_runs(default_cohort):
     at = _page(runs=f"{a.run_id},{b.run_id}")
     _ok(at)
     assert at.title[0].value == "Compare runs"
-    charts = _charts(at)
+    assert len(_charts(at)) == 1, "a new visitor's page draws the metrics; every other view is one click away"
+    charts = list(_charts(at))
+    for view in COMPARE_VIEWS:
+        open_view(at, view)
+        _ok(at)
+        charts += _charts(at)
     titles = " | ".join(c["figure"]["layout"]["title"]["text"] for c in charts)
     for part in ("Test metrics", "Level importance profiles", "Interval calibration", "Per-stay predictions", "This stay"):
         assert part in titles
@@ -32,8 +37,9 @@ def test_three_runs_with_a_baseline_among_them(default_cohort):
     ids = [r.run_id for r in lemof_runs] + [baseline.run_id]
     at = _page(runs=",".join(ids))
     _ok(at)
-    infos = " ".join(i.value for i in at.info)
+    infos = " ".join(i.value for i in open_view(at, COMPARE_VIEWS[0]).info)
     assert f"No level importance for {baseline.run_id}" in infos
+    infos = " ".join(i.value for i in open_view(at, COMPARE_VIEWS[3]).info)
     assert "is a baseline: no level SHAP" in infos
     metrics = [c for c in _charts(at) if c["figure"]["layout"]["title"]["text"].startswith("Test metrics")][0]
     names = {t["name"] for t in metrics["figure"]["data"] if t.get("name")}
@@ -63,7 +69,7 @@ def test_deep_link_reproduces_the_stay(default_cohort):
     stays = open_bundle(default_cohort).stays
     sid = int(stays.loc[stays["split"] == "test", "stay_id"].iloc[7])
     at = _page(runs=f"{a.run_id},{b.run_id}", stay=str(sid))
-    _ok(at)
+    _ok(at)  # a link naming a stay opens the view that shows it
     assert [s for s in at.selectbox if s.label.startswith("Test stay")][0].value == sid
     stay_chart = [c for c in _charts(at) if c["figure"]["layout"]["title"]["text"].startswith("This stay")][0]
     observed = float(stays.set_index("stay_id").loc[sid, "los_days"])

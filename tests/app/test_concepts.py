@@ -18,6 +18,7 @@ def test_model_and_compare_pages_show_the_concept_heatmaps(default_cohort):
     assert trace["type"] == "heatmap" and any("ECG level 1" in y for y in trace["y"])
     assert "best at" in heat[0]["alt"]
     at.switch_page("pages/compare.py").run()
+    at.button_group(key="compare_view").set_value("What each level encodes").run()
     no_failures(at)
     compare = [c for t, c in charts(at).items() if t.startswith("What each level encodes, per configuration")]
     assert compare and sum(d["type"] == "heatmap" for d in compare[0]["figure"]["data"]) >= 2

@@ -21,13 +21,17 @@ def test_the_case_page_of_a_gbm_run(gbm_run, other_draw, monkeypatch):
     at.query_params["stay"] = str(sid)
     at.run()
     no_failures(at)
-    assert any(m.label == "Predicted LOS" for m in at.metric)
+    assert any(m.label == "Predicted length of stay" for m in at.metric)
+    reasons = [m.value for m in at.markdown if m.value.startswith("Starting point")][0]
+    assert "the trees' average prediction" in reasons and "everything else" in reasons, "TreeSHAP in days on the first screen"
+    at.button_group(key="case_view").set_value("Model internals").run()
+    no_failures(at)
     figure = charts(at)["TreeSHAP: base value + Σ contributions = prediction"]
     assert "base value" in figure["alt"] and "prediction" in figure["alt"]
     assert any("Not available for" in i.value and "Input drivers, Level SHAP" in i.value for i in at.info)
     text = " ".join(m.value for m in at.markdown)
     assert "Base value (the trees' average output over training stays)" in text
-    assert any(s.value == "What if" for s in at.subheader)
+    at.button_group(key="case_view").set_value("What if").run()
     # what-if through the trees: hide the biosignal, and the edited stay's TreeSHAP is drawn beside the original
     next(c for c in at.checkbox if c.label.startswith("Hide the")).check()
     next(b for b in at.button if b.label == "Apply").click()
@@ -35,4 +39,4 @@ def test_the_case_page_of_a_gbm_run(gbm_run, other_draw, monkeypatch):
     no_failures(at)
     assert "**What if** biosignal hidden" in " ".join(m.value for m in at.markdown)
     titles = [(c["figure"]["layout"].get("title") or {}).get("text") or "" for c in chart_list(at)]
-    assert sum(t.startswith("TreeSHAP") for t in titles) == 3, "the stay's waterfall, and before / after the edit"
+    assert sum(t.startswith("TreeSHAP") for t in titles) == 2, "before / after the edit (the what-if view shows only those)"

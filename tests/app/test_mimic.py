@@ -21,4 +21,4 @@ def test_a_mimic_cohort_opens_in_the_app(mimic_bundle, mimic_run, monkeypatch):
     assert not at.exception and not at.error, [e.value for e in at.error]
     status = at.sidebar.success[0].value
     assert "mimic-tiny" in status and "mimic-iv" in status
-    assert any(m.label == "Predicted LOS" for m in at.metric)
+    assert any(m.label == "Predicted length of stay" for m in at.metric)
