@@ -257,6 +257,10 @@ def _cmd_precompute(args: argparse.Namespace) -> int:
     from lemof.explain.results import CohortResults  # lazy: a command loads only its own dependencies (`data` never imports torch)
     from lemof.explain.stay_reasons import compute_stay_reasons  # lazy: a command loads only its own dependencies (`data` never imports torch)
     from lemof.explain.stay_vectors import compute_stay_vectors  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.explain.ecg_effects import fit_ecg_effects  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.paths import write_json_atomic  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.runs.ecg_effects_file import ECG_EFFECTS_FILE  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.runs.load import load_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
     from lemof.progress import TqdmProgress  # lazy: a command loads only its own dependencies (`data` never imports torch)
     from lemof.runs.stay_reasons_file import STAY_REASONS_FILE, write_stay_reasons  # lazy: a command loads only its own dependencies (`data` never imports torch)
     from lemof.runs.stay_vectors_file import STAY_VECTORS_FILE, write_stay_vectors  # lazy: a command loads only its own dependencies (`data` never imports torch)
@@ -269,6 +273,11 @@ def _cmd_precompute(args: argparse.Namespace) -> int:
         write_stay_vectors(out, tensors, weights_sha256=run.weights_sha256, fingerprint=bundle.fingerprint)
         written.update({"written": str(out), "stays": int(len(tensors["stay_id"])), "bytes": out.stat().st_size})
     if args.reasons != "none":
+        effects = fit_ecg_effects(CohortResults(run, bundle), progress=TqdmProgress(disable=not sys.stderr.isatty(), unit="stays"))
+        if effects is not None:  # the ECG's findings and how much each moves the prediction: the drivers split the ECG by them
+            write_json_atomic(run.path / ECG_EFFECTS_FILE, effects)
+            run = load_run(run.path)  # read back as the app reads it
+            written["ecg_effects"] = {k: effects[k] for k in ("beta", "base_rate", "r2", "n")}
         reasons = compute_stay_reasons(CohortResults(run, bundle), args.reasons, progress=TqdmProgress(disable=not sys.stderr.isatty(), unit="stays"))
         out = run.path / STAY_REASONS_FILE
         write_stay_reasons(out, reasons, weights_sha256=run.weights_sha256, fingerprint=bundle.fingerprint)

@@ -32,7 +32,6 @@ import numpy as np
 from lemof.ecg.measure import EcgMeasurements
 
 FINDINGS = ("af", "wide_qrs", "st_deviation")
-WAVE_PARTS = {"rhythm": "af", "qrs": "wide_qrs", "st_t": "st_deviation"}  # part of the beat -> the finding it carries
 IRREGULAR_RR = 0.10  # RMSSD / mean RR above which the rhythm reads as irregular (lemof.ecg.measure)
 WIDE_QRS_MS = 120.0
 ST_MV = 0.10  # 1 mm at 10 mm/mV
@@ -103,21 +102,6 @@ def ecg_findings(m: EcgMeasurements) -> list[Finding]:
         Finding("wide_qrs", wide, None if qrs is None else float(qrs), qrs_text),
         Finding("st_deviation", st_present, st_score, st_text),
     ]
-
-
-def wave_part(times_s: np.ndarray, m: EcgMeasurements) -> np.ndarray:
-    """The part of the beat (``rhythm``, ``qrs``, ``st_t``) at each of ``times_s`` (seconds from the
-    record's start), from every R peak and the median QRS and QT intervals."""
-    times_s = np.asarray(times_s, dtype=float)
-    part = np.full(times_s.shape, "rhythm", dtype=object)
-    qrs_s = (m.qrs_ms or _DEFAULT_QRS_MS) / 1000.0
-    qt_s = max(m.qt_ms or _DEFAULT_QT_MS, 1000.0 * qrs_s + 40.0) / 1000.0
-    for r in np.asarray(m.beats, dtype=float) / m.fs_hz:
-        onset = r - 0.4 * qrs_s  # the R peak sits about 40 % into the QRS complex
-        end = onset + qrs_s
-        part[(times_s >= end) & (times_s < onset + qt_s)] = "st_t"
-        part[(times_s >= onset) & (times_s < end)] = "qrs"
-    return part
 
 
 def measurements_text(m: EcgMeasurements) -> str:

@@ -39,7 +39,7 @@ import numpy as np
 
 from lemof.data.bundle import CohortBundle
 from lemof.data.display import fact_text, fmt_value
-from lemof.ecg.findings import WAVE_PARTS, ecg_findings, wave_part
+from lemof.ecg.findings import ecg_findings
 from lemof.ecg.measure import EcgMeasurements
 from lemof.explain.attribution import Attribution
 from lemof.explain.bedside import channel_parts
@@ -67,17 +67,16 @@ DRIVER_GROUPS = ("value", "not measured", "static", "signal", "ecg_finding")  # 
 
 def drivers_attribution(
     attr: InputAttribution, bundle: CohortBundle, sig_label: str = "ECG", *, los_days: float | None = None, network_rounding: float = 0.0,
-    ecg: EcgMeasurements | None = None,
+    ecg: EcgMeasurements | None = None, ecg_effects: dict | None = None,
 ) -> Attribution:
     """The prediction in days as a typical stay's prediction plus one part per input of the stay
     (``DRIVER_GROUPS``, and one ``timing`` part per measured variable), each with a sentence, and
-    the integration error as the residual. With ``ecg`` (the stay's ECG measured), the ECG's part
-    is split by the part of the beat it falls on into its findings (``lemof.ecg.findings``: rhythm →
-    AF pattern, QRS → wide QRS, ST–T → ST deviation), kind ``ecg_finding``; they add up to the
-    ECG's whole part. Under evaluation (``benchmarks/bench_ecg_findings.py``): on the synthetic truth
-    the split ranks ischaemia's effect (Spearman 0.60) but not AF's (0.33) or a wide QRS's (0.30) —
-    AF acts through where the QRS complexes fall, which lands in the QRS part — so the app does not
-    show it yet. ``los_days`` is the prediction shown (default expm1 of the attributed output); ``network_rounding`` the relative float32 rounding of the network
+    the integration error as the residual. With ``ecg`` (the stay's ECG measured) and
+    ``ecg_effects`` (the run's finding effects, ``lemof.explain.ecg_effects``), the ECG's part is
+    split into its findings (AF pattern, wide QRS, ST deviation; kind ``ecg_finding``), each given
+    β_k · (present − base rate), and the rest of the ECG; they add up to the ECG's whole part.
+    Validated on the synthetic truth in ``benchmarks/bench_ecg_findings.py`` (docs/BENCHMARKS.md).
+    ``los_days`` is the prediction shown (default expm1 of the attributed output); ``network_rounding`` the relative float32 rounding of the network
     (the stay's prediction and captum's forward are two evaluations of it)."""
     row = bundle.row_of(attr.stay_id)
     f, f_ref = attr.output, attr.reference_output
@@ -116,15 +115,21 @@ def drivers_attribution(
         label, shown = fact if fact is not None else (name.replace("_", " ").capitalize(), "not recorded" if missing else str(value))
         parts.append(("static", label, float(a), f"{label}: {shown} — {effect_words(s * float(a))}."))
     findings: list[str] = []
-    if attr.sig is not None and ecg is not None:
+    if attr.sig is not None and ecg is not None and ecg_effects is not None:  # the ECG split into its findings (lemof.explain.ecg_effects)
         sig = np.asarray(attr.sig)  # (C, L')
-        where = wave_part(np.asarray(attr.sig_seconds), ecg)
-        by_name = {f.finding: f for f in ecg_findings(ecg)}
-        for wave, finding in WAVE_PARTS.items():
-            a = float(sig[:, where == wave].sum())
-            found = by_name[finding]
-            parts.append(("ecg_finding", f"{sig_label}: {found.text}", a, f"{found.text} {effect_words(s * a)}."))
-            findings.append(finding)
+        whole = float(sig.sum())
+        named = 0.0
+        for found in ecg_findings(ecg):
+            if found.score is None or found.finding not in ecg_effects["beta"]:
+                continue  # not measurable: its effect stays in the rest of the ECG
+            a = float(ecg_effects["beta"][found.finding]) * (float(found.present) - float(ecg_effects["base_rate"][found.finding]))
+            parts.append(("ecg_finding", f"{sig_label}: {found.text}", a, f"{sig_label}: {found.text} — {effect_words(s * a)}."))
+            findings.append(found.finding)
+            named += a
+        where = attribution_peak(sig, np.asarray(attr.sig_seconds), list(attr.sig_channels))
+        rest = whole - named
+        parts.append(("signal", f"{sig_label}, the rest", rest,
+                      f"The rest of the {sig_label} (what its findings do not explain; leads {' and '.join(where.leads)} weighed most) {effect_words(s * rest)}."))
     elif attr.sig is not None and max(attr.sig_seconds) > 3600:  # a bedside series: one part per channel, named by what it showed
         for name, a, text in channel_parts(np.asarray(attr.sig), list(attr.sig_channels), bundle.signal_physical(row), bundle.source,
                                            list(bundle.signal_channels), np.asarray(attr.sig_seconds), sig_label):
@@ -147,9 +152,15 @@ def drivers_attribution(
         # the stay's prediction and captum's forward pass are two float32 evaluations of the network
         tolerance=s * network_rounding * sum(magnitudes) + 1e-9 * max(1.0, abs(total)),
         detail={"days_per_log1p_day": s, "integration_error_days": s * attr.delta, "method": attr.method,
-                "findings": [None] * (len(parts) - len(findings)) + findings},  # the ECG finding of each part (the last ones), else None
+                "findings": _finding_of_parts(parts, findings)},  # the ECG finding of each part, else None
         note=allocation_rule(s),
     )
+
+
+def _finding_of_parts(parts: list, findings: list[str]) -> list[str | None]:
+    """The ECG finding of each part (in the order they were added), None for the others."""
+    it = iter(findings)
+    return [next(it) if group == "ecg_finding" else None for group, *_ in parts]
 
 
 def shown(drivers: Attribution, k: int = 5, min_effect_days: float = MIN_EFFECT_DAYS) -> list[int]:

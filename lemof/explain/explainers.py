@@ -83,9 +83,10 @@ class InputDrivers(Explainer):
         stored = stay.stored_reasons.get("drivers")  # precomputed for the run's own cohort (lemof.explain.stay_reasons)
         if stored is not None:
             return Attribution.from_dict(stored)
-        # The ECG stays one part: its split into findings (drivers_attribution(ecg=...)) does not yet
-        # rank the causes' effects well enough to be shown (benchmarks/bench_ecg_findings.py).
-        return drivers_attribution(stay.input_gradients, stay.bundle, stay.sig_label, los_days=stay.prediction.los_days, network_rounding=NETWORK_ROUNDING)
+        # An ECG is split into its findings where the run has their effects (lemof.explain.ecg_effects), else it stays one part.
+        effects = stay.run.ecg_effects() if stay.has_signal and stay.context.signal_kind == "ecg" else None
+        return drivers_attribution(stay.input_gradients, stay.bundle, stay.sig_label, los_days=stay.prediction.los_days, network_rounding=NETWORK_ROUNDING,
+                                   ecg=stay.ecg if effects is not None else None, ecg_effects=effects)
 
 
 class TreeShap(Explainer):

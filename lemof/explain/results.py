@@ -89,6 +89,7 @@ class CohortResults(_Parts):
         self.run = run
         self.bundle = bundle
         self.trained_here = reads_stored(run, bundle)  # its stored predictions and explanations are read
+        self.reads_stored_reasons = True  # False while the stored reasons themselves are computed (lemof.explain.stay_reasons)
         self.max_stays = max_stays
         self._stays: OrderedDict[int, StayResults] = OrderedDict()
         self._lock = threading.Lock()
@@ -191,7 +192,7 @@ class StayResults(_Parts):
     @_once
     def stored_reasons(self) -> dict[str, Any]:
         """What ``stay_reasons.json.gz`` stores for this stay (``{}`` when nothing: another cohort, a stay not precomputed)."""
-        if not self.cohort.trained_here:
+        if not self.cohort.trained_here or not self.cohort.reads_stored_reasons:
             return {}
         return self.run.stored_reasons(self.stay_id) or {}
 

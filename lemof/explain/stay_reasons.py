@@ -30,9 +30,11 @@ def compute_stay_reasons(cohort, split: str = "test", *, stay_ids: list[int] | N
     it was trained on), or of ``stay_ids`` when given. One stay at a time through the same
     ``StayResults`` path the page uses."""
     bundle = cohort.bundle
+    cohort.reads_stored_reasons = False  # computed afresh: never copied from a file being replaced
     ids = bundle.stays["stay_id"].to_numpy()[bundle.rows(split)] if stay_ids is None else [bundle.stays["stay_id"].iloc[bundle.row_of(s)] for s in stay_ids]
     out: dict[int, dict[str, Any]] = {}
     for i, sid in enumerate(ids, 1):
+        cohort.forget(int(sid))  # a fresh results object: nothing kept from before reads the stored file
         stay = cohort.stay(int(sid))
         names = {e.name for e in stay.explainers}
         drivers = stay.attribute("drivers").to_dict() if "drivers" in names else None

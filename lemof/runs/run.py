@@ -19,6 +19,7 @@ from lemof.models.fusions import fusion_kind
 from lemof.models.spec import Head, ModelSpec, head_kinds
 from lemof.runs.metrics_file import RunMetrics
 from lemof.runs.records import CohortRef, LevelImportance, MetaWeights
+from lemof.runs.ecg_effects_file import ECG_EFFECTS_FILE, read_ecg_effects
 from lemof.runs.stay_reasons_file import STAY_REASONS_FILE, read_stay_reasons
 from lemof.runs.stay_vectors_file import STAY_VECTORS_FILE, StayVectors, read_stay_vectors
 from lemof.runs.train_config import TrainConfig
@@ -54,6 +55,7 @@ class Run:
     _model: Any = field(default=None, repr=False)
     _vectors: tuple[StayVectors | None, dict[int, int]] | None = field(default=None, repr=False)
     _reasons: dict[int, dict[str, Any]] | None = field(default=None, repr=False)
+    _ecg_effects: tuple[dict[str, Any] | None] | None = field(default=None, repr=False)
     _model_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _shap_index: tuple[dict[int, int], np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     _pred_index: dict[int, int] | None = field(default=None, repr=False)
@@ -146,6 +148,18 @@ class Run:
                         self.warnings.append(problem)
                     self._reasons = reasons or {}
         return self._reasons.get(int(stay_id))
+
+    def ecg_effects(self) -> dict[str, Any] | None:
+        """How the run's ECG contribution varies with the ECG's findings (``ecg_finding_effects.json``,
+        fitted on the training stays of its own cohort), or None; read once."""
+        if self._ecg_effects is None:
+            with self._model_lock:
+                if self._ecg_effects is None:
+                    effects, problem = read_ecg_effects(self.path / ECG_EFFECTS_FILE, self.weights_sha256, self.cohort.fingerprint)
+                    if problem:
+                        self.warnings.append(problem)
+                    self._ecg_effects = (effects,)
+        return self._ecg_effects[0]
 
     @property
     def stores_predictions(self) -> bool:

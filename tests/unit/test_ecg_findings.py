@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from lemof import CohortResults, load_run, open_bundle
-from lemof.ecg.findings import FINDINGS, ecg_findings, wave_part
+from lemof.ecg.findings import FINDINGS, ecg_findings
 from lemof.ecg.measure import measure
 from lemof.ecg.record import EcgRecord, normalise_lead
 from testkit.fresh import lemof_cli
@@ -50,31 +50,34 @@ def test_finding_scores_separate_the_true_causes(truth_cohort):
         assert _auroc(s[ok], label[ok]) >= floor, finding
 
 
-def test_every_instant_belongs_to_one_part_of_the_beat(truth_cohort):
-    bundle, _ = truth_cohort
-    r = int(np.flatnonzero(bundle.stays["has_signal"].to_numpy())[0])
-    m = measure(EcgRecord(np.asarray(bundle.signal_physical(r), dtype=float), tuple(normalise_lead(c) for c in bundle.signal_channels), bundle.signal_fs))
-    t = np.arange(0, 10, 0.002)
-    part = wave_part(t, m)
-    assert set(part) == {"rhythm", "qrs", "st_t"}
-    peaks = np.asarray(m.beats) / m.fs_hz
-    assert all(part[int(round(p / 0.002))] == "qrs" for p in peaks if p < 9.99), "every R peak lies in a QRS part"
-    qrs_share = (part == "qrs").mean()
-    assert qrs_share == pytest.approx(len(peaks) * m.qrs_ms / 1000 / 10, rel=0.2)
-
-
 def test_the_ecg_driver_split_into_findings_adds_up(tiny_run, tiny_cohort, stay_ids):
+    """With the run's finding effects, the ECG's part becomes one part per measurable finding
+    (β · (present − base rate)) and the rest of the ECG; together exactly the ECG's whole part."""
     from lemof.explain.drivers import drivers_attribution
+    from lemof.explain.ecg_effects import fit_ecg_effects
+    from lemof.explain.explainers import NETWORK_ROUNDING
 
-    stay = CohortResults(load_run(tiny_run), open_bundle(tiny_cohort)).stay(stay_ids["with_signal"])
+    cohort = CohortResults(load_run(tiny_run), open_bundle(tiny_cohort))
+    effects = fit_ecg_effects(cohort, n=60)
+    assert effects is not None and set(effects["beta"]) == set(FINDINGS) and effects["n"] >= 16
+    assert all(0.0 <= effects["base_rate"][k] <= 1.0 for k in FINDINGS) and effects["r2"] <= 1.0
+    stay = cohort.stay(stay_ids["with_signal"])
     assert stay.ecg is not None
     whole = drivers_attribution(stay.input_gradients, stay.bundle, los_days=stay.prediction.los_days)
-    split = drivers_attribution(stay.input_gradients, stay.bundle, los_days=stay.prediction.los_days, ecg=stay.ecg)
+    split = drivers_attribution(stay.input_gradients, stay.bundle, los_days=stay.prediction.los_days, ecg=stay.ecg, ecg_effects=effects,
+                                network_rounding=NETWORK_ROUNDING)
     ecg_whole = sum(v for v, g in zip(whole.values, whole.groups) if g == "signal")
-    parts = [(k, v) for k, v in zip(split.detail["findings"], split.values) if k]
-    assert [k for k, _ in parts] == ["af", "wide_qrs", "st_deviation"] and "signal" not in split.groups
-    assert sum(v for _, v in parts) == pytest.approx(ecg_whole, rel=1e-9, abs=1e-12), "the findings share the ECG's part exactly"
+    found = {f.finding: f for f in stay.ecg_findings()}
+    parts = {k: v for k, v in zip(split.detail["findings"], split.values) if k}
+    assert set(parts) == {k for k in FINDINGS if found[k].score is not None}
+    for k, v in parts.items():
+        s = split.detail["days_per_log1p_day"]
+        assert v == pytest.approx(s * effects["beta"][k] * (float(found[k].present) - effects["base_rate"][k]), rel=1e-12)
+    rest = [v for n, v, g in zip(split.names, split.values, split.groups) if g == "signal"]
+    assert len(rest) == 1, "what the findings do not explain is one part: the rest of the ECG"
+    assert sum(parts.values()) + rest[0] == pytest.approx(ecg_whole, rel=1e-9, abs=1e-12), "the findings and the rest share the ECG's part exactly"
     assert split.total == pytest.approx(whole.total, rel=1e-9, abs=1e-12)
+    assert abs(split.completeness_gap) <= split.tolerance
 
 
 def test_explain_carries_the_ecg_and_takes_several_stays(tiny_run, tiny_cohort, stay_ids):

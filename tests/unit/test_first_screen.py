@@ -45,6 +45,21 @@ def test_stored_reasons_are_the_computed_ones(stored_run, tiny_run, tiny_cohort,
         assert a.ecg == b.ecg
 
 
+def test_precompute_computes_afresh_even_over_a_stored_file(stored_run, tiny_cohort, stay_ids, monkeypatch):
+    """Writing the reasons again must compute them, not copy the file it replaces."""
+    import lemof.explain.results as results_module
+    from lemof.explain.results import CohortResults
+    from lemof.explain.stay_reasons import compute_stay_reasons
+
+    calls = []
+    real = results_module.input_attributions
+    monkeypatch.setattr(results_module, "input_attributions", lambda *a, **k: calls.append(1) or real(*a, **k))
+    cohort = CohortResults(load_run(stored_run), open_bundle(tiny_cohort))
+    assert cohort.stay(stay_ids["with_signal"]).reasons_stored()
+    compute_stay_reasons(cohort, stay_ids=[stay_ids["with_signal"]])
+    assert calls == [1], "Integrated Gradients ran: the stored file was not read"
+
+
 def test_reasons_of_other_weights_or_a_corrupt_file_are_ignored_with_a_warning(stored_run, tiny_cohort, stay_ids, tmp_path):
     from lemof.explain.results import CohortResults
     from lemof.runs.stay_reasons_file import STAY_REASONS_FILE
