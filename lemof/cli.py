@@ -207,6 +207,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         out.update({v.name: views[v.name]() for v in results.views})
         if results.ecg is not None:  # the stay's ECG measured, and its findings (lemof.ecg)
             out["ecg"] = {"measurements": results.ecg.to_dict(), "findings": [f.to_dict() for f in results.ecg_findings()]}
+            if results.ecg_machine is not None:  # the ECG cart's own measurements (MIMIC-IV-ECG), beside ours
+                out["ecg"]["machine"] = results.ecg_machine
         printed.append(out)
     _print_json(printed[0] if len(printed) == 1 else printed)
     return 0

@@ -23,7 +23,7 @@ import plotly.graph_objects as go
 
 from lemof import __version__
 from lemof.data.bundle import CohortBundle
-from lemof.ecg.findings import measurements_text, present_text
+from lemof.ecg.findings import machine_text, measurements_text, present_text
 from lemof.explain.case_summary import los_definition, prediction_hours, reasons
 from lemof.explain.drivers import allocation_note
 from lemof.explain.signal_where import stay_story
@@ -128,7 +128,8 @@ def _signal_html(results: StayResults, first: list[bool]) -> str:
     else:
         fig = signal_figure(pc, None, results.attention_received)
     story = stay_story(results)
-    return f"<h2>{literal(results.sig_label)}</h2>" + _figure(fig, first) + (f"<p>{literal(story)}</p>" if story else "")
+    machine = f"<p><b>The ECG cart's own measurements</b> (MIMIC-IV-ECG): {literal(machine_text(results.ecg, results.ecg_machine))}</p>" if results.ecg_machine else ""
+    return f"<h2>{literal(results.sig_label)}</h2>" + _figure(fig, first) + machine + (f"<p>{literal(story)}</p>" if story else "")
 
 
 def _inputs_html(results: StayResults, first: list[bool]) -> str:

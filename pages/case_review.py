@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui import access, case, context
+from ui import access, case, context, loaders
 
 ctx = context.current()
 stay_id, outcomes = case.stay_picker(ctx)
@@ -21,3 +21,4 @@ draw_view = case.evidence(ctx, results)  # one view at a time, none until asked 
 for fill in later:
     fill()
 draw_view()
+loaders.warm(ctx.run)  # the network, for the views that need it, built once the first screen is out

@@ -27,7 +27,7 @@ import streamlit as st
 from lemof import LemofError, StayNotFoundError, StayPrediction, StayResults
 from lemof.data.display import UNIT_NOTE, fact_text
 from lemof.deploy.preferences import preference, set_preference
-from lemof.ecg.findings import measurements_text, present_text
+from lemof.ecg.findings import machine_text, measurements_text, present_text
 from lemof.explain.case_summary import Reasons, los_definition, prediction_hours, reasons, signal_words
 from lemof.explain.drivers import allocation_note
 from lemof.explain.explainers import unavailable
@@ -301,6 +301,8 @@ def ecg_view(ctx: ActiveContext, results: StayResults) -> None:
         st.markdown(f"**Measured**: {md(measurements_text(results.ecg))}  \n**Findings**: {md(present_text(results.ecg_findings()))}")
     else:
         st.caption("This ECG could not be measured (too short or too noisy).")
+    if results.ecg_machine is not None:
+        st.markdown(f"**The ECG cart's own measurements** (MIMIC-IV-ECG): {md(machine_text(results.ecg, results.ecg_machine))}")
     story = where_in_signal(results)
     if story:
         st.markdown(md(story))

@@ -59,10 +59,23 @@ def _build_network(run: Run) -> None:
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _run(path: str, stamp: tuple[float, float, float]) -> Run:
-    run = load_run(path)
-    # Stored explanations paint without the network; build it meanwhile, off the script thread.
+    return load_run(path)
+
+
+_warming: set[int] = set()
+_warming_lock = threading.Lock()
+
+
+def warm(run: Run) -> None:
+    """Build the run's network off the script thread, once, so the first view that needs it (the
+    ECG's attribution, what-if, another cohort's stays) does not wait for torch. Called by a page
+    after its first screen: importing torch holds the interpreter for seconds, and a cold server's
+    first page must not wait for it."""
+    with _warming_lock:
+        if id(run) in _warming:
+            return
+        _warming.add(id(run))
     threading.Thread(target=_build_network, args=(run,), name=f"build-{run.run_id}", daemon=True).start()
-    return run
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

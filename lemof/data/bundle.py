@@ -40,6 +40,8 @@ ARRAY_FILES = ("ehr_values.npy", "ehr_mask.npy", "signal.npy")
 OPTIONAL_ARRAY_FILES = ("signal_mask.npy",)
 REQUIRED_FILES = ("stays.parquet", "features.json", "provenance.json", *ARRAY_FILES)
 OUTCOMES_FILE = "outcomes.parquet"  # optional, not a model input (see ``CohortBundle.outcomes``)
+ECG_MACHINE_FILE = "ecg_machine.parquet"  # optional, not a model input (see ``CohortBundle.ecg_machine``)
+ECG_MACHINE_COLUMNS = ("heart_rate_bpm", "pr_ms", "qrs_ms", "qt_ms", "axis_deg")
 _CHECK_CHUNK = 4096
 
 
@@ -218,6 +220,24 @@ class CohortBundle:
         """Ground-truth causes of a synthetic cohort (never fed to a model), else None."""
         path = self.path / "latent_causes.parquet"
         return pd.read_parquet(path) if path.exists() else None
+
+    def ecg_machine(self, stay_id: int) -> dict[str, float | None] | None:
+        """The ECG cart's own measurements of the stay's ECG (MIMIC-IV-ECG ``machine_measurements.csv``,
+        ``ecg_machine.parquet``; not a model input), or None when the bundle or the stay has none."""
+        path = self.path / ECG_MACHINE_FILE
+        if not path.exists():
+            return None
+        table = self.__dict__.get("_ecg_machine")
+        if table is None:
+            try:
+                table = pd.read_parquet(path).set_index("stay_id")
+            except Exception as exc:  # pyarrow raises several types for corrupt files
+                raise CohortError(f"{path} is not a readable Parquet table ({type(exc).__name__})") from None
+            self.__dict__["_ecg_machine"] = table
+        if int(stay_id) not in table.index:
+            return None
+        row = table.loc[int(stay_id)]
+        return {k: (None if pd.isna(row.get(k)) else float(row[k])) for k in ECG_MACHINE_COLUMNS}
 
     def outcomes(self) -> pd.DataFrame | None:
         """``outcomes.parquet`` in the bundle's row order (stay_id, has_diagnoses, dx_* bools), or

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lemof.data.bundle import OUTCOMES_FILE, NpyStreamWriter, finalize_bundle, table_sha256
+from lemof.data.bundle import ECG_MACHINE_FILE, OUTCOMES_FILE, NpyStreamWriter, finalize_bundle, table_sha256
 from lemof.data.ecg_synth import LEADS
 from lemof.data.mimic_schema import (
     ADMISSION_TYPES,
@@ -287,6 +287,34 @@ def _match_ecgs(con, ecg_dir: Path, options: MimicOptions) -> pd.DataFrame:
     return _frame(con, sql, "record_list.csv")
 
 
+MACHINE_MISSING = 29999  # MIMIC-IV-ECG's code for "not measured" in machine_measurements.csv
+
+
+def _machine_measurements(con, ecg_dir: Path, study_ids: np.ndarray) -> pd.DataFrame | None:
+    """The ECG cart's measurements of the matched studies (``machine_measurements.csv``: intervals
+    as sample offsets in ms from the record's start, ``rr_interval`` in ms), as heart rate, PR, QRS,
+    QT and QRS axis; None when the file is absent. Never a model input."""
+    path = ecg_dir / "machine_measurements.csv"
+    if not path.exists() or len(study_ids) == 0:
+        return None
+    quoted = str(path).replace("'", "''")
+    wanted = ",".join(str(int(s)) for s in study_ids)
+    sql = f"""
+        SELECT study_id,
+               CASE WHEN rr_interval > 0 AND rr_interval < {MACHINE_MISSING} THEN 60000.0 / rr_interval END AS heart_rate_bpm,
+               CASE WHEN p_onset < {MACHINE_MISSING} AND qrs_onset < {MACHINE_MISSING} THEN qrs_onset - p_onset END AS pr_ms,
+               CASE WHEN qrs_onset < {MACHINE_MISSING} AND qrs_end < {MACHINE_MISSING} THEN qrs_end - qrs_onset END AS qrs_ms,
+               CASE WHEN qrs_onset < {MACHINE_MISSING} AND t_end < {MACHINE_MISSING} THEN t_end - qrs_onset END AS qt_ms,
+               CASE WHEN qrs_axis < {MACHINE_MISSING} THEN qrs_axis END AS axis_deg
+        FROM read_csv('{quoted}', header=true, union_by_name=true,
+                      types={{'study_id': 'BIGINT', 'rr_interval': 'DOUBLE', 'p_onset': 'DOUBLE', 'qrs_onset': 'DOUBLE', 'qrs_end': 'DOUBLE',
+                              't_end': 'DOUBLE', 'qrs_axis': 'DOUBLE'}})
+        WHERE study_id IN ({wanted})
+        QUALIFY row_number() OVER (PARTITION BY study_id ORDER BY study_id) = 1
+    """
+    return _frame(con, sql, "machine_measurements.csv")
+
+
 def _read_ecg(root: Path, rel: str) -> np.ndarray:
     """(12, 5000) int16 microvolts in the project's lead order; raises ValueError with a reason."""
     import wfdb
@@ -412,6 +440,13 @@ def build_mimic(
             for start in range(0, n, 256):
                 writer.write(np.zeros((min(256, n - start), len(LEADS), ECG_SAMPLES), dtype=np.int16))
         hashes["signal.npy"] = writer.close()
+        # the ECG cart's own measurements (optional): shown beside ours, never a model input, outside the fingerprint
+        machine = _machine_measurements(con, ecg_root, study[study >= 0]) if ecg_root is not None else None
+        if machine is not None:
+            by_study = dict(zip(study, stays["stay_id"].astype(np.int64)))
+            machine.insert(0, "stay_id", machine["study_id"].map(by_study).astype(np.int64))
+            machine.drop(columns="study_id").to_parquet(tmp / ECG_MACHINE_FILE, index=False)
+            tally.count("ECG records: with the cart's machine measurements", len(machine))
         # diagnoses (optional): concept probes only, never a model input, outside the fingerprint
         diagnoses = _diagnoses(con, root, stays, tally) if _has_table(root, "hosp/diagnoses_icd") else None
         if diagnoses is not None:

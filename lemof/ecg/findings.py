@@ -121,3 +121,21 @@ def present_text(findings: list[Finding]) -> str:
     """The findings present, in one line (what the page and the report print under the ECG)."""
     found = [f.text for f in findings if f.present]
     return "; ".join(found) if found else "none of AF pattern, wide QRS, ST deviation ≥ 0.1 mV"
+
+
+MACHINE_FIELDS = (("heart_rate_bpm", "rate", "bpm"), ("pr_ms", "PR", "ms"), ("qrs_ms", "QRS", "ms"), ("qt_ms", "QT", "ms"), ("axis_deg", "axis", "°"))
+
+
+def machine_text(m: EcgMeasurements | None, machine: dict[str, float | None]) -> str:
+    """The ECG cart's measurements beside ours, one line: "rate 84 bpm (ours 82) · PR 160 ms (ours 166) · …";
+    a value either side did not measure is left out."""
+    out = []
+    for key, label, unit in MACHINE_FIELDS:
+        theirs = machine.get(key)
+        if theirs is None:
+            continue
+        mine = getattr(m, key, None) if m is not None else None
+        sep = "" if unit == "°" else " "
+        ours = f" (ours {mine:.0f}{sep}{unit})" if mine is not None else " (ours: not measured)"
+        out.append(f"{label} {theirs:.0f}{sep}{unit}{ours}")
+    return " · ".join(out) if out else "no machine measurements"

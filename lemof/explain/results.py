@@ -373,6 +373,11 @@ class StayResults(_Parts):
         except LemofError:
             return None
 
+    @property
+    def ecg_machine(self) -> dict[str, float | None] | None:
+        """The ECG cart's own measurements of this stay's ECG (MIMIC-IV-ECG), or None."""
+        return self.bundle.ecg_machine(self.stay_id)
+
     def ecg_findings(self) -> list[Finding]:
         """The ECG's findings (AF pattern, wide QRS, ST deviation), [] without a measured ECG."""
         return [] if self.ecg is None else ecg_findings(self.ecg)

@@ -6,6 +6,7 @@ import gzip
 import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from lemof.data.bundle import open_bundle
@@ -234,3 +235,36 @@ def test_a_mimic_bundle_trains_and_explains_like_any_other(mimic_bundle, mimic_r
     assert stored is not None, "a LeMoF run on MIMIC-IV stores its concept probes"
     assert {"sepsis (ICD)", "AKI (ICD)", "heart failure (ICD)", "MI (ICD)", "AF (ICD)", "shock"} <= set(stored["concepts"])
     assert "ehr.L1" in stored["levels"] and stored["cohort_fingerprint"] == b.fingerprint
+
+
+def test_the_ecg_carts_measurements_are_read_and_agree_with_ours(mimic_fixture, mimic_bundle):
+    """machine_measurements.csv (ms offsets, 29999 = not measured) becomes heart rate, PR, QRS, QT and
+    axis per matched stay, never a model input; our measurements agree with the cart's."""
+    from lemof.ecg.findings import machine_text
+    from lemof.ecg.measure import measure
+    from lemof.ecg.record import EcgRecord, normalise_lead
+
+    root, truth = mimic_fixture
+    machine = pd.read_csv(root / "ecg" / "machine_measurements.csv").set_index("study_id")
+    bundle = open_bundle(mimic_bundle)
+    assert "heart_rate_bpm" not in bundle.stays.columns, "not a model input: outside the stays table"
+    hr_diff = []
+    for stay_id, study in truth.ecg_study.items():
+        row = bundle.row_of(stay_id)
+        if not bundle.stays["has_signal"].iloc[row]:
+            continue
+        values = bundle.ecg_machine(stay_id)
+        cart = machine.loc[study]
+        assert values["heart_rate_bpm"] == pytest.approx(60000.0 / cart["rr_interval"])
+        assert values["qrs_ms"] == pytest.approx(cart["qrs_end"] - cart["qrs_onset"])
+        if cart["p_onset"] == 29999:
+            assert values["pr_ms"] is None and values["qt_ms"] is None, "29999 is 'not measured', never a number"
+        ours = measure(EcgRecord(np.asarray(bundle.signal_physical(row), dtype=float), tuple(normalise_lead(c) for c in bundle.signal_channels), bundle.signal_fs))
+        if ours.heart_rate_bpm is not None:
+            hr_diff.append(ours.heart_rate_bpm - values["heart_rate_bpm"])
+        text = machine_text(ours, values)
+        assert text.startswith("rate ") and "(ours" in text
+    assert len(hr_diff) >= 10
+    assert float(np.mean(np.abs(hr_diff))) < 5.0, "heart rate agrees with the cart's within 5 bpm on average (its RR carries 2 % noise)"
+    no_ecg = int(bundle.stays.loc[~bundle.stays["has_signal"], "stay_id"].iloc[0])
+    assert bundle.ecg_machine(no_ecg) is None
