@@ -3,10 +3,12 @@
 Runs the app in Streamlit's AppTest (no browser) in a fresh process per repeat, on the default
 cohort and run: (1) the first run of a fresh server (imports, loading the cohort and the run,
 the page script); (2) a second stay in the same process (a new visitor on a warm server);
-(3) the same stay again (a rerun: every part is read from the shared results object); (4) the
-input drivers on request (Integrated Gradients, in one compute slot). Also records every pass
-of the network before the drivers were asked for, by batch size: one single-stay pass per stay
-(its attention heatmap) and nothing else (no similar-stays index to encode, no second pass).
+(2b) a validation stay, whose reasons are not stored (Integrated Gradients after the first
+paint, and the network built first); (3) the same stay again (a rerun: every part is read from the shared results object); (4) the
+"Inputs over time" view opened (Integrated Gradients, in one compute slot). Also records every
+pass of the network before that view was opened, by batch size: none — the first screen (the
+reasons in days, the ECG's findings, the similar stays) is read from the run for its own
+cohort's test stays.
 
     python -m benchmarks.bench_case_server [repeats]
 """
@@ -34,13 +36,16 @@ at = AppTest.from_file({app!r}, default_timeout=300)
 at.query_params["stay"] = "30000001"
 first = run(at)
 at2 = AppTest.from_file({app!r}, default_timeout=300)
-at2.query_params["stay"] = "30000002"
+at2.query_params["stay"] = "30000003"  # another held-out test stay: its reasons are stored too
 second = run(at2)
+first_paint_passes = list(calls)  # two stored stays' first screens
+at3 = AppTest.from_file({app!r}, default_timeout=300)
+at3.query_params["stay"] = "30000002"  # a validation stay: its reasons are computed after the first paint
+not_stored = run(at3)
 rerun = run(at2)
-first_paint_passes = list(calls)
-at2.toggle(key="show_attribution").set_value(True)
+at2.button_group(key="case_view").set_value("Inputs over time")
 drivers = run(at2)
-print(json.dumps({{"first_run_s": first, "new_stay_warm_s": second, "rerun_s": rerun, "drivers_on_request_s": drivers,
+print(json.dumps({{"first_run_s": first, "new_stay_warm_s": second, "stay_without_stored_reasons_s": not_stored, "rerun_s": rerun, "inputs_view_opened_s": drivers,
                    "network_passes_before_drivers": first_paint_passes}}))
 """
 

@@ -24,7 +24,7 @@ import plotly.graph_objects as go
 from lemof import __version__
 from lemof.data.bundle import CohortBundle
 from lemof.ecg.findings import machine_text, measurements_text, present_text
-from lemof.explain.case_summary import los_definition, prediction_hours, reasons
+from lemof.explain.case_summary import los_definition, prediction_hours, reasons, signal_noun
 from lemof.explain.drivers import allocation_note
 from lemof.explain.signal_where import stay_story
 from lemof.explain.explainers import unavailable
@@ -101,7 +101,8 @@ def _first_screen_html(results: StayResults, show_outcomes: bool) -> str:
     else:
         out.append(f"<p class='note'>{literal(unavailable(results.run))}</p>")
     if pc.signal is None:
-        out.append(f"<p><b>{literal(results.sig_label)}</b>: none recorded for this stay; the prediction uses the EHR alone (its part is absent, not read as normal).</p>")
+        noun = signal_noun(results.sig_label)
+        out.append(f"<p><b>{literal(noun[:1].upper() + noun[1:])}</b>: none recorded for this stay; the prediction uses the EHR alone (its part is absent, not read as normal).</p>")
     elif results.ecg is not None:
         out.append(f"<p><b>ECG</b>: {literal(measurements_text(results.ecg))}. <b>Findings</b>: {literal(present_text(results.ecg_findings()))}.</p>")
     if any(v.name == "similar" for v in results.views):

@@ -28,7 +28,7 @@ from lemof import LemofError, StayNotFoundError, StayPrediction, StayResults
 from lemof.data.display import UNIT_NOTE, fact_text
 from lemof.deploy.preferences import preference, set_preference
 from lemof.ecg.findings import machine_text, measurements_text, present_text
-from lemof.explain.case_summary import Reasons, los_definition, prediction_hours, reasons, signal_words
+from lemof.explain.case_summary import Reasons, los_definition, prediction_hours, reasons, signal_noun
 from lemof.explain.drivers import allocation_note
 from lemof.explain.explainers import unavailable
 from lemof.explain.input_attribution import BACKGROUND_SIZE, BACKGROUND_STEPS
@@ -110,7 +110,7 @@ def stay_picker(ctx: ActiveContext) -> tuple[int | None, bool]:
     sig = ctx.sig_label
     keys = {k: f"{k}:{ctx.cohort.key}" for k in ("scope", "units", "los", "signal", "stay")}
     _apply_deep_link(ctx, keys)
-    c1, c2, c3 = st.columns([4.2, 1.0, 1.3], vertical_alignment="bottom")
+    c1, c2, c3 = st.columns([3.8, 1.0, 1.7], vertical_alignment="bottom")
     with c3:
         outcomes = outcomes_toggle()
     with c2.popover("Filters", icon=":material/filter_list:", use_container_width=True):
@@ -139,7 +139,8 @@ def stay_picker(ctx: ActiveContext) -> tuple[int | None, bool]:
     if st.session_state.get(keys["stay"]) not in options:
         st.session_state.pop(keys["stay"], None)
     unit = (" · " + shown["first_careunit"].map(lambda u: (fact_text(ctx.bundle.source, "first_careunit", u) or ("", str(u)))[1])) if "first_careunit" in shown else ""
-    text = shown["stay_id"].astype(str) + unit + " · " + np.where(shown["has_signal"], f"with {sig}", f"no {sig}")
+    noun = signal_noun(sig)
+    text = shown["stay_id"].astype(str) + unit + " · " + np.where(shown["has_signal"], f"with {noun}", f"no {noun}")
     if outcomes:
         text += " · " + shown["los_days"].map("{:.1f}".format) + " d observed"
     labels = dict(zip(options, text))  # built once per run: thousands of options stay fast
@@ -242,7 +243,8 @@ def _evidence_lines(ctx: ActiveContext, results: StayResults, pred: StayPredicti
     later = []
     pc = results.context
     if pc.signal is None:
-        st.markdown(f"**{md(ctx.sig_label)}**: none recorded for this stay. The prediction uses the EHR alone: the {md(ctx.sig_label)}'s part "
+        noun = signal_noun(ctx.sig_label)
+        st.markdown(f"**{md(noun[:1].upper() + noun[1:])}**: none recorded for this stay. The prediction uses the EHR alone: the {md(noun)} "
                     "is absent, not read as normal.")
     elif pc.signal_kind == "ecg":
         ecg_slot = st.empty()

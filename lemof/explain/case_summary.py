@@ -62,10 +62,15 @@ def signal_words(sig_label: str) -> str:
     return "an ECG" if sig_label == "ECG" else f"{sig_label.lower()} data"
 
 
+def signal_noun(sig_label: str) -> str:
+    """"ECG", "bedside series": the biosignal as a clinician names it in a sentence."""
+    return sig_label if sig_label.isupper() else f"{sig_label.lower()} series"
+
+
 def start_text(has_signal: bool, sig_label: str, n_reference: int | None) -> str:
     """The starting point in words: the reference population of the drivers."""
     n = f"{n_reference} " if n_reference else ""
-    which = f"with {signal_words(sig_label)}" if has_signal else f"(their {sig_label} left out, as this stay has none)"
+    which = f"with {signal_words(sig_label)}" if has_signal else f"(their {signal_noun(sig_label)} left out, as this stay has none)"
     return f"the model's average prediction for {n}random training stays {which}"
 
 

@@ -338,7 +338,7 @@ def test_physionet_cohort_with_its_own_model(default_cohort, physionet_cohort):
         assert "Silva I" in " ".join(c.value for c in at.sidebar.caption), "the data citation is shown"
         assert [s for s in at.selectbox if s.label.startswith("ICU stay")][0].value == sid
         assert any("to the end of the hospitalisation" in c.value for c in at.caption), "PhysioNet's LOS runs to hospital discharge"
-        lines = [m.value for m in at.markdown if m.value.startswith("**Bedside**")]
+        lines = [m.value for m in at.markdown if m.value.startswith("**Bedside series**")]
         assert bool(lines) is (not has_signal), "a stay without bedside series says so; one with them has no such line"
         assert "everything else" in _reasons(at)
     # only models of the cohort's own family are offered

@@ -18,7 +18,7 @@ from testkit.fresh import lemof_cli
 from lemof import open_bundle
 
 SESSIONS = 25
-_SHOWS_STAY = """(sid) => document.body.innerText.includes('Predicted LOS')
+_SHOWS_STAY = """(sid) => document.body.innerText.includes('Predicted length of stay')
     && Array.from(document.querySelectorAll('[data-testid="stSelectbox"]')).some(e => e.innerHTML.includes(sid + " · "))"""  # the headline of that very stay (its id is in the stay picker)
 STAYS_EACH = 1
 

@@ -116,13 +116,13 @@ def test_sign_in_roles_refusal_and_sign_out(browser, signed_server, default_coho
     # 2. A trainer signs in: case review, the Retrain page, who they are in the sidebar.
     ana = browser.new_context()
     page = _sign_in(ana, url, "ana")
-    page.wait_for_selector('[data-testid="stPlotlyChart"]', timeout=90_000)
+    page.get_by_text("Predicted length of stay").first.wait_for(timeout=90_000)
     wait_until_idle(page)
     sidebar = page.inner_text('[data-testid="stSidebar"]')
     assert "Signed in as ana@hospital.org (trainer)" in sidebar and "Retrain" in sidebar
     _shot(page, "auth-trainer-case")
     with page.expect_download(timeout=90_000) as download:
-        page.get_by_role("button", name=re.compile("Download the case report")).click()
+        page.get_by_role("button", name=re.compile("Case report")).click()
     report = Path(download.value.path()).read_text(encoding="utf-8")
     reported = int(re.search(r"Case report: ICU stay (\d+)", report).group(1))
     page.goto(f"{url}/retrain")
@@ -132,13 +132,13 @@ def test_sign_in_roles_refusal_and_sign_out(browser, signed_server, default_coho
     # 3. A viewer: no Retrain in the menu, and its URL does not open it.
     ben = browser.new_context()
     page_b = _sign_in(ben, url, "ben")
-    page_b.wait_for_selector('[data-testid="stPlotlyChart"]', timeout=90_000)
+    page_b.get_by_text("Predicted length of stay").first.wait_for(timeout=90_000)
     wait_until_idle(page_b)
     sidebar = page_b.inner_text('[data-testid="stSidebar"]')
     assert "Signed in as ben@hospital.org (viewer)" in sidebar and "Retrain" not in sidebar and "Case review" in sidebar
     page_b.goto(f"{url}/retrain")
     page_b.get_by_text("The page that you have requested does not seem to exist").wait_for(timeout=60_000)
-    page_b.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=90_000)  # it runs case review instead
+    page_b.get_by_text("Predicted length of stay").first.wait_for(timeout=90_000)  # it runs case review instead
     wait_until_idle(page_b)
     main = page_b.inner_text('[data-testid="stMain"]')
     assert "Training runs in a separate process" not in main and "Start training" not in main

@@ -12,10 +12,11 @@ def test_case_report_is_self_contained_and_opens_offline(tiny_run, tiny_cohort, 
     assert proc.returncode == 0, proc.stderr
     text = out.read_text()
     n_figures = text.count('class="plotly-graph-div"')
-    assert n_figures == 8, "timeline, ECG, level SHAP, waterfall, attention, EHR / static / ECG attribution"
-    assert "<script src=" not in text and text.count("Input drivers, in words") == 1 and "lemof " in text
-    for needle in ("Predicted LOS", "Observed LOS", "prediction interval", str(stay_ids["with_signal"])):
+    assert n_figures == 7, "timeline, the ECG sheet shaded by its attribution, EHR / static attribution, heads, level SHAP, attention"
+    assert "<script src=" not in text and text.count("Why this prediction") == 1 and "lemof " in text
+    for needle in ("Predicted length of stay", "% interval", "everything else =", str(stay_ids["with_signal"])):
         assert needle in text
+    assert "Observed length of stay" not in text, "a prospective review unless --outcomes"
 
     outside = []
     page = browser.new_page()
