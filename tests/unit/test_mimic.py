@@ -249,7 +249,10 @@ def test_the_ecg_carts_measurements_are_read_and_agree_with_ours(mimic_fixture, 
     bundle = open_bundle(mimic_bundle)
     assert "heart_rate_bpm" not in bundle.stays.columns, "not a model input: outside the stays table"
     hr_diff = []
+    in_cohort = set(bundle.stays["stay_id"].astype(int))
     for stay_id, study in truth.ecg_study.items():
+        if stay_id not in in_cohort:  # the fixture plants ECGs for stays the cohort definition leaves out too
+            continue
         row = bundle.row_of(stay_id)
         if not bundle.stays["has_signal"].iloc[row]:
             continue
