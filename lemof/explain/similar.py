@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from lemof.data.bundle import CohortBundle, feature_title
+from lemof.data.display import display_of
 from lemof.errors import ConfigError
 from lemof.explain.views import KeyValue, Neighbour
 from lemof.models.representation import unit_rows
@@ -194,9 +195,15 @@ def key_values(bundle: CohortBundle, stay_id: int, neighbour_ids: list[int], ref
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a series none of the neighbours had: NaN
         nb = np.nanmedian(neighbours_[:, order], axis=0) if order else np.array([])
+    charted = display_of(bundle.source).variables  # values rounded as a clinician charts them (platelets 330, K 3.6)
+
+    def as_charted(i: int, value: float) -> float:
+        var = charted.get(bundle.ehr_feature_names[i])
+        return round(float(value), var.decimals if var is not None else 2)
+
     return [
-        KeyValue(feature=names[i], this_stay=round(float(own[i]), 2), neighbours_median=round(float(v), 2) if np.isfinite(v) else None,
-                 training_median=round(float(med[i]), 2))
+        KeyValue(feature=names[i], this_stay=as_charted(i, own[i]), neighbours_median=as_charted(i, v) if np.isfinite(v) else None,
+                 training_median=as_charted(i, med[i]))
         for i, v in zip(order, nb)
     ]
 
