@@ -138,7 +138,8 @@ def stay_picker(ctx: ActiveContext) -> tuple[int | None, bool]:
     options = shown["stay_id"].astype(int).tolist()
     if st.session_state.get(keys["stay"]) not in options:
         st.session_state.pop(keys["stay"], None)
-    unit = (" · " + shown["first_careunit"].map(lambda u: (fact_text(ctx.bundle.source, "first_careunit", u) or ("", str(u)))[1])) if "first_careunit" in shown else ""
+    units_named = {u: (fact_text(ctx.bundle.source, "first_careunit", u) or ("", str(u)))[1] for u in units_all}  # once per unit, not per stay
+    unit = (" · " + shown["first_careunit"].astype(str).map(units_named)) if "first_careunit" in shown else ""
     noun = signal_noun(sig)
     text = shown["stay_id"].astype(str) + unit + " · " + np.where(shown["has_signal"], f"with {noun}", f"no {noun}")
     if outcomes:
@@ -480,6 +481,15 @@ def similar_section(ctx: ActiveContext, results: StayResults) -> None:
         st.caption("This stay's most abnormal EHR values (window mean farthest from the training median, in robust SDs) against the 10 neighbours' median.")
 
 
+# The model's internals, in reading order: (explainer or view, title, heading, section).
+INTERNALS = (
+    ("heads", "Head contributions", "How the prediction is assembled from the model's heads", contribution_section),
+    ("level_shap", "Level SHAP", "Which encoder levels the level stacker relied on", level_section),
+    ("attention", "Cross-modal attention", "Cross-modal attention, per head", attention_section),
+    ("tree_shap", "TreeSHAP", "", tree_shap_section),
+)
+
+
 def internals_view(ctx: ActiveContext, results: StayResults) -> None:
     """For the researcher: how the model's parts produced the number (the heads and their
     weights, level SHAP, attention per head), each chart saying which number it explains."""
@@ -487,21 +497,12 @@ def internals_view(ctx: ActiveContext, results: StayResults) -> None:
     if note:
         st.info(md(note) + " Pick a LeMoF run in the sidebar for the full explanation, or compare the runs on the model page.")
     names = {e.name for e in results.explainers} | {v.name for v in results.views}
-    if "heads" in names:
-        with guarded("Head contributions"):
-            st.markdown("**How the prediction is assembled from the model's heads**")
-            contribution_section(ctx, results)
-    if "level_shap" in names:
-        with guarded("Level SHAP"):
-            st.markdown("**Which encoder levels the level stacker relied on**")
-            level_section(ctx, results)
-    if "attention" in names:
-        with guarded("Cross-modal attention"):
-            st.markdown("**Cross-modal attention, per head**")
-            attention_section(ctx, results)
-    if "tree_shap" in names:
-        with guarded("TreeSHAP"):
-            tree_shap_section(ctx, results)
+    for name, title, heading, draw in INTERNALS:
+        if name in names:
+            with guarded(title):
+                if heading:
+                    st.markdown(f"**{heading}**")
+                draw(ctx, results)
 
 
 def evidence_views(ctx: ActiveContext, results: StayResults) -> dict[str, Callable[[ActiveContext, StayResults], None]]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -221,19 +222,22 @@ class CohortBundle:
         path = self.path / "latent_causes.parquet"
         return pd.read_parquet(path) if path.exists() else None
 
-    def ecg_machine(self, stay_id: int) -> dict[str, float | None] | None:
-        """The ECG cart's own measurements of the stay's ECG (MIMIC-IV-ECG ``machine_measurements.csv``,
-        ``ecg_machine.parquet``; not a model input), or None when the bundle or the stay has none."""
+    @cached_property
+    def _ecg_machine_table(self) -> pd.DataFrame | None:
         path = self.path / ECG_MACHINE_FILE
         if not path.exists():
             return None
-        table = self.__dict__.get("_ecg_machine")
+        try:
+            return pd.read_parquet(path).set_index("stay_id")
+        except Exception as exc:  # pyarrow raises several types for corrupt files
+            raise CohortError(f"{path} is not a readable Parquet table ({type(exc).__name__})") from None
+
+    def ecg_machine(self, stay_id: int) -> dict[str, float | None] | None:
+        """The ECG cart's own measurements of the stay's ECG (MIMIC-IV-ECG ``machine_measurements.csv``,
+        ``ecg_machine.parquet``; not a model input), or None when the bundle or the stay has none."""
+        table = self._ecg_machine_table
         if table is None:
-            try:
-                table = pd.read_parquet(path).set_index("stay_id")
-            except Exception as exc:  # pyarrow raises several types for corrupt files
-                raise CohortError(f"{path} is not a readable Parquet table ({type(exc).__name__})") from None
-            self.__dict__["_ecg_machine"] = table
+            return None
         if int(stay_id) not in table.index:
             return None
         row = table.loc[int(stay_id)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,11 @@ from lemof.runs.weights import build_network
 
 if TYPE_CHECKING:
     from lemof.data.bundle import CohortBundle
+
+
+def _vectors_with_index(path: Path, weights_sha256: str | None, fingerprint: str) -> tuple[tuple[StayVectors | None, dict[int, int]], str | None]:
+    vectors, problem = read_stay_vectors(path, weights_sha256, fingerprint)
+    return (vectors, vectors.index_of() if vectors is not None else {}), problem
 
 
 @dataclass
@@ -53,9 +58,7 @@ class Run:
     gbm: dict[str, Any] | None = None  # the tabular peer's config.json section (summaries, interval); None for a neural run
     level_concepts: dict[str, Any] | None = None  # level_concepts.json (LeMoF), when present
     _model: Any = field(default=None, repr=False)
-    _vectors: tuple[StayVectors | None, dict[int, int]] | None = field(default=None, repr=False)
-    _reasons: dict[int, dict[str, Any]] | None = field(default=None, repr=False)
-    _ecg_effects: tuple[dict[str, Any] | None] | None = field(default=None, repr=False)
+    _stored: dict[str, Any] = field(default_factory=dict, repr=False)  # the stored per-stay files, each read once (``_read_once``)
     _model_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _shap_index: tuple[dict[int, int], np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     _pred_index: dict[int, int] | None = field(default=None, repr=False)
@@ -123,43 +126,32 @@ class Run:
         i = rows.get(int(stay_id))
         return None if i is None else (phi[i], float(output[i]))
 
-    def stored_stay_vectors(self) -> tuple[StayVectors | None, dict[int, int]]:
-        """The stay vectors stored for the cohort it was trained on (None if there are none) and
-        their row index by stay id; read once. A file that does not belong to this run is
-        reported in ``warnings`` and ignored."""
-        if self._vectors is None:
+    def _read_once(self, name: str, reader: Callable[[Path, str | None, str], tuple[Any, str | None]]) -> Any:
+        """What ``reader`` makes of the run's file ``name`` (bound to its weights and cohort), read
+        once; a file that does not belong to this run is reported in ``warnings`` and read as None."""
+        if name not in self._stored:
             with self._model_lock:
-                if self._vectors is None:
-                    vectors, problem = read_stay_vectors(self.path / STAY_VECTORS_FILE, self.weights_sha256, self.cohort.fingerprint)
+                if name not in self._stored:
+                    value, problem = reader(self.path / name, self.weights_sha256, self.cohort.fingerprint)
                     if problem:
                         self.warnings.append(problem)
-                    self._vectors = (vectors, vectors.index_of() if vectors is not None else {})
-        return self._vectors
+                    self._stored[name] = value
+        return self._stored[name]
+
+    def stored_stay_vectors(self) -> tuple[StayVectors | None, dict[int, int]]:
+        """The stay vectors stored for the cohort it was trained on (None if there are none) and
+        their row index by stay id; read once."""
+        return self._read_once(STAY_VECTORS_FILE, _vectors_with_index)
 
     def stored_reasons(self, stay_id: int) -> dict[str, Any] | None:
         """What ``stay_reasons.json.gz`` holds for ``stay_id`` (``{"drivers": ..., "ecg": ...}``) on
-        the cohort the run was trained on, or None; read once. A file that does not belong to
-        this run is reported in ``warnings`` and ignored."""
-        if self._reasons is None:
-            with self._model_lock:
-                if self._reasons is None:
-                    reasons, problem = read_stay_reasons(self.path / STAY_REASONS_FILE, self.weights_sha256, self.cohort.fingerprint)
-                    if problem:
-                        self.warnings.append(problem)
-                    self._reasons = reasons or {}
-        return self._reasons.get(int(stay_id))
+        the cohort the run was trained on, or None; read once."""
+        return (self._read_once(STAY_REASONS_FILE, read_stay_reasons) or {}).get(int(stay_id))
 
     def ecg_effects(self) -> dict[str, Any] | None:
         """How the run's ECG contribution varies with the ECG's findings (``ecg_finding_effects.json``,
         fitted on the training stays of its own cohort), or None; read once."""
-        if self._ecg_effects is None:
-            with self._model_lock:
-                if self._ecg_effects is None:
-                    effects, problem = read_ecg_effects(self.path / ECG_EFFECTS_FILE, self.weights_sha256, self.cohort.fingerprint)
-                    if problem:
-                        self.warnings.append(problem)
-                    self._ecg_effects = (effects,)
-        return self._ecg_effects[0]
+        return self._read_once(ECG_EFFECTS_FILE, read_ecg_effects)
 
     @property
     def stores_predictions(self) -> bool:
