@@ -1,4 +1,4 @@
-"""Command line: ``python -m lemof {data,train,evaluate,explain,report,audit,serve} ...``.
+"""Command line: ``python -m lemof {data,train,evaluate,explain,report,audit,db,review,serve} ...``.
 
 Errors caused by input (a missing file, an unknown stay, an incompatible run, an output path
 that cannot be written) print one line, ``error: ...``, on stderr and exit with status 2. Every
@@ -359,6 +359,94 @@ def _cmd_audit_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from lemof.reviews import upgrade  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.reviews.engine import default_url, display  # lazy: a command loads only its own dependencies (`data` never imports torch)
+
+    url = args.url or default_url()
+    before, after = upgrade(url, args.revision)
+    print(f"{display(url)}: {before or 'empty'} -> {after}")
+    return 0
+
+
+def _cmd_db_current(args: argparse.Namespace) -> int:
+    from lemof.reviews.engine import default_url, display  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.reviews.migrate import current, head  # lazy: a command loads only its own dependencies (`data` never imports torch)
+
+    url = args.url or default_url()
+    at, newest = current(url), head()
+    print(f"{display(url)}: {at or 'empty (no schema: run db upgrade)'}" + ("" if at == newest else f" (newest: {newest})"))
+    return 0
+
+
+def _review_ratings(pairs: list[str] | None) -> dict[str, str]:
+    ratings: dict[str, str] = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise ConfigError(f"--rating {pair!r} is not EXPLANATION=RATING (e.g. drivers=useful)")
+        ratings[name.strip()] = value.strip()
+    return ratings
+
+
+def _cmd_review_add(args: argparse.Namespace) -> int:
+    from lemof.audit import audit_log, cli_actor  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.data.bundle import open_bundle  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.explain.results import CohortResults  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.reviews import ReviewKey, ReviewStore  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.reviews.store import reviewer_id  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.runs.load import load_run  # lazy: a command loads only its own dependencies (`data` never imports torch)
+
+    run, bundle = load_run(args.run), open_bundle(args.data)
+    if not run.weights_sha256:
+        raise RunError(f"run {run.run_id} records no weights SHA-256: a review must name the model it is about")
+    results = CohortResults(run, bundle).stay(args.stay)  # StayNotFoundError for an unknown stay, before anything is written
+    try:
+        predicted = float(results.prediction.los_days)  # stored for the run's own cohort, else computed (lemof.evaluation.predictions)
+    except RunError:
+        predicted = None
+    key = ReviewKey(run_id=run.run_id, weights_sha256=run.weights_sha256, cohort_key=bundle.name, cohort_fingerprint=bundle.fingerprint,
+                    stay_id=int(results.stay_id))
+    store = ReviewStore(args.url)
+    log, actor = audit_log(), cli_actor()
+
+    def audit(event: str, **fields) -> None:
+        log.append(event, user=actor, reviewer=reviewer_id(args.user), fingerprint=bundle.fingerprint, **fields)
+
+    record = store.save(key, args.user, args.verdict, estimate_days=args.estimate_days, ratings=_review_ratings(args.rating), note=args.note,
+                        predicted_los_days=predicted, audit=audit)
+    _print_json(record.to_dict())
+    return 0
+
+
+def _cmd_review_export(args: argparse.Namespace) -> int:
+    import io  # lazy: a command loads only its own dependencies (`data` never imports torch)
+
+    from lemof.audit import audit_log, cli_actor  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.audit.export import parse_since  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.paths import write_bytes_atomic  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.reviews import ReviewStore  # lazy: a command loads only its own dependencies (`data` never imports torch)
+    from lemof.reviews.export import write_csv, write_parquet  # lazy: a command loads only its own dependencies (`data` never imports torch)
+
+    if args.format == "parquet" and args.out is None:
+        raise ConfigError("--format parquet needs --out FILE (Parquet is not written to a terminal)")
+    since = parse_since(args.since) if args.since else None
+    store = ReviewStore(args.url)
+    table = store.reviews(since=since)
+    audit_log().append("review.export", user=cli_actor(), rows=len(table), format=args.format, since=since.isoformat() if since else None,
+                       out=str(args.out.resolve()) if args.out else "stdout", database=store.url_display)
+    if args.format == "parquet":
+        write_parquet(table, args.out)
+    elif args.out is not None:
+        text = io.StringIO()
+        write_csv(table, text)
+        write_bytes_atomic(args.out, text.getvalue().encode("utf-8"))
+    else:
+        write_csv(table, sys.stdout)
+    print(f"{len(table)} reviews" + (f" changed since {since.isoformat()}" if since else ""), file=sys.stderr)
+    return 0
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     import os  # lazy: a command loads only its own dependencies (`data` never imports torch)
 
@@ -536,6 +624,35 @@ def build_parser() -> argparse.ArgumentParser:
     ar = au.add_parser("rotate", help="move the log aside (timestamped) and start a new one that continues its chain")
     ar.add_argument("--log", type=Path, default=None, help="log file (default as for verify)")
     ar.set_defaults(func=_cmd_audit_rotate)
+
+    db = sub.add_parser("db", help="create, migrate or inspect the review database ($LEMOF_DATABASE_URL, else a SQLite file in the cache)").add_subparsers(dest="action", required=True)
+    du = db.add_parser("upgrade", help="create or migrate the schema (prints before -> after)")
+    du.add_argument("--url", default=None, help="database URL (default $LEMOF_DATABASE_URL, else sqlite:///<cache>/reviews/reviews.db)")
+    du.add_argument("--revision", default="head", help="schema revision to migrate to (default head)")
+    du.set_defaults(func=_cmd_db_upgrade)
+    dc = db.add_parser("current", help="print the schema revision the database is at")
+    dc.add_argument("--url", default=None, help="database URL (default as for upgrade)")
+    dc.set_defaults(func=_cmd_db_current)
+
+    rv = sub.add_parser("review", help="record a clinician's review of a stay, or export the reviews").add_subparsers(dest="action", required=True)
+    ra = rv.add_parser("add", help="save USER's review of a stay (a second add by the same user updates it, keeping the history); prints it as JSON")
+    ra.add_argument("--run", type=Path, required=True)
+    ra.add_argument("--data", type=Path, required=True)
+    ra.add_argument("--stay", required=True, help="stay id")
+    ra.add_argument("--user", required=True, help="the reviewer (e-mail address as signed in)")
+    ra.add_argument("--verdict", required=True, choices=["agree", "partly", "disagree"], help="on the model's prediction")
+    ra.add_argument("--estimate-days", dest="estimate_days", type=float, default=None, help="the reviewer's own estimate of the LOS (days)")
+    ra.add_argument("--note", default="", help="free text (at most 4000 characters)")
+    ra.add_argument("--rating", action="append", metavar="EXPLANATION=RATING",
+                    help="drivers, ecg or similar = useful, not_useful or misleading (repeat for several)")
+    ra.add_argument("--url", default=None, help="database URL (default $LEMOF_DATABASE_URL, else the SQLite file in the cache)")
+    ra.set_defaults(func=_cmd_review_add)
+    rx = rv.add_parser("export", help="print the reviews (changed since a date) as CSV, or write them as CSV or Parquet")
+    rx.add_argument("--since", default=None, help="YYYY-MM-DD (from midnight UTC) or an ISO date and time (default: every review)")
+    rx.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    rx.add_argument("--out", type=Path, default=None, help="the file to write (default: CSV on stdout; Parquet needs it)")
+    rx.add_argument("--url", default=None, help="database URL (default as for add)")
+    rx.set_defaults(func=_cmd_review_export, out_is_file=True)
 
     ecg = sub.add_parser("ecg", help="read and measure ECG records").add_subparsers(dest="action", required=True)
     em = ecg.add_parser("measure", help="read a WFDB record (any rate, leads, length) and print its R peaks and measurements "

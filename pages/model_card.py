@@ -18,6 +18,7 @@ if run.metrics.test is not None:
     model_card.metric_tiles(ctx)
     with guarded("Metrics chart"):
         chart(metrics_figure(run.metrics, run.head_kinds, ctx.sig_label, model_name=model_card.model_name(run)), key="metrics")
+model_card.reviews_section(ctx)
 if run.level_importance is not None:
     with guarded("Global level importance"):
         chart(global_importance_figure(run.level_importance, ctx.sig_label), key="global_importance")

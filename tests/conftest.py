@@ -206,3 +206,17 @@ def browser():
         pytest.skip(f"Chromium not found at {CHROMIUM}")
     with chromium() as b:
         yield b
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL server for the session (``testkit.postgres``): the URL of its ``lemof``
+    database. Skipped without Debian's postgresql, a failure under ``LEMOF_REQUIRE_POSTGRES=1`` (as in CI)."""
+    from testkit.postgres import REQUIRE_ENV, binaries, postgres_server
+
+    if binaries() is None:
+        if os.environ.get(REQUIRE_ENV) == "1":
+            pytest.fail("PostgreSQL not found (no initdb/pg_ctl on PATH or in /usr/lib/postgresql/*/bin): install Debian's postgresql")
+        pytest.skip("PostgreSQL not found (install Debian's postgresql)")
+    with postgres_server() as url:
+        yield url

@@ -52,7 +52,7 @@ from lemof.plots import (
     tree_shap_figure,
     tree_shap_rows,
 )
-from ui import access, links, loaders
+from ui import access, links, loaders, review
 from ui.context import ActiveContext, case_link
 from ui.widgets import chart, guarded, md
 
@@ -209,6 +209,9 @@ def first_screen(ctx: ActiveContext, results: StayResults, pred: StayPrediction,
         if pred.split != "test":
             st.caption(f"This stay is in the **{pred.split}** split: the model saw it while training, so its prediction is in-sample.")
         report_button(ctx, results, outcomes)
+        with guarded("Your review"):
+            review.panel(ctx, results.stay_id, pred.los_days,
+                         review.shown_explanations(pc.signal_kind == "ecg", any(v.name == "similar" for v in results.views)))
     with right:
         st.markdown("**Why this prediction**")
         if results.reasons_stored() or not any(e.name == "drivers" for e in results.explainers):

@@ -26,6 +26,8 @@ from lemof.evaluation.cohort_view import CohortView, build_view
 from lemof.evaluation.compare import Comparison, compare_runs
 from lemof.explain.compute import compute_slot
 from lemof.explain.whatif import WhatIf
+from lemof.reviews import ReviewStore, default_url
+from lemof.reviews.worklist import stays_to_review
 
 
 if TYPE_CHECKING:
@@ -162,3 +164,23 @@ def figure(key: tuple, draw: Callable[[], "go.Figure"]) -> "go.Figure":
     """A figure shared by every session, drawn by ``draw`` the first time ``key`` is asked for;
     ``key`` names everything the figure is drawn from (e.g. ``cohort_view_key`` and the figure's name)."""
     return _figure(key, draw)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)  # the run's predictions for a scope: the same for every reviewer
+def _worklist_base(run_path: str, r_stamp: tuple, cohort_path: str, c_stamp: float, scope: str) -> pd.DataFrame:
+    return stays_to_review(run(Path(run_path)), bundle(Path(cohort_path)), scope)
+
+
+def worklist_base(run_path: Path, cohort_path: Path, scope: str) -> pd.DataFrame:
+    """The stays of ``scope`` with the run's predictions (``lemof.reviews.worklist.stays_to_review``): once per run, cohort and scope."""
+    return _worklist_base(str(run_path), run_stamp(run_path), str(cohort_path), bundle_stamp(cohort_path), scope)
+
+
+@st.cache_resource(show_spinner=False)  # one engine (connection pool) per database per server; a failure is not cached
+def _review_store(url: str) -> ReviewStore:
+    return ReviewStore(url)
+
+
+def review_store() -> ReviewStore:
+    """The review database this server writes to (``LEMOF_DATABASE_URL``, else the embedded SQLite file)."""
+    return _review_store(default_url())

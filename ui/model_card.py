@@ -8,7 +8,10 @@ import streamlit as st
 from lemof.evaluation.metrics import LONG_STAY_DAYS
 from lemof.plots import head_label, level_concepts_figure
 from lemof.runs.shared_default import read_defaults, set_default
-from ui import access
+from lemof.errors import LemofError
+from lemof.reviews.analysis import agreement, estimates_vs_model
+from ui import access, loaders
+from ui.review import key_of
 from ui.context import ActiveContext
 from ui.widgets import chart, guarded, md
 
@@ -140,3 +143,54 @@ def default_for_everyone(ctx: ActiveContext) -> None:
         access.record("run.activate", scope="everyone", cohort=ctx.cohort.key, run=run_id)
         set_default(ctx.cohort.key, run_id, visitor.user)
         st.rerun()
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _agreement_table(table: pd.DataFrame, group: str) -> pd.DataFrame:
+    return pd.DataFrame({
+        group: table["group"].astype(str).map(md),
+        "reviews": table["reviews"],
+        "agree": table["agree"], "partly": table["partly"], "disagree": table["disagree"],
+        "agreed fully": [f"{100 * s:.0f} % ({100 * lo:.0f}–{100 * hi:.0f})" for s, lo, hi in zip(table["agree_share"], table["agree_lo"], table["agree_hi"])],
+    })
+
+
+def reviews_section(ctx: ActiveContext) -> None:
+    """What the clinicians' reviews of this model on this cohort say (``lemof.reviews.analysis``):
+    agreement by predicted-LOS band and by unit; the reviewers' estimates against the model's."""
+    st.subheader("What the reviews say")
+    key = key_of(ctx, 0)
+    try:
+        reviews = loaders.review_store().reviews(cohort_fingerprint=key.cohort_fingerprint, weights_sha256=key.weights_sha256)
+    except LemofError as exc:
+        st.warning(f"The reviews cannot be read now: {exc}")
+        return
+    if reviews.empty:
+        st.info("No clinician has reviewed a stay of this cohort under this model yet (reviews are recorded on the case page; "
+                "another model's reviews count under that model).")
+        return
+    n_users, n_stays = reviews["user"].nunique(), reviews["stay_id"].nunique()
+    st.markdown(f"**{_count(len(reviews), 'review')}** of {_count(n_stays, 'stay')} by {_count(n_users, 'reviewer')}, "
+                "each about this model's prediction. Share that agreed fully, with its 95 % Wilson interval:")
+    left, right = st.columns(2)
+    with left:
+        st.dataframe(_agreement_table(agreement(reviews, ctx.bundle, "band"), "predicted LOS"), hide_index=True)
+    with right:
+        st.dataframe(_agreement_table(agreement(reviews, ctx.bundle, "unit"), "care unit"), hide_index=True)
+    cmp = estimates_vs_model(reviews, ctx.bundle)
+    if cmp is None:
+        st.caption("No review with the reviewer's own estimate yet: the estimates cannot be compared with the model's.")
+        return
+    d = cmp.difference
+    closer = "closer to" if d["estimate"] < 0 else "farther from"
+    st.markdown(
+        f"**The reviewers' own estimates against the model**, on {cmp.n:,} reviews ({cmp.stays:,} stays, {cmp.reviewers:,} reviewers) "
+        f"with an estimate and an observed length of stay: reviewers off by **{cmp.reviewer_mae_days:.2f} d** on average, the model by "
+        f"**{cmp.model_mae_days:.2f} d**: the reviewers were {abs(d['estimate']):.2f} d {closer} the outcome "
+        f"(difference {d['estimate']:+.2f} d, 95 % interval {d['lo']:+.2f} to {d['hi']:+.2f}; "
+        + ("the interval excludes no difference)." if d["excludes_zero"] else "the interval includes no difference).")
+    )
+    st.caption(cmp.interval_note + ". The model's prediction compared is the one each reviewer saw.")

@@ -33,7 +33,9 @@ def parse_since(text: str) -> datetime:
     return when
 
 
-def _cell(value) -> str:
+def spreadsheet_cell(value) -> str:
+    """One CSV cell: None empty, dicts and lists as JSON, and a text that a spreadsheet would read
+    as a formula prefixed with ``'`` (shared by every CSV export: the audit log, the reviews)."""
     if value is None:
         return ""
     text = value if isinstance(value, str) else json.dumps(value) if isinstance(value, (dict, list)) else str(value)
@@ -63,6 +65,6 @@ def export_csv(paths: list[Path], out: TextIO, *, since: datetime | None = None,
                 if user is not None and entry.get("user") != user:
                     continue
                 details = {k: v for k, v in entry.items() if k not in _SKIP and k not in COLUMNS}
-                writer.writerow([_cell(entry.get(c)) for c in COLUMNS[:-1]] + [json.dumps(details, sort_keys=True) if details else ""])
+                writer.writerow([spreadsheet_cell(entry.get(c)) for c in COLUMNS[:-1]] + [json.dumps(details, sort_keys=True) if details else ""])
                 rows += 1
     return rows

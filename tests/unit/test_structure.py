@@ -34,7 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]  # tests/unit/ -> the repository
 PACKAGES = ("lemof", "ui", "pages")
 ROOT_MODULES = {"__init__.py", "__main__.py", "cli.py", "report.py", "paths.py", "errors.py", "progress.py", "version.py"}
-SUBPACKAGES = {"data", "ecg", "models", "training", "evaluation", "runs", "plots", "explain", "audit", "deploy"}
+SUBPACKAGES = {"data", "ecg", "models", "training", "evaluation", "runs", "plots", "explain", "audit", "deploy", "reviews"}
 
 # The packages in layers, lowest first: each may import only itself and those above it in this
 # list (docs/ARCHITECTURE.md draws it).
@@ -51,6 +51,7 @@ LAYERS = (
     "lemof.runs",  # the run directory: its files and their formats, loading and saving; the catalog
     "lemof.evaluation",  # metrics, a run's predictions on a cohort, comparisons, the cohort view
     "lemof.explain",  # per-stay explanations and the level-concept probes
+    "lemof.reviews",  # the clinicians' reviews of stays, in a database (SQLAlchemy, Alembic); the worklist and its analysis
     "lemof.training",  # training a run
     "lemof.plots",  # Plotly figures
     "lemof",  # the public API (lemof/__init__.py)
