@@ -248,7 +248,7 @@ def write(results: list[dict], meta: dict, png: bool) -> None:
 
         fig = figure(results)
         html = where / f"{NAME}.html"
-        fig.write_html(html, include_plotlyjs="cdn")
+        fig.write_html(html, include_plotlyjs=True, full_html=True)  # offline: the PNG is rendered without a network
         html_to_png(html)
 
 

@@ -109,7 +109,7 @@ def panel(ctx: ActiveContext, stay_id: int, predicted_los_days: float, explanati
             _earlier(ctx, earlier, mine)
     c1, c2 = st.columns(2)
     c1.page_link(WORKLIST_PAGE, label="Worklist", icon=":material/checklist:")
-    if c2.button("Next unreviewed", icon=":material/skip_next:", key=f"next_unreviewed:{stay_id}", use_container_width=True,
+    if c2.button("Next stay", icon=":material/skip_next:", key=f"next_unreviewed:{stay_id}", use_container_width=True,
                  help="The next stay of your worklist (yours first, then the ones you have not reviewed) that you have not reviewed under this model."):
         _go_next(ctx, stay_id)
 
