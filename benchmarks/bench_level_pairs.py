@@ -8,7 +8,7 @@ stays as in training) is fitted once per level pair, every pair with the same in
 seed, and each is scored on the validation and test stays. Only the stage-3 level choice
 differs between the pairs of a seed.
 
-What it reports per cohort (``benchmarks/results/level_pairs.json``, figure ``level_pairs.png``):
+What it reports per cohort (``benchmarks/results/level_pairs.json``, figures ``level_pairs_<cohort>.png``):
 
 - ``pairs``: every pair with its per-seed validation and test MAE under ``seeds`` and its test
   MAE over seeds with the hierarchical interval (resample seeds, then stays);
@@ -213,31 +213,6 @@ def analyse(cohort: str, seeds: list[int], B: int = B_DEFAULT) -> dict | None:
     }
 
 
-def figure(results: list[dict]):
-    """Per cohort: test MAE of every pair (mean over seeds, interval), Shapley and validation choices marked."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    fig = make_subplots(rows=1, cols=len(results), subplot_titles=[f"{r['cohort']} ({len(r['seeds'])} seeds, {r['n_test_stays']} test stays)" for r in results])
-    for c, r in enumerate(results, 1):
-        ps = sorted(r["pairs"], key=lambda p: p["test_mae_days"]["estimate"])
-        labels = [f"{p['ehr_level']} × {p['sig_level']}" for p in ps]
-        est = [p["test_mae_days"]["estimate"] for p in ps]
-        colour = ["#7b3294" if any(v["shapley_choice"] for v in p["seeds"].values()) else "#9e9e9e" for p in ps]
-        fig.add_trace(go.Scatter(x=est, y=labels, mode="markers", marker={"color": colour, "size": 9}, showlegend=False,
-                                 error_x={"type": "data", "symmetric": False,
-                                          "array": [p["test_mae_days"]["hi"] - p["test_mae_days"]["estimate"] for p in ps],
-                                          "arrayminus": [p["test_mae_days"]["estimate"] - p["test_mae_days"]["lo"] for p in ps]}), row=1, col=c)
-        for key, name, dash in (("shapley_test_mae_days", "Shapley choice", "solid"), ("average_pair_test_mae_days", "average pair", "dot"),
-                                ("validation_choice_test_mae_days", "validation choice", "dash")):
-            fig.add_vline(x=r[key]["estimate"], line_dash=dash, line_color="#333", row=1, col=c,
-                          annotation_text=name, annotation_position="top", annotation_font_size=10)
-        fig.update_xaxes(title_text="test MAE, days (mean over seeds, 95 % CI)", row=1, col=c)
-    fig.update_layout(height=520, width=1200, template="plotly_white", margin={"t": 60},
-                      title="Stage 3 on every (EHR level × bedside level) pair; purple: a pair stage 2 chose")
-    return fig
-
-
 def write(results: list[dict], meta: dict, png: bool) -> None:
     from lemof.paths import write_json_atomic
 
@@ -245,11 +220,13 @@ def write(results: list[dict], meta: dict, png: bool) -> None:
     write_json_atomic(where / f"{NAME}.json", {"benchmark": NAME, "when": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(), **meta, "cohorts": results})
     if png and results:
         from benchmarks.grid_report import html_to_png
+        from lemof.plots.evidence import level_pairs_figure
 
-        fig = figure(results)
-        html = where / f"{NAME}.html"
-        fig.write_html(html, include_plotlyjs=True, full_html=True)  # offline: the PNG is rendered without a network
-        html_to_png(html)
+        for r in results:  # one figure per cohort: level_pairs_<cohort>.png (the app draws the same figure from the JSON)
+            html = where / f"{NAME}_{r['cohort']}.html"
+            level_pairs_figure(r).write_html(html, include_plotlyjs=True, full_html=True)  # offline: the PNG is rendered without a network
+            html_to_png(html)
+            html.unlink()
 
 
 def show(r: dict) -> None:

@@ -378,56 +378,10 @@ def _cohort_markdown(title: str, c: dict, external: bool = False) -> list[str]:
 
 # --- forest plot -----------------------------------------------------------------------------
 
-def forest_figure(cohort: str, c: dict):
-    """MAE difference (method − LeMoF, paired, 95 % CI) per method, one panel per configuration."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    from lemof.plots.style import OKABE_ITO, REFERENCE, base_layout, with_alt
-
-    comps = [x for x in c["comparisons"] if x["diff_method_minus_lemof"]]
-    configs = [e for e in c["configurations"] if any(x["encoders"] == e for x in comps)] or ["(none)"]
-    counts = [max(1, sum(x["encoders"] == e for x in comps)) for e in configs]
-    fig = make_subplots(rows=len(configs), cols=1, shared_xaxes=True, subplot_titles=configs, row_heights=counts,
-                        vertical_spacing=0.18 / len(configs))
-    style = {"baseline": (OKABE_ITO["vermillion"], "diamond", "Baselines"), "ablation": (OKABE_ITO["sky"], "circle", "Ablations")}
-    shown = set()
-    for r, enc in enumerate(configs, 1):
-        for kind, (colour, symbol, name) in style.items():
-            xs = [x for x in comps if x["encoders"] == enc and x["kind"] == kind]
-            if not xs:
-                continue
-            d = [x["diff_method_minus_lemof"] for x in xs]
-            fig.add_trace(go.Scatter(
-                x=[v["estimate"] for v in d], y=[x["label"] for x in xs], mode="markers", name=name, legendgroup=kind,
-                showlegend=kind not in shown, marker=dict(color=colour, symbol=symbol, size=10),
-                error_x=dict(type="data", array=[v["hi"] - v["estimate"] for v in d], arrayminus=[v["estimate"] - v["lo"] for v in d],
-                             color=colour, thickness=2),
-                customdata=[[v["lo"], v["hi"], ",".join(map(str, x["seeds"]))] for v, x in zip(d, xs)],
-                hovertemplate="%{y}: %{x:.3f} d [%{customdata[0]:.3f}, %{customdata[1]:.3f}], seeds %{customdata[2]}<extra></extra>",
-            ), row=r, col=1)
-            shown.add(kind)
-        fig.update_yaxes(autorange="reversed", row=r, col=1)
-    fig.add_vline(x=0, line_dash="dash", line_color=REFERENCE, row="all", col=1)
-    if not comps:
-        fig.add_annotation(text="No paired comparison yet: it needs LeMoF and another method in one configuration",
-                           showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
-    scored = "MAE difference on every stay" if cohort.startswith("external_") else "Test MAE difference"
-    fig.update_xaxes(title_text=f"{scored}, method − LeMoF (days); > 0: LeMoF better", row=len(configs), col=1)
-    height = 160 + 34 * sum(counts) + 40 * len(configs)
-    if cohort.startswith("external_"):
-        what = f"trained on {cohort[len('external_'):]}, scored on every stay of {c['bundle']['name']} (external)"
-    else:
-        what = f"{cohort}: paired test MAE difference"
-    base_layout(fig, title=f"{what}: vs LeMoF, 95 % hierarchical bootstrap CI", height=height)
-    fig.update_layout(legend=dict(orientation="v", yanchor="top", y=1, xanchor="left", x=1.02), margin=dict(r=130), title_x=0.015)
-    better = sum(1 for x in comps if x["diff_method_minus_lemof"]["lo"] is not None and x["diff_method_minus_lemof"]["lo"] > 0)
-    return with_alt(fig, f"Forest plot for {cohort}: {len(comps)} method-configuration pairs compared with LeMoF on the same test stays; "
-                         f"LeMoF's MAE is lower, with a 95 % interval excluding 0, in {better} of them.")
-
-
 def write_forest(out: Path, cohort: str, c: dict, png: bool = True, say=print) -> list[Path]:
     """OUT/forest_<cohort>.html (offline Plotly) and, with Debian's Chromium, OUT/forest_<cohort>.png."""
+    from lemof.plots.evidence import forest_figure  # lazy: plotly only when a figure is written
+
     fig = forest_figure(cohort, c)
     html = Path(out) / f"forest_{cohort}.html"
     fig.write_html(html, include_plotlyjs=True, full_html=True)

@@ -26,6 +26,7 @@ def pages(role: Role = Role.TRAINER) -> list:
         st.Page("pages/case_review.py", title="Case review", icon=":material/person_search:", default=True),
         st.Page("pages/worklist.py", title="Worklist", icon=":material/checklist:"),
         st.Page("pages/compare.py", title="Compare runs", icon=":material/compare_arrows:"),
+        st.Page("pages/evidence.py", title="Benchmark evidence", icon=":material/science:"),
         st.Page("pages/model_card.py", title="Model and cohort", icon=":material/insights:"),
         st.Page("pages/cohort.py", title="Cohort", icon=":material/groups:"),
     ]

@@ -211,6 +211,18 @@ def test_compare_page_with_three_runs(browser, server, default_cohort):
     p.page.close()
 
 
+def test_benchmark_evidence_page(browser, server, default_cohort):
+    """The grids' forest plots and the level pairs, drawn from the committed result files."""
+    p = Page(browser, f"{server}/?page=evidence")
+    text = p.check(server, "benchmark-evidence-forest", min_charts=1)
+    assert "Benchmark evidence" in text and "LeMoF better" in text
+    p.page.get_by_text("Level guidance: every level pair").click()
+    wait_until_idle(p.page)
+    text = p.check(server, "benchmark-evidence-level-pairs", min_charts=1)
+    assert "Shapley choice ranks" in text and "the average pair" in text
+    p.page.close()
+
+
 def test_retrain_page_runs_a_quick_job(browser, tiny_cohort, tmp_path):
     """A quick job started from the page runs in the background and finishes; the page shows it."""
     import os
