@@ -34,7 +34,7 @@ WORKLIST_PAGE = "pages/worklist.py"
 def key_of(ctx: ActiveContext, stay_id: int) -> ReviewKey:
     """What a review of ``stay_id`` under the active run is bound to."""
     run = ctx.run
-    return ReviewKey(ctx.run_entry.run_id, run.weights_sha256 or f"unhashed:{run.run_id}", ctx.cohort.key, ctx.bundle.fingerprint, int(stay_id))
+    return ReviewKey(ctx.run_entry.run_id, run.weights_sha256 or f"unhashed:{run.run_id}", ctx.bundle.name, ctx.bundle.fingerprint, int(stay_id))
 
 
 def reviewer() -> str:

@@ -110,7 +110,7 @@ def _assign(ctx: ActiveContext, picked: pd.DataFrame, visitor) -> None:
     try:
         store = loaders.review_store()
         if add:
-            n = store.assign(ctx.cohort.key, key.cohort_fingerprint, ids, who, assigned_by=visitor.user, audit=audit_writer(visitor))
+            n = store.assign(key.cohort_key, key.cohort_fingerprint, ids, who, assigned_by=visitor.user, audit=audit_writer(visitor))
             st.toast(f"{n} stay(s) assigned to {who}.")
         else:
             n = store.unassign(key.cohort_fingerprint, ids, who, by=visitor.user, audit=audit_writer(visitor))
