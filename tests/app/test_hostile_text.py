@@ -62,11 +62,11 @@ def test_case_review_of_the_hostile_cohort(hostile_cohort, hostile_runs, monkeyp
     assert SIGNAL_SHORT_LABEL in " ".join(alts) or MARKUP in " ".join(alts), "the alt text reads the cohort's text as written"
 
 
-@pytest.mark.parametrize("page", ["compare", "model_card", "cohort", "retrain"])
+@pytest.mark.parametrize("page", ["compare", "model_card", "cohort", "retrain", "worklist"])
 def test_other_pages_of_the_hostile_cohort(hostile_cohort, hostile_runs, monkeypatch, page):
     params = {"runs": f"{LEMOF_RUN_ID},{GBM_RUN_ID}"} if page == "compare" else {"run": LEMOF_RUN_ID}
     at = _page(hostile_cohort, hostile_runs, monkeypatch, page, **params)
-    sidebar = _check_page(at, min_charts={"compare": 1, "model_card": 2, "cohort": 3, "retrain": 0}[page])
+    sidebar = _check_page(at, min_charts={"compare": 1, "model_card": 2, "cohort": 3, "retrain": 0, "worklist": 0}[page])
     assert COHORT_NAME in sidebar
     if page == "compare":  # every view of the comparison, each checked the same way
         from testkit.apptest import COMPARE_VIEWS

@@ -115,3 +115,17 @@ def test_a_viewer_sees_only_their_own_reviews(default_cohort, db, stay, monkeypa
     at = _case(stay)
     no_failures(at)
     assert "A colleague's private note" not in " ".join(t.value for t in at.text)
+
+
+def test_next_stay_opens_the_first_stay_i_have_not_reviewed(default_cohort, db, stay):
+    stays = open_bundle(default_cohort).stays
+    test_ids = sorted(stays.loc[stays["split"] == "test", "stay_id"].astype(int))
+    at = _case(test_ids[0])
+    _by_key(at.radio, "review_verdict:").set_value("agree")
+    at = _save(at)  # the first test stay is reviewed: the worklist's first unreviewed stay is the second
+    [b for b in at.button if b.label == "Next stay"][0].click()
+    at.run()
+    no_failures(at)
+    shown = at.query_params["stay"]
+    assert int(shown[0] if isinstance(shown, list) else shown) == test_ids[1]
+    assert any(m.value.startswith(f"##### Stay {test_ids[1]}") for m in at.markdown)
