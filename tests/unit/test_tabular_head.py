@@ -125,7 +125,6 @@ def test_drivers_hold_the_heads_treeshap_parts_and_add_up(tab_run, tiny_cohort, 
     assert tab is not None and tab["weight"] >= 0
     # the TreeSHAP parts are w·phi: they add up to w · (the head's prediction − its trees' expected output)
     assert sum(tab["values"]) == pytest.approx(tab["weight"] * (tab["prediction"] - tab["base_value"]), abs=1e-9)
-    head = stay.prediction if hasattr(stay.prediction, "heads") else None
     stored = run.stored_prediction(stay_ids[which])
     assert tab["prediction"] == pytest.approx(stored["head:tabular"], abs=PRED_TOL)
     summary = [i for i, g in enumerate(drivers.groups) if g == "summary"]
@@ -133,7 +132,6 @@ def test_drivers_hold_the_heads_treeshap_parts_and_add_up(tab_run, tiny_cohort, 
         assert summary and all(drivers.names[i].startswith("tabular (LightGBM): ") for i in summary)
     assert abs(drivers.completeness_gap) <= drivers.tolerance, (drivers.completeness_gap, drivers.tolerance)
     assert drivers.output == pytest.approx(stay.prediction.los_days, abs=1e-6)
-    del head
 
 
 def test_a_tampered_tabular_head_is_refused(tab_run, tmp_path):
