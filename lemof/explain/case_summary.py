@@ -19,7 +19,7 @@ from typing import Any
 
 from lemof.data.sources import source_info
 from lemof.explain.attribution import Attribution
-from lemof.explain.drivers import effect_words, rest_shown_days, secant_slope, shown
+from lemof.explain.drivers import rest_shown_days, secant_slope, shown, summary_text
 
 N_REASONS = 5
 
@@ -81,10 +81,7 @@ def _tree_shap_in_days(tree: Attribution, los_days: float) -> Attribution:
     s = secant_slope(tree.output, tree.base)
     inputs = tree.detail.get("inputs") or [None] * len(tree.names)
     values = [None if v is None else s * v for v in tree.values]
-    texts = []
-    for name, x, v in zip(tree.names, inputs, values):
-        shown_x = "never observed" if x is None else (f"{x:.3g}" if abs(x) < 1000 else f"{x:,.0f}")
-        texts.append(f"{name} {shown_x} {effect_words(v or 0.0)}.")
+    texts = [summary_text(name, x, v or 0.0) for name, x, v in zip(tree.names, inputs, values)]
     return Attribution(
         method="tree_shap_days", title="TreeSHAP in days", explains="the predicted LOS", unit="days",
         base=math.expm1(tree.base), base_label="the trees' average output over the training stays", output=float(los_days),

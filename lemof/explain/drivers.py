@@ -28,6 +28,11 @@ flips when Σa ≈ 0, unlike scaling by (expm1(f) − expm1(f_ref)) / Σa), and 
 inputs add up to expm1(f) − expm1(f_ref) + s·δ. "Everything else" is the prediction − the
 reference − the shown effects: the inputs not shown, the timing of measurements, and −s·δ (the
 integration error, reported). So reference + shown + everything else = the prediction, exactly.
+
+A network with a tabular head (``InputAttribution.tabular``) adds one part per summary feature
+(kind ``summary``): the head's TreeSHAP value times its meta weight, on log1p-days, turned into
+days with the same factor s, so everything still adds up (the reference is then the reference
+stays' prediction with that head at its trees' average output).
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from lemof.explain.attribution import Attribution
 from lemof.explain.bedside import channel_parts
 from lemof.explain.input_attribution import InputAttribution
 from lemof.explain.signal_where import attribution_peak
+from lemof.models.spec import TABULAR_HEAD_LABEL
 
 MIN_EFFECT_DAYS = 0.05  # an input below this is not named as a driver
 
@@ -62,7 +68,14 @@ def effect_words(effect: float) -> str:
     return f"{verb} the predicted stay by about {abs(effect):.1f} d" if abs(effect) >= 0.05 else f"{verb} the predicted stay slightly (< 0.05 d)"
 
 
-DRIVER_GROUPS = ("value", "not measured", "static", "signal", "ecg_finding")  # "timing" (when a measured variable was measured) is never named
+DRIVER_GROUPS = ("value", "not measured", "static", "signal", "ecg_finding", "summary")  # "timing" (when a measured variable was measured) is never named
+
+
+def summary_text(label: str, value: float | None, effect_days: float) -> str:
+    """One summary feature's sentence, as the tabular peer's TreeSHAP in days and LeMoF's tabular
+    head word it: "Heart rate (bpm): maximum 131 lengthened the predicted stay by about 0.3 d."."""
+    shown_x = "never observed" if value is None else (f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}")
+    return f"{label} {shown_x} {effect_words(effect_days)}."
 
 
 def drivers_attribution(
@@ -114,6 +127,11 @@ def drivers_attribution(
         missing = value is None or (isinstance(value, float) and math.isnan(value))
         label, shown = fact if fact is not None else (name.replace("_", " ").capitalize(), "not recorded" if missing else str(value))
         parts.append(("static", label, float(a), f"{label}: {shown} — {effect_words(s * float(a))}."))
+    if attr.tabular is not None:  # the tabular head's TreeSHAP parts, each times its meta weight (log1p-days)
+        tab = attr.tabular
+        for label, x, a in zip(tab["labels"], tab["inputs"], tab["values"]):
+            if a != 0.0:  # a summary no tree split on contributes nothing
+                parts.append(("summary", f"{TABULAR_HEAD_LABEL}: {label}", float(a), summary_text(f"{TABULAR_HEAD_LABEL}: {label}", x, s * float(a))))
     findings: list[str] = []
     if attr.sig is not None and ecg is not None and ecg_effects is not None:  # the ECG split into its findings (lemof.explain.ecg_effects)
         sig = np.asarray(attr.sig)  # (C, L')

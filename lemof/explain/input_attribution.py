@@ -17,6 +17,14 @@ inputs. Two references:
 
 An EHR feature's attribution at an hour is that of its value channel (``ehr_value``) plus that of
 its mask and time-since-last-observation channels (``ehr_missing``); ``ehr`` is their sum.
+
+A network with a tabular head (``TrainConfig.tabular_head``: LightGBM on the stay's summaries,
+computed outside torch) keeps that head at the stay's own prediction along every path, so the
+gradients explain the rest; the head's part, w · (its prediction − its trees' expected output),
+is split over the summaries by its exact TreeSHAP values times its meta weight w (``tabular``),
+and the reference is lowered by that part: the reference stays' mean prediction with the tabular
+head at its trees' expected output. Gradients and TreeSHAP parts then add up to the prediction
+minus that reference (+ captum's error δ, which the TreeSHAP parts do not change).
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from lemof.data.bundle import CohortBundle
+from lemof.models.spec import TABULAR_HEAD, TABULAR_HEAD_LABEL
 from lemof.runs.run import Run, check_run_fits_cohort
 
 DEFAULT_STEPS = 128  # the ReLU/max-pool path needs many steps: 32 gave up to 15 % error, 128 about 2 %
@@ -93,10 +102,14 @@ class InputAttribution:
     ehr_missing: list[list[float]] = field(default_factory=list)  # (F, T): mask (+ time since last) channels
     reference: str = "all-zero baseline in the standardised input space (every value at its training mean, nothing observed)"
     reference_stays: list[int] | None = None  # stay ids of the reference population (None: all-zero baseline)
+    # the tabular head's part (None without one): {"names", "labels", "inputs" (None: never observed), "values" (w·phi, log1p-days),
+    # "weight" (w), "base_value" (the trees' expected output), "prediction" (the head's, log1p-days)}
+    tabular: dict[str, Any] | None = None
 
     @property
     def total(self) -> float:
         parts = float(np.sum(self.ehr)) + sum(self.static.values())
+        parts += sum(self.tabular["values"]) if self.tabular is not None else 0.0
         return parts + (float(np.sum(self.sig)) if self.sig is not None else 0.0)
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,6 +125,8 @@ def input_attributions(
     import torch  # lazy: torch only when attributions are asked for
     from captum.attr import IntegratedGradients  # lazy: captum imports torch
 
+    from lemof.models.inference import tabular_features  # lazy: imports torch
+
     check_run_fits_cohort(run, bundle)
     row = bundle.row_of(stay_id)
     pre, model = run.preprocessor, run.model
@@ -125,9 +140,13 @@ def input_attributions(
 
         raise ConfigError(f"the reference population is for stays {'with' if background.has_signal else 'without'} a biosignal; stay {stay_id} {'has' if has_signal else 'has none'}")
 
+    x_tab = tabular_features(model, bundle, rows, available)  # (1, F) the tabular head's summaries; None without one
+    tab = None if x_tab is None else torch.as_tensor(model.tabular_model.raw(x_tab))  # (1,) held at the stay's value on every path
+
     def predict(ehr_x, sig_x):  # (n, T, C), (n, C', L') -> (n,) log1p-days
         avail = torch.full((ehr_x.shape[0],), has_signal, dtype=torch.bool)
-        return model(ehr_x, sig_x, avail)["final"]
+        extra = {} if tab is None else {"tabular": tab.expand(ehr_x.shape[0])}
+        return model(ehr_x, sig_x, avail, **extra)["final"]
 
     model.eval()
     ig = IntegratedGradients(predict)
@@ -146,6 +165,12 @@ def input_attributions(
     with torch.no_grad():
         out = float(predict(ehr, sig)[0])
         base = float(predict(*baselines).double().mean())
+    tabular = None
+    reference = background.description if background is not None else InputAttribution.reference
+    if x_tab is not None:
+        tabular = tabular_parts(model, x_tab, has_signal)
+        base -= sum(tabular["values"])  # the reference with the tabular head at its trees' expected output
+        reference += f"; the {TABULAR_HEAD_LABEL} head at its trees' average output"
     a_ehr = attr[0].detach().double().numpy().mean(axis=0)  # (T, 2F + S), averaged over the reference stays
     f = len(pre.ehr_features)
     g = pre.per_feature_groups
@@ -179,6 +204,28 @@ def input_attributions(
         delta=float(delta.double().mean()),
         ehr_value=value.tolist(),
         ehr_missing=missing.tolist(),
-        reference=background.description if background is not None else InputAttribution.reference,
+        reference=reference,
         reference_stays=background.stay_ids if background is not None else None,
+        tabular=tabular,
     )
+
+
+def tabular_parts(model, x_tab: np.ndarray, has_signal: bool) -> dict[str, Any]:
+    """The tabular head's part of one stay's prediction over its summaries ``x_tab`` (1, F): its
+    TreeSHAP values (``GbmModel.contributions``) times its meta weight for the stay's availability
+    pattern; they add up to w · (the head's prediction − its trees' expected output)."""
+    from lemof.models.meta import PATTERNS  # lazy: torch (the network is already built)
+
+    gbm = model.tabular_model
+    phi = gbm.contributions(x_tab)[0]  # (F + 1,): per summary, then the base value
+    w = float(model.meta.weight[PATTERNS.index("ehr+sig" if has_signal else "ehr"), model.head_names.index(TABULAR_HEAD)])
+    names = gbm.schema.names
+    return {
+        "names": names,
+        "labels": [gbm.schema.label(n) for n in names],
+        "inputs": [None if not np.isfinite(v) else float(v) for v in x_tab[0]],
+        "values": (w * phi[:-1]).tolist(),
+        "weight": w,
+        "base_value": float(phi[-1]),
+        "prediction": float(phi.sum()),
+    }

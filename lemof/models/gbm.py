@@ -29,9 +29,30 @@ if TYPE_CHECKING:
     import lightgbm as lgb
 
 MODEL_FILE = "model.lgb.txt"
+TABULAR_HEAD_FILE = "tabular_head.lgb.txt"  # LeMoF's tabular head (``TrainConfig.tabular_head``), beside model.safetensors
+TABULAR_PARAMS = {"objective": ("l2", "huber", "l1"), "num_leaves": int, "min_data_in_leaf": int, "feature_fraction": float,
+                  "learning_rate": float, "lambda_l2": float, "alpha": float}  # what ``tabular_head_params`` may set
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.=-]")
 NUM_THREADS = 1  # fixed: LightGBM's sums (and so its trees) depend on the thread count
 DETERMINISTIC = {"deterministic": True, "force_row_wise": True, "num_threads": NUM_THREADS, "verbosity": -1}
+
+
+def check_tabular_params(params: dict) -> None:
+    """``ConfigError`` naming a LightGBM hyperparameter ``tabular_head_params`` may not set, or a bad value."""
+    from lemof.errors import ConfigError  # lazy: only the check needs it
+
+    if not isinstance(params, dict):
+        raise ConfigError(f"tabular_head_params must be an object of LightGBM hyperparameters, got {type(params).__name__}")
+    unknown = sorted(set(params) - set(TABULAR_PARAMS))
+    if unknown:
+        raise ConfigError(f"unknown tabular_head_params {unknown}; allowed: {sorted(TABULAR_PARAMS)}")
+    for name, value in params.items():
+        allowed = TABULAR_PARAMS[name]
+        if isinstance(allowed, tuple):
+            if value not in allowed:
+                raise ConfigError(f"tabular_head_params {name} must be one of {list(allowed)}, got {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or (allowed is int and int(value) != value) or not value > 0:
+            raise ConfigError(f"tabular_head_params {name} must be a positive {allowed.__name__}, got {value!r}")
 
 
 def booster_feature_names(names: list[str]) -> list[str]:

@@ -34,6 +34,31 @@ def in_batches(module: torch.nn.Module, n: int, step: Callable[[slice], Any], ba
     return _concat(parts)
 
 
+def tabular_features(model: torch.nn.Module, bundle: CohortBundle, rows: np.ndarray, sig_available: np.ndarray) -> np.ndarray | None:
+    """(n, F) summaries the network's tabular head reads for ``rows`` (None without one): a stay
+    whose biosignal is not available to the network (none recorded, or hidden) has every
+    biosignal summary missing and ``sig:available`` 0, exactly as a stay without one."""
+    gbm = getattr(model, "tabular_model", None)
+    if gbm is None:
+        if getattr(getattr(model, "spec", None), "tabular_head", False):
+            raise ValueError("this network has a tabular head but its LightGBM model is not attached (load the run with load_run)")
+        return None
+    x = gbm.features(bundle, rows)
+    names = gbm.schema.names
+    absent = ~np.asarray(sig_available, dtype=bool)
+    sig_cols = np.array([n.startswith("sig:") and n != "sig:available" for n in names])
+    x[np.ix_(absent, sig_cols)] = np.nan
+    x[absent, names.index("sig:available")] = 0.0
+    return x
+
+
+def tabular_values(model: torch.nn.Module, bundle: CohortBundle, rows: np.ndarray, sig_available: np.ndarray) -> np.ndarray | None:
+    """(n,) the tabular head's predictions (log1p-days) for ``rows`` (``tabular_features``), or
+    None for a network without one."""
+    x = tabular_features(model, bundle, rows, sig_available)
+    return None if x is None else model.tabular_model.raw(x)
+
+
 def forward_arrays(
     model: torch.nn.Module,
     ehr_x: np.ndarray,
@@ -43,17 +68,21 @@ def forward_arrays(
     device: torch.device | str = "cpu",
     batch_size: int = 256,
     keep_attention: bool = False,
+    tabular: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Run the model on preprocessed arrays; every output as a numpy array over all rows.
 
-    Attention maps are (n, H, Te, Ts) and (n, H, Ts, Te): kept only when asked for.
+    Attention maps are (n, H, Te, Ts) and (n, H, Ts, Te): kept only when asked for. ``tabular``
+    (n,) is the tabular head's prediction of each row (``tabular_values``) for a network with one.
     """
 
     def step(sl: slice) -> dict[str, np.ndarray]:
+        extra = {} if tabular is None else {"tabular": torch.as_tensor(tabular[sl], device=device)}
         out = model(
             torch.as_tensor(ehr_x[sl], device=device),
             torch.as_tensor(sig_x[sl], device=device),
             torch.as_tensor(sig_available[sl], device=device),
+            **extra,
         )
         return {key: val.cpu().numpy() for key, val in out.items() if keep_attention or not key.startswith("attn_")}
 
@@ -80,7 +109,8 @@ def predict_rows(
     sig_x, available = pre.signal(bundle, rows)
     if hide_signal:
         available = np.zeros_like(available)
-    out = forward_arrays(model, ehr_x, sig_x, available, device=device, keep_attention=keep_attention, batch_size=batch_size)
+    tabular = tabular_values(model, bundle, rows, available)
+    out = forward_arrays(model, ehr_x, sig_x, available, device=device, keep_attention=keep_attention, batch_size=batch_size, tabular=tabular)
     out["sig_available"] = available
     out["los_days"] = np.expm1(out["final"]).clip(min=0.0)
     out["interval_days"] = interval_days(out["final"], out["halfwidth"])

@@ -15,19 +15,24 @@ from lemof.models.meta import MetaLearner
 from lemof.models.modality import ModalityModel
 from lemof.models.networks import register_fusion
 from lemof.models.registry import create_encoders
-from lemof.models.spec import Head, ModelSpec, level_names
+from lemof.models.spec import TABULAR_HEAD, Head, ModelSpec, level_names
 from lemof.models.stacker import LevelStacker
 
 
-def head_columns(heads: list[Head], ehr_global, sig_global, fused, ehr_levels, sig_levels) -> list:
+def head_columns(heads: list[Head], ehr_global, sig_global, fused, ehr_levels, sig_levels, tabular=None) -> list:
     """Each head's prediction (a (B,) column) in ``heads`` order, from the model's parts.
 
-    Works for torch tensors and numpy arrays alike; ``*_levels`` are (B, L)."""
+    Works for torch tensors and numpy arrays alike; ``*_levels`` are (B, L); ``tabular`` (B,) is
+    the tabular head's prediction (computed outside the network), needed when it is a head."""
     sources = {("ehr", None): ehr_global, ("sig", None): sig_global}
     levels = {"ehr": ehr_levels, "sig": sig_levels}
     out = []
     for head in heads:
-        if head.kind == "cross-modal":
+        if head.name == TABULAR_HEAD:
+            if tabular is None:
+                raise ValueError("this network has a tabular head: its per-stay predictions must be given (lemof.models.inference.tabular_values)")
+            out.append(tabular)
+        elif head.kind == "cross-modal":
             out.append(fused)
         elif head.kind == "modality-level":
             out.append(sources[(head.modality, None)])
@@ -50,6 +55,7 @@ class LeMoF(nn.Module):
         self.stacker = LevelStacker(self.ehr.n_levels + self.sig.n_levels, spec.stacker_hidden)
         self.fusion: CrossModalFusion | None = None
         self.meta: MetaLearner | None = None
+        self.tabular_model = None  # the tabular head's GbmModel (lemof.models.gbm) when spec.tabular_head; not a torch module
         if spec.selected_levels["ehr"] and spec.selected_levels["sig"]:
             self._build_stage3()
 
@@ -109,8 +115,9 @@ class LeMoF(nn.Module):
         """(B, Le + Ls) level predictions, absent biosignal levels at their background value."""
         return self.stacker.fill_absent(torch.cat([ehr_levels, sig_levels], dim=1), self.level_present(sig_available))
 
-    def forward(self, ehr_x: torch.Tensor, sig_x: torch.Tensor, sig_available: torch.Tensor) -> dict[str, torch.Tensor]:
-        """ehr_x (B, T, C_ehr), sig_x (B, C_sig, L), sig_available (B,) bool.
+    def forward(self, ehr_x: torch.Tensor, sig_x: torch.Tensor, sig_available: torch.Tensor, tabular: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """ehr_x (B, T, C_ehr), sig_x (B, C_sig, L), sig_available (B,) bool; ``tabular`` (B,) the
+        tabular head's predictions (log1p-days) when the network has one (``spec.tabular_head``).
 
         Returns head predictions (B, H), the meta-learner's final prediction, contributions
         and bias (log1p-days scale), level predictions, the stacker output, attention and the
@@ -121,7 +128,8 @@ class LeMoF(nn.Module):
         ehr_tok, sig_tok = self.aggregated_tokens(e.tokens, s.tokens)
         representation, attn_e2s, attn_s2e = self.fusion.attend(ehr_tok, sig_tok, sig_available)  # (B, 4d), attention maps
         fused = self.fusion.head(representation).squeeze(1)  # (B,)
-        heads = torch.stack(head_columns(self.heads, e.global_pred, s.global_pred, fused, e.level_preds, s.level_preds), dim=1)  # (B, H)
+        tab = tabular.to(device=fused.device, dtype=fused.dtype) if tabular is not None else None
+        heads = torch.stack(head_columns(self.heads, e.global_pred, s.global_pred, fused, e.level_preds, s.level_preds, tab), dim=1)  # (B, H)
         meta = self.meta(heads, sig_available)
         stacker_in = self.stacker_inputs(e.level_preds, s.level_preds, sig_available)
         return {

@@ -7,6 +7,11 @@ defined here once; every page, figure and metric reads the kind from ``Head.kind
 - ``modality-level``: the global head g_m of one modality (stage 1);
 - ``cross-modal``: the fused head on the cross-modal attention over the best levels (stage 3);
 - ``level-specific``: the head h_m^l of one selected level (stage 1, deep supervision).
+
+With ``tabular_head`` (``TrainConfig.tabular_head``) one more modality-level head, ``tabular``:
+LightGBM on the stay's summaries (``lemof.data.summaries``), EHR-side (present in both
+availability patterns; without a biosignal its biosignal summaries are missing), computed
+outside torch and fed to the network's forward with the inputs.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from lemof.models.fusions import fusion_kind
 
 MODALITIES = ("ehr", "sig")
 HEAD_KINDS = ("modality-level", "cross-modal", "level-specific")
+TABULAR_HEAD = "tabular"  # the LightGBM head's name
+TABULAR_HEAD_LABEL = "tabular (LightGBM)"  # how figures, drivers and reports name it
 
 
 @dataclass(kw_only=True)
@@ -76,15 +83,23 @@ class ModelSpec(NetworkOptions):
     # Filled in by stage 2 (0-based level indices and their aggregation weights).
     selected_levels: dict[str, list[int]] = field(default_factory=lambda: {"ehr": [], "sig": []})
     level_weights: dict[str, list[float]] = field(default_factory=lambda: {"ehr": [], "sig": []})
+    tabular_head: bool = False  # the LightGBM head on summaries is one of the meta-learner's inputs (the last)
 
     _WHAT: ClassVar[str] = "model spec field"
+
+    def to_dict(self) -> dict[str, Any]:
+        """As ``config.json`` keeps it; ``tabular_head`` only when set, so a run without it is written as before."""
+        out = asdict(self)
+        if not out["tabular_head"]:
+            del out["tabular_head"]
+        return out
 
     @property
     def heads(self) -> list["Head"]:
         """The meta-learner's inputs (none for a baseline that has no heads to combine)."""
         if fusion_kind(self.fusion) != "lemof":
             return modality_heads() if self.fusion == "late" else []
-        return lemof_heads(self.selected_levels, global_heads=self.global_heads)
+        return lemof_heads(self.selected_levels, global_heads=self.global_heads, tabular=self.tabular_head)
 
 
 def level_names(modality: str, n_levels: int) -> list[str]:
@@ -113,13 +128,15 @@ def modality_heads() -> list[Head]:
     return [Head(f"{m}.global", "modality-level", m) for m in MODALITIES]
 
 
-def lemof_heads(selected_levels: dict[str, list[int]], *, global_heads: bool = True) -> list[Head]:
+def lemof_heads(selected_levels: dict[str, list[int]], *, global_heads: bool = True, tabular: bool = False) -> list[Head]:
     """The heads in the meta-learner's order: the modality-level heads (unless ablated), the
-    cross-modal head, then the selected levels' heads of each modality."""
+    cross-modal head, the selected levels' heads of each modality, then the tabular head (if any)."""
     heads = modality_heads() if global_heads else []
     heads.append(Head("fusion", "cross-modal", None))
     for m in MODALITIES:
         heads += [Head(f"{m}.L{l + 1}", "level-specific", m, int(l)) for l in selected_levels[m]]
+    if tabular:
+        heads.append(Head(TABULAR_HEAD, "modality-level", "ehr"))
     return heads
 
 

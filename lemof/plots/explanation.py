@@ -24,6 +24,7 @@ from lemof.plots.style import (
     days,
     days_ticks,
     head_label,
+    head_modality,
     level_label,
     modality_label,
     second_line,
@@ -133,7 +134,7 @@ def waterfall_range(expl: Attribution) -> tuple[float, float]:
 
 def _head_colour(name: str) -> str:
     """A head's colour is its modality's: EHR, biosignal, or both (the cross-modal head)."""
-    return MODALITY_COLOURS["fused" if name == "fusion" else name.split(".", 1)[0]]
+    return MODALITY_COLOURS[head_modality(name)]
 
 
 def _head_rows(expl: Attribution, sig_label: str) -> list[dict]:
@@ -182,7 +183,7 @@ def contributions_figure(expl: Attribution, los_days: float, sig_label: str = "E
         bases.append(running)
         widths.append(row["value"])
         colours.append(_head_colour(row["name"]))
-        used_modalities.append("fused" if row["name"] == "fusion" else row["name"].split(".", 1)[0])
+        used_modalities.append(head_modality(row["name"]))
         running += row["value"]
         texts.append("not used" if row["zero_weight"] else f"→ {days(running)}")  # the running estimate after this head, in days
         hovers.append(f"adds {row['value']:+.3f} on the {LOG_SCALE}; running estimate {days(running)}")

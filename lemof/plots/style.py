@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from lemof.models.spec import TABULAR_HEAD, TABULAR_HEAD_LABEL
 from lemof.plots.text import plain
 
 OKABE_ITO = {
@@ -69,10 +70,20 @@ def level_label(key: str, sig_label: str = "ECG") -> str:
     return f"{modality_label(modality, sig_label)} level {level.lstrip('L')}"
 
 
+def head_modality(key: str) -> str:
+    """The modality a head reads, as ``MODALITY_COLOURS`` keys it: ``fused`` for the cross-modal head,
+    ``ehr`` for the tabular head (EHR-side summaries), else the head's own prefix."""
+    if key == "fusion":
+        return "fused"
+    return "ehr" if key == TABULAR_HEAD else key.split(".", 1)[0]
+
+
 def head_label(key: str, sig_label: str = "ECG") -> str:
     """Display name of a meta-learner input head."""
     if key == "fusion":
         return "Cross-modal fusion head"
+    if key == TABULAR_HEAD:
+        return TABULAR_HEAD_LABEL
     modality, rest = key.split(".", 1)
     if rest == "global":
         return f"{modality_label(modality, sig_label)} modality head"

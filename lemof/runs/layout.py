@@ -8,6 +8,8 @@ module that reads and writes it::
     model.safetensors      all weights and fitted buffers (LeMoF and the neural baselines; ``weights.py``)
     model.lgb.txt          the tabular peer's LightGBM trees, as LightGBM's plain-text model
                            (``lemof/models/gbm.py``)
+    tabular_head.lgb.txt   LeMoF's tabular head (``TrainConfig.tabular_head``): its LightGBM trees as text,
+                           their SHA-256 and summaries in config.json's ``tabular_head``
     metrics.json           validation and test metrics next to the training-median baseline (``metrics_file.py``)
     level_importance.json  global level importance (stage 2) and the selected levels (LeMoF; ``records.py``)
     level_shap.parquet     per-stay level Shapley values for the cohort it was trained on (LeMoF)
@@ -40,9 +42,11 @@ LOG_FILE = "train.log"
 
 def spec_sha256(config: dict[str, Any]) -> str:
     """Hash of what defines the model and its inputs (``model`` and ``preprocessing`` of config.json,
-    and ``gbm`` for the tabular peer: its summaries and interval)."""
+    and ``gbm`` for the tabular peer: its summaries and interval; ``tabular_head`` for LeMoF's tabular head)."""
     defining = {"model": config["model"], "preprocessing": config["preprocessing"]}
     if config.get("gbm") is not None:
         defining["gbm"] = config["gbm"]
+    if config.get("tabular_head") is not None:  # LeMoF's tabular head: its summaries and its trees' SHA-256
+        defining["tabular_head"] = config["tabular_head"]
     text = json.dumps(defining, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

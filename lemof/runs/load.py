@@ -13,7 +13,7 @@ from lemof.data.preprocess import Preprocessor
 from lemof.data.summaries import SummarySchema
 from lemof.errors import ConfigError, RunError
 from lemof.models.fusions import check_fusion, fusion_kind
-from lemof.models.gbm import MODEL_FILE as GBM_MODEL_FILE
+from lemof.models.gbm import MODEL_FILE as GBM_MODEL_FILE, TABULAR_HEAD_FILE
 from lemof.models.registry import check_encoder_name
 from lemof.models.spec import ModelSpec
 from lemof.runs.concepts_file import CONCEPTS_FILE, read_level_concepts
@@ -85,8 +85,17 @@ def load_run(path: str | Path) -> Run:
     if kind == "lemof" and (not spec.selected_levels["ehr"] or not spec.selected_levels["sig"]):
         raise RunError(f"run {path.name} was not trained to the end (no selected levels in config.json)")
     gbm = config.get("gbm") if kind == "tabular" else None
+    tabular_head = config.get("tabular_head") if spec is not None and spec.tabular_head else None
     if kind != "tabular":
         warnings = check_weights(path / WEIGHTS_FILE, config.get("weights_sha256"))
+        if spec is not None and spec.tabular_head:
+            if not isinstance(tabular_head, dict):
+                raise RunError(f"run {path.name} has a tabular head but no tabular_head section in config.json")
+            warnings += check_gbm_model(path / TABULAR_HEAD_FILE, tabular_head.get("sha256"), "LeMoF's tabular head")
+            try:
+                SummarySchema.from_dict(tabular_head["summaries"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise RunError(f"run {path.name} has a malformed tabular_head section in config.json ({type(exc).__name__}: {exc})") from None
     else:
         if gbm is None:  # written before the tabular peer kept its trees: it cannot predict, so it is not read
             raise RunError(f"run {path.name} ({fusion}) has format version {version} without its trees (no gbm section in config.json, written "
@@ -116,5 +125,6 @@ def load_run(path: str | Path) -> Run:
         warnings=warnings,
         weights_sha256=config.get("weights_sha256"),
         gbm=gbm,
+        tabular_head=tabular_head,
         level_concepts=read_level_concepts(path / CONCEPTS_FILE) if kind == "lemof" else None,
     )

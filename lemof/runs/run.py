@@ -56,6 +56,7 @@ class Run:
     warnings: list[str] = field(default_factory=list)
     weights_sha256: str | None = None
     gbm: dict[str, Any] | None = None  # the tabular peer's config.json section (summaries, interval); None for a neural run
+    tabular_head: dict[str, Any] | None = None  # LeMoF's tabular head's config.json section (summaries, sha256); None without one
     level_concepts: dict[str, Any] | None = None  # level_concepts.json (LeMoF), when present
     _model: Any = field(default=None, repr=False)
     _stored: dict[str, Any] = field(default_factory=dict, repr=False)  # the stored per-stay files, each read once (``_read_once``)
@@ -93,8 +94,9 @@ class Run:
 
     @property
     def summaries(self) -> SummarySchema | None:
-        """The per-stay summaries the tabular peer reads (None for a neural run)."""
-        return SummarySchema.from_dict(self.gbm["summaries"]) if self.gbm is not None else None
+        """The per-stay summaries the tabular peer, or LeMoF's tabular head, reads (None without either)."""
+        section = self.gbm if self.gbm is not None else self.tabular_head
+        return SummarySchema.from_dict(section["summaries"]) if section is not None else None
 
     @property
     def model(self):
@@ -108,7 +110,17 @@ class Run:
 
                         self._model = load_gbm(self.path, self.gbm)
                     else:
-                        self._model = build_network(self.path, self.spec)
+                        network = build_network(self.path, self.spec)
+                        if self.tabular_head is not None:
+                            from lemof.models.gbm import TABULAR_HEAD_FILE, gbm_from_text  # lazy: imports LightGBM
+
+                            what = f"{TABULAR_HEAD_FILE} of run {self.run_id}"
+                            try:
+                                text = (self.path / TABULAR_HEAD_FILE).read_text(encoding="utf-8")
+                            except (OSError, UnicodeDecodeError) as exc:
+                                raise RunError(f"{what} cannot be read ({exc})") from None
+                            network.tabular_model = gbm_from_text(text, self.summaries, 0.0, what=what)
+                        self._model = network
         return self._model
 
     # --- stored per-stay results --------------------------------------------------------
@@ -194,7 +206,7 @@ def check_run_fits_cohort(run: Run, bundle: "CohortBundle") -> None:
         )
     if run.preprocessor is not None:
         run.preprocessor.check_compatible(bundle)
-    if run.gbm is not None:
+    if run.gbm is not None or run.tabular_head is not None:
         run.summaries.check_compatible(bundle)
 
 

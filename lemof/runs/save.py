@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from lemof.data.preprocess import Preprocessor
-from lemof.models.gbm import MODEL_FILE as GBM_MODEL_FILE
+from lemof.models.gbm import MODEL_FILE as GBM_MODEL_FILE, TABULAR_HEAD_FILE
 from lemof.models.spec import ModelSpec
 from lemof.paths import file_sha256, write_bytes_atomic, write_json_atomic
 from lemof.runs.concepts_file import CONCEPTS_FILE
@@ -39,13 +39,16 @@ def save_run(
     stay_vectors: dict[str, np.ndarray] | None = None,
     level_concepts: dict[str, Any] | None = None,
     gbm: tuple[str, dict[str, Any]] | None = None,
+    tabular_head: tuple[str, dict[str, Any]] | None = None,
 ) -> None:
     """Write every file of a run into ``directory`` (which the caller makes atomic).
 
     The weights are written first and their SHA-256 goes into ``config.json``, so a later edit
     of the weights is detected when the run is loaded. The tabular peer has no network: ``gbm``
     is its LightGBM text model and its ``config.json`` section (summaries, interval), and the
-    text model's SHA-256 is its ``weights_sha256``.
+    text model's SHA-256 is its ``weights_sha256``. ``tabular_head`` is LeMoF's tabular head: its
+    LightGBM text model (``tabular_head.lgb.txt``, beside the weights) and its ``config.json``
+    section (summaries, LightGBM version), to which the text model's SHA-256 is added.
     """
     directory = Path(directory)
     weights_sha256 = None
@@ -54,6 +57,10 @@ def save_run(
         weights_sha256 = file_sha256(directory / GBM_MODEL_FILE)
     if network is not None:
         weights_sha256 = write_weights(directory / WEIGHTS_FILE, network, run_id)
+    tabular_section = None
+    if tabular_head is not None:
+        write_bytes_atomic(directory / TABULAR_HEAD_FILE, tabular_head[0].encode("utf-8"))
+        tabular_section = {**tabular_head[1], "sha256": file_sha256(directory / TABULAR_HEAD_FILE)}
     config = {
         "format_version": RUN_FORMAT_VERSION,
         "lemof_version": LEMOF_VERSION,
@@ -66,6 +73,7 @@ def save_run(
         "cohort": cohort,
         "weights_sha256": weights_sha256,
         **({"gbm": gbm[1]} if gbm is not None else {}),
+        **({"tabular_head": tabular_section} if tabular_section is not None else {}),
         **extra,
     }
     config["spec_sha256"] = spec_sha256(config)

@@ -11,6 +11,7 @@ from typing import ClassVar
 
 from lemof.errors import ConfigError
 from lemof.models.fusions import LEMOF_VARIANTS, check_fusion
+from lemof.models.gbm import check_tabular_params
 from lemof.models.registry import parse_encoder_pair
 from lemof.models.spec import NetworkOptions
 
@@ -42,6 +43,8 @@ class TrainConfig(NetworkOptions):
     finetune_lr_scale: float = 0.1  # their learning rate in stage 3, as a share of lr (with finetune_encoders)
     interval_alpha: float = 0.1  # 90 % prediction intervals
     conformal_folds: int = 5
+    tabular_head: bool = False  # LeMoF: add a LightGBM head on per-stay summaries, fitted on training stays only (lemof/training/gbm.py)
+    tabular_head_params: dict | None = None  # its LightGBM hyperparameters (over START); None: chosen by training-split CV
 
     _WHAT: ClassVar[str] = "training option"
 
@@ -66,6 +69,10 @@ class TrainConfig(NetworkOptions):
                 f"finetune_encoders applies to LeMoF's stage 3 (lemof and its ablations); {self.fusion!r} has no stage 3 "
                 "(the neural baselines already train their encoders end to end)"
             )
+        if self.tabular_head and self.fusion not in LEMOF_VARIANTS:
+            raise ConfigError(f"tabular_head applies to LeMoF and its ablations (a meta-learner weighs it); {self.fusion!r} has none")
+        if self.tabular_head_params is not None:
+            check_tabular_params(self.tabular_head_params)
         if self.d_model % self.attention_heads:
             raise ConfigError(f"d_model ({self.d_model}) must be divisible by attention_heads ({self.attention_heads})")
 

@@ -57,14 +57,15 @@ def check_weights(path: Path, recorded_sha256: str | None) -> list[str]:
     return warnings
 
 
-def check_gbm_model(path: Path, recorded_sha256: str | None) -> list[str]:
-    """Refuse a tabular model file that is missing or was changed after training (its SHA-256)."""
+def check_gbm_model(path: Path, recorded_sha256: str | None, what: str = "the tabular peer's trees") -> list[str]:
+    """Refuse a tabular model file (the peer's ``model.lgb.txt``, LeMoF's ``tabular_head.lgb.txt``)
+    that is missing or was changed after training (its SHA-256)."""
     run = path.parent.name
     if not path.exists():
-        raise RunError(f"run {run} has no {GBM_MODEL_FILE} (the tabular peer's trees)")
+        raise RunError(f"run {run} has no {path.name} ({what})")
     if recorded_sha256 is None or file_sha256(path) != recorded_sha256:
         raise RunError(
-            f"{GBM_MODEL_FILE} of run {run} does not match the SHA-256 recorded when the run was written "
+            f"{path.name} of run {run} does not match the SHA-256 recorded when the run was written "
             "(the model was changed or damaged after training); retrain or restore the file"
         )
     return []

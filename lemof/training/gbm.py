@@ -113,3 +113,99 @@ def train_gbm(bundle: CohortBundle, rows: dict[str, np.ndarray], cfg: TrainConfi
         "features": names,
     }
 
+
+
+# --- LeMoF's tabular head (``TrainConfig.tabular_head``) ---------------------------------------------
+CV_FOLDS = 5  # training-split folds: the number of trees, the out-of-fold predictions, the search's criterion
+FOLD_SEED = 0
+
+
+def grouped_folds(subject: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """(n,) fold number 0..k-1 of each row, all rows of a patient in one fold (seeded shuffle of
+    the patients, dealt round-robin)."""
+    patients = np.unique(subject)
+    order = np.random.default_rng(seed).permutation(len(patients))
+    fold_of_patient = np.empty(len(patients), dtype=int)
+    fold_of_patient[order] = np.arange(len(patients)) % k
+    return fold_of_patient[np.searchsorted(patients, subject)]
+
+
+def training_cv(params: dict, x: np.ndarray, y: np.ndarray, tr: np.ndarray, subject: np.ndarray, names: list[str], seed: int) -> tuple[int, np.ndarray]:
+    """``CV_FOLDS``-fold patient-grouped ``lgb.cv`` of ``params`` within the training rows ``tr``
+    (early stopping on the folds' mean log1p-MAE): the number of trees and the out-of-fold
+    prediction (log1p-days) of each training row, (len(tr),). No other row is read."""
+    import lightgbm as lgb  # lazy: imports scikit-learn (~2 s); only training needs it here
+
+    fold = grouped_folds(subject[tr], CV_FOLDS, FOLD_SEED)
+    folds = [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(CV_FOLDS)]
+    full = {**DETERMINISTIC, **params, "seed": seed, "metric": "l1", "feature_pre_filter": False}
+    if full["objective"] != "huber":
+        full.pop("alpha", None)
+    train_set = lgb.Dataset(x[tr], y[tr], feature_name=names, params={"verbosity": -1}, free_raw_data=False)
+    cv = lgb.cv(full, train_set, num_boost_round=MAX_ROUNDS, folds=folds, stratified=False, return_cvbooster=True,
+                callbacks=[lgb.early_stopping(EARLY_STOPPING, verbose=False)])
+    n_trees = int(cv["cvbooster"].best_iteration)
+    oof = np.full(len(tr), np.nan)
+    for booster, (_, held) in zip(cv["cvbooster"].boosters, folds):
+        oof[held] = booster.predict(x[tr[held]], num_iteration=n_trees, num_threads=DETERMINISTIC["num_threads"])
+    return n_trees, oof
+
+
+def tune_on_training(x: np.ndarray, y: np.ndarray, tr: np.ndarray, subject: np.ndarray, names: list[str], seed: int, progress: Progress | None, say) -> tuple[dict, dict]:
+    """The peer's search (``SEARCH`` from ``START``, each step keeping the best so far) with its
+    criterion, MAE in days, on the training split's out-of-fold predictions instead of the
+    validation split: hyperparameters no validation stay chose. Returns (params, {params JSON:
+    (out-of-fold MAE, trees)})."""
+    tried: dict[str, tuple[float, int]] = {}
+    best = dict(START)
+    total, done = sum(len(options) for _, options in SEARCH), 0
+    for step, options in SEARCH:
+        for option in options:
+            params = {**best, **option}
+            key = json.dumps(params, sort_keys=True)
+            if key not in tried:
+                n_trees, oof = training_cv(params, x, y, tr, subject, names, seed)
+                tried[key] = (validation_mae_days(oof, y[tr]), n_trees)
+                say(f"tabular head {step} {option}: {n_trees} trees, training-CV MAE {tried[key][0]:.3f} d")
+            done += 1
+            if progress is not None:
+                progress("tabular head: choosing on training-CV", done, total, f"{step}: best out-of-fold MAE {min(v[0] for v in tried.values()):.3f} d")
+        best = json.loads(min(tried, key=lambda k: tried[k][0]))  # the best so far (first on ties)
+    return best, tried
+
+
+def fit_tabular_head(bundle: CohortBundle, rows: dict[str, np.ndarray], cfg: TrainConfig, progress: Progress | None, say) -> dict:
+    """LeMoF's tabular head: LightGBM on the stay's summaries, fitted on the TRAINING split alone
+    (the meta-learner that weighs it is fitted on validation stays, which it never saw).
+
+    Hyperparameters: ``cfg.tabular_head_params`` over ``START`` when given, else the search on
+    training-CV (``tune_on_training``); the number of trees by ``CV_FOLDS``-fold patient-grouped
+    CV within the training split; then one model refitted on all training stays with that many
+    trees, written as text and parsed back (what the run will load). Returns the model
+    (``GbmModel``), its text and what was chosen."""
+    import lightgbm as lgb  # lazy: imports scikit-learn (~2 s)
+
+    schema = SummarySchema.of(bundle)
+    names = booster_feature_names(schema.names)
+    started = time.time()
+    x = schema.features(bundle)
+    y = np.log1p(bundle.stays["los_days"].to_numpy(dtype=np.float64))
+    subject = bundle.stays["subject_id"].to_numpy()
+    tr = rows["train"]
+    say(f"tabular head: {x.shape[1]} summary features for {len(x)} stays ({time.time() - started:.1f} s); fitted on the {len(tr)} training stays only")
+    if cfg.tabular_head_params is not None:
+        params, chosen_by, fits = {**START, **cfg.tabular_head_params}, "given (tabular_head_params over START)", 1
+    else:
+        params, tried = tune_on_training(x, y, tr, subject, names, cfg.seed, progress, say)
+        chosen_by, fits = f"the peer's search on {CV_FOLDS}-fold patient-grouped training-CV (out-of-fold MAE in days)", len(tried)
+    n_trees, oof = training_cv(params, x, y, tr, subject, names, cfg.seed)
+    full = {**DETERMINISTIC, **params, "seed": cfg.seed, "metric": "l1", "feature_pre_filter": False}
+    if full["objective"] != "huber":
+        full.pop("alpha", None)
+    booster = lgb.train(full, lgb.Dataset(x[tr], y[tr], feature_name=names, params={"verbosity": -1}), num_boost_round=n_trees)
+    text = booster.model_to_string(num_iteration=n_trees)
+    model = gbm_from_text(text, schema, 0.0, what="the trained tabular head")  # exactly what the run will load
+    oof_mae = validation_mae_days(oof, y[tr])
+    say(f"tabular head {params} ({chosen_by}): {n_trees} trees, training out-of-fold MAE {oof_mae:.3f} d")
+    return {"model": model, "text": text, "params": params, "params_chosen_by": chosen_by, "n_trees": n_trees, "fits": fits,
+            "train_oof_mae_days": oof_mae, "cv_folds": CV_FOLDS}

@@ -19,7 +19,7 @@ import torch
 
 from lemof.data.bundle import open_bundle
 from lemof.evaluation.evaluate import evaluation_report, train_median_days
-from lemof.models.inference import predict_rows, prediction_table
+from lemof.models.inference import predict_rows, prediction_table, tabular_values
 from lemof.models.fusions import LEMOF_VARIANTS, fusion_kind
 from lemof.models.networks import create_model
 from lemof.models.model import LeMoF
@@ -39,8 +39,8 @@ from lemof.training.stage2 import Stage2Result, run_stage2
 from lemof.training.stage3 import best_level_tokens, finetune_fusion, fit_meta_learner, fused_predictions, head_matrix, train_fusion
 from lemof.training.baselines import train_baseline
 from lemof.errors import ConfigError
-from lemof.training.gbm import lightgbm_version, train_gbm
-from lemof.models.gbm import MODEL_FILE as GBM_MODEL_FILE
+from lemof.training.gbm import fit_tabular_head, lightgbm_version, train_gbm
+from lemof.models.gbm import MODEL_FILE as GBM_MODEL_FILE, TABULAR_HEAD_FILE
 
 
 class TrainingLog:
@@ -81,6 +81,7 @@ def build_spec(inputs: TrainingInputs, cfg: TrainConfig) -> ModelSpec:
         **cfg.network_options(),
         fusion=cfg.fusion,
         global_heads=LEMOF_VARIANTS[cfg.fusion].global_heads if cfg.fusion in LEMOF_VARIANTS else True,
+        tabular_head=cfg.tabular_head,
     )
     return spec
 
@@ -132,8 +133,11 @@ def stage3(
         say(f"stage 3 fusion: best epoch {rep.best_epoch}/{rep.epochs_run}, val loss {rep.best_val_loss:.4f}")
     fused = fused_predictions(model, ehr_tok, sig_tok, inputs.available)
     fused_absent = fused_predictions(model, ehr_tok, sig_tok, torch.zeros_like(inputs.available))
-    heads = head_matrix(model, s1.ehr_global, s1.sig_global, fused, s1.ehr_levels, s1.sig_levels)
-    heads_absent = head_matrix(model, s1.ehr_global, s1.sig_global, fused_absent, s1.ehr_levels, s1.sig_levels)
+    rows = np.arange(len(inputs.bundle))
+    tab = tabular_values(model, inputs.bundle, rows, inputs.available_np)  # None without a tabular head
+    tab_absent = tabular_values(model, inputs.bundle, rows, np.zeros_like(inputs.available_np))
+    heads = head_matrix(model, s1.ehr_global, s1.sig_global, fused, s1.ehr_levels, s1.sig_levels, tab)
+    heads_absent = head_matrix(model, s1.ehr_global, s1.sig_global, fused_absent, s1.ehr_levels, s1.sig_levels, tab_absent)
     reports = fit_meta_learner(model, heads, heads_absent, inputs.y_np, inputs.available_np, inputs.val, cfg)
     for r in reports:
         say(f"meta-learner [{r['pattern']}] n={r['n']}: weights {r['weights']}, bias {r['bias']:.3f}, interval ±{r['interval_halfwidth']:.3f} (log1p)")
@@ -210,10 +214,18 @@ def _lemof_steps(model: LeMoF, inputs: TrainingInputs, cfg: TrainConfig, progres
     """The three stages; returns the assembled model and what the run directory stores beside it."""
     s1 = stage1(model, inputs, cfg, progress, say)
     s2 = stage2(model, inputs, s1, cfg, progress, say)
+    tabular = None
+    if cfg.tabular_head:  # fitted on training stays only, before the meta-learner weighs it on validation stays
+        tabular = fit_tabular_head(inputs.bundle, inputs.rows, cfg, progress, say)
+        model.tabular_model = tabular["model"]
     rep_fusion, meta_reports, s1, s2 = stage3(model, inputs, s1, s2, cfg, progress, say)
     shap_table, importance = level_shap_table(model, inputs, s2)
     reports = {"stage1_ehr": s1.ehr.__dict__, "stage1_sig": s1.sig.__dict__, "stage3_fusion": rep_fusion.__dict__, "meta_learner": meta_reports}
-    return model, {"level_shap": shap_table, "level_importance": importance, "stage_reports": reports}
+    stored = {"level_shap": shap_table, "level_importance": importance, "stage_reports": reports}
+    if tabular is not None:
+        reports["tabular_head"] = {k: tabular[k] for k in ("params", "params_chosen_by", "n_trees", "fits", "train_oof_mae_days", "cv_folds")}
+        stored["tabular_head"] = (tabular["text"], {"model_file": TABULAR_HEAD_FILE, "summaries": tabular["model"].schema.to_dict(), "lightgbm": lightgbm_version()})
+    return model, stored
 
 
 def _baseline_steps(net, inputs: TrainingInputs, cfg: TrainConfig, progress: Progress | None, say: TrainingLog):
@@ -300,6 +312,7 @@ def train(
             stay_vectors=stored.get("stay_vectors"),
             level_concepts=stored.get("level_concepts"),
             gbm=stored.get("gbm"),
+            tabular_head=stored.get("tabular_head"),
             extra={
                 "stage_reports": stored.get("stage_reports", {}),
                 "train_median_los_days": metrics.train_median_los_days,

@@ -132,9 +132,13 @@ def fused_predictions(model: LeMoF, ehr_tok: torch.Tensor, sig_tok: torch.Tensor
     return in_batches(model.fusion, len(ehr_tok), lambda sl: model.fusion(ehr_tok[sl], sig_tok[sl], sig_available[sl])[0].cpu().numpy(), batch_size)
 
 
-def head_matrix(model: LeMoF, ehr_global: np.ndarray, sig_global: np.ndarray, fused: np.ndarray, ehr_levels: np.ndarray, sig_levels: np.ndarray) -> np.ndarray:
-    """(N, H) head predictions in ``model.head_names`` order."""
-    return np.stack(head_columns(model.heads, ehr_global, sig_global, fused, ehr_levels, sig_levels), axis=1)
+def head_matrix(
+    model: LeMoF, ehr_global: np.ndarray, sig_global: np.ndarray, fused: np.ndarray, ehr_levels: np.ndarray, sig_levels: np.ndarray, tabular: np.ndarray | None = None
+) -> np.ndarray:
+    """(N, H) head predictions in ``model.head_names`` order (``tabular`` (N,): the tabular head's,
+    in the network's precision as its forward takes it)."""
+    tab = None if tabular is None else np.asarray(tabular).astype(np.asarray(fused).dtype)
+    return np.stack(head_columns(model.heads, ehr_global, sig_global, fused, ehr_levels, sig_levels, tab), axis=1)
 
 
 def fit_meta_learner(
