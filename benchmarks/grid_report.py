@@ -33,7 +33,7 @@ from lemof.evaluation.stats import (  # noqa: F401  (re-exported: the grid's sta
 )
 
 LABELS = {
-    "lemof": "LeMoF", "lemof_ft": "LeMoF: encoders fine-tuned", "gbm": "GBM (tabular)", "early": "Early fusion", "late": "Late fusion", "xattn_last": "Cross-attention, last level",
+    "lemof": "LeMoF", "lemof_ft": "LeMoF: encoders fine-tuned", "lemof_tab": "LeMoF + tabular head", "gbm": "GBM (tabular)", "early": "Early fusion", "late": "Late fusion", "xattn_last": "Cross-attention, last level",
     "mmtm": "MMTM", "medfuse": "MedFuse", "all_levels": "LeMoF: all levels", "last_level": "LeMoF: last level only",
     "random_level": "LeMoF: random level", "no_meta": "LeMoF: no meta-learner", "no_global": "LeMoF: no global heads",
 }

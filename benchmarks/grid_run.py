@@ -28,8 +28,10 @@ LEMOF = "lemof"
 GBM = "gbm"
 TABULAR = "tabular"  # the encoders label of gbm cells: it uses per-stay summary statistics, no encoders
 LEMOF_FT = "lemof_ft"  # LeMoF with its encoders fine-tuned in stage 3 (TrainConfig.finetune_encoders)
-VARIANTS = (LEMOF_FT,)  # LeMoF with an option switched on: a grid method, not a fusion of the library
-METHOD_OPTIONS = {LEMOF_FT: {"fusion": LEMOF, "finetune_encoders": True}}  # the TrainConfig options of each variant
+LEMOF_TAB = "lemof_tab"  # LeMoF with the tabular (LightGBM) head among its meta-learner's heads (TrainConfig.tabular_head)
+VARIANTS = (LEMOF_FT, LEMOF_TAB)  # LeMoF with an option switched on: a grid method, not a fusion of the library
+METHOD_OPTIONS = {LEMOF_FT: {"fusion": LEMOF, "finetune_encoders": True},
+                  LEMOF_TAB: {"fusion": LEMOF, "tabular_head": True}}  # the TrainConfig options of each variant
 FUSIONS = (LEMOF, *VARIANTS, GBM, *BASELINES, *ABLATIONS)  # the order cells run and tables list methods in
 SYNTHETIC, PHYSIONET = "synthetic", "physionet2012"
 PHYSIONET_A, PHYSIONET_B = "physionet2012-a", "physionet2012-b"  # one challenge set each: trained on one, validated on the other

@@ -115,7 +115,7 @@ def _train_config(args: argparse.Namespace):
             options[key] = getattr(args, key)
     if args.seed is not None:
         options["seed"] = args.seed
-    for key in ("epochs_stage1", "epochs_stage3", "batch_size", "lr", "finetune_encoders", "finetune_lr_scale"):
+    for key in ("epochs_stage1", "epochs_stage3", "batch_size", "lr", "finetune_encoders", "finetune_lr_scale", "tabular_head"):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
     try:
@@ -566,6 +566,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="LeMoF: stage 3 also trains the stage-1 encoders and heads on the raw inputs (default: frozen, on cached tokens)")
     tr.add_argument("--finetune-lr-scale", dest="finetune_lr_scale", type=float, default=None,
                     help="with --finetune-encoders: their learning rate as a share of --lr (default 0.1)")
+    tr.add_argument("--tabular-head", dest="tabular_head", action="store_const", const=True, default=None,
+                    help="LeMoF: add a LightGBM head on per-stay summaries (fitted on training stays only) to the meta-learner's heads")
     tr.add_argument("--overwrite", action="store_true", help="replace an existing run (only once the new one is complete)")
     tr.add_argument("--quiet", action="store_true", help="no progress bars")
     tr.add_argument("--progress-file", dest="progress_file", type=Path, default=None, help="also write the progress (stage, epoch, losses, ETA) to this JSON file, atomically")
