@@ -50,7 +50,6 @@ from lemof.explain.attribution import Attribution
 from lemof.explain.bedside import channel_parts
 from lemof.explain.input_attribution import InputAttribution
 from lemof.explain.signal_where import attribution_peak
-from lemof.models.spec import TABULAR_HEAD_LABEL
 
 MIN_EFFECT_DAYS = 0.05  # an input below this is not named as a driver
 
@@ -103,16 +102,33 @@ def drivers_attribution(
     missing_attr = np.asarray(attr.ehr_missing) if attr.ehr_missing else np.zeros_like(value_attr)
     window_h = len(attr.ehr_hours) * step_h
     parts: list[tuple[str, str, float, str]] = []  # (group, name, attribution in log1p-days, sentence)
+    # The tabular head's TreeSHAP parts (each × its meta weight, log1p-days) join the variable they summarise, so a
+    # clinician reads one effect per variable; the biosignal's summaries (and any other) stay parts of their own.
+    tab_of_variable: dict[tuple[str, str], float] = {}
+    tab_left: list[tuple[str, str, float | None, float]] = []  # (column, label, input, part)
+    if attr.tabular is not None:
+        tab = attr.tabular
+        ehr_names, static_names = set(attr.ehr_features), set(attr.static)
+        for col, label, x, a in zip(tab["names"], tab["labels"], tab["inputs"], tab["values"]):
+            if a == 0.0:  # a summary no tree split on contributes nothing
+                continue
+            kind, _, rest = str(col).partition(":")
+            variable = rest.rpartition(":")[0] if kind == "ehr" else rest.partition("=")[0]
+            if (kind == "ehr" and variable in ehr_names) or (kind == "static" and variable in static_names):
+                tab_of_variable[(kind, variable)] = tab_of_variable.get((kind, variable), 0.0) + float(a)
+            else:
+                tab_left.append((str(col), label, x, float(a)))
     for j, name in enumerate(attr.ehr_features):
         m = meta.get(name, {"label": name, "unit": ""})
         label = m.get("label", name)
         col = names.index(name)
         seen = np.flatnonzero(mask[:, col])
+        via_tab = tab_of_variable.get(("ehr", name), 0.0)
         if len(seen) == 0:
-            a = float(value_attr[j].sum() + missing_attr[j].sum())
+            a = float(value_attr[j].sum() + missing_attr[j].sum()) + via_tab
             parts.append(("not measured", label, a, f"{label} not measured in the first {window_h:g} h {effect_words(s * a)}."))
             continue
-        a = float(value_attr[j].sum())
+        a = float(value_attr[j].sum()) + via_tab
         t = int(np.argmax(np.abs(value_attr[j])))
         prior = seen[seen <= t]
         h = prior[-1] if len(prior) else seen[0]
@@ -122,16 +138,20 @@ def drivers_attribution(
         parts.append(("timing", f"when {label} was measured", timing, ""))
     static_row = bundle.stays.iloc[row]
     for name, a in attr.static.items():
+        a = float(a) + tab_of_variable.get(("static", name), 0.0)
         value = static_row.get(name)
         fact = fact_text(bundle.source, name, value)  # as a clinician writes it (lemof.data.display)
         missing = value is None or (isinstance(value, float) and math.isnan(value))
         label, shown = fact if fact is not None else (name.replace("_", " ").capitalize(), "not recorded" if missing else str(value))
         parts.append(("static", label, float(a), f"{label}: {shown} — {effect_words(s * float(a))}."))
-    if attr.tabular is not None:  # the tabular head's TreeSHAP parts, each times its meta weight (log1p-days)
-        tab = attr.tabular
-        for label, x, a in zip(tab["labels"], tab["inputs"], tab["values"]):
-            if a != 0.0:  # a summary no tree split on contributes nothing
-                parts.append(("summary", f"{TABULAR_HEAD_LABEL}: {label}", float(a), summary_text(f"{TABULAR_HEAD_LABEL}: {label}", x, s * float(a))))
+    bedside = attr.sig is not None and max(attr.sig_seconds) > 3600
+    if bedside:  # a bedside channel's summaries join that channel's part
+        channels = set(attr.sig_channels)
+        for col, _, _, a in [t for t in tab_left if t[0].startswith("sig:") and t[0][4:].rpartition(":")[0] in channels]:
+            tab_of_variable[("sig", col[4:].rpartition(":")[0])] = tab_of_variable.get(("sig", col[4:].rpartition(":")[0]), 0.0) + a
+        tab_left = [t for t in tab_left if not (t[0].startswith("sig:") and t[0][4:].rpartition(":")[0] in channels)]
+    for _, label, x, a in tab_left:  # the tabular head's parts on summaries of no EHR variable, static fact or bedside channel (an ECG's)
+        parts.append(("summary", label, a, summary_text(label, x, s * a)))
     findings: list[str] = []
     if attr.sig is not None and ecg is not None and ecg_effects is not None:  # the ECG split into its findings (lemof.explain.ecg_effects)
         sig = np.asarray(attr.sig)  # (C, L')
@@ -148,9 +168,10 @@ def drivers_attribution(
         rest = whole - named
         parts.append(("signal", f"{sig_label}, the rest", rest,
                       f"The rest of the {sig_label} (what its findings do not explain; leads {' and '.join(where.leads)} weighed most) {effect_words(s * rest)}."))
-    elif attr.sig is not None and max(attr.sig_seconds) > 3600:  # a bedside series: one part per channel, named by what it showed
-        for name, a, text in channel_parts(np.asarray(attr.sig), list(attr.sig_channels), bundle.signal_physical(row), bundle.source,
-                                           list(bundle.signal_channels), np.asarray(attr.sig_seconds), sig_label):
+    elif bedside:  # a bedside series: one part per channel, named by what it showed
+        for ch, (name, a, text) in zip(attr.sig_channels, channel_parts(np.asarray(attr.sig), list(attr.sig_channels), bundle.signal_physical(row),
+                                                                        bundle.source, list(bundle.signal_channels), np.asarray(attr.sig_seconds), sig_label)):
+            a += tab_of_variable.get(("sig", ch), 0.0)
             parts.append(("signal", name, a, f"{text} — {effect_words(s * a)}."))
     elif attr.sig is not None:
         sig = np.asarray(attr.sig)  # (C, L')
