@@ -9,18 +9,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
+import sqlalchemy as sa
 
 from lemof.reviews.engine import ENV, ReviewDatabaseError, default_url, display, engine, translated
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+HEAD = "0002"  # the newest revision under migrations/versions (tests/unit/test_reviews.py checks it against Alembic's own head)
 
 
-def _config() -> Config:
+def _config():
+    from alembic.config import Config  # lazy: Alembic loads only when a schema is read from its scripts or changed (not at a server's start)
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
@@ -28,18 +27,26 @@ def _config() -> Config:
 
 def head() -> str:
     """The newest schema revision this code knows."""
-    return ScriptDirectory.from_config(_config()).get_current_head()
+    return HEAD
 
 
 def current(url: str | None = None) -> str | None:
-    """The schema revision ``url``'s database is at (None: no schema yet)."""
+    """The schema revision ``url``'s database is at (None: no schema yet), read from Alembic's
+    ``alembic_version`` table."""
     url = url or default_url()
     with translated(url, "its schema revision could not be read"), engine(url).connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        if not sa.inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def upgrade(url: str | None = None, revision: str = "head") -> tuple[str | None, str]:
     """Create or migrate ``url``'s database to ``revision``, in one transaction; returns (before, after)."""
+    from alembic import command  # lazy: Alembic loads only when a schema changes
+    from alembic.runtime.migration import MigrationContext  # lazy: as above
+    from alembic.script import ScriptDirectory  # lazy: as above
+    from alembic.util.exc import CommandError  # lazy: as above
+
     url = url or default_url()
     cfg = _config()
     try:
@@ -58,6 +65,8 @@ def upgrade(url: str | None = None, revision: str = "head") -> tuple[str | None,
 
 
 def _known() -> list[str]:
+    from alembic.script import ScriptDirectory  # lazy: Alembic loads only when a schema changes
+
     return sorted(s.revision for s in ScriptDirectory.from_config(_config()).walk_revisions())
 
 

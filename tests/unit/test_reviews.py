@@ -402,3 +402,15 @@ def test_cli_review_add_and_export(tiny_run, tiny_cohort, tmp_path, monkeypatch,
     entries = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
     assert [e["event"] for e in entries] == ["review.save", "review.export", "review.export"]
     assert entries[0]["user"].startswith("cli:") and entries[0]["reviewer"] == "ana@h.org" and entries[1]["rows"] == 1
+
+
+def test_the_head_revision_the_code_checks_is_alembics_own_head():
+    """``migrate.HEAD`` (read at every server start without loading Alembic) names the newest script."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from lemof.reviews import migrate
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrate.MIGRATIONS))
+    assert migrate.head() == ScriptDirectory.from_config(cfg).get_current_head()
