@@ -51,6 +51,7 @@ import pandas as pd
 
 from benchmarks._common import save
 from lemof.evaluation.stats import B_DEFAULT, LEVEL, SEED_DEFAULT, bootstrap_mean_ci, paired_bootstrap
+from lemof.training.gbm import grouped_folds
 from testkit.paths import REPO
 
 NAME = "tabular_head"
@@ -66,16 +67,6 @@ DECISION_RULE = (
     "least one cohort, and on the other cohort the interval's upper bound is below +0.01 d. "
     "Validation only; the test columns are computed after the decision and never change it."
 )
-
-
-def grouped_folds(subject: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """(n,) fold number 0..k-1 of each row, all rows of a patient in one fold (seeded shuffle of
-    the patients, dealt round-robin)."""
-    patients = np.unique(subject)
-    order = np.random.default_rng(seed).permutation(len(patients))
-    fold_of_patient = np.empty(len(patients), dtype=int)
-    fold_of_patient[order] = np.arange(len(patients)) % k
-    return fold_of_patient[np.searchsorted(patients, subject)]
 
 
 def days_mae(pred_log1p: np.ndarray, los_days: np.ndarray) -> np.ndarray:

@@ -114,6 +114,17 @@ def wait_until_idle(page, timeout_ms: int = 90_000) -> None:
     )
 
 
+def full_page_shot(page, path: Path, width: int, height: int, max_height: int = 12000) -> None:
+    """A full-page screenshot of ``page`` at ``path``: Streamlit scrolls inside its main block, so the
+    window grows to the content for the shot and returns to ``width`` × ``height`` afterwards."""
+    path.parent.mkdir(exist_ok=True)
+    content = page.evaluate("() => (document.querySelector('[data-testid=\"stMain\"]') || document.body).scrollHeight")
+    page.set_viewport_size({"width": width, "height": min(int(content) + 80, max_height)})
+    page.wait_for_timeout(400)
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size({"width": width, "height": height})
+
+
 def charts_drawn(page) -> int:
     """Number of Plotly charts that have actually drawn (an SVG inside), not just their frames."""
     return page.evaluate(

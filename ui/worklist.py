@@ -82,12 +82,13 @@ def page(ctx: ActiveContext) -> None:
     config = {"stay": st.column_config.LinkColumn("stay", display_text=r"stay=(\d+)", help="Open the stay in the case review"),
               "predicted LOS (d)": st.column_config.NumberColumn(format="%.1f"),
               ctx.sig_label: st.column_config.CheckboxColumn(ctx.sig_label, help=f"A recorded {ctx.sig_label}")}
+    height = min(36 * (len(view) + 1) + 2, 560)  # the rows shown, up to about 15 at once
     if trainer:
         event = st.dataframe(view, hide_index=True, column_config=config, on_select="rerun", selection_mode="multi-row", key="worklist_table",
-                             height=min(36 * (len(view) + 1) + 2, 560))
+                             height=height)
         _assign(ctx, shown.iloc[event.selection.rows] if event and event.selection.rows else shown.iloc[:0], visitor)
     else:
-        st.dataframe(view, hide_index=True, column_config=config, key="worklist_table", height=min(36 * (len(view) + 1) + 2, 560))
+        st.dataframe(view, hide_index=True, column_config=config, key="worklist_table", height=height)
     st.caption(f"{len(view):,} of {len(table):,} stays shown. Click a column's name to sort by it.")
 
 

@@ -77,18 +77,10 @@ def worklist(base: pd.DataFrame, status: pd.DataFrame) -> pd.DataFrame:
 
 def next_unreviewed(table: pd.DataFrame, after: int | None = None) -> int | None:
     """The first stay of the worklist ``table`` (in its order) that this reviewer has not reviewed,
-    after ``after`` (wrapping round); None when every stay is reviewed."""
-    todo = table["stay_id"].to_numpy()[(table["status"] != STATUS_MINE).to_numpy()]
-    if len(todo) == 0:
-        return None
-    if after is not None:
-        ids = table["stay_id"].to_numpy()
-        where = np.flatnonzero(ids == after)
-        if len(where):
-            pos = where[0]
-            later = table["stay_id"].to_numpy()[pos + 1:][(table["status"].to_numpy()[pos + 1:] != STATUS_MINE)]
-            if len(later):
-                return int(later[0])
-            todo = todo[todo != after]
-            return int(todo[0]) if len(todo) else None
-    return int(todo[0])
+    after ``after`` (wrapping round, ``after`` itself left out); None when every stay is reviewed."""
+    ids = table["stay_id"].to_numpy()
+    todo = (table["status"] != STATUS_MINE).to_numpy() & (ids != after)
+    where = np.flatnonzero(ids == after) if after is not None else []
+    order = np.roll(np.arange(len(ids)), -(int(where[0]) + 1) if len(where) else 0)  # the stays after ``after``, then round
+    found = order[todo[order]]
+    return int(ids[found[0]]) if len(found) else None

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from testkit.browser import REPO, free_port, streamlit_server, wait_until_idle
+from testkit.browser import REPO, free_port, full_page_shot, streamlit_server, wait_until_idle
 from testkit.fresh import lemof_cli
 from lemof import open_bundle
 
@@ -77,12 +77,7 @@ def _sign_in(context, url: str, sub: str, frames: list | None = None):
 
 
 def _shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    height = page.evaluate("() => (document.querySelector('[data-testid=\"stMain\"]') || document.body).scrollHeight")
-    page.set_viewport_size({"width": 1500, "height": min(int(height) + 80, 9000)})
-    page.wait_for_timeout(400)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    page.set_viewport_size({"width": 1500, "height": 1100})
+    full_page_shot(page, ARTIFACTS / f"{name}.png", 1500, 1100, max_height=9000)
 
 
 def test_sign_in_roles_refusal_and_sign_out(browser, signed_server, default_cohort):

@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from testkit.browser import CASE_READY_TEXT, REPO, streamlit_server, wait_until_idle
+from testkit.browser import CASE_READY_TEXT, REPO, full_page_shot, streamlit_server, wait_until_idle
 from lemof import open_bundle
 
 ARTIFACTS = REPO / "test-artifacts"
@@ -40,12 +40,7 @@ def _test_stay(cohort, with_signal: bool = True) -> int:
 
 
 def _shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
-    page.set_viewport_size({"width": 1440, "height": min(int(height) + 80, 12000)})
-    page.wait_for_timeout(400)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    page.set_viewport_size({"width": 1440, "height": 900})
+    full_page_shot(page, ARTIFACTS / f"{name}.png", 1440, 900, max_height=12000)
 
 
 def test_review_then_worklist_then_export(browser, review_server, default_cohort):
