@@ -12,6 +12,7 @@ import streamlit as st
 from lemof import FUSIONS, CohortEntry, LemofError, list_cohorts, list_runs
 from lemof.runs.catalog import preferred_order
 from lemof.training.jobs import JobSpec, JobStatus, cancel_job, check_name, job_status, list_jobs, running_job, runs_root, start_job
+from lemof.models.fusions import LEMOF_VARIANTS
 from lemof.models.registry import list_encoders
 from lemof.training.cost import estimate_seconds
 from lemof.training.recipes import PRESET_HELP, PRESETS, load_recipe
@@ -59,12 +60,16 @@ def form(ctx: ActiveContext) -> None:
         gpus = c5.number_input("GPUs", min_value=1, max_value=max(n_gpus, 1), value=max(n_gpus, 1), disabled=n_gpus < 2, key="train_gpus",
                                help="Several GPUs train with torchrun (DistributedDataParallel)." if n_gpus > 1 else "One GPU or the CPU here.")
         use_recipe = st.checkbox(f"Use the {cohort.source} recipe {recipe}" if recipe else "No recipe for this cohort family", value=bool(recipe), disabled=not recipe, key=f"train_recipe_{cohort_key}")
+        head = st.checkbox("Tabular head: LightGBM on per-stay summaries, weighed by the meta-learner like the other heads", value=True, key="train_tabular_head",
+                           help="Adopted on the validation split of both cohorts (docs/BENCHMARKS.md, 'A tabular head inside LeMoF'). LeMoF and its ablations only: "
+                                "the baselines have no meta-learner and train without it. Its hyperparameters are searched by cross-validation within the training split.")
         if "train_name" not in st.session_state:
             st.session_state["train_name"] = f"{cohort.key.replace('dir:', 'cohort-').split('/')[-1]}-{time.strftime('%Y%m%d-%H%M%S')}"
         name = st.text_input("Run name", key="train_name", help="Letters, digits and . _ + - only; a run of that name must not exist yet.")
         submitted = st.form_submit_button("Train", type="primary")
     options = {**(recipe if use_recipe else {}), "fusion": fusion, "encoders": f"{ehr}+{sig}", "seed": int(seed), "epochs_stage1": int(e1), "epochs_stage3": int(e3),
-               "batch_size": int(batch), "lr": float(lr), **({"patience": p["patience"]} if "patience" in p else {})}
+               "batch_size": int(batch), "lr": float(lr), **({"patience": p["patience"]} if "patience" in p else {}),
+               **({"tabular_head": True} if head and fusion in LEMOF_VARIANTS else {})}
     on_gpu = device == "cuda" or (device == "auto" and n_gpus > 0)
     if not on_gpu:
         n = _train_stays(cohort)

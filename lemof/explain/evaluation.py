@@ -197,9 +197,16 @@ def removal_masks(order: np.ndarray, fractions, n_cells: int) -> np.ndarray:
     return rank[None, :] < counts[:, None]
 
 
-def model_final(model, ehr_b: np.ndarray, sig_b: np.ndarray, has_signal: bool, batch_size: int = 128) -> np.ndarray:
+def model_final(model, ehr_b: np.ndarray, sig_b: np.ndarray, has_signal: bool, batch_size: int = 128, tabular: float | None = None) -> np.ndarray:
     """The network's final prediction (log1p-days) for a batch of one stay's (modified) inputs,
-    with its biosignal availability, as Integrated Gradients sees it."""
+    with its biosignal availability, as Integrated Gradients sees it.
+
+    ``tabular``: for a network with a tabular head, the head's prediction for the stay
+    (``lemof.models.inference.tabular_values``), held fixed over the batch. Integrated Gradients
+    explains the network's inputs with that part held (the head's own part is explained exactly by
+    its TreeSHAP values), so the deletion curves remove input cells with it held too."""
+    if tabular is None and getattr(getattr(model, "spec", None), "tabular_head", False):
+        raise ValueError("this network has a tabular head: give the stay's tabular prediction (tabular=...) to hold it fixed")
     model.eval()
     out = []
     with torch.no_grad():
@@ -207,23 +214,25 @@ def model_final(model, ehr_b: np.ndarray, sig_b: np.ndarray, has_signal: bool, b
             e = torch.as_tensor(np.ascontiguousarray(ehr_b[s : s + batch_size]), dtype=torch.float32)
             g = torch.as_tensor(np.ascontiguousarray(sig_b[s : s + batch_size]), dtype=torch.float32)
             avail = torch.full((len(e),), bool(has_signal), dtype=torch.bool)
-            out.append(model(e, g, avail)["final"].double().numpy())
+            extra = {} if tabular is None else {"tabular": torch.full((len(e),), float(tabular), dtype=torch.float32)}
+            out.append(model(e, g, avail, **extra)["final"].double().numpy())
     return np.concatenate(out)
 
 
 def input_deletion_curves(
     model, cells: InputCells, ehr_x: np.ndarray, sig_x: np.ndarray, has_signal: bool, cell_attr: np.ndarray,
-    fractions=INPUT_FRACTIONS, n_random: int = 5, seed: int = 0,
+    fractions=INPUT_FRACTIONS, n_random: int = 5, seed: int = 0, tabular: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """One stay's deletion curves over its input cells.
 
     Returns (top (len(fractions),), rand (n_random, len(fractions)), original prediction):
     |prediction with a fraction of the cells removed - original prediction| (log1p-days),
-    removing cells by decreasing |attribution| and in ``n_random`` seeded random orders."""
+    removing cells by decreasing |attribution| and in ``n_random`` seeded random orders.
+    ``tabular``: the stay's tabular-head prediction, held fixed (``model_final``)."""
     orders = [top_first_order(cell_attr)] + list(random_orders(cells.n, n_random, seed))
     masks = np.concatenate([removal_masks(o, fractions, cells.n) for o in orders])
     ehr_b, sig_b = cells_removed(cells, ehr_x, sig_x, masks)
-    v = model_final(model, ehr_b, sig_b, has_signal).reshape(len(orders), len(fractions))
+    v = model_final(model, ehr_b, sig_b, has_signal, tabular=tabular).reshape(len(orders), len(fractions))
     # the reference of each curve is its own unmodified row of the same batch (fractions[0] == 0),
     # so a curve starts at exactly 0 whatever the float32 kernels do with the batch size
     assert fractions[0] == 0

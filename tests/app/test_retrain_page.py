@@ -76,6 +76,9 @@ def test_a_quick_job_finishes_and_becomes_the_active_model(app_cache):
     _until(at, "done")
     assert any("Finished: test MAE" in s.value for s in at.success)
     assert "my-quick-run" not in before
+    # the tabular head is on by default for LeMoF (adopted on validation), so the run has its trees
+    assert json.loads((app_cache / "runs" / "my-quick-run" / "config.json").read_text())["train"]["tabular_head"] is True
+    assert (app_cache / "runs" / "my-quick-run" / "tabular_head.lgb.txt").is_file()
     [b for b in at.button if b.label == "Make it the active model"][0].click().run()
     assert not at.exception
     assert "my-quick-run" in at.sidebar.success[0].value

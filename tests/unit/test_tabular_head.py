@@ -137,6 +137,31 @@ def test_drivers_hold_the_heads_treeshap_parts_and_add_up(tab_run, tiny_cohort, 
     assert drivers.output == pytest.approx(stay.prediction.los_days, abs=1e-6)
 
 
+def test_deletion_curves_hold_the_heads_prediction(tab_run, tiny_cohort, stay_ids):
+    """The faithfulness benchmark removes input cells of a head run with the tabular head's
+    prediction held at the stay's value (Integrated Gradients explains the network around it)."""
+    from lemof.explain import evaluation as ev
+    from lemof.explain.input_attribution import input_attributions
+    from lemof.models.inference import tabular_values
+
+    run, bundle = load_run(tab_run), open_bundle(tiny_cohort)
+    sid = stay_ids["with_signal"]
+    rows = np.array([bundle.row_of(sid)])
+    pre = run.preprocessor
+    ehr_x, (sig_x, avail) = pre.ehr(bundle, rows)[0], pre.signal(bundle, rows)
+    held = float(tabular_values(run.model, bundle, rows, avail)[0])
+    a = input_attributions(run, bundle, sid, steps=8)
+    cells = ev.input_cells(pre)
+    score = ev.cell_attributions(cells, a)
+    with pytest.raises(ValueError, match="tabular head"):
+        ev.input_deletion_curves(run.model, cells, ehr_x, sig_x[0], bool(avail[0]), score, n_random=2, seed=0)
+    top, rand, original = ev.input_deletion_curves(run.model, cells, ehr_x, sig_x[0], bool(avail[0]), score, n_random=2, seed=0, tabular=held)
+    assert original == pytest.approx(a.output, abs=PRED_TOL) and original == pytest.approx(run.stored_prediction(sid)["final"], abs=PRED_TOL)
+    assert top[0] == 0 and np.all(rand[:, 0] == 0) and np.allclose(rand[:, -1], top[-1])
+    every = ev.model_final(run.model, np.zeros_like(ehr_x)[None], np.zeros_like(sig_x), bool(avail[0]), tabular=held)
+    assert top[-1] == pytest.approx(abs(every[0] - original), abs=PRED_TOL), "removing every cell leaves the head's part in place"
+
+
 def test_a_tampered_tabular_head_is_refused(tab_run, tmp_path):
     copy = tmp_path / "tampered"
     shutil.copytree(tab_run, copy)
