@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.grid_run import FUSIONS, GBM, LEMOF, TABULAR, Cell, GridSpec, config_mismatch, method_kind, scan
+from benchmarks.grid_run import FUSIONS, GBM, LEMOF, LEMOF_TAB, TABULAR, Cell, GridSpec, config_mismatch, method_kind, scan
 from lemof.evaluation.stats import (  # noqa: F401  (re-exported: the grid's statistics in one place)
     B_DEFAULT, LEVEL, METRICS, SEED_DEFAULT, bootstrap_indices, bootstrap_mean_ci, hierarchical_bootstrap, hierarchical_bootstrap_diff,
     metric_replicates, paired_bootstrap, percentile_ci,
@@ -173,7 +173,7 @@ def analyse_cohort(out: Path, cohort: str, bundle_dir: Path, expected: list[Cell
                for (f, e), ds in sorted(groups.items(), key=lambda kv: (_order(kv[0][0]), kv[0][1]))]
     configs = list(dict.fromkeys([c.encoders for c in mine] + [e for _, e in groups]))
     configs = [e for e in configs if e != TABULAR]
-    comparisons, paired = [], []
+    comparisons, paired, versus_tab = [], [], []
     for enc in configs:
         in_config = {f: ds for (f, e), ds in groups.items() if e == enc or (f == GBM and e == TABULAR)}
         mean_mae = {f: float(np.mean([by_cell[d.cell.name]["metrics"]["mae_days"]["estimate"] for d in ds])) for f, ds in in_config.items()}
@@ -184,6 +184,12 @@ def analyse_cohort(out: Path, cohort: str, bundle_dir: Path, expected: list[Cell
                 diff = hierarchical_bootstrap_diff(eb, ea, B=B, seed=seed) if shared else None
                 comparisons.append({"encoders": enc, "fusion": f, "label": LABELS.get(f, f), "kind": method_kind(f), "seeds": shared,
                                     "diff_method_minus_lemof": diff})
+        tab = in_config.get(LEMOF_TAB)
+        for f in sorted(in_config, key=_order):
+            if f != LEMOF_TAB and tab is not None:  # the adopted variant against every other method, paired
+                ea, eb, shared = _shared_errors(tab, in_config[f])
+                versus_tab.append({"encoders": enc, "fusion": f, "label": LABELS.get(f, f), "kind": method_kind(f), "seeds": shared,
+                                   "diff_lemof_tab_minus_method": hierarchical_bootstrap_diff(ea, eb, B=B, seed=seed) if shared else None})
         best = best_baseline(mean_mae)
         rec = {"encoders": enc, "best_baseline": best, "baseline_mae_days": mean_mae.get(best), "lemof_mae_days": mean_mae.get(LEMOF),
                "seeds": [], "diff_lemof_minus_baseline": None}
@@ -195,6 +201,7 @@ def analyse_cohort(out: Path, cohort: str, bundle_dir: Path, expected: list[Cell
         "bundle": {"path": str(bundle_dir), "name": bundle.name, "fingerprint": bundle.fingerprint},
         "n_test_stays": len(test_los), "configurations": configs, "cells": list(by_cell.values()), "methods": methods,
         "paired_best_baseline": paired, "comparisons": comparisons, "ablations": [c for c in comparisons if c["kind"] == "ablation"],
+        "lemof_tab_vs": versus_tab,
         "missing": _missing(mine, set(by_cell), failures), "skipped": skipped,
     }
 
@@ -357,7 +364,12 @@ def _cohort_markdown(title: str, c: dict, external: bool = False) -> list[str]:
                  _yes(p["diff_lemof_minus_baseline"])] for p in c["paired_best_baseline"]]
         header = ["Encoders", "Best baseline", "Baseline MAE d", "LeMoF MAE d", "Seeds",
                   "LeMoF − baseline d [95 % CI] (< 0: LeMoF better)", "CI excludes 0"]
-        lines += [f"### LeMoF vs the best baseline (paired, on the same {scored})", "", *_table(header, rows)]
+        lines += [f"### LeMoF vs the best baseline (paired, on the same {'stays' if external else 'test stays'})", "", *_table(header, rows)]
+    if c.get("lemof_tab_vs"):
+        rows = [[v["encoders"], v["label"], _seeds(v["seeds"]), _fci(v["diff_lemof_tab_minus_method"]), _yes(v["diff_lemof_tab_minus_method"])]
+                for v in c["lemof_tab_vs"]]
+        header = ["Encoders", "Method", "Seeds", "LeMoF + tabular head − method MAE d [95 % CI] (< 0: the head's LeMoF better)", "CI excludes 0"]
+        lines += [f"### LeMoF + tabular head vs every method (paired, on the same {'stays' if external else 'test stays'})", "", *_table(header, rows)]
     if c["ablations"]:
         rows = [[a["encoders"], a["label"], _seeds(a["seeds"]), _fci(a["diff_method_minus_lemof"]), _yes(a["diff_method_minus_lemof"])]
                 for a in c["ablations"]]

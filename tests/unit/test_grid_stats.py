@@ -83,7 +83,7 @@ def test_grid_cells_run_seed_by_seed_with_gbm_once_per_seed():
     assert Cell.parse("synthetic", "report.json") is None
 
 
-def _fake_run(run_dir, stays, fingerprint, fusion, seed, error_sd, rng):
+def _fake_run(run_dir, stays, fingerprint, fusion, seed, error_sd, rng, **train_options):
     run_dir.mkdir(parents=True)
     observed = stays["los_days"].to_numpy()
     predicted = np.clip(observed + rng.normal(0, error_sd, len(stays)), 0.05, None)
@@ -92,7 +92,7 @@ def _fake_run(run_dir, stays, fingerprint, fusion, seed, error_sd, rng):
         "sig_available": stays["has_signal"].to_numpy(),
         "los_days": predicted, "interval_low_days": predicted * 0.6, "interval_high_days": predicted * 1.6,
     }).to_parquet(run_dir / "predictions.parquet", index=False)
-    cfg = {"fusion": fusion, "train": {"encoders": "gru+resnet1d", "seed": seed, "fusion": fusion},
+    cfg = {"fusion": fusion, "train": {"encoders": "gru+resnet1d", "seed": seed, "fusion": fusion, **train_options},
            "cohort": {"source": "synthetic", "name": "tiny", "fingerprint": fingerprint}, "training_seconds": 12.5, "device": "cpu"}
     (run_dir / "config.json").write_text(json.dumps(cfg))
     test = (stays["split"] == "test").to_numpy()
@@ -162,6 +162,28 @@ def test_report_on_fake_runs_lists_cells_comparisons_and_missing_ones(tmp_path, 
 
     again = gr.build_report(out, spec, {"synthetic": cohort}, B=200)  # from the bootstrap cache
     assert again["cohorts"]["synthetic"]["cells"] == c["cells"]
+
+
+def test_report_pairs_lemof_with_the_tabular_head_against_every_method(tmp_path, grid_cohort):
+    from lemof import open_bundle
+
+    bundle = open_bundle(grid_cohort)
+    out = tmp_path / "grid"
+    rng = np.random.default_rng(1)
+    _fake_run(out / "synthetic" / "lemof_tab__gru+resnet1d__seed0", bundle.stays, bundle.fingerprint, "lemof", 0, 0.1, rng, tabular_head=True)
+    _fake_run(out / "synthetic" / "lemof__gru+resnet1d__seed0", bundle.stays, bundle.fingerprint, "lemof", 0, 0.5, rng)
+    _fake_run(out / "synthetic" / "early__gru+resnet1d__seed0", bundle.stays, bundle.fingerprint, "early", 0, 2.0, rng)
+    spec = GridSpec(["synthetic"], ["lemof", "lemof_tab", "early"], {"synthetic": ["gru+resnet1d"]}, [0], {})
+    c = gr.build_report(out, spec, {"synthetic": grid_cohort}, B=200)["cohorts"]["synthetic"]
+    versus = {v["fusion"]: v for v in c["lemof_tab_vs"]}
+    assert set(versus) == {"lemof", "early"}, "every other method, not the variant itself"
+    for v in versus.values():
+        d = v["diff_lemof_tab_minus_method"]
+        assert v["seeds"] == [0] and d["estimate"] < 0 and d["hi"] < 0  # errors of sd 0.1 d against 0.5 d and 2 d
+    # the same pair seen from LeMoF's side is the same difference with the sign flipped
+    (tab_vs_lemof,) = [x for x in c["comparisons"] if x["fusion"] == "lemof_tab"]
+    assert tab_vs_lemof["diff_method_minus_lemof"]["estimate"] == pytest.approx(versus["lemof"]["diff_lemof_tab_minus_method"]["estimate"])
+    assert "### LeMoF + tabular head vs every method (paired, on the same test stays)" in (out / "report.md").read_text()
 
 
 # --- the hierarchical bootstrap: seeds, then stays ------------------------------------------------
