@@ -189,7 +189,7 @@ def analyse_cohort(out: Path, cohort: str, bundle_dir: Path, expected: list[Cell
             if f != LEMOF_TAB and tab is not None:  # the adopted variant against every other method, paired
                 ea, eb, shared = _shared_errors(tab, in_config[f])
                 versus_tab.append({"encoders": enc, "fusion": f, "label": LABELS.get(f, f), "kind": method_kind(f), "seeds": shared,
-                                   "diff_lemof_tab_minus_method": hierarchical_bootstrap_diff(ea, eb, B=B, seed=seed) if shared else None})
+                                   "diff_method_minus_lemof_tab": hierarchical_bootstrap_diff(eb, ea, B=B, seed=seed) if shared else None})
         best = best_baseline(mean_mae)
         rec = {"encoders": enc, "best_baseline": best, "baseline_mae_days": mean_mae.get(best), "lemof_mae_days": mean_mae.get(LEMOF),
                "seeds": [], "diff_lemof_minus_baseline": None}
@@ -286,6 +286,7 @@ def build_report(out: Path, spec: GridSpec, bundle_dirs: dict[str, Path], B: int
         "sign_conventions": {
             "diff_lemof_minus_baseline": "LeMoF MAE - baseline MAE (days); < 0: LeMoF better",
             "diff_method_minus_lemof": "method MAE - LeMoF MAE (days); > 0: LeMoF better",
+            "diff_method_minus_lemof_tab": "method MAE - MAE of LeMoF with the tabular head (days); > 0: LeMoF with the head better",
         },
         "cohorts": {c: analyse_cohort(out, c, bundle_dirs[c], expected, B, seed) if c in bundle_dirs else _not_started(out, c, expected)
                     for c in spec.cohorts},
@@ -366,9 +367,9 @@ def _cohort_markdown(title: str, c: dict, external: bool = False) -> list[str]:
                   "LeMoF − baseline d [95 % CI] (< 0: LeMoF better)", "CI excludes 0"]
         lines += [f"### LeMoF vs the best baseline (paired, on the same {'stays' if external else 'test stays'})", "", *_table(header, rows)]
     if c.get("lemof_tab_vs"):
-        rows = [[v["encoders"], v["label"], _seeds(v["seeds"]), _fci(v["diff_lemof_tab_minus_method"]), _yes(v["diff_lemof_tab_minus_method"])]
+        rows = [[v["encoders"], v["label"], _seeds(v["seeds"]), _fci(v["diff_method_minus_lemof_tab"]), _yes(v["diff_method_minus_lemof_tab"])]
                 for v in c["lemof_tab_vs"]]
-        header = ["Encoders", "Method", "Seeds", "LeMoF + tabular head − method MAE d [95 % CI] (< 0: the head's LeMoF better)", "CI excludes 0"]
+        header = ["Encoders", "Method", "Seeds", "Method − LeMoF + tabular head MAE d [95 % CI] (> 0: LeMoF + head better)", "CI excludes 0"]
         lines += [f"### LeMoF + tabular head vs every method (paired, on the same {'stays' if external else 'test stays'})", "", *_table(header, rows)]
     if c["ablations"]:
         rows = [[a["encoders"], a["label"], _seeds(a["seeds"]), _fci(a["diff_method_minus_lemof"]), _yes(a["diff_method_minus_lemof"])]

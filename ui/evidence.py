@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from lemof.evaluation.benchmark_results import level_pairs_sentence, read_evidence, results_dir
-from lemof.plots.evidence import forest_figure, level_pairs_figure
+from lemof.plots.evidence import REFERENCES, forest_figure, forest_references, level_pairs_figure
 from ui import loaders
 from ui.widgets import chart, guarded, md
 
@@ -37,9 +37,15 @@ def forest(panels) -> None:
     titles = [p.title for p in panels]
     pick = st.selectbox("Grid and cohort", titles, key="evidence_panel")
     panel = panels[titles.index(pick)]
-    st.markdown("Each method's MAE minus LeMoF's on the same stays and seeds (**> 0: LeMoF better**); a bar that does not cross 0 "
+    references = forest_references(panel.data) or ["lemof"]
+    reference = references[0]
+    if len(references) > 1:
+        reference = st.segmented_control("Compared with", references, default=references[-1], format_func=lambda r: REFERENCES[r][1],
+                                         key=f"evidence_reference_{panel.report}_{panel.key}") or references[-1]
+    label = REFERENCES[reference][1]
+    st.markdown(f"Each method's MAE minus {label}'s on the same stays and seeds (**> 0: {label} better**); a bar that does not cross 0 "
                 "is a difference with its 95 % interval excluding zero. Hover for the numbers.")
-    fig = loaders.figure(("evidence-forest", panel.report, panel.key, results_dir()), lambda: forest_figure(panel.key, panel.data))
+    fig = loaders.figure(("evidence-forest", panel.report, panel.key, reference, results_dir()), lambda: forest_figure(panel.key, panel.data, reference))
     chart(fig, key="evidence_forest")
     rows = []
     for m in panel.data.get("methods", []):

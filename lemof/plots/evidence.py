@@ -1,5 +1,5 @@
-"""The benchmarks' evidence as figures: the grid's forest plots (every method against LeMoF, paired,
-with hierarchical intervals) and stage 3 on every level pair. Pure functions of the result files
+"""The benchmarks' evidence as figures: the grid's forest plots (every method against LeMoF, or against
+LeMoF with the tabular head, paired, with hierarchical intervals) and stage 3 on every level pair. Pure functions of the result files
 (``benchmarks/results/``: a grid's ``report.json``, ``level_pairs.json``), drawn the same way by the
 benchmark scripts (their PNGs) and by the app's Evidence page (interactive)."""
 
@@ -11,21 +11,34 @@ from plotly.subplots import make_subplots
 from lemof.plots.style import OKABE_ITO, REFERENCE, base_layout, with_alt
 
 
-def forest_figure(cohort: str, c: dict):
-    """MAE difference (method − LeMoF, paired, 95 % CI) per method, one panel per configuration."""
-    comps = [x for x in c["comparisons"] if x["diff_method_minus_lemof"]]
+REFERENCES = {"lemof": ("comparisons", "LeMoF"), "lemof_tab": ("lemof_tab_vs", "LeMoF + tabular head")}  # reference -> (report list, label)
+
+
+def forest_references(c: dict) -> list[str]:
+    """The references a grid report's section can be drawn against: LeMoF, and LeMoF with the
+    tabular head where the grid has it (``lemof_tab_vs``)."""
+    return [r for r, (field, _) in REFERENCES.items() if any(x.get(f"diff_method_minus_{r}") for x in c.get(field) or [])]
+
+
+def forest_figure(cohort: str, c: dict, reference: str = "lemof"):
+    """MAE difference (method − reference, paired, 95 % CI) per method, one panel per configuration;
+    the reference is LeMoF or LeMoF with the tabular head (``REFERENCES``)."""
+    field, ref = REFERENCES[reference]
+    key = f"diff_method_minus_{reference}"
+    comps = [x for x in c.get(field) or [] if x[key]]
     configs = [e for e in c["configurations"] if any(x["encoders"] == e for x in comps)] or ["(none)"]
     counts = [max(1, sum(x["encoders"] == e for x in comps)) for e in configs]
     fig = make_subplots(rows=len(configs), cols=1, shared_xaxes=True, subplot_titles=configs, row_heights=counts,
                         vertical_spacing=0.18 / len(configs))
-    style = {"baseline": (OKABE_ITO["vermillion"], "diamond", "Baselines"), "ablation": (OKABE_ITO["sky"], "circle", "Ablations")}
+    style = {"lemof": (OKABE_ITO["green"], "square", "LeMoF"), "variant": (OKABE_ITO["green"], "square", "LeMoF variants"),
+             "baseline": (OKABE_ITO["vermillion"], "diamond", "Baselines"), "ablation": (OKABE_ITO["sky"], "circle", "Ablations")}
     shown = set()
     for r, enc in enumerate(configs, 1):
         for kind, (colour, symbol, name) in style.items():
             xs = [x for x in comps if x["encoders"] == enc and x["kind"] == kind]
             if not xs:
                 continue
-            d = [x["diff_method_minus_lemof"] for x in xs]
+            d = [x[key] for x in xs]
             fig.add_trace(go.Scatter(
                 x=[v["estimate"] for v in d], y=[x["label"] for x in xs], mode="markers", name=name, legendgroup=kind,
                 showlegend=kind not in shown, marker=dict(color=colour, symbol=symbol, size=10),
@@ -38,20 +51,20 @@ def forest_figure(cohort: str, c: dict):
         fig.update_yaxes(autorange="reversed", row=r, col=1)
     fig.add_vline(x=0, line_dash="dash", line_color=REFERENCE, row="all", col=1)
     if not comps:
-        fig.add_annotation(text="No paired comparison yet: it needs LeMoF and another method in one configuration",
+        fig.add_annotation(text=f"No paired comparison yet: it needs {ref} and another method in one configuration",
                            showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5)
     scored = "MAE difference on every stay" if cohort.startswith("external_") else "Test MAE difference"
-    fig.update_xaxes(title_text=f"{scored}, method − LeMoF (days); > 0: LeMoF better", row=len(configs), col=1)
+    fig.update_xaxes(title_text=f"{scored}, method − {ref} (days); > 0: {ref} better", row=len(configs), col=1)
     height = 160 + 34 * sum(counts) + 40 * len(configs)
     if cohort.startswith("external_"):
         what = f"trained on {cohort[len('external_'):]}, scored on every stay of {c['bundle']['name']} (external)"
     else:
         what = f"{cohort}: paired test MAE difference"
-    base_layout(fig, title=f"{what}: vs LeMoF, 95 % hierarchical bootstrap CI", height=height)
+    base_layout(fig, title=f"{what}: vs {ref}, 95 % hierarchical bootstrap CI", height=height)
     fig.update_layout(legend=dict(orientation="v", yanchor="top", y=1, xanchor="left", x=1.02), margin=dict(r=130), title_x=0.015)
-    better = sum(1 for x in comps if x["diff_method_minus_lemof"]["lo"] is not None and x["diff_method_minus_lemof"]["lo"] > 0)
-    return with_alt(fig, f"Forest plot for {cohort}: {len(comps)} method-configuration pairs compared with LeMoF on the same test stays; "
-                         f"LeMoF's MAE is lower, with a 95 % interval excluding 0, in {better} of them.")
+    better = sum(1 for x in comps if x[key]["lo"] is not None and x[key]["lo"] > 0)
+    return with_alt(fig, f"Forest plot for {cohort}: {len(comps)} method-configuration pairs compared with {ref} on the same stays; "
+                         f"{ref}'s MAE is lower, with a 95 % interval excluding 0, in {better} of them.")
 
 
 def level_pairs_figure(result: dict) -> go.Figure:

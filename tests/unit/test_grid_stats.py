@@ -178,12 +178,20 @@ def test_report_pairs_lemof_with_the_tabular_head_against_every_method(tmp_path,
     versus = {v["fusion"]: v for v in c["lemof_tab_vs"]}
     assert set(versus) == {"lemof", "early"}, "every other method, not the variant itself"
     for v in versus.values():
-        d = v["diff_lemof_tab_minus_method"]
-        assert v["seeds"] == [0] and d["estimate"] < 0 and d["hi"] < 0  # errors of sd 0.1 d against 0.5 d and 2 d
+        d = v["diff_method_minus_lemof_tab"]
+        assert v["seeds"] == [0] and d["estimate"] > 0 and d["lo"] > 0  # errors of sd 0.1 d against 0.5 d and 2 d
     # the same pair seen from LeMoF's side is the same difference with the sign flipped
     (tab_vs_lemof,) = [x for x in c["comparisons"] if x["fusion"] == "lemof_tab"]
-    assert tab_vs_lemof["diff_method_minus_lemof"]["estimate"] == pytest.approx(versus["lemof"]["diff_lemof_tab_minus_method"]["estimate"])
+    assert tab_vs_lemof["diff_method_minus_lemof"]["estimate"] == pytest.approx(-versus["lemof"]["diff_method_minus_lemof_tab"]["estimate"])
     assert "### LeMoF + tabular head vs every method (paired, on the same test stays)" in (out / "report.md").read_text()
+    # the forest plot can be drawn against either reference; against the head's LeMoF every other method is a marker
+    from lemof.plots.evidence import forest_figure, forest_references
+
+    assert forest_references(c) == ["lemof", "lemof_tab"]
+    fig = forest_figure("synthetic", c, reference="lemof_tab")
+    assert "vs LeMoF + tabular head" in fig.layout.title.text
+    assert sorted(y for t in fig.data for y in t.y) == ["Early fusion", "LeMoF"]
+    assert all(x > 0 for t in fig.data for x in t.x), "both are worse than the head's LeMoF here"
 
 
 # --- the hierarchical bootstrap: seeds, then stays ------------------------------------------------
