@@ -343,14 +343,14 @@ def report_markdown(report: dict) -> str:
 
 def _cohort_markdown(title: str, c: dict, external: bool = False) -> list[str]:
     lines = [title, ""]
-    scored = "every stay" if external else "test stays"
+    scored = "every stay" if external else "the test stays"
     configs, methods = c["configurations"], c["methods"]
     if methods:
         rows = []
         for f in sorted({m["fusion"] for m in methods}, key=_order):
             mine = {m["encoders"]: m["metrics"]["mae_days"] for m in methods if m["fusion"] == f}
             rows.append([LABELS.get(f, f), method_kind(f), *[_fci(mine.get(TABULAR if f == GBM else e)) for e in configs]])
-        lines += [f"### MAE (days) on the {scored} [95 % CI], methods × encoder configurations", "",
+        lines += [f"### MAE (days) on {scored} [95 % CI], methods × encoder configurations", "",
                   *_table(["Method", "Kind", *configs], rows)]
         if any(m["fusion"] == GBM for m in methods):
             lines += ["GBM uses per-stay summary statistics, no encoders: the same cells appear in every column.", ""]
@@ -392,15 +392,19 @@ def _cohort_markdown(title: str, c: dict, external: bool = False) -> list[str]:
 # --- forest plot -----------------------------------------------------------------------------
 
 def write_forest(out: Path, cohort: str, c: dict, png: bool = True, say=print) -> list[Path]:
-    """OUT/forest_<cohort>.html (offline Plotly) and, with Debian's Chromium, OUT/forest_<cohort>.png."""
-    from lemof.plots.evidence import forest_figure  # lazy: plotly only when a figure is written
+    """OUT/forest_<cohort>.html (offline Plotly; every method against LeMoF) and, with Debian's Chromium,
+    OUT/forest_<cohort>.png; where the grid has LeMoF with the tabular head, also every method against it
+    (OUT/forest_<cohort>_vs_lemof_tab.html/.png)."""
+    from lemof.plots.evidence import forest_figure, forest_references  # lazy: plotly only when a figure is written
 
-    fig = forest_figure(cohort, c)
-    html = Path(out) / f"forest_{cohort}.html"
-    fig.write_html(html, include_plotlyjs=True, full_html=True)
-    written = [html]
-    if png:
-        written += [p for p in [html_to_png(html, say)] if p]
+    written = []
+    for reference in ["lemof"] + [r for r in forest_references(c) if r != "lemof"]:
+        fig = forest_figure(cohort, c, reference)
+        html = Path(out) / f"forest_{cohort}{'' if reference == 'lemof' else '_vs_' + reference}.html"
+        fig.write_html(html, include_plotlyjs=True, full_html=True)
+        written.append(html)
+        if png:
+            written += [p for p in [html_to_png(html, say)] if p]
     return written
 
 

@@ -110,7 +110,10 @@ def reasons(results, k: int = N_REASONS) -> Reasons | None:
     rest = rest_shown_days(d, k)
     parts = [f"{d.base:.1f} d"] + [f"{'+' if d.values[i] >= 0 else '−'} {abs(d.values[i]):.1f}" for i in idx]
     total = f"{' '.join(parts)} {'+' if rest >= 0 else '−'} {abs(rest):.1f} everything else = {d.output:.1f} d"
-    note = (f"{method}: each input's effect is its share of the gap between the starting point and this prediction, turned into days "
+    head = "drivers" in names and getattr(results.run, "tabular_head", None) is not None  # LeMoF with its tabular (LightGBM) head
+    how = (f"{method} over the network's inputs, and TreeSHAP over the summaries its tabular (LightGBM) head reads (each summary's part "
+           "joins the variable it summarises)") if head else method
+    note = (f"{how}: each input's effect is its share of the gap between the starting point and this prediction, turned into days "
             f"with one factor ({d.detail.get('days_per_log1p_day', 0):.2f} d per unit of the model's log scale) so that the effects add up. "
             "Everything else holds the inputs not named, when the named variables were measured and the method's integration error.")
     return Reasons(start_days=float(d.base), start_text=start, items=items, rest_days=float(rest), total_days=float(d.output),

@@ -192,7 +192,7 @@ def drivers_attribution(
         tolerance=s * network_rounding * sum(magnitudes) + 1e-9 * max(1.0, abs(total)),
         detail={"days_per_log1p_day": s, "integration_error_days": s * attr.delta, "method": attr.method,
                 "findings": _finding_of_parts(parts, findings)},  # the ECG finding of each part, else None
-        note=allocation_rule(s),
+        note=allocation_rule(s, tabular=attr.tabular is not None),
     )
 
 
@@ -243,10 +243,12 @@ def drivers_dict(drivers: Attribution, k: int = 5) -> dict[str, Any]:
     }
 
 
-def allocation_rule(slope: float) -> str:
+def allocation_rule(slope: float, tabular: bool = False) -> str:
+    head = (" The tabular (LightGBM) head's part is split over the summaries it reads by their exact TreeSHAP values times its "
+            "meta-learner weight, each joining the variable, fact or bedside channel it summarises.") if tabular else ""
     return (
         "From Integrated Gradients from each reference stay to this one, averaged; on the log1p(days) scale they add up to the prediction "
-        f"minus the reference. Each is turned into days with one factor, {slope:.2f} d per log1p-day (the slope of expm1 between the "
+        f"minus the reference.{head} Each is turned into days with one factor, {slope:.2f} d per log1p-day (the slope of expm1 between the "
         "reference and the prediction), so the effects add up. A measured variable counts through its values; one never measured "
         "counts as \"not measured\"."
     )
