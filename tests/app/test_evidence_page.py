@@ -30,6 +30,16 @@ def test_forest_plots_and_level_pairs_from_the_result_files(default_cohort):
     external = [t for t in box.options if "scored on every stay" in t][0]
     box.set_value(external).run()
     no_failures(at)
+    # a grid with LeMoF + tabular head is drawn against it by default, and against LeMoF on request
+    with_head = [t for t in box.options if t.startswith("grid-external-tab:") and "scored on every stay" in t][0]
+    box.set_value(with_head).run()
+    no_failures(at)
+    reference = [b for b in at.button_group if b.label == "Compared with"]
+    assert reference and reference[0].value == "lemof_tab"
+    assert any("vs LeMoF + tabular head" in t for t in charts(at))
+    reference[0].set_value("lemof").run()
+    no_failures(at)
+    assert any("vs LeMoF," in t for t in charts(at)) and not any("vs LeMoF + tabular head" in t for t in charts(at))
     at.button_group(key="evidence_view").set_value("Level guidance: every level pair").run()
     no_failures(at)
     assert any("level pairs" in t and "Shapley choice ranks" in t for t in charts(at))
