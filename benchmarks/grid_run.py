@@ -196,6 +196,9 @@ def run_cell(cell: Cell, data: Path, out: Path, options: dict, device: str, prog
     run_dir, failed = cell.run_dir(out), cell.failed_path(out)
     log: list[str] = []
     t0 = time.perf_counter()
+    if cell.finished(out):  # finished meanwhile by another grid process on the same OUT (seeds or methods split between two)
+        failed.unlink(missing_ok=True)
+        return {"status": "done", "seconds": 0.0, "mae": json.loads((run_dir / "metrics.json").read_text())["test"]["model"]["mae_days"]}
     try:
         if run_dir.exists():  # a directory without metrics.json is not ours to delete
             raise FileExistsError(f"{run_dir} exists but has no metrics.json; remove it to run this cell again")

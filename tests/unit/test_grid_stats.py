@@ -83,6 +83,21 @@ def test_grid_cells_run_seed_by_seed_with_gbm_once_per_seed():
     assert Cell.parse("synthetic", "report.json") is None
 
 
+def test_a_cell_finished_meanwhile_by_another_grid_process_is_not_trained_again(tmp_path):
+    """Two grid processes may share one OUT (e.g. one per seed); a cell the other finished after this
+    one listed its work is taken as done: no training, no failure record."""
+    from benchmarks.grid_run import run_cell
+
+    cell = Cell("synthetic", "early", "gru+resnet1d", 2)
+    run_dir = cell.run_dir(tmp_path)
+    run_dir.mkdir(parents=True)
+    (run_dir / "metrics.json").write_text(json.dumps({"test": {"model": {"mae_days": 1.25}}}))
+    cell.failed_path(tmp_path).write_text("{}")  # a stale failure from an earlier try
+    result = run_cell(cell, tmp_path / "no-such-cohort", tmp_path, {}, "cpu")
+    assert result == {"status": "done", "seconds": 0.0, "mae": 1.25}
+    assert not cell.failed_path(tmp_path).exists() and sorted(p.name for p in run_dir.iterdir()) == ["metrics.json"]
+
+
 def _fake_run(run_dir, stays, fingerprint, fusion, seed, error_sd, rng, **train_options):
     run_dir.mkdir(parents=True)
     observed = stays["los_days"].to_numpy()
