@@ -32,8 +32,8 @@ if run.meta_weights:
     st.caption("Each head's contribution to a stay's prediction is its weight × its prediction (log1p-days); a weight of 0 means the meta-learner does not use that head.")
 gbm = model_card.gbm_table(ctx)
 if gbm is not None:
-    st.subheader("Gradient boosting: what validation chose")
-    st.dataframe(gbm, hide_index=True)
+    st.subheader(gbm[0])
+    st.dataframe(gbm[1], hide_index=True)
 
 with guarded("Training curves"):
     if any(isinstance(r, dict) and r.get("history") for r in run.stage_reports.values()):

@@ -19,7 +19,9 @@ SPLIT_NAMES = {"train": "Training", "val": "Validation", "test": "Test (held out
 
 
 def model_name(run) -> str:
-    return "LeMoF (meta-learner)" if run.fusion == "lemof" else f"{run.fusion} ({run.kind if run.kind != 'lemof' else 'LeMoF ablation'})"
+    if run.fusion == "lemof":
+        return "LeMoF (meta-learner" + (", with a tabular head)" if run.tabular_head is not None else ")")
+    return f"{run.fusion} ({run.kind if run.kind != 'lemof' else 'LeMoF ablation'})"
 
 
 def summary(ctx: ActiveContext) -> str:
@@ -28,7 +30,8 @@ def summary(ctx: ActiveContext) -> str:
     device = f" on {run.device.upper() if run.device else 'an unknown device'}"
     n = f"{run.cohort.n_stays:,} stays" if run.cohort.n_stays else "stays"
     return (
-        f"**Run** `{run.run_id}` · fusion **{run.fusion}** · encoders **{run.encoders}** (EHR + {ctx.sig_label}) · seed {run.train_config.seed}  \n"
+        f"**Run** `{run.run_id}` · fusion **{run.fusion}**{' + tabular head (LightGBM)' if run.tabular_head is not None else ''} · "
+        f"encoders **{run.encoders}** (EHR + {ctx.sig_label}) · seed {run.train_config.seed}  \n"
         f"Trained on **{md(run.cohort.name)}** ({n}){seconds}{device}; predicts ICU length of stay in days "
         f"(regression on log1p(days), {100 * run.interval_level:.0f} % conformal intervals)."
     )
@@ -62,19 +65,30 @@ def meta_weights_table(ctx: ActiveContext) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def gbm_table(ctx: ActiveContext) -> pd.DataFrame | None:
-    """The tabular peer's chosen hyperparameters (None for other runs)."""
+def gbm_table(ctx: ActiveContext) -> tuple[str, pd.DataFrame] | None:
+    """(title, table) of the LightGBM settings a run chose: the tabular peer's (on validation) or
+    LeMoF's tabular head's (on cross-validation within the training split); None for other runs."""
     report = ctx.run.stage_reports.get("gbm")
-    if not report:
-        return None
-    rows = [{"setting": k, "value": str(v)} for k, v in report["params"].items()]
-    rows += [
-        {"setting": "trees (early stopping on validation)", "value": str(report["n_trees"])},
-        {"setting": "configurations tried on validation", "value": str(report.get("fits", "—"))},
-        {"setting": "validation MAE (days)", "value": f"{report['val_mae_days']:.3f}"},
-        {"setting": "summary features", "value": f"{len(report['features']):,}"},
-    ]
-    return pd.DataFrame(rows)
+    if report:
+        rows = [{"setting": k, "value": str(v)} for k, v in report["params"].items()]
+        rows += [
+            {"setting": "trees (early stopping on validation)", "value": str(report["n_trees"])},
+            {"setting": "configurations tried on validation", "value": str(report.get("fits", "—"))},
+            {"setting": "validation MAE (days)", "value": f"{report['val_mae_days']:.3f}"},
+            {"setting": "summary features", "value": f"{len(report['features']):,}"},
+        ]
+        return "Gradient boosting: what validation chose", pd.DataFrame(rows)
+    report = ctx.run.stage_reports.get("tabular_head")
+    if report:
+        folds = report.get("cv_folds", "—")
+        rows = [{"setting": k, "value": str(v)} for k, v in report["params"].items()]
+        rows += [
+            {"setting": f"trees (early stopping on {folds}-fold training cross-validation)", "value": str(report["n_trees"])},
+            {"setting": "configurations tried", "value": str(report.get("fits", "—"))},
+            {"setting": "out-of-fold MAE on training stays (days)", "value": f"{report['train_oof_mae_days']:.3f}"},
+        ]
+        return "Tabular head: what training cross-validation chose (no validation stay)", pd.DataFrame(rows)
+    return None
 
 
 def cohort_summary(ctx: ActiveContext) -> str:

@@ -158,6 +158,9 @@ def test_sidebar_shows_the_active_model_after_a_cohort_switch(default_cohort, ph
     _no_failures(at)
     assert _sidebar_box(at, "Model").value == SHIPPED_PHYSIONET_RUN.name, "the model card page too"
     assert SHIPPED_PHYSIONET_RUN.name in " ".join(m.value for m in at.markdown)
+    # the PhysioNet default is LeMoF with the tabular head: named in the summary, its weight and settings shown
+    assert "tabular head (LightGBM)" in " ".join(m.value for m in at.markdown)
+    assert any(s.value.startswith("Tabular head: what training cross-validation chose") for s in at.subheader)
     _sidebar_box(at, "Cohort").set_value("synthetic").run()
     assert _sidebar_box(at, "Model").value == SHIPPED_RUN.name and SHIPPED_RUN.name in at.sidebar.success[0].value
 
