@@ -20,7 +20,7 @@ def page() -> None:
     ev = read_evidence()
     for problem in ev.problems:
         st.warning(md(problem))
-    view = st.segmented_control("View", ["Methods against LeMoF", "Level guidance: every level pair"], default="Methods against LeMoF",
+    view = st.segmented_control("View", ["Methods compared (forest plots)", "Level guidance: every level pair"], default="Methods compared (forest plots)",
                                 key="evidence_view", label_visibility="collapsed")
     if view == "Level guidance: every level pair":
         with guarded("Level pairs"):

@@ -5,7 +5,7 @@ run on 2,810 training stays took 15 s for 8 EHR epochs, 30 s for 9 ECG epochs an
 fusion epochs; the transformers cost about twice as much. Times the epochs early stopping usually
 runs (patience 5: about 9 in stage 1, 19 in stage 3). A GPU is assumed ten times faster (not
 measured here). The tabular head's hyperparameter search (``tabular_head``: 5-fold training-CV over
-about 15 LightGBM settings) took 279 s on 2,758 training stays with the cores shared with a second
+about 13 LightGBM settings) took 279 s on 2,758 training stays with the cores shared with a second
 training, so about 100 s per 1,000 training stays, on the CPU whatever the device.
 """
 

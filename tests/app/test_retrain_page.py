@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from testkit.paths import REPO
 from testkit.cohorts import copy_bundle
+from lemof.training.jobs import list_jobs
 
 
 @pytest.fixture()
@@ -39,9 +40,10 @@ def _page(cache, cohort="tiny") -> AppTest:
     return at
 
 
-def _fill(at: AppTest, name: str, preset: str = "quick", **numbers) -> None:
+def _fill(at: AppTest, name: str, preset: str = "quick", head: bool = True, **numbers) -> None:
     at.button_group(key="train_preset").set_value(preset).run()
     at.text_input[0].set_value(name)
+    at.checkbox(key="train_tabular_head").set_value(head)
     for label, value in numbers.items():
         [n for n in at.number_input if n.label == label][0].set_value(value)
     [b for b in at.button if b.label == "Train"][0].click().run()
@@ -69,16 +71,16 @@ def test_invalid_fields_are_refused_with_a_message(app_cache):
 def test_a_quick_job_finishes_and_becomes_the_active_model(app_cache):
     at = _page(app_cache)
     before = at.sidebar.success[0].value
-    _fill(at, "my-quick-run")
+    _fill(at, "my-quick-run", head=False)  # the head's search would add seconds; its switch is checked in the next test
     assert any("Started job **my-quick-run**" in s.value for s in at.success)
     _fill(at, "another-run")  # a second job while the first runs is refused
     assert any("is still running" in e.value for e in at.error)
     _until(at, "done")
     assert any("Finished: test MAE" in s.value for s in at.success)
     assert "my-quick-run" not in before
-    # the tabular head is on by default for LeMoF (adopted on validation), so the run has its trees
-    assert json.loads((app_cache / "runs" / "my-quick-run" / "config.json").read_text())["train"]["tabular_head"] is True
-    assert (app_cache / "runs" / "my-quick-run" / "tabular_head.lgb.txt").is_file()
+    # the tabular head switched off: the run has none
+    assert json.loads((app_cache / "runs" / "my-quick-run" / "config.json").read_text())["train"]["tabular_head"] is False
+    assert not (app_cache / "runs" / "my-quick-run" / "tabular_head.lgb.txt").exists()
     [b for b in at.button if b.label == "Make it the active model"][0].click().run()
     assert not at.exception
     assert "my-quick-run" in at.sidebar.success[0].value
@@ -102,7 +104,10 @@ def test_cancel_and_a_failing_job_leave_the_active_model_alone(app_cache, tiny_c
     (bad / "ehr_values.npy").write_bytes(b"garbage")
     at = _page(app_cache)
     active = at.sidebar.success[0].value
+    assert at.checkbox(key="train_tabular_head").value is True, "the tabular head is on by default (adopted on validation)"
     _fill(at, "long-run", preset="thorough", **{"Epochs, stage 1": 300, "Epochs, stage 3": 300})
+    (job,) = [j for j in list_jobs(app_cache / "runs") if j.name == "long-run"]
+    assert job.spec["options"]["tabular_head"] is True and job.spec["options"]["fusion"] == "lemof"
     deadline = time.time() + 120
     while not [b for b in at.button if b.label == "Cancel"] and time.time() < deadline:
         time.sleep(0.5)

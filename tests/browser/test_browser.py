@@ -7,6 +7,7 @@ lands in ``test-artifacts/`` to be looked at.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from urllib.parse import quote, urlparse
@@ -239,6 +240,7 @@ def test_retrain_page_runs_a_quick_job(browser, tiny_cohort, tmp_path):
         p.page.get_by_role("radio", name="quick").click()  # a segmented control: its options are radio buttons
         wait_until_idle(p.page)
         p.page.get_by_label("Run name", exact=True).fill("browser-quick-run")
+        p.page.get_by_text("Tabular head: LightGBM on per-stay summaries").click()  # on by default; off here to keep the job short
         p.page.get_by_role("button", name="Train").click()
         p.page.wait_for_selector("text=Started job", timeout=60_000)
         p.page.wait_for_selector("text=Finished: test MAE", timeout=150_000)  # well inside the test timeout
@@ -247,6 +249,7 @@ def test_retrain_page_runs_a_quick_job(browser, tiny_cohort, tmp_path):
         p.page.get_by_role("button", name="Make it the active model").click()
         p.page.wait_for_function("() => document.querySelector('[data-testid=\"stSidebar\"]').innerText.includes('Active model: browser-quick-run')", timeout=60_000)
         p.page.close()
+    assert json.loads((cache / "runs" / "browser-quick-run" / "config.json").read_text())["train"]["tabular_head"] is False, "the click switched the head off"
 
 
 def test_cohort_page(browser, server, default_cohort, physionet_cohort):
