@@ -178,18 +178,8 @@ def analyse_cohort(out: Path, cohort: str, bundle_dir: Path, expected: list[Cell
         in_config = {f: ds for (f, e), ds in groups.items() if e == enc or (f == GBM and e == TABULAR)}
         mean_mae = {f: float(np.mean([by_cell[d.cell.name]["metrics"]["mae_days"]["estimate"] for d in ds])) for f, ds in in_config.items()}
         lemof = in_config.get(LEMOF)
-        for f in sorted(in_config, key=_order):
-            if f != LEMOF and lemof is not None:
-                ea, eb, shared = _shared_errors(lemof, in_config[f])
-                diff = hierarchical_bootstrap_diff(eb, ea, B=B, seed=seed) if shared else None
-                comparisons.append({"encoders": enc, "fusion": f, "label": LABELS.get(f, f), "kind": method_kind(f), "seeds": shared,
-                                    "diff_method_minus_lemof": diff})
-        tab = in_config.get(LEMOF_TAB)
-        for f in sorted(in_config, key=_order):
-            if f != LEMOF_TAB and tab is not None:  # the adopted variant against every other method, paired
-                ea, eb, shared = _shared_errors(tab, in_config[f])
-                versus_tab.append({"encoders": enc, "fusion": f, "label": LABELS.get(f, f), "kind": method_kind(f), "seeds": shared,
-                                   "diff_method_minus_lemof_tab": hierarchical_bootstrap_diff(eb, ea, B=B, seed=seed) if shared else None})
+        comparisons += _versus(LEMOF, in_config, enc, B, seed)
+        versus_tab += _versus(LEMOF_TAB, in_config, enc, B, seed)  # the adopted variant against every other method
         best = best_baseline(mean_mae)
         rec = {"encoders": enc, "best_baseline": best, "baseline_mae_days": mean_mae.get(best), "lemof_mae_days": mean_mae.get(LEMOF),
                "seeds": [], "diff_lemof_minus_baseline": None}
@@ -268,6 +258,19 @@ def _shared_errors(a: list[CellData], b: list[CellData]) -> tuple[np.ndarray, np
     if not shared:
         return np.array([]), np.array([]), []
     return np.stack([sa[s].abs_err for s in shared]), np.stack([sb[s].abs_err for s in shared]), shared
+
+
+def _versus(reference: str, in_config: dict[str, list[CellData]], enc: str, B: int, seed: int) -> list[dict]:
+    """Every other method of one configuration against ``reference`` (LeMoF, or LeMoF with the tabular
+    head), paired over shared seeds and stays: ``diff_method_minus_<reference>`` (> 0: the reference better)."""
+    ref = in_config.get(reference)
+    out = []
+    for f in sorted(in_config, key=_order):
+        if f != reference and ref is not None:
+            ea, eb, shared = _shared_errors(ref, in_config[f])
+            out.append({"encoders": enc, "fusion": f, "label": LABELS.get(f, f), "kind": method_kind(f), "seeds": shared,
+                        f"diff_method_minus_{reference}": hierarchical_bootstrap_diff(eb, ea, B=B, seed=seed) if shared else None})
+    return out
 
 
 def build_report(out: Path, spec: GridSpec, bundle_dirs: dict[str, Path], B: int = B_DEFAULT, seed: int = SEED_DEFAULT,

@@ -110,7 +110,7 @@ def reasons(results, k: int = N_REASONS) -> Reasons | None:
     rest = rest_shown_days(d, k)
     parts = [f"{d.base:.1f} d"] + [f"{'+' if d.values[i] >= 0 else '−'} {abs(d.values[i]):.1f}" for i in idx]
     total = f"{' '.join(parts)} {'+' if rest >= 0 else '−'} {abs(rest):.1f} everything else = {d.output:.1f} d"
-    head = "drivers" in names and getattr(results.run, "tabular_head", None) is not None  # LeMoF with its tabular (LightGBM) head
+    head = "drivers" in names and results.run.tabular_head is not None  # LeMoF with its tabular (LightGBM) head
     how = (f"{method} over the network's inputs, and TreeSHAP over the summaries its tabular (LightGBM) head reads (each summary's part "
            "joins the variable it summarises)") if head else method
     note = (f"{how}: each input's effect is its share of the gap between the starting point and this prediction, turned into days "

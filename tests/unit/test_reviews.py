@@ -406,11 +406,8 @@ def test_cli_review_add_and_export(tiny_run, tiny_cohort, tmp_path, monkeypatch,
 
 def test_the_head_revision_the_code_checks_is_alembics_own_head():
     """``migrate.HEAD`` (read at every server start without loading Alembic) names the newest script."""
-    from alembic.config import Config
     from alembic.script import ScriptDirectory
 
     from lemof.reviews import migrate
 
-    cfg = Config()
-    cfg.set_main_option("script_location", str(migrate.MIGRATIONS))
-    assert migrate.head() == ScriptDirectory.from_config(cfg).get_current_head()
+    assert migrate.head() == ScriptDirectory.from_config(migrate._config()).get_current_head()
